@@ -1,0 +1,35 @@
+#pragma once
+
+#include "server/serverconfig.h"
+
+#include <QSettings>
+#include <QString>
+#include <QStringList>
+
+namespace agmem {
+
+// The command line, resolved with the precedence flag > environment > saved settings >
+// default. Every option --foo-bar also reads AGMEM_COORDINATOR_FOO_BAR; the seed's
+// AGMEM_COORDINATOR_HOST, AGMEM_COORDINATOR_PORT and DATABASE_URL work as documented.
+struct AppOptions
+{
+    enum class Outcome
+    {
+        Run,
+        ExitOk,
+        ExitError
+    };
+
+    Outcome outcome = Outcome::Run;
+    // What to print before exiting (help, version, or the error).
+    QString message;
+
+    QString command = QStringLiteral("serve");
+    QStringList arguments;
+    bool noGui = false;
+    ServerConfig server;
+};
+
+AppOptions parseOptions(const QStringList &arguments, const QSettings *settings);
+
+} // namespace agmem

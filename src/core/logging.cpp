@@ -1,0 +1,7 @@
+#include "logging.h"
+
+Q_LOGGING_CATEGORY(lcCore, "agmem.core", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcStore, "agmem.store", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcServer, "agmem.server", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcAccess, "agmem.access", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcApp, "agmem.app", QtInfoMsg)

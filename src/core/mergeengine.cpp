@@ -1,0 +1,280 @@
+#include "mergeengine.h"
+
+#include "jsonwriter.h"
+
+#include <algorithm>
+
+namespace agmem {
+
+QString mergeModeName(MergeMode mode)
+{
+    return mode == MergeMode::Latest ? QStringLiteral("latest") : QStringLiteral("cumulative");
+}
+
+std::optional<MergeMode> mergeModeFromName(QStringView name)
+{
+    if (name == u"latest")
+        return MergeMode::Latest;
+    if (name == u"cumulative")
+        return MergeMode::Cumulative;
+    return std::nullopt;
+}
+
+bool CodePointLess::operator()(const QString &a, const QString &b) const
+{
+    // Surrogates (D800..DFFF) encode code points above FFFF, so they must sort after
+    // E000..FFFF: shift the two ranges past each other before comparing units.
+    const auto fix = [](char16_t u) -> char32_t {
+        if (u >= 0xE000)
+            return u - 0x800;
+        if (u >= 0xD800)
+            return u + 0x2000;
+        return u;
+    };
+    const qsizetype n = std::min(a.size(), b.size());
+    const QChar *pa = a.constData();
+    const QChar *pb = b.constData();
+    for (qsizetype i = 0; i < n; ++i) {
+        const char16_t ua = pa[i].unicode();
+        const char16_t ub = pb[i].unicode();
+        if (ua != ub)
+            return fix(ua) < fix(ub);
+    }
+    return a.size() < b.size();
+}
+
+Contribution MergeEngine::contributionOf(const Summary &summary)
+{
+    Contribution c;
+    c.timestamp = summary.timestamp;
+    c.topics = summary.topicCounts;
+    std::sort(c.topics.begin(), c.topics.end(),
+              [](const auto &x, const auto &y) { return CodePointLess{}(x.first, y.first); });
+    c.facts = summary.factHashes;
+    std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
+    return c;
+}
+
+namespace {
+
+qint64 countOf(const QList<QPair<QString, qint64>> &topics, const QString &topic)
+{
+    const auto it = std::lower_bound(topics.begin(), topics.end(), topic,
+                                     [](const QPair<QString, qint64> &entry, const QString &t) {
+                                         return CodePointLess{}(entry.first, t);
+                                     });
+    return (it != topics.end() && it->first == topic) ? it->second : 0;
+}
+
+} // namespace
+
+MergeEngine::Plan MergeEngine::plan(const Summary &summary) const
+{
+    Plan plan;
+    const auto agent = m_agents.constFind(summary.agentId);
+    const Contribution *old =
+        (agent != m_agents.cend() && agent->current) ? &*agent->current : nullptr;
+
+    Contribution next;
+    if (m_mode == MergeMode::Latest) {
+        if (old && summary.timestamp < old->timestamp)
+            return plan; // a delayed older summary: kept in history only
+        next = contributionOf(summary);
+    } else {
+        const Contribution pushed = contributionOf(summary);
+        if (!old) {
+            next = pushed;
+        } else {
+            next.timestamp = std::max(old->timestamp, pushed.timestamp);
+            // Both lists are sorted: merge them.
+            auto a = old->topics.cbegin();
+            auto b = pushed.topics.cbegin();
+            CodePointLess less;
+            while (a != old->topics.cend() || b != pushed.topics.cend()) {
+                if (b == pushed.topics.cend() ||
+                    (a != old->topics.cend() && less(a->first, b->first))) {
+                    next.topics.append(*a++);
+                } else if (a == old->topics.cend() || less(b->first, a->first)) {
+                    next.topics.append(*b++);
+                } else {
+                    qint64 sum = 0;
+                    if (qAddOverflow(a->second, b->second, &sum)) {
+                        plan.overflowTopic = a->first;
+                        return plan;
+                    }
+                    next.topics.append({a->first, sum});
+                    ++a;
+                    ++b;
+                }
+            }
+            std::set_union(old->facts.cbegin(), old->facts.cend(), pushed.facts.cbegin(),
+                           pushed.facts.cend(), std::back_inserter(next.facts), less);
+        }
+    }
+    if (old && *old == next)
+        return plan; // the same state again: nothing changes
+
+    for (const auto &[topic, count] : next.topics) {
+        const auto total = m_topicTotals.find(topic);
+        const qint64 base = (total == m_topicTotals.end() ? 0 : total->second.total) -
+                            (old ? countOf(old->topics, topic) : 0);
+        qint64 sum = 0;
+        if (qAddOverflow(base, count, &sum)) {
+            plan.overflowTopic = topic;
+            return plan;
+        }
+    }
+    plan.next = std::move(next);
+    return plan;
+}
+
+void MergeEngine::addContribution(const Contribution &c)
+{
+    for (const auto &[topic, count] : c.topics) {
+        TopicTotal &t = m_topicTotals[topic];
+        t.total += count;
+        ++t.holders;
+    }
+    for (const QString &fact : c.facts)
+        ++m_factHolders[fact];
+    ++m_timestamps[c.timestamp];
+    ++m_contributors;
+    m_pullCacheValid = false;
+}
+
+void MergeEngine::removeContribution(const Contribution &c)
+{
+    for (const auto &[topic, count] : c.topics) {
+        const auto it = m_topicTotals.find(topic);
+        if (it == m_topicTotals.end())
+            continue;
+        it->second.total -= count;
+        if (--it->second.holders <= 0)
+            m_topicTotals.erase(it);
+    }
+    for (const QString &fact : c.facts) {
+        const auto it = m_factHolders.find(fact);
+        if (it != m_factHolders.end() && --it->second <= 0)
+            m_factHolders.erase(it);
+    }
+    const auto ts = m_timestamps.find(c.timestamp);
+    if (ts != m_timestamps.end() && --ts->second <= 0)
+        m_timestamps.erase(ts);
+    --m_contributors;
+    m_pullCacheValid = false;
+}
+
+void MergeEngine::apply(const QString &agentId, const std::optional<Contribution> &next,
+                        Instant receivedAt, quint64 sequence)
+{
+    AgentState &agent = m_agents[agentId];
+    if (agent.agentId.isNull()) {
+        agent.agentId = agentId;
+        agent.firstSeen = receivedAt;
+    }
+    ++agent.pushCount;
+    agent.lastSeen = std::max(agent.lastSeen, receivedAt);
+    if (next) {
+        if (agent.current)
+            removeContribution(*agent.current);
+        agent.current = next;
+        addContribution(*agent.current);
+        agent.sequence = sequence;
+    }
+}
+
+void MergeEngine::restore(const AgentState &state)
+{
+    removeAgent(state.agentId);
+    AgentState &agent = m_agents[state.agentId];
+    agent = state;
+    if (agent.current)
+        addContribution(*agent.current);
+}
+
+void MergeEngine::removeAgent(const QString &agentId)
+{
+    const auto it = m_agents.find(agentId);
+    if (it == m_agents.end())
+        return;
+    if (it->current)
+        removeContribution(*it->current);
+    m_agents.erase(it);
+    m_pullCacheValid = false;
+}
+
+void MergeEngine::clear()
+{
+    m_agents.clear();
+    m_topicTotals.clear();
+    m_factHolders.clear();
+    m_timestamps.clear();
+    m_contributors = 0;
+    m_pullCacheValid = false;
+}
+
+void MergeEngine::setSequence(quint64 sequence)
+{
+    if (sequence != m_sequence)
+        m_pullCacheValid = false;
+    m_sequence = sequence;
+}
+
+std::optional<Instant> MergeEngine::lastUpdated() const
+{
+    if (m_timestamps.empty())
+        return std::nullopt;
+    return m_timestamps.rbegin()->first;
+}
+
+QByteArray MergeEngine::pullJson() const
+{
+    if (m_pullCacheValid)
+        return m_pullCache;
+
+    QByteArray out;
+    qsizetype factBytes = 0;
+    for (const auto &entry : m_factHolders)
+        factBytes += entry.first.size() + 3;
+    out.reserve(factBytes + 64 * qsizetype(m_topicTotals.size()) + 256);
+
+    JsonWriter json(&out);
+    json.beginObject();
+    json.key("merged_topic_counts");
+    json.beginObject();
+    for (const auto &[topic, total] : m_topicTotals) {
+        json.key(topic);
+        json.value(total.total);
+    }
+    json.endObject();
+    json.key("unique_fact_hashes");
+    json.beginArray();
+    for (const auto &entry : m_factHolders)
+        json.value(entry.first);
+    json.endArray();
+    json.key("contributing_agents");
+    json.value(qint64(m_contributors));
+    json.key("last_updated");
+    if (const auto last = lastUpdated())
+        json.value(formatIsoTimestamp(*last));
+    else
+        json.null();
+    json.key("metadata");
+    json.beginObject();
+    json.key("total_facts");
+    json.value(qint64(m_factHolders.size()));
+    json.key("total_topics");
+    json.value(qint64(m_topicTotals.size()));
+    json.key("merge_mode");
+    json.value(mergeModeName(m_mode));
+    json.key("sequence");
+    json.value(qint64(m_sequence));
+    json.endObject();
+    json.endObject();
+
+    m_pullCache = out;
+    m_pullCacheValid = true;
+    return out;
+}
+
+} // namespace agmem

@@ -1,0 +1,320 @@
+#include "summaryparser.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QJsonParseError>
+#include <QJsonValue>
+#include <QSet>
+#include <QStringDecoder>
+
+namespace agmem {
+
+namespace {
+
+QJsonArray at(std::initializer_list<QJsonValue> parts)
+{
+    QJsonArray loc{QStringLiteral("body"), QStringLiteral("summary")};
+    for (const QJsonValue &p : parts)
+        loc.append(p);
+    return loc;
+}
+
+class ErrorList
+{
+public:
+    void add(QJsonArray loc, const QString &msg, const char *type)
+    {
+        ++m_total;
+        if (m_errors.size() < SummaryParser::MaxListedErrors)
+            m_errors.append({std::move(loc), msg, QString::fromLatin1(type)});
+    }
+    bool isEmpty() const { return m_total == 0; }
+    QList<FieldError> take()
+    {
+        if (m_total > m_errors.size()) {
+            m_errors.append(
+                {QJsonArray{QStringLiteral("body")},
+                 QStringLiteral("%1 more errors not listed").arg(m_total - m_errors.size()),
+                 QStringLiteral("value_error.too_many_errors")});
+        }
+        return std::move(m_errors);
+    }
+
+private:
+    QList<FieldError> m_errors;
+    qsizetype m_total = 0;
+};
+
+const char *jsonTypeName(const QJsonValue &v)
+{
+    switch (v.type()) {
+    case QJsonValue::Null:
+        return "null";
+    case QJsonValue::Bool:
+        return "a boolean";
+    case QJsonValue::Double:
+        return "a number";
+    case QJsonValue::String:
+        return "a string";
+    case QJsonValue::Array:
+        return "an array";
+    case QJsonValue::Object:
+        return "an object";
+    case QJsonValue::Undefined:
+        break;
+    }
+    return "undefined";
+}
+
+QString expected(const char *what, const QJsonValue &got)
+{
+    return QStringLiteral("expected %1, got %2")
+        .arg(QLatin1String(what), QLatin1String(jsonTypeName(got)));
+}
+
+bool isIntegral(const QJsonValue &v)
+{
+    // Qt keeps JSON integers that fit in 64 bits as integers; 5.7, 1e3 and 2**64 are doubles.
+    return v.isDouble() && v.toVariant().typeId() == QMetaType::LongLong;
+}
+
+// Checks a required, non-empty, bounded string field.
+void requireString(const QJsonObject &summary, const char *field, int maxLength, ErrorList &errors,
+                   QString *out)
+{
+    const QString name = QString::fromLatin1(field);
+    const QJsonValue v = summary.value(name);
+    if (v.isUndefined() || v.isNull()) {
+        errors.add(at({name}), QStringLiteral("field required"), "value_error.missing");
+    } else if (!v.isString()) {
+        errors.add(at({name}), expected("a string", v), "type_error.str");
+    } else if (v.toString().isEmpty()) {
+        errors.add(at({name}), QStringLiteral("must not be empty"),
+                   "value_error.any_str.min_length");
+    } else if (v.toString().size() > maxLength) {
+        errors.add(at({name}),
+                   QStringLiteral("ensure this value has at most %1 characters").arg(maxLength),
+                   "value_error.any_str.max_length");
+    } else if (!QStringView(v.toString()).isValidUtf16()) {
+        errors.add(at({name}), QStringLiteral("contains an unpaired surrogate"),
+                   "value_error.unicode");
+    } else {
+        *out = v.toString();
+    }
+}
+
+void parseTopics(const QJsonValue &v, const SummaryLimits &limits, ErrorList &errors,
+                 Summary &summary)
+{
+    const QString field = QStringLiteral("topic_counts");
+    if (v.isUndefined() || v.isNull())
+        return;
+    if (!v.isObject()) {
+        errors.add(at({field}), expected("an object of topic -> count", v), "type_error.dict");
+        return;
+    }
+    const QJsonObject topics = v.toObject();
+    if (topics.size() > limits.maxTopics) {
+        errors.add(at({field}),
+                   QStringLiteral("at most %1 topics are allowed, got %2")
+                       .arg(limits.maxTopics)
+                       .arg(topics.size()),
+                   "value_error.list.max_items");
+        return;
+    }
+    summary.topicCounts.reserve(topics.size());
+    for (auto it = topics.begin(); it != topics.end(); ++it) {
+        const QString topic = it.key();
+        const QJsonValue count = it.value();
+        if (topic.size() > limits.maxTopicLength) {
+            errors.add(at({field}),
+                       QStringLiteral("a topic name is longer than %1 characters")
+                           .arg(limits.maxTopicLength),
+                       "value_error.any_str.max_length");
+            continue;
+        }
+        if (!QStringView(topic).isValidUtf16()) {
+            errors.add(at({field}), QStringLiteral("a topic name contains an unpaired surrogate"),
+                       "value_error.unicode");
+            continue;
+        }
+        if (!isIntegral(count)) {
+            errors.add(at({field, topic}),
+                       count.isDouble() ? QStringLiteral("value is not an integer within 0..2^63-1")
+                                        : expected("an integer", count),
+                       "type_error.integer");
+            continue;
+        }
+        const qint64 n = count.toInteger();
+        if (n < 0) {
+            errors.add(at({field, topic}),
+                       QStringLiteral("ensure this value is greater than or equal to 0"),
+                       "value_error.number.not_ge");
+            continue;
+        }
+        summary.topicCounts.append({topic, n});
+    }
+}
+
+void parseFacts(const QJsonValue &v, const SummaryLimits &limits, ErrorList &errors,
+                Summary &summary)
+{
+    const QString field = QStringLiteral("fact_hashes");
+    if (v.isUndefined() || v.isNull())
+        return;
+    if (!v.isArray()) {
+        errors.add(at({field}), expected("an array of strings", v), "type_error.list");
+        return;
+    }
+    const QJsonArray facts = v.toArray();
+    if (facts.size() > limits.maxFacts) {
+        errors.add(at({field}),
+                   QStringLiteral("at most %1 facts are allowed, got %2")
+                       .arg(limits.maxFacts)
+                       .arg(facts.size()),
+                   "value_error.list.max_items");
+        return;
+    }
+    QSet<QString> seen;
+    seen.reserve(facts.size());
+    summary.factHashes.reserve(facts.size());
+    for (qsizetype i = 0; i < facts.size(); ++i) {
+        const QJsonValue fact = facts.at(i);
+        const int index = int(i);
+        if (!fact.isString()) {
+            errors.add(at({field, index}), expected("a string", fact), "type_error.str");
+            continue;
+        }
+        const QString text = fact.toString();
+        if (text.isEmpty()) {
+            errors.add(at({field, index}), QStringLiteral("must not be empty"),
+                       "value_error.any_str.min_length");
+        } else if (text.size() > limits.maxFactLength) {
+            errors.add(at({field, index}),
+                       QStringLiteral("ensure this value has at most %1 characters")
+                           .arg(limits.maxFactLength),
+                       "value_error.any_str.max_length");
+        } else if (!QStringView(text).isValidUtf16()) {
+            errors.add(at({field, index}), QStringLiteral("contains an unpaired surrogate"),
+                       "value_error.unicode");
+        } else if (!seen.contains(text)) {
+            seen.insert(text);
+            summary.factHashes.append(text);
+        }
+    }
+}
+
+} // namespace
+
+ParseOutcome SummaryParser::parse(const QByteArray &body) const
+{
+    ParseOutcome outcome;
+
+    QStringDecoder utf8(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    (void)QString(utf8(body));
+    if (utf8.hasError()) {
+        outcome.status = ParseOutcome::Status::BadEncoding;
+        outcome.detail = QStringLiteral("Request body is not valid UTF-8");
+        return outcome;
+    }
+
+    if (body.trimmed().isEmpty()) {
+        outcome.status = ParseOutcome::Status::Invalid;
+        outcome.errors.append({QJsonArray{QStringLiteral("body")}, QStringLiteral("field required"),
+                               QStringLiteral("value_error.missing")});
+        return outcome;
+    }
+
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
+    if (error.error != QJsonParseError::NoError) {
+        outcome.status = ParseOutcome::Status::Invalid;
+        outcome.errors.append({QJsonArray{QStringLiteral("body"), error.offset},
+                               QStringLiteral("JSON decode error: %1 at offset %2")
+                                   .arg(error.errorString())
+                                   .arg(error.offset),
+                               QStringLiteral("value_error.jsondecode")});
+        return outcome;
+    }
+
+    ErrorList errors;
+    const QJsonValue envelope = doc.isObject() ? QJsonValue(doc.object().value(u"summary"))
+                                               : QJsonValue(QJsonValue::Undefined);
+    if (!doc.isObject() || envelope.isUndefined() || envelope.isNull()) {
+        errors.add(QJsonArray{QStringLiteral("body"), QStringLiteral("summary")},
+                   QStringLiteral("field required"), "value_error.missing");
+    } else if (!envelope.isObject()) {
+        errors.add(QJsonArray{QStringLiteral("body"), QStringLiteral("summary")},
+                   expected("an object", envelope), "type_error.dict");
+    }
+    if (!errors.isEmpty()) {
+        outcome.status = ParseOutcome::Status::Invalid;
+        outcome.errors = errors.take();
+        return outcome;
+    }
+
+    const QJsonObject summary = envelope.toObject();
+    Summary &s = outcome.summary;
+    requireString(summary, "agent_id", m_limits.maxAgentIdLength, errors, &s.agentId);
+    QString timestamp;
+    requireString(summary, "timestamp", 64, errors, &timestamp);
+    parseTopics(summary.value(u"topic_counts"), m_limits, errors, s);
+    parseFacts(summary.value(u"fact_hashes"), m_limits, errors, s);
+
+    const QJsonValue metadata = summary.value(u"metadata");
+    if (metadata.isObject()) {
+        s.metadata = metadata.toObject();
+        s.hasMetadata = true;
+        const qsizetype size = QJsonDocument(s.metadata).toJson(QJsonDocument::Compact).size();
+        if (size > m_limits.maxMetadataBytes) {
+            errors.add(at({QStringLiteral("metadata")}),
+                       QStringLiteral("metadata is %1 bytes, at most %2 are allowed")
+                           .arg(size)
+                           .arg(m_limits.maxMetadataBytes),
+                       "value_error.too_large");
+        }
+    } else if (!metadata.isUndefined() && !metadata.isNull()) {
+        errors.add(at({QStringLiteral("metadata")}), expected("an object", metadata),
+                   "type_error.dict");
+    }
+
+    const QJsonValue memoryTypes = summary.value(u"memory_types");
+    if (memoryTypes.isArray()) {
+        s.memoryTypes = memoryTypes.toArray();
+        s.hasMemoryTypes = true;
+        for (qsizetype i = 0; i < s.memoryTypes.size(); ++i) {
+            if (!s.memoryTypes.at(i).isString()) {
+                errors.add(at({QStringLiteral("memory_types"), int(i)}),
+                           expected("a string", s.memoryTypes.at(i)), "type_error.str");
+            }
+        }
+        if (s.memoryTypes.size() > m_limits.maxTopics) {
+            errors.add(
+                at({QStringLiteral("memory_types")}),
+                QStringLiteral("at most %1 memory types are allowed").arg(m_limits.maxTopics),
+                "value_error.list.max_items");
+        }
+    } else if (!memoryTypes.isUndefined() && !memoryTypes.isNull()) {
+        errors.add(at({QStringLiteral("memory_types")}),
+                   expected("an array of strings", memoryTypes), "type_error.list");
+    }
+
+    if (!errors.isEmpty()) {
+        outcome.status = ParseOutcome::Status::Invalid;
+        outcome.errors = errors.take();
+        outcome.summary = {};
+        return outcome;
+    }
+
+    const std::optional<Instant> instant = parseIsoTimestamp(timestamp);
+    if (!instant) {
+        outcome.status = ParseOutcome::Status::BadTimestamp;
+        outcome.detail = InvalidTimestampDetail;
+        outcome.summary = {};
+        return outcome;
+    }
+    s.timestamp = *instant;
+    return outcome;
+}
+
+} // namespace agmem

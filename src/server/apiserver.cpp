@@ -1,0 +1,141 @@
+#include "apiserver.h"
+
+#include "coordinatorapi.h"
+
+#include "core/logging.h"
+
+#include <QElapsedTimer>
+#include <QHttpServerRequest>
+#include <QTcpSocket>
+
+namespace agmem {
+
+namespace {
+
+QByteArray methodName(QHttpServerRequest::Method method)
+{
+    switch (method) {
+    case QHttpServerRequest::Method::Get:
+        return QByteArrayLiteral("GET");
+    case QHttpServerRequest::Method::Put:
+        return QByteArrayLiteral("PUT");
+    case QHttpServerRequest::Method::Delete:
+        return QByteArrayLiteral("DELETE");
+    case QHttpServerRequest::Method::Post:
+        return QByteArrayLiteral("POST");
+    case QHttpServerRequest::Method::Head:
+        return QByteArrayLiteral("HEAD");
+    case QHttpServerRequest::Method::Options:
+        return QByteArrayLiteral("OPTIONS");
+    case QHttpServerRequest::Method::Patch:
+        return QByteArrayLiteral("PATCH");
+    case QHttpServerRequest::Method::Connect:
+        return QByteArrayLiteral("CONNECT");
+    case QHttpServerRequest::Method::Trace:
+        return QByteArrayLiteral("TRACE");
+    default:
+        return QByteArrayLiteral("UNKNOWN");
+    }
+}
+
+} // namespace
+
+ApiServer::ApiServer(CoordinatorApi *api, bool accessLog, QObject *parent)
+    : QAbstractHttpServer(parent)
+    , m_api(api)
+    , m_accessLog(accessLog)
+{
+    qRegisterMetaType<agmem::RequestEvent>();
+}
+
+ApiServer::~ApiServer() = default;
+
+bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    auto *listener = new QTcpServer(this);
+    if (!listener->listen(address, port)) {
+        *error = QStringLiteral("cannot listen on %1 port %2: %3")
+                     .arg(address.toString())
+                     .arg(port)
+                     .arg(listener->errorString());
+        delete listener;
+        return false;
+    }
+    bind(listener);
+    m_listener = listener;
+    return true;
+}
+
+quint16 ApiServer::port() const
+{
+    return m_listener ? m_listener->serverPort() : 0;
+}
+
+void ApiServer::shutdown()
+{
+    if (!m_listener)
+        return;
+    m_listener->close();
+    m_api->flushPushes();
+    const QList<QTcpSocket *> sockets = m_listener->findChildren<QTcpSocket *>();
+    for (QTcpSocket *socket : sockets) {
+        if (socket->bytesToWrite() > 0)
+            socket->waitForBytesWritten(1000);
+        socket->abort();
+    }
+    delete m_listener;
+}
+
+bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    QElapsedTimer timer;
+    timer.start();
+
+    HttpRequest req;
+    req.method = methodName(request.method());
+    req.path = request.url().path();
+    req.query = request.query();
+    req.headers = request.headers();
+    req.body = request.body();
+    req.peer = request.remoteAddress();
+
+    const bool headOnly = req.method == "HEAD";
+    const bool close = req.wantsClose();
+    QPointer<QTcpSocket> target(socket);
+    m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
+                        peer = req.peer](const HttpReply &reply) {
+        const QByteArray bytes = reply.serialize(headOnly, close);
+        if (target) {
+            target->write(bytes);
+            if (close)
+                target->disconnectFromHost();
+        }
+        RequestEvent event;
+        event.at = nowInstant();
+        event.method = method;
+        event.path = path;
+        event.source = peer.toString();
+        event.status = reply.status;
+        event.bytes = bytes.size();
+        event.milliseconds = timer.nsecsElapsed() / 1e6;
+        event.agentId = reply.agentId;
+        event.note = reply.note;
+        if (m_accessLog) {
+            qCInfo(lcAccess).noquote()
+                << event.source << event.method << event.path << event.status << event.bytes
+                << QString::number(event.milliseconds, 'f', 2) + u"ms"
+                << (target ? QString() : QStringLiteral("(client gone)"));
+        }
+        Q_EMIT requestFinished(event);
+    });
+    return true;
+}
+
+void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    // handleRequest() answers every request; this only runs if that ever changes.
+    Q_UNUSED(request);
+    socket->write(HttpReply::error(404, QStringLiteral("Not Found")).serialize(false, false));
+}
+
+} // namespace agmem

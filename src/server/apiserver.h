@@ -1,0 +1,60 @@
+#pragma once
+
+#include "httpmessage.h"
+
+#include "core/timestamp.h"
+
+#include <QAbstractHttpServer>
+#include <QHostAddress>
+#include <QPointer>
+#include <QTcpServer>
+
+namespace agmem {
+
+class CoordinatorApi;
+
+// What happened to one request: for the access log, the activity view and metrics.
+struct RequestEvent
+{
+    Instant at = 0;
+    QByteArray method;
+    QString path;
+    QString source;
+    int status = 0;
+    qint64 bytes = 0;
+    double milliseconds = 0;
+    QString agentId;
+    QString note;
+};
+
+// The transport: QHttpServer parses requests, CoordinatorApi answers them. This is the
+// only file that talks to QHttpServer's API, which changed in Qt 6.5 and 6.8.
+class ApiServer : public QAbstractHttpServer
+{
+    Q_OBJECT
+
+public:
+    ApiServer(CoordinatorApi *api, bool accessLog, QObject *parent = nullptr);
+    ~ApiServer() override;
+
+    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    quint16 port() const;
+    // Stops accepting, answers what is pending, closes every connection.
+    void shutdown();
+
+Q_SIGNALS:
+    void requestFinished(const agmem::RequestEvent &event);
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+
+private:
+    CoordinatorApi *m_api;
+    QPointer<QTcpServer> m_listener;
+    bool m_accessLog;
+};
+
+} // namespace agmem
+
+Q_DECLARE_METATYPE(agmem::RequestEvent)

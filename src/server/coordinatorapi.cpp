@@ -1,0 +1,337 @@
+#include "coordinatorapi.h"
+
+#include "core/jsonwriter.h"
+#include "core/logging.h"
+
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QMetaObject>
+
+namespace agmem {
+
+namespace {
+
+const QByteArray Get = QByteArrayLiteral("GET");
+const QByteArray Head = QByteArrayLiteral("HEAD");
+const QByteArray Post = QByteArrayLiteral("POST");
+const QByteArray Delete = QByteArrayLiteral("DELETE");
+
+bool isJsonContentType(const QByteArray &value)
+{
+    // As FastAPI: a missing Content-Type is read as JSON; otherwise application/json or
+    // application/*+json, parameters (charset) allowed.
+    if (value.isEmpty())
+        return true;
+    const QByteArray type = value.split(';').first().trimmed().toLower();
+    return type == "application/json" ||
+           (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+QJsonArray toJson(const QList<FieldError> &errors)
+{
+    QJsonArray out;
+    for (const FieldError &e : errors) {
+        out.append(QJsonObject{{QStringLiteral("loc"), e.loc},
+                               {QStringLiteral("msg"), e.msg},
+                               {QStringLiteral("type"), e.type}});
+    }
+    return out;
+}
+
+} // namespace
+
+const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
+{
+    static const QList<Route> table = {
+        {QStringLiteral("/"), {Get, Head}},         {QStringLiteral("/health"), {Get, Head}},
+        {QStringLiteral("/push"), {Post}},          {QStringLiteral("/pull"), {Get, Head}},
+        {QStringLiteral("/admin/reset"), {Delete}},
+    };
+    return table;
+}
+
+CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> store,
+                               MergeEngine engine, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_store(std::move(store))
+    , m_engine(std::move(engine))
+    , m_parser(config.limits)
+    , m_startedAt(nowInstant())
+{
+    if (const auto state = m_store->readState()) {
+        m_databaseId = state->databaseId;
+        m_totalPushes = state->totalPushes;
+        m_engine.setSequence(state->sequence);
+    }
+}
+
+CoordinatorApi::~CoordinatorApi()
+{
+    flushPushes();
+}
+
+std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &config, QString *error)
+{
+    std::unique_ptr<Store> store = Store::open(config.store, config.storeOptions, error);
+    if (!store)
+        return nullptr;
+    MergeEngine engine(config.mergeMode);
+    if (!store->adoptMergeMode(config.mergeMode, engine)) {
+        *error = QStringLiteral("cannot load the merged view from %1: %2")
+                     .arg(config.store.displayName(), store->lastError());
+        return nullptr;
+    }
+    return std::make_unique<CoordinatorApi>(config, std::move(store), std::move(engine));
+}
+
+void CoordinatorApi::handle(const HttpRequest &request, const Respond &respond)
+{
+    const Route *route = nullptr;
+    for (const Route &r : routes()) {
+        if (r.path == request.path) {
+            route = &r;
+            break;
+        }
+    }
+    if (!route) {
+        respond(HttpReply::error(404, QStringLiteral("Not Found")));
+        return;
+    }
+    if (!route->methods.contains(request.method)) {
+        QByteArrayList allowed = route->methods;
+        respond(HttpReply::error(405, QStringLiteral("Method Not Allowed"))
+                    .withHeader("Allow", allowed.join(", ")));
+        return;
+    }
+    if (request.path == u"/push") {
+        push(request, respond);
+        return;
+    }
+    // Answers leave in request order: pushes waiting for their commit go first.
+    flushPushes();
+    if (request.path == u"/")
+        respond(root());
+    else if (request.path == u"/health")
+        respond(health());
+    else if (request.path == u"/pull")
+        respond(pull(request));
+    else if (request.path == u"/admin/reset")
+        respond(reset(request));
+}
+
+HttpReply CoordinatorApi::root() const
+{
+    QJsonArray endpoints;
+    for (const Route &r : routes()) {
+        for (const QByteArray &m : r.methods) {
+            if (m != Head)
+                endpoints.append(QString(QString::fromLatin1(m) + u' ' + r.path));
+        }
+    }
+    return HttpReply::json(200,
+                           QJsonObject{
+                               {QStringLiteral("service"), QStringLiteral("agmem-coordinator")},
+                               {QStringLiteral("version"), QStringLiteral(AGMEM_VERSION)},
+                               {QStringLiteral("status"), QStringLiteral("running")},
+                               {QStringLiteral("endpoints"), endpoints},
+                               {QStringLiteral("started_at"), formatIsoTimestamp(m_startedAt)},
+                               {QStringLiteral("total_pushes"), m_totalPushes},
+                               {QStringLiteral("total_agents"), qint64(m_engine.agentCount())},
+                               {QStringLiteral("merge_mode"), mergeModeName(m_engine.mode())},
+                           });
+}
+
+HttpReply CoordinatorApi::health()
+{
+    const QString now = formatIsoTimestamp(nowInstant());
+    if (!m_store->ping()) {
+        return HttpReply::json(503,
+                               QJsonObject{{QStringLiteral("status"), QStringLiteral("unhealthy")},
+                                           {QStringLiteral("timestamp"), now},
+                                           {QStringLiteral("detail"), m_store->lastError()}});
+    }
+    return HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("healthy")},
+                                            {QStringLiteral("timestamp"), now}});
+}
+
+QByteArray CoordinatorApi::etag() const
+{
+    return '"' + m_databaseId.left(8).toLatin1() + '-' + QByteArray::number(m_engine.sequence()) +
+           '"';
+}
+
+HttpReply CoordinatorApi::pull(const HttpRequest &request) const
+{
+    const QByteArray tag = etag();
+    const QByteArray ifNoneMatch = request.header("if-none-match");
+    if (!ifNoneMatch.isEmpty()) {
+        for (QByteArray candidate : ifNoneMatch.split(',')) {
+            candidate = candidate.trimmed();
+            if (candidate.startsWith("W/"))
+                candidate = candidate.mid(2);
+            if (candidate == tag || candidate == "*") {
+                HttpReply reply;
+                reply.status = 304;
+                reply.headers = {{"ETag", tag}, {"Cache-Control", "no-cache"}};
+                return reply;
+            }
+        }
+    }
+    return HttpReply::json(200, m_engine.pullJson())
+        .withHeader("ETag", tag)
+        .withHeader("Cache-Control", "no-cache");
+}
+
+HttpReply CoordinatorApi::reset(const HttpRequest &request)
+{
+    if (!request.peer.isLoopback()) {
+        return HttpReply::error(403, QStringLiteral("Admin routes are only available from this "
+                                                    "machine (loopback) until API keys exist"));
+    }
+    const quint64 sequence = m_engine.sequence() + 1;
+    if (!m_store->beginWrite() || !m_store->deleteEverything(sequence) || !m_store->commit()) {
+        m_store->rollback();
+        return HttpReply::error(
+            503, QStringLiteral("The store could not reset: %1").arg(m_store->lastError()));
+    }
+    m_engine.clear();
+    m_engine.setSequence(sequence);
+    m_totalPushes = 0;
+    qCInfo(lcServer) << "store reset by" << request.peer.toString();
+    Q_EMIT mergeChanged(sequence);
+    return HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("reset")},
+                                            {QStringLiteral("message"),
+                                             QStringLiteral("All summaries were deleted")}});
+}
+
+void CoordinatorApi::push(const HttpRequest &request, const Respond &respond)
+{
+    if (!isJsonContentType(request.header("content-type"))) {
+        respond(HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
+        return;
+    }
+    if (request.body.size() > m_config.limits.maxBodyBytes) {
+        respond(HttpReply::error(413, QStringLiteral("Request body is larger than %1 bytes")
+                                          .arg(m_config.limits.maxBodyBytes)));
+        return;
+    }
+    ParseOutcome outcome = m_parser.parse(request.body);
+    switch (outcome.status) {
+    case ParseOutcome::Status::Ok:
+        break;
+    case ParseOutcome::Status::BadEncoding:
+    case ParseOutcome::Status::BadTimestamp:
+        respond(HttpReply::error(400, outcome.detail));
+        return;
+    case ParseOutcome::Status::Invalid:
+        respond(HttpReply::validationError(toJson(outcome.errors)));
+        return;
+    }
+
+    m_pending.append({std::move(outcome.summary), request.peer.toString(), nowInstant(), respond});
+    if (m_pending.size() >= m_config.maxBatch) {
+        flushPushes();
+    } else if (!m_flushScheduled) {
+        // Posted events run after every socket that is ready now has been read, so the
+        // pushes of one event-loop pass share one transaction.
+        m_flushScheduled = true;
+        QMetaObject::invokeMethod(this, &CoordinatorApi::flushPushes, Qt::QueuedConnection);
+    }
+}
+
+void CoordinatorApi::flushPushes()
+{
+    m_flushScheduled = false;
+    if (m_pending.isEmpty())
+        return;
+    const QList<PendingPush> batch = std::move(m_pending);
+    m_pending.clear();
+
+    struct Undo
+    {
+        QString agentId;
+        std::optional<AgentState> before;
+    };
+    QList<Undo> undo;
+    QList<HttpReply> replies(batch.size());
+    quint64 sequence = m_engine.sequence();
+    qint64 added = 0;
+    bool changed = false;
+    bool ok = m_store->beginWrite();
+
+    for (qsizetype i = 0; ok && i < batch.size(); ++i) {
+        const PendingPush &p = batch.at(i);
+        const MergeEngine::Plan plan = m_engine.plan(p.summary);
+        if (plan.overflows()) {
+            replies[i] = HttpReply::validationError(QJsonArray{QJsonObject{
+                {QStringLiteral("loc"),
+                 QJsonArray{QStringLiteral("body"), QStringLiteral("summary"),
+                            QStringLiteral("topic_counts"), plan.overflowTopic}},
+                {QStringLiteral("msg"), QStringLiteral("the merged count would exceed 2^63-1")},
+                {QStringLiteral("type"), QStringLiteral("value_error.number.overflow")}}});
+            continue;
+        }
+        const quint64 next = plan.changesMerge() ? sequence + 1 : sequence;
+        if (!m_store->recordPush(p.summary, p.receivedAt, p.source, plan.next, next)) {
+            ok = false;
+            break;
+        }
+        const auto before = m_engine.agents().constFind(p.summary.agentId);
+        undo.append({p.summary.agentId, before == m_engine.agents().cend()
+                                            ? std::nullopt
+                                            : std::optional<AgentState>(*before)});
+        m_engine.apply(p.summary.agentId, plan.next, p.receivedAt, next);
+        sequence = next;
+        changed = changed || plan.changesMerge();
+        ++added;
+        HttpReply &reply = replies[i];
+        reply = HttpReply::json(
+            200,
+            QJsonObject{
+                {QStringLiteral("status"), QStringLiteral("accepted")},
+                {QStringLiteral("agent_id"), p.summary.agentId},
+                {QStringLiteral("timestamp"), formatIsoTimestamp(p.receivedAt)},
+                {QStringLiteral("message"),
+                 plan.changesMerge()
+                     ? QStringLiteral("Summary from %1 stored successfully").arg(p.summary.agentId)
+                     : QStringLiteral("Summary from %1 stored successfully; the merged view "
+                                      "already reflects a summary at least as new")
+                           .arg(p.summary.agentId)},
+            });
+        reply.note = plan.changesMerge() ? QStringLiteral("merged") : QStringLiteral("unchanged");
+    }
+    ok = ok && m_store->writeState(sequence, added) && m_store->commit();
+
+    if (!ok) {
+        m_store->rollback();
+        for (auto it = undo.crbegin(); it != undo.crend(); ++it) {
+            if (it->before)
+                m_engine.restore(*it->before);
+            else
+                m_engine.removeAgent(it->agentId);
+        }
+        const QString error = m_store->lastError();
+        qCWarning(lcServer).noquote()
+            << "a batch of" << batch.size() << "pushes was not stored:" << error;
+        for (qsizetype i = 0; i < batch.size(); ++i) {
+            if (replies[i].status != 422) {
+                replies[i] = HttpReply::error(
+                    503, QStringLiteral("The store could not commit the push; nothing was stored "
+                                        "(%1)")
+                             .arg(error.left(200)));
+            }
+        }
+    } else {
+        m_engine.setSequence(sequence);
+        m_totalPushes += added;
+    }
+    for (qsizetype i = 0; i < batch.size(); ++i) {
+        replies[i].agentId = batch.at(i).summary.agentId;
+        batch.at(i).respond(replies[i]);
+    }
+    if (ok && changed)
+        Q_EMIT mergeChanged(sequence);
+}
+
+} // namespace agmem

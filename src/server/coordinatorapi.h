@@ -1,0 +1,84 @@
+#pragma once
+
+#include "httpmessage.h"
+#include "serverconfig.h"
+
+#include "core/mergeengine.h"
+#include "core/summaryparser.h"
+#include "store/store.h"
+
+#include <QDateTime>
+#include <QObject>
+
+#include <functional>
+#include <memory>
+
+namespace agmem {
+
+// The coordinator's HTTP API, independent of the transport: routes, validation, merge,
+// and group commit of pushes. Lives in the server thread with its own store connection.
+class CoordinatorApi : public QObject
+{
+    Q_OBJECT
+
+public:
+    using Respond = std::function<void(const HttpReply &)>;
+
+    CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> store, MergeEngine engine,
+                   QObject *parent = nullptr);
+    ~CoordinatorApi() override;
+
+    // Opens the store and loads the merged view; nullptr and an error on failure.
+    static std::unique_ptr<CoordinatorApi> create(const ServerConfig &config, QString *error);
+
+    // Answers a request. Pushes are answered after their batch commits, later in the
+    // same thread; everything else at once.
+    void handle(const HttpRequest &request, const Respond &respond);
+
+    // Commits the pushes received so far and answers them.
+    void flushPushes();
+    bool hasPendingPushes() const { return !m_pending.isEmpty(); }
+
+    const MergeEngine &engine() const { return m_engine; }
+    Store &store() { return *m_store; }
+
+    struct Route
+    {
+        QString path;
+        QList<QByteArray> methods;
+    };
+    // Every route the API answers, for 405/Allow and for the docs.
+    static const QList<Route> &routes();
+
+Q_SIGNALS:
+    // Emitted after a batch commits that changed the merged view.
+    void mergeChanged(quint64 sequence);
+
+private:
+    struct PendingPush
+    {
+        Summary summary;
+        QString source;
+        Instant receivedAt;
+        Respond respond;
+    };
+
+    HttpReply root() const;
+    HttpReply health();
+    HttpReply pull(const HttpRequest &request) const;
+    HttpReply reset(const HttpRequest &request);
+    void push(const HttpRequest &request, const Respond &respond);
+    QByteArray etag() const;
+
+    ServerConfig m_config;
+    std::unique_ptr<Store> m_store;
+    MergeEngine m_engine;
+    SummaryParser m_parser;
+    QString m_databaseId;
+    qint64 m_totalPushes = 0;
+    Instant m_startedAt;
+    QList<PendingPush> m_pending;
+    bool m_flushScheduled = false;
+};
+
+} // namespace agmem

@@ -1,0 +1,124 @@
+#include "httpmessage.h"
+
+#include <QJsonDocument>
+
+namespace agmem {
+
+QByteArray HttpRequest::header(QByteArrayView name) const
+{
+    for (const auto &[key, value] : headers) {
+        if (key.compare(name, Qt::CaseInsensitive) == 0)
+            return value;
+    }
+    return {};
+}
+
+bool HttpRequest::wantsClose() const
+{
+    for (const QByteArray &token : header("connection").split(',')) {
+        if (token.trimmed().compare("close", Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    return false;
+}
+
+HttpReply HttpReply::json(int status, const QByteArray &body)
+{
+    HttpReply reply;
+    reply.status = status;
+    reply.body = body;
+    reply.headers.append(
+        {QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")});
+    return reply;
+}
+
+HttpReply HttpReply::json(int status, const QJsonObject &object)
+{
+    return json(status, QJsonDocument(object).toJson(QJsonDocument::Compact));
+}
+
+HttpReply HttpReply::error(int status, const QString &detail)
+{
+    HttpReply reply = json(status, QJsonObject{{QStringLiteral("detail"), detail}});
+    reply.note = detail;
+    return reply;
+}
+
+HttpReply HttpReply::validationError(const QJsonArray &details)
+{
+    HttpReply reply = json(422, QJsonObject{{QStringLiteral("detail"), details}});
+    const QJsonObject first = details.first().toObject();
+    QStringList loc;
+    for (const QJsonValue &part : first.value(u"loc").toArray())
+        loc.append(part.isString() ? part.toString() : QString::number(part.toInteger()));
+    reply.note = loc.join(u'.') + u": " + first.value(u"msg").toString();
+    return reply;
+}
+
+QByteArray HttpReply::serialize(bool headOnly, bool close) const
+{
+    QByteArray out;
+    out.reserve(160 + body.size());
+    out.append("HTTP/1.1 ").append(QByteArray::number(status)).append(' ');
+    out.append(reasonPhrase(status)).append("\r\n");
+    for (const auto &[name, value] : headers)
+        out.append(name).append(": ").append(value).append("\r\n");
+    if (status != 304 && status != 204 && status >= 200)
+        out.append("Content-Length: ").append(QByteArray::number(body.size())).append("\r\n");
+    if (close)
+        out.append("Connection: close\r\n");
+    out.append("\r\n");
+    if (!headOnly && status != 304 && status != 204)
+        out.append(body);
+    return out;
+}
+
+const char *reasonPhrase(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
+} // namespace agmem

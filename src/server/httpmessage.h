@@ -1,0 +1,60 @@
+#pragma once
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QList>
+#include <QPair>
+#include <QString>
+#include <QUrlQuery>
+
+namespace agmem {
+
+using HeaderList = QList<QPair<QByteArray, QByteArray>>;
+
+// A request as the API sees it, independent of QHttpServer's types.
+struct HttpRequest
+{
+    QByteArray method;
+    QString path;
+    QUrlQuery query;
+    HeaderList headers;
+    QByteArray body;
+    QHostAddress peer;
+
+    // Case-insensitive header lookup; empty when absent.
+    QByteArray header(QByteArrayView name) const;
+    bool wantsClose() const;
+};
+
+struct HttpReply
+{
+    int status = 200;
+    HeaderList headers;
+    QByteArray body;
+    // Short reason for logs and the activity view ("invalid summary", "stale push").
+    QString note;
+    // The agent a push came from, when known.
+    QString agentId;
+
+    static HttpReply json(int status, const QByteArray &body);
+    static HttpReply json(int status, const QJsonObject &object);
+    // {"detail": "message"}
+    static HttpReply error(int status, const QString &detail);
+    // {"detail": [{"loc": [...], "msg": ..., "type": ...}, ...]}
+    static HttpReply validationError(const QJsonArray &details);
+
+    HttpReply &withHeader(const QByteArray &name, const QByteArray &value)
+    {
+        headers.append({name, value});
+        return *this;
+    }
+
+    // The whole HTTP/1.1 response, ready for the socket.
+    QByteArray serialize(bool headOnly, bool close) const;
+};
+
+const char *reasonPhrase(int status);
+
+} // namespace agmem

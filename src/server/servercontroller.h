@@ -1,0 +1,63 @@
+#pragma once
+
+#include "apiserver.h"
+#include "serverconfig.h"
+
+#include <QObject>
+#include <QThread>
+#include <QUrl>
+
+namespace agmem {
+
+class ServerWorker;
+
+// Runs the coordinator on its own thread and reports what it does. Lives in the thread
+// that created it (the GUI or headless main thread); every call is non-blocking except
+// the *AndWait variants, which headless mode and tests use.
+class ServerController : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class State
+    {
+        Stopped,
+        Starting,
+        Listening,
+        Stopping
+    };
+    Q_ENUM(State)
+
+    explicit ServerController(QObject *parent = nullptr);
+    ~ServerController() override;
+
+    void start(const ServerConfig &config);
+    void stop();
+    bool startAndWait(const ServerConfig &config, QString *error);
+    void stopAndWait();
+
+    State state() const { return m_state; }
+    QUrl url() const { return m_url; }
+    quint16 port() const { return quint16(m_url.port()); }
+    QString lastError() const { return m_lastError; }
+
+Q_SIGNALS:
+    void started(const QUrl &url);
+    void failed(const QString &error);
+    void stopped();
+    void requestFinished(const agmem::RequestEvent &event);
+    void mergeChanged(quint64 sequence);
+
+private:
+    void onStarted(const QUrl &url);
+    void onFailed(const QString &error);
+    void onStopped();
+
+    QThread m_thread;
+    ServerWorker *m_worker;
+    State m_state = State::Stopped;
+    QUrl m_url;
+    QString m_lastError;
+};
+
+} // namespace agmem

@@ -1,0 +1,39 @@
+#pragma once
+
+#include "storeurl.h"
+
+#include <QString>
+#include <QStringList>
+
+namespace agmem {
+
+// Every difference between the SQL of SQLite and PostgreSQL lives here, so the store's
+// statements are written once.
+class SqlDialect
+{
+public:
+    explicit SqlDialect(StoreUrl::Kind kind)
+        : m_postgres(kind == StoreUrl::Kind::PostgreSql)
+    {}
+
+    bool isPostgres() const { return m_postgres; }
+    QString driver() const;
+
+    // Replaces {PK} {JSON} {TEXT_ARRAY} {TIMESTAMPTZ} {GREATEST} in a statement, and the
+    // placeholders ?json ?array ?ts with casts where the database needs them.
+    QString sql(QString statement) const;
+
+    QString beginWrite() const;
+
+    // Encodes a list of strings as a value for a {TEXT_ARRAY} column, and back.
+    QString encodeTextArray(const QStringList &values) const;
+    QStringList decodeTextArray(const QString &stored) const;
+
+    // A timestamp value for a {TIMESTAMPTZ} column.
+    QString encodeTimestamp(qint64 instantUs) const;
+
+private:
+    bool m_postgres;
+};
+
+} // namespace agmem

@@ -1,0 +1,559 @@
+#include "store.h"
+
+#include "core/jsonwriter.h"
+#include "core/logging.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlError>
+#include <QSqlRecord>
+#include <QUuid>
+
+#include <atomic>
+
+namespace agmem {
+
+namespace {
+
+std::atomic<int> connectionCounter{0};
+
+QString encodeTopics(const QList<QPair<QString, qint64>> &topics)
+{
+    QByteArray out;
+    JsonWriter json(&out);
+    json.beginObject();
+    for (const auto &[topic, count] : topics) {
+        json.key(topic);
+        json.value(count);
+    }
+    json.endObject();
+    return QString::fromUtf8(out);
+}
+
+QList<QPair<QString, qint64>> decodeTopics(const QString &stored)
+{
+    QList<QPair<QString, qint64>> topics;
+    const QJsonObject object = QJsonDocument::fromJson(stored.toUtf8()).object();
+    topics.reserve(object.size());
+    for (auto it = object.begin(); it != object.end(); ++it)
+        topics.append({it.key(), it.value().toInteger()});
+    return topics;
+}
+
+QString encodeJson(const QJsonObject &object)
+{
+    return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
+}
+
+QString encodeJson(const QJsonArray &array)
+{
+    return QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact));
+}
+
+// Schema changes, one list of statements per version; index 0 creates version 1.
+const QList<QStringList> &migrations()
+{
+    static const QList<QStringList> steps = {
+        {
+            QStringLiteral("CREATE TABLE coordinator_state ("
+                           " id INTEGER PRIMARY KEY CHECK (id = 1),"
+                           " database_id TEXT NOT NULL,"
+                           " sequence BIGINT NOT NULL,"
+                           " total_pushes BIGINT NOT NULL,"
+                           " merge_mode TEXT NOT NULL)"),
+            QStringLiteral("CREATE TABLE summaries ("
+                           " id {PK},"
+                           " agent_id VARCHAR(255) NOT NULL,"
+                           " timestamp {TIMESTAMPTZ} NOT NULL,"
+                           " timestamp_us BIGINT NOT NULL,"
+                           " topic_counts {JSON} NOT NULL,"
+                           " fact_hashes {TEXT_ARRAY} NOT NULL,"
+                           " metadata {JSON},"
+                           " memory_types {JSON},"
+                           " source TEXT,"
+                           " created_at {TIMESTAMPTZ} NOT NULL,"
+                           " received_us BIGINT NOT NULL)"),
+            QStringLiteral("CREATE INDEX idx_agent_id ON summaries (agent_id, id)"),
+            QStringLiteral("CREATE INDEX idx_timestamp ON summaries (timestamp_us)"),
+            QStringLiteral("CREATE TABLE agents ("
+                           " agent_id VARCHAR(255) PRIMARY KEY,"
+                           " first_seen_us BIGINT NOT NULL,"
+                           " last_seen_us BIGINT NOT NULL,"
+                           " push_count BIGINT NOT NULL,"
+                           " current_timestamp_us BIGINT,"
+                           " topic_counts {JSON},"
+                           " fact_hashes {TEXT_ARRAY},"
+                           " sequence BIGINT NOT NULL)"),
+            QStringLiteral("CREATE INDEX idx_agents_sequence ON agents (sequence)"),
+        },
+    };
+    return steps;
+}
+
+} // namespace
+
+Store::Store(const StoreUrl &url, const QString &connection)
+    : m_url(url)
+    , m_dialect(url.kind)
+    , m_connection(connection)
+{}
+
+Store::~Store()
+{
+    m_insertSummary.reset();
+    m_upsertAgent.reset();
+    m_touchAgent.reset();
+    m_writeState.reset();
+    {
+        QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+        if (db.isOpen())
+            db.close();
+    }
+    QSqlDatabase::removeDatabase(m_connection);
+}
+
+std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &options, QString *error)
+{
+    const QString connection =
+        QStringLiteral("agmem-store-%1").arg(connectionCounter.fetch_add(1) + 1);
+    std::unique_ptr<Store> store(new Store(url, connection));
+    const SqlDialect &dialect = store->m_dialect;
+
+    if (!QSqlDatabase::isDriverAvailable(dialect.driver())) {
+        *error = QStringLiteral("the Qt SQL driver %1 is not installed").arg(dialect.driver());
+        return nullptr;
+    }
+    QSqlDatabase db = QSqlDatabase::addDatabase(dialect.driver(), connection);
+    switch (url.kind) {
+    case StoreUrl::Kind::SqliteMemory:
+        db.setDatabaseName(url.path);
+        db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_URI;QSQLITE_BUSY_TIMEOUT=5000"));
+        break;
+    case StoreUrl::Kind::SqliteFile: {
+        const QFileInfo file(url.path);
+        if (!options.readOnly && !QDir().mkpath(file.absolutePath())) {
+            *error = QStringLiteral("cannot create the folder %1").arg(file.absolutePath());
+            return nullptr;
+        }
+        db.setDatabaseName(url.path);
+        db.setConnectOptions(options.readOnly
+                                 ? QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000")
+                                 : QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+        break;
+    }
+    case StoreUrl::Kind::PostgreSql:
+        db.setHostName(url.host);
+        db.setPort(url.port);
+        db.setUserName(url.user);
+        db.setPassword(url.password);
+        db.setDatabaseName(url.database);
+        db.setConnectOptions(url.connectOptions);
+        break;
+    }
+    if (!db.open()) {
+        *error = QStringLiteral("cannot open the database %1: %2")
+                     .arg(url.displayName(), db.lastError().text());
+        return nullptr;
+    }
+    if (!store->configure(options) || (!options.readOnly && !store->migrate())) {
+        *error = QStringLiteral("cannot use the database %1: %2")
+                     .arg(url.displayName(), store->m_lastError);
+        return nullptr;
+    }
+    if (options.readOnly) {
+        // A reader still refuses a schema it does not know.
+        QSqlQuery q(db);
+        if (q.exec(QStringLiteral("SELECT MAX(version) FROM schema_info")) && q.next() &&
+            q.value(0).toInt() > SchemaVersion) {
+            *error = QStringLiteral("the database %1 has schema version %2, newer than this "
+                                    "agmem-coordinator supports (%3)")
+                         .arg(url.displayName())
+                         .arg(q.value(0).toInt())
+                         .arg(SchemaVersion);
+            return nullptr;
+        }
+    }
+    return store;
+}
+
+bool Store::configure(const StoreOptions &options)
+{
+    if (m_dialect.isPostgres())
+        return exec(QStringLiteral("SET client_min_messages TO WARNING"));
+    // Fails early with a clear message when the file is not a database.
+    if (!exec(QStringLiteral("PRAGMA schema_version")))
+        return false;
+    if (m_url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly &&
+        !exec(QStringLiteral("PRAGMA journal_mode=WAL")))
+        return false;
+    return exec(options.durability == Durability::Full
+                    ? QStringLiteral("PRAGMA synchronous=FULL")
+                    : QStringLiteral("PRAGMA synchronous=NORMAL"));
+}
+
+bool Store::exec(const QString &statement)
+{
+    QSqlQuery q(database());
+    if (!q.exec(m_dialect.sql(statement)))
+        return fail(q, statement.left(60));
+    return true;
+}
+
+bool Store::prepare(QSqlQuery &query, const QString &statement)
+{
+    if (!query.prepare(m_dialect.sql(statement)))
+        return fail(query, statement.left(60));
+    return true;
+}
+
+bool Store::fail(const QSqlQuery &query, const QString &what)
+{
+    const QSqlError error = query.lastError();
+    m_lastError = error.text().trimmed();
+    if (m_lastError.isEmpty())
+        m_lastError = QStringLiteral("database error");
+    qCWarning(lcStore).noquote() << "statement failed:" << what << "-" << m_lastError;
+    return false;
+}
+
+bool Store::migrate()
+{
+    QSqlDatabase db = database();
+    if (!exec(m_dialect.beginWrite()))
+        return false;
+    // Two instances starting at once on PostgreSQL: the first takes the lock, the
+    // second waits and then sees the finished schema.
+    if (m_dialect.isPostgres() && !exec(QStringLiteral("SELECT pg_advisory_xact_lock(4242001)"))) {
+        rollback();
+        return false;
+    }
+    int version = 0;
+    {
+        QSqlQuery q(db);
+        const bool hasTable = db.tables().contains(QStringLiteral("schema_info"));
+        if (hasTable) {
+            if (!q.exec(QStringLiteral("SELECT MAX(version) FROM schema_info")) || !q.next()) {
+                fail(q, QStringLiteral("read schema version"));
+                rollback();
+                return false;
+            }
+            version = q.value(0).toInt();
+        } else if (!db.tables().isEmpty()) {
+            m_lastError = QStringLiteral("the database holds tables but no agmem-coordinator "
+                                         "schema; refusing to use it");
+            rollback();
+            return false;
+        } else if (!exec(QStringLiteral("CREATE TABLE schema_info (version INTEGER NOT NULL)"))) {
+            rollback();
+            return false;
+        }
+    }
+    if (version > SchemaVersion) {
+        m_lastError = QStringLiteral("its schema version %1 is newer than this agmem-coordinator "
+                                     "supports (%2); use a newer agmem-coordinator")
+                          .arg(version)
+                          .arg(SchemaVersion);
+        rollback();
+        return false;
+    }
+    for (int step = version; step < SchemaVersion; ++step) {
+        qCInfo(lcStore) << "migrating schema to version" << step + 1;
+        for (const QString &statement : migrations().at(step)) {
+            if (!exec(statement)) {
+                rollback();
+                return false;
+            }
+        }
+        if (step == 0) {
+            QSqlQuery q(db);
+            prepare(q, QStringLiteral("INSERT INTO coordinator_state (id, database_id, sequence, "
+                                      "total_pushes, merge_mode) VALUES (1, ?, 0, 0, 'latest')"));
+            q.addBindValue(QUuid::createUuid().toString(QUuid::WithoutBraces));
+            if (!q.exec()) {
+                fail(q, QStringLiteral("initial state"));
+                rollback();
+                return false;
+            }
+        }
+        QSqlQuery q(db);
+        prepare(q, QStringLiteral("INSERT INTO schema_info (version) VALUES (?)"));
+        q.addBindValue(step + 1);
+        if (!q.exec()) {
+            fail(q, QStringLiteral("schema version"));
+            rollback();
+            return false;
+        }
+    }
+    return commit();
+}
+
+bool Store::ping()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("SELECT sequence FROM coordinator_state WHERE id = 1")) || !q.next())
+        return fail(q, QStringLiteral("ping"));
+    return true;
+}
+
+std::optional<StoreState> Store::readState()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("SELECT database_id, sequence, total_pushes, merge_mode FROM "
+                               "coordinator_state WHERE id = 1")) ||
+        !q.next()) {
+        fail(q, QStringLiteral("read state"));
+        return std::nullopt;
+    }
+    StoreState state;
+    state.databaseId = q.value(0).toString();
+    state.sequence = q.value(1).toULongLong();
+    state.totalPushes = q.value(2).toLongLong();
+    state.mergeMode = q.value(3).toString();
+    return state;
+}
+
+bool Store::loadAgents(MergeEngine &engine, quint64 sinceSequence)
+{
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, QStringLiteral("SELECT agent_id, first_seen_us, last_seen_us, push_count, "
+                                   "current_timestamp_us, topic_counts, fact_hashes, sequence "
+                                   "FROM agents WHERE sequence > ?")))
+        return false;
+    q.addBindValue(qint64(sinceSequence));
+    if (!q.exec())
+        return fail(q, QStringLiteral("load agents"));
+    while (q.next()) {
+        AgentState agent;
+        agent.agentId = q.value(0).toString();
+        agent.firstSeen = q.value(1).toLongLong();
+        agent.lastSeen = q.value(2).toLongLong();
+        agent.pushCount = q.value(3).toLongLong();
+        if (!q.isNull(4)) {
+            Contribution c;
+            c.timestamp = q.value(4).toLongLong();
+            c.topics = decodeTopics(q.value(5).toString());
+            std::sort(c.topics.begin(), c.topics.end(), [](const auto &x, const auto &y) {
+                return CodePointLess{}(x.first, y.first);
+            });
+            c.facts = m_dialect.decodeTextArray(q.value(6).toString());
+            std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
+            agent.current = std::move(c);
+        }
+        agent.sequence = q.value(7).toULongLong();
+        engine.restore(agent);
+    }
+    return true;
+}
+
+bool Store::writeAgent(const AgentState &agent)
+{
+    QSqlQuery q(database());
+    if (!prepare(q, QStringLiteral("INSERT INTO agents (agent_id, first_seen_us, last_seen_us, "
+                                   "push_count, current_timestamp_us, topic_counts, fact_hashes, "
+                                   "sequence) VALUES (?, ?, ?, ?, ?, ?json, ?array, ?)")))
+        return false;
+    q.addBindValue(agent.agentId);
+    q.addBindValue(agent.firstSeen);
+    q.addBindValue(agent.lastSeen);
+    q.addBindValue(agent.pushCount);
+    if (agent.current) {
+        q.addBindValue(agent.current->timestamp);
+        q.addBindValue(encodeTopics(agent.current->topics));
+        q.addBindValue(m_dialect.encodeTextArray(agent.current->facts));
+    } else {
+        q.addBindValue(QVariant(QMetaType::fromType<qint64>()));
+        q.addBindValue(QVariant(QMetaType::fromType<QString>()));
+        q.addBindValue(QVariant(QMetaType::fromType<QString>()));
+    }
+    q.addBindValue(qint64(agent.sequence));
+    return q.exec() || fail(q, QStringLiteral("write agent"));
+}
+
+bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
+{
+    const std::optional<StoreState> state = readState();
+    if (!state)
+        return false;
+    engine = MergeEngine(mode);
+    if (state->mergeMode == mergeModeName(mode))
+        return loadAgents(engine);
+
+    qCInfo(lcStore).noquote() << "merge mode changes from" << state->mergeMode << "to"
+                              << mergeModeName(mode) << "- recomputing contributions from history";
+    if (!beginWrite())
+        return false;
+    const quint64 sequence = state->sequence + 1;
+    {
+        QSqlQuery q(database());
+        q.setForwardOnly(true);
+        if (!q.exec(QStringLiteral("SELECT agent_id, timestamp_us, topic_counts, fact_hashes, "
+                                   "received_us FROM summaries ORDER BY id"))) {
+            fail(q, QStringLiteral("replay history"));
+            rollback();
+            return false;
+        }
+        while (q.next()) {
+            Summary s;
+            s.agentId = q.value(0).toString();
+            s.timestamp = q.value(1).toLongLong();
+            s.topicCounts = decodeTopics(q.value(2).toString());
+            s.factHashes = m_dialect.decodeTextArray(q.value(3).toString());
+            const MergeEngine::Plan plan = engine.plan(s);
+            // A history that overflows in the new mode keeps the push counted but unmerged.
+            engine.apply(s.agentId, plan.overflows() ? std::nullopt : plan.next,
+                         q.value(4).toLongLong(), sequence);
+        }
+    }
+    // Keep first/last seen and push counts as stored; only contributions change.
+    MergeEngine stored(mode);
+    if (!loadAgents(stored) || !exec(QStringLiteral("DELETE FROM agents"))) {
+        rollback();
+        return false;
+    }
+    for (const AgentState &rebuilt : engine.agents()) {
+        AgentState agent = stored.agents().value(rebuilt.agentId, rebuilt);
+        agent.current = rebuilt.current;
+        agent.sequence = sequence;
+        if (!writeAgent(agent)) {
+            rollback();
+            return false;
+        }
+    }
+    QSqlQuery q(database());
+    prepare(q, QStringLiteral(
+                   "UPDATE coordinator_state SET merge_mode = ?, sequence = ? WHERE id = 1"));
+    q.addBindValue(mergeModeName(mode));
+    q.addBindValue(qint64(sequence));
+    if (!q.exec()) {
+        fail(q, QStringLiteral("store merge mode"));
+        rollback();
+        return false;
+    }
+    if (!commit())
+        return false;
+    engine = MergeEngine(mode);
+    return loadAgents(engine);
+}
+
+bool Store::beginWrite()
+{
+    return exec(m_dialect.beginWrite());
+}
+
+bool Store::commit()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("COMMIT"))) {
+        fail(q, QStringLiteral("commit"));
+        rollback();
+        return false;
+    }
+    return true;
+}
+
+void Store::rollback()
+{
+    QSqlQuery q(database());
+    q.exec(QStringLiteral("ROLLBACK"));
+}
+
+bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString &source,
+                       const std::optional<Contribution> &next, quint64 sequence)
+{
+    if (!m_insertSummary) {
+        m_insertSummary = std::make_unique<QSqlQuery>(database());
+        m_upsertAgent = std::make_unique<QSqlQuery>(database());
+        m_touchAgent = std::make_unique<QSqlQuery>(database());
+        if (!prepare(*m_insertSummary,
+                     QStringLiteral("INSERT INTO summaries (agent_id, timestamp, timestamp_us, "
+                                    "topic_counts, fact_hashes, metadata, memory_types, source, "
+                                    "created_at, received_us) VALUES (?, ?ts, ?, ?json, ?array, "
+                                    "?json, ?json, ?, ?ts, ?)")) ||
+            !prepare(*m_upsertAgent,
+                     QStringLiteral("INSERT INTO agents (agent_id, first_seen_us, last_seen_us, "
+                                    "push_count, current_timestamp_us, topic_counts, fact_hashes, "
+                                    "sequence) VALUES (?, ?, ?, 1, ?, ?json, ?array, ?) "
+                                    "ON CONFLICT (agent_id) DO UPDATE SET "
+                                    "last_seen_us = {GREATEST}(agents.last_seen_us, "
+                                    "excluded.last_seen_us), push_count = agents.push_count + 1, "
+                                    "current_timestamp_us = excluded.current_timestamp_us, "
+                                    "topic_counts = excluded.topic_counts, "
+                                    "fact_hashes = excluded.fact_hashes, "
+                                    "sequence = excluded.sequence")) ||
+            !prepare(*m_touchAgent,
+                     QStringLiteral("UPDATE agents SET last_seen_us = {GREATEST}(last_seen_us, ?), "
+                                    "push_count = push_count + 1 WHERE agent_id = ?"))) {
+            m_insertSummary.reset();
+            return false;
+        }
+    }
+
+    QSqlQuery &insert = *m_insertSummary;
+    insert.bindValue(0, summary.agentId);
+    insert.bindValue(1, m_dialect.encodeTimestamp(summary.timestamp));
+    insert.bindValue(2, summary.timestamp);
+    insert.bindValue(3, encodeTopics(summary.topicCounts));
+    insert.bindValue(4, m_dialect.encodeTextArray(summary.factHashes));
+    insert.bindValue(5, summary.hasMetadata ? QVariant(encodeJson(summary.metadata))
+                                            : QVariant(QMetaType::fromType<QString>()));
+    insert.bindValue(6, summary.hasMemoryTypes ? QVariant(encodeJson(summary.memoryTypes))
+                                               : QVariant(QMetaType::fromType<QString>()));
+    insert.bindValue(7, source);
+    insert.bindValue(8, m_dialect.encodeTimestamp(receivedAt));
+    insert.bindValue(9, receivedAt);
+    if (!insert.exec())
+        return fail(insert, QStringLiteral("insert summary"));
+
+    if (next) {
+        QSqlQuery &upsert = *m_upsertAgent;
+        upsert.bindValue(0, summary.agentId);
+        upsert.bindValue(1, receivedAt);
+        upsert.bindValue(2, receivedAt);
+        upsert.bindValue(3, next->timestamp);
+        upsert.bindValue(4, encodeTopics(next->topics));
+        upsert.bindValue(5, m_dialect.encodeTextArray(next->facts));
+        upsert.bindValue(6, qint64(sequence));
+        if (!upsert.exec())
+            return fail(upsert, QStringLiteral("upsert agent"));
+    } else {
+        QSqlQuery &touch = *m_touchAgent;
+        touch.bindValue(0, receivedAt);
+        touch.bindValue(1, summary.agentId);
+        if (!touch.exec())
+            return fail(touch, QStringLiteral("count push"));
+    }
+    return true;
+}
+
+bool Store::writeState(quint64 sequence, qint64 addedPushes)
+{
+    if (!m_writeState) {
+        m_writeState = std::make_unique<QSqlQuery>(database());
+        if (!prepare(*m_writeState,
+                     QStringLiteral("UPDATE coordinator_state SET sequence = ?, "
+                                    "total_pushes = total_pushes + ? WHERE id = 1"))) {
+            m_writeState.reset();
+            return false;
+        }
+    }
+    m_writeState->bindValue(0, qint64(sequence));
+    m_writeState->bindValue(1, addedPushes);
+    return m_writeState->exec() || fail(*m_writeState, QStringLiteral("write state"));
+}
+
+bool Store::deleteEverything(quint64 sequence)
+{
+    if (!exec(QStringLiteral("DELETE FROM summaries")) ||
+        !exec(QStringLiteral("DELETE FROM agents")))
+        return false;
+    QSqlQuery q(database());
+    prepare(q, QStringLiteral(
+                   "UPDATE coordinator_state SET sequence = ?, total_pushes = 0 WHERE id = 1"));
+    q.addBindValue(qint64(sequence));
+    return q.exec() || fail(q, QStringLiteral("reset state"));
+}
+
+} // namespace agmem
