@@ -1,7 +1,7 @@
 #pragma once
 
-#include "limits.h"
 #include "summary.h"
+#include "summarylimits.h"
 
 #include <QByteArray>
 #include <QJsonArray>

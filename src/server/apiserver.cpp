@@ -40,9 +40,11 @@ QByteArray methodName(QHttpServerRequest::Method method)
 
 } // namespace
 
-ApiServer::ApiServer(CoordinatorApi *api, bool accessLog, QObject *parent)
+ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool accessLog,
+                     QObject *parent)
     : QAbstractHttpServer(parent)
     , m_api(api)
+    , m_limits(limits)
     , m_accessLog(accessLog)
 {
     qRegisterMetaType<agmem::RequestEvent>();
@@ -52,7 +54,7 @@ ApiServer::~ApiServer() = default;
 
 bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error)
 {
-    auto *listener = new QTcpServer(this);
+    auto *listener = new ConnectionGuard(m_limits, this);
     if (!listener->listen(address, port)) {
         *error = QStringLiteral("cannot listen on %1 port %2: %3")
                      .arg(address.toString())
@@ -63,6 +65,15 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
     }
     bind(listener);
     m_listener = listener;
+    connect(listener, &ConnectionGuard::requestRejected, this,
+            [this](const QString &peer, int status, const QString &detail) {
+                RequestEvent event;
+                event.at = nowInstant();
+                event.source = peer;
+                event.status = status;
+                event.note = detail;
+                Q_EMIT requestFinished(event);
+            });
     return true;
 }
 
@@ -77,12 +88,7 @@ void ApiServer::shutdown()
         return;
     m_listener->close();
     m_api->flushPushes();
-    const QList<QTcpSocket *> sockets = m_listener->findChildren<QTcpSocket *>();
-    for (QTcpSocket *socket : sockets) {
-        if (socket->bytesToWrite() > 0)
-            socket->waitForBytesWritten(1000);
-        socket->abort();
-    }
+    m_listener->closeAllConnections();
     delete m_listener;
 }
 
@@ -100,7 +106,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     req.peer = request.remoteAddress();
 
     const bool headOnly = req.method == "HEAD";
-    const bool close = req.wantsClose();
+    // Always take the guard's entry, so it stays in step with the requests.
+    const bool close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
     QPointer<QTcpSocket> target(socket);
     m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
                         peer = req.peer](const HttpReply &reply) {

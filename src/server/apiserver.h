@@ -1,5 +1,6 @@
 #pragma once
 
+#include "connectionguard.h"
 #include "httpmessage.h"
 
 #include "core/timestamp.h"
@@ -34,7 +35,8 @@ class ApiServer : public QAbstractHttpServer
     Q_OBJECT
 
 public:
-    ApiServer(CoordinatorApi *api, bool accessLog, QObject *parent = nullptr);
+    ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool accessLog,
+              QObject *parent = nullptr);
     ~ApiServer() override;
 
     bool listen(const QHostAddress &address, quint16 port, QString *error);
@@ -51,7 +53,8 @@ protected:
 
 private:
     CoordinatorApi *m_api;
-    QPointer<QTcpServer> m_listener;
+    ConnectionLimits m_limits;
+    QPointer<ConnectionGuard> m_listener;
     bool m_accessLog;
 };
 

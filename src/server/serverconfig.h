@@ -1,7 +1,9 @@
 #pragma once
 
-#include "core/limits.h"
+#include "connectionguard.h"
+
 #include "core/mergeengine.h"
+#include "core/summarylimits.h"
 #include "store/store.h"
 #include "store/storeurl.h"
 
@@ -18,6 +20,8 @@ struct ServerConfig
     StoreOptions storeOptions;
     MergeMode mergeMode = MergeMode::Latest;
     SummaryLimits limits;
+    // limits.maxBodyBytes applies here too (set when the server starts).
+    ConnectionLimits connection;
     bool accessLog = true;
     // Pushes that arrive in one pass of the event loop are committed together (group
     // commit); a batch never grows beyond this many.

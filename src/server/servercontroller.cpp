@@ -26,7 +26,9 @@ public:
             Q_EMIT failed(error);
             return;
         }
-        m_server = new ApiServer(m_api.get(), config.accessLog);
+        ConnectionLimits limits = config.connection;
+        limits.maxBodyBytes = config.limits.maxBodyBytes;
+        m_server = new ApiServer(m_api.get(), limits, config.accessLog);
         if (!m_server->listen(config.host, config.port, &error)) {
             delete m_server;
             m_server = nullptr;
