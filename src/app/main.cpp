@@ -1,3 +1,4 @@
+#include "keyscommand.h"
 #include "options.h"
 
 #include "core/logging.h"
@@ -69,12 +70,6 @@ int serveHeadless(QCoreApplication &app, const AppOptions &options)
         printTo(stderr, QStringLiteral("agmem-coordinator: %1\n").arg(error));
         return 1;
     }
-    if (!options.server.host.isLoopback()) {
-        qCWarning(lcApp).noquote()
-            << "listening on" << options.server.host.toString()
-            << "- the coordinator is reachable from the network and anyone who can reach it can "
-               "push and pull";
-    }
     printTo(stdout,
             QStringLiteral("agmem-coordinator listening on %1\n").arg(controller.url().toString()));
     const int code = app.exec();
@@ -108,5 +103,7 @@ int main(int argc, char *argv[])
     case AppOptions::Outcome::Run:
         break;
     }
+    if (options.command == u"keys")
+        return runKeysCommand(options);
     return serveHeadless(app, options);
 }

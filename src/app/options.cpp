@@ -3,6 +3,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QProcessEnvironment>
+#include <QUrl>
 
 #include <functional>
 
@@ -96,6 +97,60 @@ QList<Option> optionTable()
          QStringLiteral("Largest metadata object (as compact JSON)."),
          QString::number(limits.maxMetadataBytes),
          {}},
+        {QStringLiteral("auth"),
+         QStringLiteral("auto|required|open"),
+         QStringLiteral("auto: API keys are required as soon as one exists or API_KEY is set. "
+                        "open: push and pull need no key (admin routes only from this machine)."),
+         QStringLiteral("auto"),
+         {}},
+        {QStringLiteral("rate-limit"),
+         QStringLiteral("per-second"),
+         QStringLiteral("Requests per second per API key (per address without a key), bursts of "
+                        "twice as many; 0 turns it off."),
+         QString::number(AccessConfig::DefaultRateLimit),
+         {}},
+        {QStringLiteral("trusted-proxy"),
+         QStringLiteral("address[/bits]"),
+         QStringLiteral("A reverse proxy whose X-Forwarded-For / Forwarded headers name the real "
+                        "client. Repeatable; in the environment, comma-separated."),
+         {},
+         {}},
+        {QStringLiteral("cors-origin"),
+         QStringLiteral("origin"),
+         QStringLiteral("A web origin (https://example.org) allowed to call the API from a "
+                        "browser. Repeatable; in the environment, comma-separated."),
+         {},
+         {}},
+        {QStringLiteral("tls-cert"),
+         QStringLiteral("file.pem"),
+         QStringLiteral("Serve HTTPS with this certificate (chain); needs --tls-key."),
+         {},
+         {}},
+        {QStringLiteral("tls-key"),
+         QStringLiteral("file.pem"),
+         QStringLiteral("The certificate's unencrypted private key."),
+         {},
+         {}},
+        {QStringLiteral("max-connections"),
+         QStringLiteral("count"),
+         QStringLiteral("Open connections at most; more are answered 503."),
+         QString::number(ConnectionLimits::DefaultMaxConnections),
+         {}},
+        {QStringLiteral("idle-timeout"),
+         QStringLiteral("seconds"),
+         QStringLiteral("A keep-alive connection with no request is closed after this long."),
+         QString::number(ConnectionLimits::DefaultIdleTimeoutMs / 1000),
+         {}},
+        {QStringLiteral("read-timeout"),
+         QStringLiteral("seconds"),
+         QStringLiteral("A request must arrive whole within this long (else 408)."),
+         QString::number(ConnectionLimits::DefaultReadTimeoutMs / 1000),
+         {}},
+        {QStringLiteral("scopes"),
+         QStringLiteral("list"),
+         QStringLiteral("keys create: the new key's scopes, from push, pull, admin."),
+         QStringLiteral("push,pull"),
+         {}},
         {QStringLiteral("no-access-log"),
          {},
          QStringLiteral("Do not log a line per request."),
@@ -110,6 +165,16 @@ struct Lookup
     const QCommandLineParser &parser;
     const QProcessEnvironment env;
     const QSettings *settings;
+
+    // Repeatable options: every flag, else a comma-separated environment value.
+    QStringList values(const Option &option) const
+    {
+        if (parser.isSet(option.name))
+            return parser.values(option.name);
+        if (const auto v = value(option))
+            return v->split(u',', Qt::SkipEmptyParts);
+        return {};
+    }
 
     std::optional<QString> value(const Option &option) const
     {
@@ -158,9 +223,13 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         parser.addOption(o.valueName.isEmpty() ? QCommandLineOption(o.name, text)
                                                : QCommandLineOption(o.name, text, o.valueName));
     }
-    parser.addPositionalArgument(QStringLiteral("command"),
-                                 QStringLiteral("serve (default): run the coordinator."),
-                                 QStringLiteral("[serve]"));
+    parser.addPositionalArgument(
+        QStringLiteral("command"),
+        QStringLiteral("serve (default): run the coordinator.\n"
+                       "keys create NAME [--scopes push,pull,admin]: make an API key (printed "
+                       "once).\nkeys list: show keys.\nkeys revoke ID: revoke a key.\n"
+                       "Commands work on the --db database, also while a server uses it."),
+        QStringLiteral("[serve|keys ...]"));
 
     const auto fail = [&out](const QString &message) {
         out.outcome = AppOptions::Outcome::ExitError;
@@ -186,7 +255,7 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         out.command = positional.first();
         out.arguments = positional.mid(1);
     }
-    if (out.command != u"serve")
+    if (out.command != u"serve" && out.command != u"keys")
         return fail(QStringLiteral("unknown command \"%1\" (try --help)").arg(out.command));
 
     const Lookup lookup{parser, QProcessEnvironment::systemEnvironment(), settings};
@@ -258,6 +327,66 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
             return fail(QStringLiteral("--durability: expected full or normal, got \"%1\"")
                             .arg(d.left(40)));
     }
+    AccessConfig &access = config.access;
+    access.environmentKey = qEnvironmentVariable("API_KEY");
+    if (const auto v = lookup.value(find("auth"))) {
+        const QString mode = v->trimmed();
+        if (mode == u"auto")
+            access.mode = AccessConfig::AuthMode::Auto;
+        else if (mode == u"required")
+            access.mode = AccessConfig::AuthMode::Required;
+        else if (mode == u"open")
+            access.mode = AccessConfig::AuthMode::Open;
+        else
+            return fail(QStringLiteral("--auth: expected auto, required or open, got \"%1\"")
+                            .arg(mode.left(40)));
+    }
+    if (const auto v = lookup.value(find("rate-limit"))) {
+        bool ok = false;
+        access.rateLimit = v->trimmed().toDouble(&ok);
+        if (!ok || access.rateLimit < 0 || access.rateLimit > 1e7)
+            return fail(
+                QStringLiteral(
+                    "--rate-limit: expected requests per second (0 turns it off), got \"%1\"")
+                    .arg(v->left(40)));
+    }
+    for (const QString &proxy : lookup.values(find("trusted-proxy"))) {
+        auto subnet = QHostAddress::parseSubnet(proxy.trimmed());
+        if (subnet.first.isNull()) {
+            const QHostAddress single(proxy.trimmed());
+            if (single.isNull())
+                return fail(QStringLiteral("--trusted-proxy: \"%1\" is not an address or subnet")
+                                .arg(proxy.left(60)));
+            subnet = {single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
+        }
+        access.trustedProxies.append(subnet);
+    }
+    for (const QString &origin : lookup.values(find("cors-origin"))) {
+        const QUrl url(origin.trimmed(), QUrl::StrictMode);
+        if (!url.isValid() || url.scheme().isEmpty() || url.host().isEmpty() ||
+            (!url.path().isEmpty() && url.path() != u"/"))
+            return fail(
+                QStringLiteral("--cors-origin: \"%1\" is not an origin like https://example.org")
+                    .arg(origin.left(60)));
+        QString normalized = origin.trimmed();
+        if (normalized.endsWith(u'/'))
+            normalized.chop(1);
+        access.corsOrigins.append(normalized);
+    }
+    config.tlsCertificate = lookup.value(find("tls-cert")).value_or(QString());
+    config.tlsKey = lookup.value(find("tls-key")).value_or(QString());
+    if (config.tlsCertificate.isEmpty() != config.tlsKey.isEmpty())
+        return fail(QStringLiteral("--tls-cert and --tls-key go together"));
+    out.scopes = lookup.value(find("scopes")).value_or(QStringLiteral("push,pull"));
+    int idleSeconds = config.connection.idleTimeoutMs / 1000;
+    int readSeconds = config.connection.readTimeoutMs / 1000;
+    if (!number("max-connections", 1, 1000000, &config.connection.maxConnections) ||
+        !number("idle-timeout", 1, 86400, &idleSeconds) ||
+        !number("read-timeout", 1, 86400, &readSeconds))
+        return fail(error);
+    config.connection.idleTimeoutMs = idleSeconds * 1000;
+    config.connection.readTimeoutMs = readSeconds * 1000;
+
     SummaryLimits &limits = config.limits;
     if (!number("max-body", 1024, qint64(1) << 32, &limits.maxBodyBytes) ||
         !number("max-agent-id", 1, 65536, &limits.maxAgentIdLength) ||

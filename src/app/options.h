@@ -27,6 +27,8 @@ struct AppOptions
     QString command = QStringLiteral("serve");
     QStringList arguments;
     bool noGui = false;
+    // keys create: the scopes of the new key.
+    QString scopes;
     ServerConfig server;
 };
 

@@ -78,9 +78,10 @@ bool isIntegral(const QJsonValue &v)
     return v.isDouble() && v.toVariant().typeId() == QMetaType::LongLong;
 }
 
-// Checks a required, non-empty, bounded string field.
+// Checks a required, bounded string field, non-empty unless allowEmpty (an empty timestamp is
+// a string that is not ISO 8601: 400 like any other, as the reference answers).
 void requireString(const QJsonObject &summary, const char *field, int maxLength, ErrorList &errors,
-                   QString *out)
+                   QString *out, bool allowEmpty = false)
 {
     const QString name = QString::fromLatin1(field);
     const QJsonValue v = summary.value(name);
@@ -88,7 +89,7 @@ void requireString(const QJsonObject &summary, const char *field, int maxLength,
         errors.add(at({name}), QStringLiteral("field required"), "value_error.missing");
     } else if (!v.isString()) {
         errors.add(at({name}), expected("a string", v), "type_error.str");
-    } else if (v.toString().isEmpty()) {
+    } else if (!allowEmpty && v.toString().isEmpty()) {
         errors.add(at({name}), QStringLiteral("must not be empty"),
                    "value_error.any_str.min_length");
     } else if (v.toString().size() > maxLength) {
@@ -218,7 +219,9 @@ ParseOutcome SummaryParser::parse(const QByteArray &body) const
         return outcome;
     }
 
-    if (body.trimmed().isEmpty()) {
+    // JSON `null` is no body too (Qt's parser only takes an object or array at the top).
+    const QByteArray trimmedBody = body.trimmed();
+    if (trimmedBody.isEmpty() || trimmedBody == "null") {
         outcome.status = ParseOutcome::Status::Invalid;
         outcome.errors.append({QJsonArray{QStringLiteral("body")}, QStringLiteral("field required"),
                                QStringLiteral("value_error.missing")});
@@ -257,7 +260,7 @@ ParseOutcome SummaryParser::parse(const QByteArray &body) const
     Summary &s = outcome.summary;
     requireString(summary, "agent_id", m_limits.maxAgentIdLength, errors, &s.agentId);
     QString timestamp;
-    requireString(summary, "timestamp", 64, errors, &timestamp);
+    requireString(summary, "timestamp", 64, errors, &timestamp, /*allowEmpty=*/true);
     parseTopics(summary.value(u"topic_counts"), m_limits, errors, s);
     parseFacts(summary.value(u"fact_hashes"), m_limits, errors, s);
 

@@ -38,6 +38,15 @@ QByteArray methodName(QHttpServerRequest::Method method)
     }
 }
 
+// A key in the URL (/k/KEY/push) never reaches a log or the activity view.
+QString redactedPath(const QString &path)
+{
+    if (!path.startsWith(u"/k/"))
+        return path;
+    const qsizetype slash = path.indexOf(u'/', 3);
+    return QStringLiteral("/k/***") + (slash < 0 ? QString() : path.mid(slash));
+}
+
 } // namespace
 
 ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool accessLog,
@@ -52,9 +61,12 @@ ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool a
 
 ApiServer::~ApiServer() = default;
 
-bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error)
+bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error,
+                       const std::optional<QSslConfiguration> &tls)
 {
     auto *listener = new ConnectionGuard(m_limits, this);
+    if (tls)
+        listener->setTlsConfiguration(*tls);
     if (!listener->listen(address, port)) {
         *error = QStringLiteral("cannot listen on %1 port %2: %3")
                      .arg(address.toString())
@@ -120,8 +132,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         RequestEvent event;
         event.at = nowInstant();
         event.method = method;
-        event.path = path;
-        event.source = peer.toString();
+        event.path = redactedPath(path);
+        event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
         event.status = reply.status;
         event.bytes = bytes.size();
         event.milliseconds = timer.nsecsElapsed() / 1e6;

@@ -39,7 +39,8 @@ public:
               QObject *parent = nullptr);
     ~ApiServer() override;
 
-    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    bool listen(const QHostAddress &address, quint16 port, QString *error,
+                const std::optional<QSslConfiguration> &tls = std::nullopt);
     quint16 port() const;
     // Stops accepting, answers what is pending, closes every connection.
     void shutdown();

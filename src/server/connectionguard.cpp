@@ -4,6 +4,7 @@
 
 #include "core/logging.h"
 
+#include <QSslSocket>
 #include <QTcpSocket>
 
 #ifdef Q_OS_WIN
@@ -215,12 +216,34 @@ ConnectionGuard::~ConnectionGuard()
     qDeleteAll(m_connections);
 }
 
+void ConnectionGuard::setTlsConfiguration(const QSslConfiguration &configuration)
+{
+    m_tls = configuration;
+}
+
 void ConnectionGuard::incomingConnection(qintptr descriptor)
 {
-    auto *socket = new QTcpSocket(this);
-    if (!socket->setSocketDescriptor(descriptor)) {
-        delete socket;
-        return;
+    QTcpSocket *socket = nullptr;
+    if (m_tls) {
+        auto *ssl = new QSslSocket(this);
+        if (!ssl->setSocketDescriptor(descriptor)) {
+            delete ssl;
+            return;
+        }
+        ssl->setSslConfiguration(*m_tls);
+        connect(ssl, &QSslSocket::sslErrors, ssl, [ssl](const QList<QSslError> &errors) {
+            qCDebug(lcServer) << "TLS handshake failed with" << ssl->peerAddress() << errors;
+        });
+        // QHttpServer's own sslSetup() only applies to its listen(): the handshake starts
+        // here, and readyRead (which the guard and QHttpServer see) carries plain text.
+        ssl->startServerEncryption();
+        socket = ssl;
+    } else {
+        socket = new QTcpSocket(this);
+        if (!socket->setSocketDescriptor(descriptor)) {
+            delete socket;
+            return;
+        }
     }
     if (m_connections.size() >= m_limits.maxConnections) {
         const QString detail = QStringLiteral("Too many open connections (%1); try again later")

@@ -5,6 +5,7 @@
 #include <QHash>
 #include <QPointer>
 #include <QQueue>
+#include <QSslConfiguration>
 #include <QTcpServer>
 #include <QTimer>
 
@@ -86,6 +87,9 @@ public:
     explicit ConnectionGuard(const ConnectionLimits &limits, QObject *parent = nullptr);
     ~ConnectionGuard() override;
 
+    // Serve HTTPS: every accepted connection starts a TLS handshake with this setup.
+    void setTlsConfiguration(const QSslConfiguration &configuration);
+
     int openConnections() const { return int(m_connections.size()); }
     // Whether the connection should close after the answer to its oldest unanswered
     // request (HTTP/1.0, or "Connection: close"); consumes that request's entry.
@@ -126,6 +130,7 @@ private:
     QTimer m_sweeper;
     QTimer m_resumeAccepting;
     bool m_hookedNewConnection = false;
+    std::optional<QSslConfiguration> m_tls;
 };
 
 } // namespace agmem

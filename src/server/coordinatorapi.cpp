@@ -11,6 +11,8 @@ namespace agmem {
 
 namespace {
 
+constexpr int HousekeepingMs = 10000;
+const QByteArray Options = QByteArrayLiteral("OPTIONS");
 const QByteArray Get = QByteArrayLiteral("GET");
 const QByteArray Head = QByteArrayLiteral("HEAD");
 const QByteArray Post = QByteArrayLiteral("POST");
@@ -43,9 +45,11 @@ QJsonArray toJson(const QList<FieldError> &errors)
 const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
 {
     static const QList<Route> table = {
-        {QStringLiteral("/"), {Get, Head}},         {QStringLiteral("/health"), {Get, Head}},
-        {QStringLiteral("/push"), {Post}},          {QStringLiteral("/pull"), {Get, Head}},
-        {QStringLiteral("/admin/reset"), {Delete}},
+        {QStringLiteral("/"), {Get, Head}, Scope::None},
+        {QStringLiteral("/health"), {Get, Head}, Scope::None},
+        {QStringLiteral("/push"), {Post}, Scope::Push},
+        {QStringLiteral("/pull"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/admin/reset"), {Delete}, Scope::Admin},
     };
     return table;
 }
@@ -55,6 +59,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     : QObject(parent)
     , m_config(config)
     , m_store(std::move(store))
+    , m_access(std::make_unique<AccessControl>(config.access, m_store.get()))
     , m_engine(std::move(engine))
     , m_parser(config.limits)
     , m_startedAt(nowInstant())
@@ -64,11 +69,19 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
         m_totalPushes = state->totalPushes;
         m_engine.setSequence(state->sequence);
     }
+    // Last-use times of keys are written in batches, not on every request.
+    m_housekeeping.setInterval(HousekeepingMs);
+    connect(&m_housekeeping, &QTimer::timeout, this, [this] {
+        m_access->flushLastUsed();
+        m_access->prune();
+    });
+    m_housekeeping.start();
 }
 
 CoordinatorApi::~CoordinatorApi()
 {
     flushPushes();
+    m_access->flushLastUsed();
 }
 
 std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &config, QString *error)
@@ -85,8 +98,26 @@ std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &confi
     return std::make_unique<CoordinatorApi>(config, std::move(store), std::move(engine));
 }
 
-void CoordinatorApi::handle(const HttpRequest &request, const Respond &respond)
+void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
 {
+    HttpRequest request = original;
+    // The unmodified agmem client sends no headers: its key can ride in the URL,
+    // coordinator_url: http://host:8000/k/KEY
+    QString pathKey;
+    if (request.path.startsWith(u"/k/")) {
+        const qsizetype slash = request.path.indexOf(u'/', 3);
+        pathKey = request.path.mid(3, slash < 0 ? -1 : slash - 3);
+        request.path = slash < 0 ? QStringLiteral("/") : request.path.mid(slash);
+    }
+    const QString client = m_access->clientAddress(request);
+    const HeaderList cors = m_access->corsHeaders(request);
+    const Respond answer = [&respond, &client, &cors](const HttpReply &reply) {
+        HttpReply r = reply;
+        r.client = client;
+        r.headers += cors;
+        respond(r);
+    };
+
     const Route *route = nullptr;
     for (const Route &r : routes()) {
         if (r.path == request.path) {
@@ -95,29 +126,58 @@ void CoordinatorApi::handle(const HttpRequest &request, const Respond &respond)
         }
     }
     if (!route) {
-        respond(HttpReply::error(404, QStringLiteral("Not Found")));
+        answer(HttpReply::error(404, QStringLiteral("Not Found")));
+        return;
+    }
+    if (request.method == Options && m_access->corsAllowed(request)) {
+        answer(preflight(request, *route));
         return;
     }
     if (!route->methods.contains(request.method)) {
         QByteArrayList allowed = route->methods;
-        respond(HttpReply::error(405, QStringLiteral("Method Not Allowed"))
-                    .withHeader("Allow", allowed.join(", ")));
+        answer(HttpReply::error(405, QStringLiteral("Method Not Allowed"))
+                   .withHeader("Allow", allowed.join(", ")));
         return;
     }
+    if (request.path != u"/health") {
+        if (const auto refused = m_access->authorize(request, client, pathKey, route->scope)) {
+            answer(*refused);
+            return;
+        }
+    }
     if (request.path == u"/push") {
-        push(request, respond);
+        // Answered after the commit, so the callback must own what it uses.
+        push(request, client, [respond, client, cors](const HttpReply &reply) {
+            HttpReply r = reply;
+            r.client = client;
+            r.headers += cors;
+            respond(r);
+        });
         return;
     }
     // Answers leave in request order: pushes waiting for their commit go first.
     flushPushes();
     if (request.path == u"/")
-        respond(root());
+        answer(root());
     else if (request.path == u"/health")
-        respond(health());
+        answer(health());
     else if (request.path == u"/pull")
-        respond(pull(request));
+        answer(pull(request));
     else if (request.path == u"/admin/reset")
-        respond(reset(request));
+        answer(reset(request));
+}
+
+HttpReply CoordinatorApi::preflight(const HttpRequest &request, const Route &route) const
+{
+    QByteArrayList methods = route.methods;
+    HttpReply reply;
+    reply.status = 204;
+    reply.headers = {
+        {"Access-Control-Allow-Methods", methods.join(", ")},
+        {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, If-None-Match"},
+        {"Access-Control-Max-Age", "600"}};
+    Q_UNUSED(request);
+    return reply;
 }
 
 HttpReply CoordinatorApi::root() const
@@ -185,10 +245,6 @@ HttpReply CoordinatorApi::pull(const HttpRequest &request) const
 
 HttpReply CoordinatorApi::reset(const HttpRequest &request)
 {
-    if (!request.peer.isLoopback()) {
-        return HttpReply::error(403, QStringLiteral("Admin routes are only available from this "
-                                                    "machine (loopback) until API keys exist"));
-    }
     const quint64 sequence = m_engine.sequence() + 1;
     if (!m_store->beginWrite() || !m_store->deleteEverything(sequence) || !m_store->commit()) {
         m_store->rollback();
@@ -205,7 +261,7 @@ HttpReply CoordinatorApi::reset(const HttpRequest &request)
                                              QStringLiteral("All summaries were deleted")}});
 }
 
-void CoordinatorApi::push(const HttpRequest &request, const Respond &respond)
+void CoordinatorApi::push(const HttpRequest &request, const QString &client, const Respond &respond)
 {
     if (!isJsonContentType(request.header("content-type"))) {
         respond(HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
@@ -229,7 +285,7 @@ void CoordinatorApi::push(const HttpRequest &request, const Respond &respond)
         return;
     }
 
-    m_pending.append({std::move(outcome.summary), request.peer.toString(), nowInstant(), respond});
+    m_pending.append({std::move(outcome.summary), client, nowInstant(), respond});
     if (m_pending.size() >= m_config.maxBatch) {
         flushPushes();
     } else if (!m_flushScheduled) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "accesscontrol.h"
 #include "httpmessage.h"
 #include "serverconfig.h"
 
@@ -9,6 +10,7 @@
 
 #include <QDateTime>
 #include <QObject>
+#include <QTimer>
 
 #include <functional>
 #include <memory>
@@ -41,11 +43,13 @@ public:
 
     const MergeEngine &engine() const { return m_engine; }
     Store &store() { return *m_store; }
+    AccessControl &access() { return *m_access; }
 
     struct Route
     {
         QString path;
         QList<QByteArray> methods;
+        Scope scope;
     };
     // Every route the API answers, for 405/Allow and for the docs.
     static const QList<Route> &routes();
@@ -67,11 +71,14 @@ private:
     HttpReply health();
     HttpReply pull(const HttpRequest &request) const;
     HttpReply reset(const HttpRequest &request);
-    void push(const HttpRequest &request, const Respond &respond);
+    void push(const HttpRequest &request, const QString &client, const Respond &respond);
+    HttpReply preflight(const HttpRequest &request, const Route &route) const;
     QByteArray etag() const;
 
     ServerConfig m_config;
     std::unique_ptr<Store> m_store;
+    std::unique_ptr<AccessControl> m_access;
+    QTimer m_housekeeping;
     MergeEngine m_engine;
     SummaryParser m_parser;
     QString m_databaseId;

@@ -37,6 +37,8 @@ struct HttpReply
     QString note;
     // The agent a push came from, when known.
     QString agentId;
+    // The client's address (behind a trusted proxy: the one it reported).
+    QString client;
 
     static HttpReply json(int status, const QByteArray &body);
     static HttpReply json(int status, const QJsonObject &object);

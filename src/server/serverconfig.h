@@ -1,5 +1,6 @@
 #pragma once
 
+#include "accesscontrol.h"
 #include "connectionguard.h"
 
 #include "core/mergeengine.h"
@@ -22,6 +23,10 @@ struct ServerConfig
     SummaryLimits limits;
     // limits.maxBodyBytes applies here too (set when the server starts).
     ConnectionLimits connection;
+    AccessConfig access;
+    // PEM files; both set: HTTPS only (a failure to load them stops the start).
+    QString tlsCertificate;
+    QString tlsKey;
     bool accessLog = true;
     // Pushes that arrive in one pass of the event loop are committed together (group
     // commit); a batch never grows beyond this many.

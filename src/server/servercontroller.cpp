@@ -5,8 +5,65 @@
 #include "core/logging.h"
 
 #include <QEventLoop>
+#include <QFile>
+#include <QSslCertificate>
+#include <QSslKey>
+#include <QSslSocket>
+#include <QTimer>
 
 namespace agmem {
+
+namespace {
+
+// Never falls back to plain HTTP: any problem with the files is an error.
+std::optional<QSslConfiguration> loadTls(const ServerConfig &config, QString *error)
+{
+    if (!QSslSocket::supportsSsl()) {
+        *error =
+            QStringLiteral("TLS is not available: %1").arg(QSslSocket::sslLibraryVersionString());
+        return std::nullopt;
+    }
+    if (config.tlsCertificate.isEmpty() || config.tlsKey.isEmpty()) {
+        *error = QStringLiteral("TLS needs both --tls-cert and --tls-key");
+        return std::nullopt;
+    }
+    QFile certFile(config.tlsCertificate);
+    if (!certFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the TLS certificate %1: %2")
+                     .arg(config.tlsCertificate, certFile.errorString());
+        return std::nullopt;
+    }
+    const QList<QSslCertificate> chain = QSslCertificate::fromData(certFile.readAll(), QSsl::Pem);
+    if (chain.isEmpty() || chain.first().isNull()) {
+        *error = QStringLiteral("%1 holds no PEM certificate").arg(config.tlsCertificate);
+        return std::nullopt;
+    }
+    QFile keyFile(config.tlsKey);
+    if (!keyFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the TLS key %1: %2")
+                     .arg(config.tlsKey, keyFile.errorString());
+        return std::nullopt;
+    }
+    const QByteArray keyData = keyFile.readAll();
+    QSslKey key;
+    for (QSsl::KeyAlgorithm algorithm : {QSsl::Rsa, QSsl::Ec, QSsl::Dsa}) {
+        key = QSslKey(keyData, algorithm, QSsl::Pem);
+        if (!key.isNull())
+            break;
+    }
+    if (key.isNull()) {
+        *error = QStringLiteral("%1 holds no unencrypted PEM private key").arg(config.tlsKey);
+        return std::nullopt;
+    }
+    QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+    tls.setLocalCertificateChain(chain);
+    tls.setPrivateKey(key);
+    tls.setPeerVerifyMode(QSslSocket::VerifyNone);
+    tls.setProtocol(QSsl::TlsV1_2OrLater);
+    return tls;
+}
+
+} // namespace
 
 // Lives in the server thread: owns the store connection, the API and the listener.
 class ServerWorker : public QObject
@@ -21,6 +78,14 @@ public:
             return;
         }
         QString error;
+        std::optional<QSslConfiguration> tls;
+        if (!config.tlsCertificate.isEmpty() || !config.tlsKey.isEmpty()) {
+            tls = loadTls(config, &error);
+            if (!tls) {
+                Q_EMIT failed(error);
+                return;
+            }
+        }
         m_api = CoordinatorApi::create(config, &error);
         if (!m_api) {
             Q_EMIT failed(error);
@@ -29,23 +94,31 @@ public:
         ConnectionLimits limits = config.connection;
         limits.maxBodyBytes = config.limits.maxBodyBytes;
         m_server = new ApiServer(m_api.get(), limits, config.accessLog);
-        if (!m_server->listen(config.host, config.port, &error)) {
+        if (!m_server->listen(config.host, config.port, &error, tls)) {
             delete m_server;
             m_server = nullptr;
             m_api.reset();
             Q_EMIT failed(error);
             return;
         }
-        connect(m_server, &ApiServer::requestFinished, this, &ServerWorker::requestFinished);
+        connect(m_server, &ApiServer::requestFinished, this, &ServerWorker::collect);
         connect(m_api.get(), &CoordinatorApi::mergeChanged, this, &ServerWorker::mergeChanged);
         QUrl url;
-        url.setScheme(QStringLiteral("http"));
+        url.setScheme(tls ? QStringLiteral("https") : QStringLiteral("http"));
         url.setHost(config.host.toString());
         url.setPort(m_server->port());
         qCInfo(lcServer).noquote()
             << "listening on" << url.toString() << "with store" << config.store.displayName()
             << "merge mode" << mergeModeName(config.mergeMode);
-        Q_EMIT started(url);
+        const bool exposed = !config.host.isLoopback() && !m_api->access().keysRequired();
+        if (exposed) {
+            qCWarning(lcServer).noquote()
+                << "WARNING: listening on" << config.host.toString()
+                << "without requiring an API key: anyone who can reach this address can push, "
+                   "pull and fill the database. Create a key (agmem-coordinator keys create "
+                   "NAME) or use --auth required.";
+        }
+        Q_EMIT started(url, exposed);
     }
 
     void stop()
@@ -56,19 +129,54 @@ public:
             m_server = nullptr;
         }
         m_api.reset(); // closes the store
+        m_eventTimer.stop();
+        if (!m_events.isEmpty())
+            emitEvents();
         Q_EMIT stopped();
     }
 
+    ServerWorker()
+    {
+        m_eventTimer.setSingleShot(true);
+        m_eventTimer.setInterval(EventIntervalMs);
+        connect(&m_eventTimer, &QTimer::timeout, this, &ServerWorker::emitEvents);
+    }
     ~ServerWorker() override { stop(); }
 
 Q_SIGNALS:
-    void started(const QUrl &url);
+    void started(const QUrl &url, bool exposedWithoutKey);
     void failed(const QString &error);
     void stopped();
-    void requestFinished(const agmem::RequestEvent &event);
+    void requestsFinished(const QList<agmem::RequestEvent> &events);
     void mergeChanged(quint64 sequence);
 
 private:
+    // Requests are reported in batches: a queued signal per request would wake the
+    // receiving thread thousands of times a second under load.
+    void collect(const RequestEvent &event)
+    {
+        if (m_events.size() < MaxEventsPerBatch)
+            m_events.append(event);
+        else
+            ++m_droppedEvents;
+        if (!m_eventTimer.isActive())
+            m_eventTimer.start();
+    }
+    void emitEvents()
+    {
+        if (m_droppedEvents) {
+            qCDebug(lcServer) << m_droppedEvents << "request events not reported (too many)";
+            m_droppedEvents = 0;
+        }
+        Q_EMIT requestsFinished(std::exchange(m_events, {}));
+    }
+
+    static constexpr int EventIntervalMs = 100;
+    static constexpr int MaxEventsPerBatch = 2000;
+    QList<RequestEvent> m_events;
+    qint64 m_droppedEvents = 0;
+    QTimer m_eventTimer;
+
     std::unique_ptr<CoordinatorApi> m_api;
     ApiServer *m_server = nullptr;
 };
@@ -84,7 +192,7 @@ ServerController::ServerController(QObject *parent)
     connect(m_worker, &ServerWorker::started, this, &ServerController::onStarted);
     connect(m_worker, &ServerWorker::failed, this, &ServerController::onFailed);
     connect(m_worker, &ServerWorker::stopped, this, &ServerController::onStopped);
-    connect(m_worker, &ServerWorker::requestFinished, this, &ServerController::requestFinished);
+    connect(m_worker, &ServerWorker::requestsFinished, this, &ServerController::requestsFinished);
     connect(m_worker, &ServerWorker::mergeChanged, this, &ServerController::mergeChanged);
     m_thread.start();
 }
@@ -140,10 +248,11 @@ void ServerController::stopAndWait()
         loop.exec();
 }
 
-void ServerController::onStarted(const QUrl &url)
+void ServerController::onStarted(const QUrl &url, bool exposedWithoutKey)
 {
     m_state = State::Listening;
     m_url = url;
+    m_exposedWithoutKey = exposedWithoutKey;
     Q_EMIT started(url);
 }
 
@@ -151,7 +260,9 @@ void ServerController::onFailed(const QString &error)
 {
     m_state = State::Stopped;
     m_lastError = error;
-    qCWarning(lcServer).noquote() << error;
+    // Not a warning: whoever started the server reports the failure (headless mode prints
+    // it once on stderr, the window shows it); logging it too said everything twice.
+    qCDebug(lcServer).noquote() << "start failed:" << error;
     Q_EMIT failed(error);
 }
 

@@ -40,16 +40,19 @@ public:
     QUrl url() const { return m_url; }
     quint16 port() const { return quint16(m_url.port()); }
     QString lastError() const { return m_lastError; }
+    // Listening beyond loopback while no API key is required: the window shows a banner.
+    bool exposedWithoutKey() const { return m_exposedWithoutKey; }
 
 Q_SIGNALS:
     void started(const QUrl &url);
     void failed(const QString &error);
     void stopped();
-    void requestFinished(const agmem::RequestEvent &event);
+    // Every request answered, reported in batches (at most ~10 a second).
+    void requestsFinished(const QList<agmem::RequestEvent> &events);
     void mergeChanged(quint64 sequence);
 
 private:
-    void onStarted(const QUrl &url);
+    void onStarted(const QUrl &url, bool exposedWithoutKey);
     void onFailed(const QString &error);
     void onStopped();
 
@@ -58,6 +61,7 @@ private:
     State m_state = State::Stopped;
     QUrl m_url;
     QString m_lastError;
+    bool m_exposedWithoutKey = false;
 };
 
 } // namespace agmem

@@ -11,6 +11,8 @@
 #include <QSqlRecord>
 #include <QUuid>
 
+#include "core/apikey.h"
+
 #include <atomic>
 
 namespace agmem {
@@ -87,6 +89,19 @@ const QList<QStringList> &migrations()
                            " fact_hashes {TEXT_ARRAY},"
                            " sequence BIGINT NOT NULL)"),
             QStringLiteral("CREATE INDEX idx_agents_sequence ON agents (sequence)"),
+        },
+        {
+            QStringLiteral("CREATE TABLE api_keys ("
+                           " id {PK},"
+                           " name TEXT NOT NULL,"
+                           " prefix TEXT NOT NULL,"
+                           " key_hash TEXT NOT NULL UNIQUE,"
+                           " scopes TEXT NOT NULL,"
+                           " created_us BIGINT NOT NULL,"
+                           " last_used_us BIGINT,"
+                           " revoked_us BIGINT)"),
+            QStringLiteral("ALTER TABLE coordinator_state ADD COLUMN keys_version BIGINT NOT NULL "
+                           "DEFAULT 0"),
         },
     };
     return steps;
@@ -554,6 +569,131 @@ bool Store::deleteEverything(quint64 sequence)
                    "UPDATE coordinator_state SET sequence = ?, total_pushes = 0 WHERE id = 1"));
     q.addBindValue(qint64(sequence));
     return q.exec() || fail(q, QStringLiteral("reset state"));
+}
+
+bool Store::bumpKeysVersion()
+{
+    return exec(QStringLiteral("UPDATE coordinator_state SET keys_version = keys_version + 1 "
+                               "WHERE id = 1"));
+}
+
+std::optional<QString> Store::createKey(const QString &name, unsigned scopes, ApiKeyRecord *record)
+{
+    const QString key = ApiKey::generate();
+    ApiKeyRecord r;
+    r.name = name;
+    r.prefix = ApiKey::displayPrefix(key);
+    r.hash = ApiKey::hash(key);
+    r.scopes = scopes;
+    r.createdAt = nowInstant();
+    if (!beginWrite())
+        return std::nullopt;
+    QSqlQuery q(database());
+    prepare(q, QStringLiteral("INSERT INTO api_keys (name, prefix, key_hash, scopes, created_us) "
+                              "VALUES (?, ?, ?, ?, ?)"));
+    q.addBindValue(r.name);
+    q.addBindValue(r.prefix);
+    q.addBindValue(QString::fromLatin1(r.hash));
+    q.addBindValue(scopesToString(scopes));
+    q.addBindValue(r.createdAt);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("create key"));
+        rollback();
+        return std::nullopt;
+    }
+    QSqlQuery id(database());
+    prepare(id, QStringLiteral("SELECT id FROM api_keys WHERE key_hash = ?"));
+    id.addBindValue(QString::fromLatin1(r.hash));
+    if (!id.exec() || !id.next()) {
+        fail(id, QStringLiteral("read key id"));
+        rollback();
+        return std::nullopt;
+    }
+    r.id = id.value(0).toLongLong();
+    if (!bumpKeysVersion() || !commit())
+        return std::nullopt;
+    if (record)
+        *record = r;
+    return key;
+}
+
+std::optional<QList<ApiKeyRecord>> Store::listKeys()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("SELECT id, name, prefix, key_hash, scopes, created_us, "
+                               "last_used_us, revoked_us FROM api_keys ORDER BY id"))) {
+        fail(q, QStringLiteral("list keys"));
+        return std::nullopt;
+    }
+    QList<ApiKeyRecord> keys;
+    while (q.next()) {
+        ApiKeyRecord r;
+        r.id = q.value(0).toLongLong();
+        r.name = q.value(1).toString();
+        r.prefix = q.value(2).toString();
+        r.hash = q.value(3).toString().toLatin1();
+        r.scopes = parseScopes(q.value(4).toString()).value_or(0);
+        r.createdAt = q.value(5).toLongLong();
+        r.lastUsedAt = q.value(6).toLongLong();
+        r.revokedAt = q.value(7).toLongLong();
+        keys.append(r);
+    }
+    return keys;
+}
+
+bool Store::revokeKey(qint64 id)
+{
+    if (!beginWrite())
+        return false;
+    QSqlQuery q(database());
+    prepare(q, QStringLiteral(
+                   "UPDATE api_keys SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL"));
+    q.addBindValue(nowInstant());
+    q.addBindValue(id);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("revoke key"));
+        rollback();
+        return false;
+    }
+    if (q.numRowsAffected() != 1) {
+        rollback();
+        m_lastError = QStringLiteral("no active API key has the id %1").arg(id);
+        return false;
+    }
+    return bumpKeysVersion() && commit();
+}
+
+bool Store::touchKeys(const QHash<qint64, Instant> &lastUsed)
+{
+    if (lastUsed.isEmpty())
+        return true;
+    if (!beginWrite())
+        return false;
+    QSqlQuery q(database());
+    prepare(q, QStringLiteral(
+                   "UPDATE api_keys SET last_used_us = {GREATEST}(COALESCE(last_used_us, 0), ?) "
+                   "WHERE id = ?"));
+    for (auto it = lastUsed.cbegin(); it != lastUsed.cend(); ++it) {
+        q.bindValue(0, it.value());
+        q.bindValue(1, it.key());
+        if (!q.exec()) {
+            fail(q, QStringLiteral("touch key"));
+            rollback();
+            return false;
+        }
+    }
+    return commit();
+}
+
+std::optional<qint64> Store::keysVersion()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("SELECT keys_version FROM coordinator_state WHERE id = 1")) ||
+        !q.next()) {
+        fail(q, QStringLiteral("keys version"));
+        return std::nullopt;
+    }
+    return q.value(0).toLongLong();
 }
 
 } // namespace agmem

@@ -6,6 +6,7 @@
 #include "core/mergeengine.h"
 #include "core/summary.h"
 
+#include <QHash>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QString>
@@ -29,6 +30,20 @@ struct StoreOptions
     bool readOnly = false;
 };
 
+struct ApiKeyRecord
+{
+    qint64 id = 0;
+    QString name;
+    QString prefix;  // the first characters of the key, to tell keys apart
+    QByteArray hash; // SHA-256 hex of the key
+    unsigned scopes = 0;
+    Instant createdAt = 0;
+    Instant lastUsedAt = 0; // 0: never
+    Instant revokedAt = 0;  // 0: active
+
+    bool active() const { return revokedAt == 0; }
+};
+
 struct StoreState
 {
     QString databaseId;
@@ -46,7 +61,7 @@ struct StoreState
 class Store
 {
 public:
-    static constexpr int SchemaVersion = 1;
+    static constexpr int SchemaVersion = 2;
 
     static std::unique_ptr<Store> open(const StoreUrl &url, const StoreOptions &options,
                                        QString *error);
@@ -77,6 +92,16 @@ public:
     bool writeState(quint64 sequence, qint64 addedPushes);
     bool deleteEverything(quint64 sequence);
 
+    // API keys. createKey returns the key itself, which is never stored (only its hash).
+    std::optional<QString> createKey(const QString &name, unsigned scopes, ApiKeyRecord *record);
+    std::optional<QList<ApiKeyRecord>> listKeys();
+    // false with lastError() when no active key has this id.
+    bool revokeKey(qint64 id);
+    // Records last-use times (batched by the server).
+    bool touchKeys(const QHash<qint64, Instant> &lastUsed);
+    // Changes whenever a key is created or revoked: servers reload their key cache.
+    std::optional<qint64> keysVersion();
+
     QSqlDatabase database() const { return QSqlDatabase::database(m_connection, false); }
 
 private:
@@ -87,6 +112,7 @@ private:
     bool prepare(QSqlQuery &query, const QString &statement);
     bool fail(const QSqlQuery &query, const QString &what);
     bool writeAgent(const AgentState &agent);
+    bool bumpKeysVersion();
 
     StoreUrl m_url;
     SqlDialect m_dialect;

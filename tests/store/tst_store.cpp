@@ -1,0 +1,1262 @@
+#include "core/mergeengine.h"
+#include "core/summary.h"
+#include "core/timestamp.h"
+#include "server/coordinatorapi.h"
+#include "server/httpmessage.h"
+#include "server/serverconfig.h"
+#include "store/store.h"
+#include "store/storeurl.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QSqlRecord>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QUuid>
+#include <QtTest>
+
+#include <memory>
+#include <optional>
+
+using namespace agmem;
+using namespace Qt::StringLiterals;
+
+namespace {
+
+using Topics = QList<QPair<QString, qint64>>;
+
+// 2025-01-01T00:00:00Z: client timestamps are seconds after it.
+constexpr Instant BaseTime = 1735689600000000;
+// When the coordinator received the pushes: a fixed clock, so first/last seen are known.
+constexpr Instant Received = 1767225600000000;
+constexpr Instant Second = 1000000;
+// 2^53 + 1: a count a double cannot hold, so it shows whether JSON columns stay exact.
+constexpr qint64 BigCount = 9007199254740993;
+
+Summary makeSummary(const QString &agent, Instant timestamp, const Topics &topics,
+                    const QStringList &facts = {})
+{
+    Summary s;
+    s.agentId = agent;
+    s.timestamp = timestamp;
+    s.topicCounts = topics;
+    s.factHashes = facts;
+    return s;
+}
+
+struct Push
+{
+    Summary summary;
+    Instant receivedAt;
+};
+
+// Commits pushes the way CoordinatorApi::flushPushes does: plan, record, apply, state.
+bool commitPushes(Store &store, MergeEngine &engine, const QList<Push> &pushes)
+{
+    quint64 sequence = engine.sequence();
+    if (!store.beginWrite())
+        return false;
+    qint64 added = 0;
+    for (const Push &p : pushes) {
+        const MergeEngine::Plan plan = engine.plan(p.summary);
+        if (plan.overflows()) {
+            store.rollback();
+            return false;
+        }
+        const quint64 next = plan.changesMerge() ? sequence + 1 : sequence;
+        if (!store.recordPush(p.summary, p.receivedAt, QStringLiteral("127.0.0.1"), plan.next,
+                              next)) {
+            store.rollback();
+            return false;
+        }
+        engine.apply(p.summary.agentId, plan.next, p.receivedAt, next);
+        sequence = next;
+        ++added;
+    }
+    if (!store.writeState(sequence, added) || !store.commit()) {
+        store.rollback();
+        return false;
+    }
+    engine.setSequence(sequence);
+    return true;
+}
+
+StoreUrl fileUrl(const QTemporaryDir &dir, const QString &name = QStringLiteral("agmem.db"))
+{
+    StoreUrl url;
+    url.kind = StoreUrl::Kind::SqliteFile;
+    url.path = dir.filePath(name);
+    return url;
+}
+
+std::unique_ptr<Store> openStore(const StoreUrl &url, const StoreOptions &options = {})
+{
+    QString error;
+    std::unique_ptr<Store> store = Store::open(url, options, &error);
+    if (!store)
+        qWarning().noquote() << "Store::open failed:" << error;
+    return store;
+}
+
+QVariant scalar(const QSqlDatabase &db, const QString &sql)
+{
+    QSqlQuery q(db);
+    if (!q.exec(sql) || !q.next()) {
+        qWarning().noquote() << "query failed:" << sql << q.lastError().text();
+        return {};
+    }
+    return q.value(0);
+}
+
+// Every row of a table, every column, NULLs marked: "exactly as before" means equal dumps.
+QStringList dumpTable(const QSqlDatabase &db, const QString &table)
+{
+    QStringList rows;
+    QSqlQuery q(db);
+    if (!q.exec(u"SELECT * FROM "_s + table + u" ORDER BY rowid"_s)) {
+        rows.append(u"<query failed: "_s + q.lastError().text() + u'>');
+        return rows;
+    }
+    while (q.next()) {
+        QStringList cells;
+        for (int i = 0; i < q.record().count(); ++i)
+            cells.append(q.isNull(i) ? QStringLiteral("<null>") : q.value(i).toString());
+        rows.append(cells.join(u'|'));
+    }
+    return rows;
+}
+
+QStringList dumpStore(const QSqlDatabase &db)
+{
+    QStringList all;
+    for (const QString &table : {u"summaries"_s, u"agents"_s, u"coordinator_state"_s}) {
+        all.append(u"== "_s + table);
+        all.append(dumpTable(db, table));
+    }
+    return all;
+}
+
+// A plain QSqlDatabase connection to a SQLite file, beside (or without) a Store.
+class RawDb
+{
+public:
+    explicit RawDb(const QString &path)
+        : m_name(QStringLiteral("tst-store-raw-%1").arg(++s_counter))
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
+        db.setDatabaseName(path);
+        db.open();
+    }
+    ~RawDb()
+    {
+        {
+            QSqlDatabase db = QSqlDatabase::database(m_name, false);
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(m_name);
+    }
+    RawDb(const RawDb &) = delete;
+    RawDb &operator=(const RawDb &) = delete;
+
+    QSqlDatabase db() const { return QSqlDatabase::database(m_name, false); }
+    bool exec(const QString &sql) const
+    {
+        QSqlQuery q(db());
+        if (!q.exec(sql)) {
+            qWarning().noquote() << "raw statement failed:" << sql << q.lastError().text();
+            return false;
+        }
+        return true;
+    }
+
+private:
+    static inline int s_counter = 0;
+    QString m_name;
+};
+
+bool installBoomTriggers(const QSqlDatabase &db)
+{
+    QSqlQuery q(db);
+    return q.exec(QStringLiteral("CREATE TRIGGER boom_insert BEFORE INSERT ON agents "
+                                 "WHEN NEW.agent_id = 'boom' "
+                                 "BEGIN SELECT RAISE(ABORT, 'boom trigger'); END")) &&
+           q.exec(QStringLiteral("CREATE TRIGGER boom_update BEFORE UPDATE ON agents "
+                                 "WHEN NEW.agent_id = 'boom' "
+                                 "BEGIN SELECT RAISE(ABORT, 'boom trigger'); END"));
+}
+
+// Empty when the two engines hold the same agents with the same state.
+QString agentDiff(const MergeEngine &a, const MergeEngine &b)
+{
+    if (a.agents().size() != b.agents().size())
+        return QStringLiteral("agent counts differ: %1 vs %2")
+            .arg(a.agents().size())
+            .arg(b.agents().size());
+    for (const AgentState &x : a.agents()) {
+        const auto it = b.agents().constFind(x.agentId);
+        if (it == b.agents().cend())
+            return u"missing agent "_s + x.agentId;
+        const AgentState &y = *it;
+        if (x.current != y.current)
+            return u"contribution differs for "_s + x.agentId;
+        if (x.pushCount != y.pushCount || x.firstSeen != y.firstSeen || x.lastSeen != y.lastSeen ||
+            x.sequence != y.sequence)
+            return QStringLiteral("counters differ for %1: push %2/%3 first %4/%5 last %6/%7 "
+                                  "seq %8/%9")
+                .arg(x.agentId)
+                .arg(x.pushCount)
+                .arg(y.pushCount)
+                .arg(x.firstSeen)
+                .arg(y.firstSeen)
+                .arg(x.lastSeen)
+                .arg(y.lastSeen)
+                .arg(x.sequence)
+                .arg(y.sequence);
+    }
+    return {};
+}
+
+QJsonObject topicsJson(const Topics &topics)
+{
+    QJsonObject o;
+    for (const auto &[topic, count] : topics)
+        o.insert(topic, count);
+    return o;
+}
+
+QByteArray pushBody(const QString &agent, Instant timestamp, const Topics &topics,
+                    const QStringList &facts = {})
+{
+    const QJsonObject summary{
+        {QStringLiteral("agent_id"), agent},
+        {QStringLiteral("timestamp"), formatIsoTimestamp(timestamp)},
+        {QStringLiteral("topic_counts"), topicsJson(topics)},
+        {QStringLiteral("fact_hashes"), QJsonArray::fromStringList(facts)},
+    };
+    return QJsonDocument(QJsonObject{{QStringLiteral("summary"), summary}})
+        .toJson(QJsonDocument::Compact);
+}
+
+HttpRequest postPush(const QByteArray &body)
+{
+    HttpRequest r;
+    r.method = QByteArrayLiteral("POST");
+    r.path = QStringLiteral("/push");
+    r.headers = {{QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")}};
+    r.body = body;
+    r.peer = QHostAddress::LocalHost;
+    return r;
+}
+
+HttpRequest getPull()
+{
+    HttpRequest r;
+    r.method = QByteArrayLiteral("GET");
+    r.path = QStringLiteral("/pull");
+    r.peer = QHostAddress::LocalHost;
+    return r;
+}
+
+QByteArray headerOf(const HttpReply &reply, QByteArrayView name)
+{
+    for (const auto &[key, value] : reply.headers) {
+        if (key.compare(name, Qt::CaseInsensitive) == 0)
+            return value;
+    }
+    return {};
+}
+
+// Sends a request and returns its reply, flushing pushes so they are answered.
+std::optional<HttpReply> roundTrip(CoordinatorApi &api, const HttpRequest &request)
+{
+    std::optional<HttpReply> reply;
+    api.handle(request, [&reply](const HttpReply &r) { reply = r; });
+    api.flushPushes();
+    return reply;
+}
+
+} // namespace
+
+class TstStore : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+
+    void freshOpenCreatesSchema_data();
+    void freshOpenCreatesSchema();
+    void reopenRestoresEverything();
+    void failedPushLeavesNothing_data();
+    void failedPushLeavesNothing();
+    void failedBatchThroughApi_data();
+    void failedBatchThroughApi();
+    void upgradesVersion1Database();
+    void refusesNewerSchema();
+    void refusesNonDatabaseFile_data();
+    void refusesNonDatabaseFile();
+    void refusesForeignDatabase();
+    void adoptMergeModeRecomputesFromHistory();
+    void deleteEverythingEmptiesTheStore();
+    void memoryStoreIsSharedWhileOpen();
+    void parseStoreUrl_data();
+    void parseStoreUrl();
+};
+
+void TstStore::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")));
+}
+
+void TstStore::freshOpenCreatesSchema_data()
+{
+    QTest::addColumn<int>("durability");
+    QTest::addColumn<int>("synchronous");
+
+    QTest::addRow("default is FULL") << -1 << 2;
+    QTest::addRow("Durability::Full") << int(Durability::Full) << 2;
+    QTest::addRow("Durability::Normal") << int(Durability::Normal) << 1;
+}
+
+void TstStore::freshOpenCreatesSchema()
+{
+    QFETCH(int, durability);
+    QFETCH(int, synchronous);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    // A missing folder is created as well.
+    const StoreUrl url = fileUrl(dir, QStringLiteral("sub/dir/agmem.db"));
+    StoreOptions options;
+    if (durability >= 0)
+        options.durability = Durability(durability);
+
+    QString databaseId;
+    {
+        const std::unique_ptr<Store> store = openStore(url, options);
+        QVERIFY(store);
+        QVERIFY(QFile::exists(url.path));
+        const QSqlDatabase db = store->database();
+
+        const QStringList tables = db.tables();
+        for (const QString &table :
+             {u"schema_info"_s, u"summaries"_s, u"agents"_s, u"coordinator_state"_s})
+            QVERIFY2(tables.contains(table), qPrintable(table));
+        QCOMPARE(scalar(db, QStringLiteral("SELECT MAX(version) FROM schema_info")).toInt(),
+                 Store::SchemaVersion);
+        // One row per migration step that ran.
+        QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM schema_info")).toInt(),
+                 Store::SchemaVersion);
+
+        const std::optional<StoreState> state = store->readState();
+        QVERIFY(state);
+        QVERIFY(!state->databaseId.isEmpty());
+        QVERIFY(!QUuid::fromString(state->databaseId).isNull());
+        QCOMPARE(state->sequence, quint64(0));
+        QCOMPARE(state->totalPushes, qint64(0));
+        QCOMPARE(state->mergeMode, QStringLiteral("latest"));
+        databaseId = state->databaseId;
+
+        QCOMPARE(scalar(db, QStringLiteral("PRAGMA journal_mode")).toString().toLower(),
+                 QStringLiteral("wal"));
+        QCOMPARE(scalar(db, QStringLiteral("PRAGMA synchronous")).toInt(), synchronous);
+        QVERIFY(store->ping());
+
+        MergeEngine engine;
+        QVERIFY(store->loadAgents(engine));
+        QCOMPARE(engine.agentCount(), 0);
+    }
+
+    // Reopening migrates nothing and keeps the identity.
+    {
+        const std::unique_ptr<Store> store = openStore(url, options);
+        QVERIFY(store);
+        const std::optional<StoreState> state = store->readState();
+        QVERIFY(state);
+        QCOMPARE(state->databaseId, databaseId);
+        QCOMPARE(
+            scalar(store->database(), QStringLiteral("SELECT COUNT(*) FROM schema_info")).toInt(),
+            Store::SchemaVersion);
+        QCOMPARE(scalar(store->database(), QStringLiteral("PRAGMA synchronous")).toInt(),
+                 synchronous);
+    }
+
+    // Another new database gets another identity.
+    const std::unique_ptr<Store> other = openStore(fileUrl(dir, QStringLiteral("other.db")));
+    QVERIFY(other);
+    QVERIFY(other->readState());
+    QVERIFY(other->readState()->databaseId != databaseId);
+}
+
+void TstStore::reopenRestoresEverything()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+
+    Summary withExtras =
+        makeSummary(u"agent-b"_s, BaseTime + 5 * Second + 123456, {{u"python"_s, 1}});
+    withExtras.metadata = QJsonObject{{u"host"_s, u"laptop"_s}, {u"n"_s, 1}};
+    withExtras.hasMetadata = true;
+    withExtras.memoryTypes = QJsonArray{u"episodic"_s, u"semantic"_s};
+    withExtras.hasMemoryTypes = true;
+
+    const Summary cFirst = makeSummary(u"agent-c"_s, BaseTime + 3 * Second, {}, {u"only-fact"_s});
+    const QList<Push> pushes = {
+        // 1: a new agent, unicode topic, a fact with quotes and a backslash.
+        {makeSummary(u"agent-a"_s, BaseTime + Second,
+                     {{u"python"_s, 3}, {u"na\u00efve \u2603"_s, 1}},
+                     {u"fact-1"_s, u"fact \"2\" \\"_s}),
+         Received + 10},
+        // 2: newer, replaces it; an astral fact and a count beyond 2^53.
+        {makeSummary(u"agent-a"_s, BaseTime + 2 * Second, {{u"rust"_s, BigCount}, {u"python"_s, 4}},
+                     {u"\U0001D11E astral"_s, u"fact-1"_s}),
+         Received + 20},
+        // 3: older than the current one: history only; received earlier than push 2.
+        {makeSummary(u"agent-a"_s, BaseTime, {{u"old"_s, 1}}), Received + 15},
+        // 4: metadata and memory types are kept in history.
+        {withExtras, Received + 30},
+        // 5 and 6: the same summary twice: counted twice, merged once.
+        {cFirst, Received + 40},
+        {cFirst, Received + 50},
+    };
+
+    MergeEngine engine;
+    QByteArray pullBefore;
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        // Two transactions, as two batches would be.
+        QVERIFY(commitPushes(*store, engine, pushes.mid(0, 3)));
+        QVERIFY(commitPushes(*store, engine, pushes.mid(3)));
+        QCOMPARE(engine.sequence(), quint64(4));
+        pullBefore = engine.pullJson();
+    }
+
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    const QSqlDatabase db = store->database();
+
+    // State.
+    const std::optional<StoreState> state = store->readState();
+    QVERIFY(state);
+    QCOMPARE(state->sequence, quint64(4));
+    QCOMPARE(state->totalPushes, qint64(6));
+    QCOMPARE(state->mergeMode, QStringLiteral("latest"));
+
+    // History: every push, in order, as sent.
+    {
+        QSqlQuery q(db);
+        QVERIFY(q.exec(QStringLiteral(
+            "SELECT agent_id, timestamp, timestamp_us, topic_counts, fact_hashes, metadata, "
+            "memory_types, source, received_us FROM summaries ORDER BY id")));
+        int row = 0;
+        while (q.next()) {
+            QVERIFY(row < pushes.size());
+            const Summary &s = pushes.at(row).summary;
+            QCOMPARE(q.value(0).toString(), s.agentId);
+            QCOMPARE(parseIsoTimestamp(q.value(1).toString()), std::optional<Instant>(s.timestamp));
+            QCOMPARE(q.value(2).toLongLong(), s.timestamp);
+            const QJsonDocument topics = QJsonDocument::fromJson(q.value(3).toString().toUtf8());
+            QVERIFY(topics.isObject());
+            QCOMPARE(topics.object().size(), s.topicCounts.size());
+            for (const auto &[topic, count] : s.topicCounts)
+                QCOMPARE(topics.object().value(topic).toInteger(), count);
+            const QJsonDocument facts = QJsonDocument::fromJson(q.value(4).toString().toUtf8());
+            QVERIFY(facts.isArray());
+            QStringList storedFacts;
+            for (const QJsonValue &v : facts.array())
+                storedFacts.append(v.toString());
+            QCOMPARE(storedFacts, s.factHashes);
+            if (s.hasMetadata)
+                QCOMPARE(QJsonDocument::fromJson(q.value(5).toString().toUtf8()).object(),
+                         s.metadata);
+            else
+                QVERIFY(q.isNull(5));
+            if (s.hasMemoryTypes)
+                QCOMPARE(QJsonDocument::fromJson(q.value(6).toString().toUtf8()).array(),
+                         s.memoryTypes);
+            else
+                QVERIFY(q.isNull(6));
+            QCOMPARE(q.value(7).toString(), QStringLiteral("127.0.0.1"));
+            QCOMPARE(q.value(8).toLongLong(), pushes.at(row).receivedAt);
+            ++row;
+        }
+        QCOMPARE(row, pushes.size());
+    }
+
+    // Agents: counters and the current contribution.
+    {
+        struct Expected
+        {
+            QString id;
+            qint64 pushCount;
+            Instant firstSeen;
+            Instant lastSeen;
+            Instant current;
+            QJsonObject topics;
+            QStringList facts; // sorted by code point
+            quint64 sequence;
+        };
+        const QList<Expected> expected = {
+            {u"agent-a"_s,
+             3,
+             Received + 10,
+             Received + 20,
+             BaseTime + 2 * Second,
+             QJsonObject{{u"python"_s, 4}, {u"rust"_s, BigCount}},
+             {u"fact-1"_s, u"\U0001D11E astral"_s},
+             2},
+            {u"agent-b"_s,
+             1,
+             Received + 30,
+             Received + 30,
+             BaseTime + 5 * Second + 123456,
+             QJsonObject{{u"python"_s, 1}},
+             {},
+             3},
+            {u"agent-c"_s,
+             2,
+             Received + 40,
+             Received + 50,
+             BaseTime + 3 * Second,
+             QJsonObject{},
+             {u"only-fact"_s},
+             4},
+        };
+        QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM agents")).toInt(),
+                 expected.size());
+        for (const Expected &e : expected) {
+            QSqlQuery q(db);
+            QVERIFY(q.prepare(QStringLiteral(
+                "SELECT push_count, first_seen_us, last_seen_us, current_timestamp_us, "
+                "topic_counts, fact_hashes, sequence FROM agents WHERE agent_id = ?")));
+            q.addBindValue(e.id);
+            QVERIFY(q.exec());
+            QVERIFY2(q.next(), qPrintable(e.id));
+            QCOMPARE(q.value(0).toLongLong(), e.pushCount);
+            QCOMPARE(q.value(1).toLongLong(), e.firstSeen);
+            QCOMPARE(q.value(2).toLongLong(), e.lastSeen);
+            QCOMPARE(q.value(3).toLongLong(), e.current);
+            const QJsonObject topics =
+                QJsonDocument::fromJson(q.value(4).toString().toUtf8()).object();
+            QCOMPARE(topics.keys(), e.topics.keys());
+            for (auto it = e.topics.begin(); it != e.topics.end(); ++it)
+                QCOMPARE(topics.value(it.key()).toInteger(), it.value().toInteger());
+            QStringList facts;
+            for (const QJsonValue &v :
+                 QJsonDocument::fromJson(q.value(5).toString().toUtf8()).array())
+                facts.append(v.toString());
+            QCOMPARE(facts, e.facts);
+            QCOMPARE(q.value(6).toULongLong(), e.sequence);
+        }
+    }
+
+    // The merged view comes back byte for byte, and the agents with it.
+    MergeEngine reloaded;
+    QVERIFY(store->loadAgents(reloaded));
+    reloaded.setSequence(state->sequence);
+    const QString diff = agentDiff(engine, reloaded);
+    QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    QCOMPARE(reloaded.topicTotals().at(u"rust"_s).total, BigCount);
+    QCOMPARE(reloaded.topicTotals().at(u"python"_s).total, qint64(5));
+    QCOMPARE(reloaded.pullJson(), pullBefore);
+
+    // Catch-up loading: only agents changed after a sequence.
+    MergeEngine partial;
+    QVERIFY(store->loadAgents(partial, 3));
+    QCOMPARE(partial.agentCount(), 1);
+    QVERIFY(partial.agents().contains(u"agent-c"_s));
+}
+
+void TstStore::failedPushLeavesNothing_data()
+{
+    QTest::addColumn<bool>("boomExists");
+    QTest::addColumn<qint64>("boomTimestamp");
+
+    // INSERT path (new agent), upsert of an existing agent, and the stale-push UPDATE path.
+    QTest::addRow("new agent") << false << BaseTime + 10 * Second;
+    QTest::addRow("existing agent, newer summary") << true << BaseTime + 10 * Second;
+    QTest::addRow("existing agent, stale summary") << true << BaseTime - 10 * Second;
+}
+
+void TstStore::failedPushLeavesNothing()
+{
+    QFETCH(bool, boomExists);
+    QFETCH(qint64, boomTimestamp);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    const QSqlDatabase db = store->database();
+
+    MergeEngine engine;
+    QList<Push> setup = {
+        {makeSummary(u"agent-a"_s, BaseTime, {{u"python"_s, 2}}, {u"f1"_s}), Received + 1}};
+    if (boomExists)
+        setup.append({makeSummary(u"boom"_s, BaseTime, {{u"go"_s, 1}}), Received + 2});
+    QVERIFY(commitPushes(*store, engine, setup));
+
+    QVERIFY(installBoomTriggers(db));
+    const QStringList before = dumpStore(db);
+    const std::optional<StoreState> stateBefore = store->readState();
+    QVERIFY(stateBefore);
+    const qint64 summariesBefore =
+        scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toLongLong();
+
+    // One transaction: a good push, then one whose agent write fails after its history
+    // row went in.
+    const Summary good = makeSummary(u"agent-a"_s, BaseTime + Second, {{u"python"_s, 7}});
+    const Summary boom = makeSummary(u"boom"_s, boomTimestamp, {{u"go"_s, 9}});
+    QVERIFY(store->beginWrite());
+    quint64 sequence = engine.sequence();
+    const MergeEngine::Plan goodPlan = engine.plan(good);
+    QVERIFY(goodPlan.changesMerge());
+    QVERIFY(store->recordPush(good, Received + 100, u"127.0.0.1"_s, goodPlan.next, ++sequence));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toLongLong(),
+             summariesBefore + 1);
+    const MergeEngine::Plan boomPlan = engine.plan(boom);
+    QCOMPARE(boomPlan.changesMerge(), boomTimestamp > BaseTime);
+    const bool recorded = store->recordPush(boom, Received + 101, u"127.0.0.1"_s, boomPlan.next,
+                                            boomPlan.changesMerge() ? sequence + 1 : sequence);
+    QVERIFY(!recorded);
+    QVERIFY2(store->lastError().contains(u"boom trigger"_s), qPrintable(store->lastError()));
+    store->rollback();
+
+    // Nothing of the transaction is left, on this connection or another one.
+    QCOMPARE(dumpStore(db), before);
+    const std::optional<StoreState> stateAfter = store->readState();
+    QVERIFY(stateAfter);
+    QCOMPARE(stateAfter->sequence, stateBefore->sequence);
+    QCOMPARE(stateAfter->totalPushes, stateBefore->totalPushes);
+    {
+        RawDb raw(url.path);
+        QCOMPARE(dumpStore(raw.db()), before);
+    }
+
+    // The connection and its prepared statements still work afterwards.
+    QVERIFY(commitPushes(
+        *store, engine,
+        {{makeSummary(u"agent-a"_s, BaseTime + 2 * Second, {{u"python"_s, 8}}), Received + 200}}));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toLongLong(),
+             summariesBefore + 1);
+    QCOMPARE(store->readState()->sequence, stateBefore->sequence + 1);
+    QCOMPARE(store->readState()->totalPushes, stateBefore->totalPushes + 1);
+    MergeEngine reloaded;
+    QVERIFY(store->loadAgents(reloaded));
+    QCOMPARE(reloaded.topicTotals().at(u"python"_s).total, qint64(8));
+}
+
+void TstStore::failedBatchThroughApi_data()
+{
+    QTest::addColumn<bool>("boomFirst");
+
+    QTest::addRow("good push, then boom") << false;
+    QTest::addRow("boom, then good push") << true;
+}
+
+void TstStore::failedBatchThroughApi()
+{
+    QFETCH(bool, boomFirst);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = fileUrl(dir);
+    config.accessLog = false;
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+
+    // Something in the store first.
+    std::optional<HttpReply> first =
+        roundTrip(*api, postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}}, {u"f1"_s})));
+    QVERIFY(first);
+    QCOMPARE(first->status, 200);
+
+    const QSqlDatabase db = api->store().database();
+    QVERIFY(installBoomTriggers(db));
+    const QByteArray engineBefore = api->engine().pullJson();
+    const std::optional<HttpReply> pullBefore = roundTrip(*api, getPull());
+    QVERIFY(pullBefore);
+    QCOMPARE(pullBefore->status, 200);
+    const QByteArray etagBefore = headerOf(*pullBefore, "ETag");
+    QVERIFY(!etagBefore.isEmpty());
+    const QStringList storeBefore = dumpStore(db);
+
+    // One batch: both pushes wait for the commit, which fails.
+    std::optional<HttpReply> goodReply;
+    std::optional<HttpReply> boomReply;
+    const HttpRequest good = postPush(
+        pushBody(u"agent-a"_s, BaseTime + Second, {{u"python"_s, 5}, {u"rust"_s, 1}}, {u"f2"_s}));
+    const HttpRequest boom = postPush(pushBody(u"boom"_s, BaseTime, {{u"go"_s, 3}}));
+    const auto sendGood = [&] { api->handle(good, [&](const HttpReply &r) { goodReply = r; }); };
+    const auto sendBoom = [&] { api->handle(boom, [&](const HttpReply &r) { boomReply = r; }); };
+    if (boomFirst) {
+        sendBoom();
+        sendGood();
+    } else {
+        sendGood();
+        sendBoom();
+    }
+    QVERIFY(!goodReply);
+    QVERIFY(!boomReply);
+    QVERIFY(api->hasPendingPushes());
+    api->flushPushes();
+    QVERIFY(!api->hasPendingPushes());
+
+    for (const auto &[name, reply] : {std::pair{"good", goodReply}, std::pair{"boom", boomReply}}) {
+        QVERIFY2(reply, name);
+        QCOMPARE(reply->status, 503);
+        QVERIFY(headerOf(*reply, "Content-Type").startsWith("application/json"));
+        const QJsonDocument body = QJsonDocument::fromJson(reply->body);
+        QVERIFY2(body.isObject(), reply->body.constData());
+        const QJsonValue detail = body.object().value(u"detail");
+        QVERIFY2(detail.isString(), reply->body.constData());
+        QVERIFY2(detail.toString().contains(u"nothing was stored"_s), reply->body.constData());
+    }
+
+    // The merged view, /pull (body and ETag) and the store are as before.
+    QCOMPARE(api->engine().pullJson(), engineBefore);
+    QVERIFY(!api->engine().agents().contains(u"boom"_s));
+    QCOMPARE(api->engine().agents().value(u"agent-a"_s).pushCount, qint64(1));
+    const std::optional<HttpReply> pullAfter = roundTrip(*api, getPull());
+    QVERIFY(pullAfter);
+    QCOMPARE(pullAfter->status, 200);
+    QCOMPARE(pullAfter->body, pullBefore->body);
+    QCOMPARE(headerOf(*pullAfter, "ETag"), etagBefore);
+    QCOMPARE(dumpStore(db), storeBefore);
+
+    // A normal push afterwards is stored and merged.
+    const std::optional<HttpReply> later = roundTrip(*api, good);
+    QVERIFY(later);
+    QCOMPARE(later->status, 200);
+    QCOMPARE(api->engine().topicTotals().at(u"python"_s).total, qint64(5));
+    QCOMPARE(api->engine().topicTotals().at(u"rust"_s).total, qint64(1));
+    const std::optional<HttpReply> pullLater = roundTrip(*api, getPull());
+    QVERIFY(pullLater);
+    QVERIFY(pullLater->body != pullBefore->body);
+    QVERIFY(headerOf(*pullLater, "ETag") != etagBefore);
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 2);
+    const std::optional<StoreState> state = api->store().readState();
+    QVERIFY(state);
+    QCOMPARE(state->sequence, api->engine().sequence());
+    QCOMPARE(state->totalPushes, qint64(2));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT push_count FROM agents WHERE agent_id = 'agent-a'"))
+                 .toInt(),
+             2);
+    QVERIFY(!scalar(db, QStringLiteral("SELECT COUNT(*) FROM agents WHERE agent_id = 'boom'"))
+                 .toBool());
+}
+
+void TstStore::upgradesVersion1Database()
+{
+    // A database written by the first release (schema version 1, frozen): later
+    // versions must open it, migrate it and keep every row.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir, QStringLiteral("v1.db"));
+    {
+        RawDb raw(url.path);
+        const QStringList v1 = {
+            u"CREATE TABLE schema_info (version INTEGER NOT NULL)"_s,
+            u"CREATE TABLE coordinator_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "database_id TEXT NOT NULL, sequence BIGINT NOT NULL, total_pushes BIGINT NOT NULL, "
+            "merge_mode TEXT NOT NULL)"_s,
+            u"CREATE TABLE summaries (id INTEGER PRIMARY KEY AUTOINCREMENT, agent_id "
+            "VARCHAR(255) NOT NULL, timestamp TEXT NOT NULL, timestamp_us BIGINT NOT NULL, "
+            "topic_counts TEXT NOT NULL, fact_hashes TEXT NOT NULL, metadata TEXT, memory_types "
+            "TEXT, source TEXT, created_at TEXT NOT NULL, received_us BIGINT NOT NULL)"_s,
+            u"CREATE INDEX idx_agent_id ON summaries (agent_id, id)"_s,
+            u"CREATE INDEX idx_timestamp ON summaries (timestamp_us)"_s,
+            u"CREATE TABLE agents (agent_id VARCHAR(255) PRIMARY KEY, first_seen_us BIGINT NOT "
+            "NULL, last_seen_us BIGINT NOT NULL, push_count BIGINT NOT NULL, "
+            "current_timestamp_us BIGINT, topic_counts TEXT, fact_hashes TEXT, sequence BIGINT "
+            "NOT NULL)"_s,
+            u"CREATE INDEX idx_agents_sequence ON agents (sequence)"_s,
+            u"INSERT INTO schema_info (version) VALUES (1)"_s,
+            u"INSERT INTO coordinator_state VALUES (1, '0b7c3a52-1f7e-4c1e-9a53-3f0e2a9d6c11', "
+            "1, 1, 'latest')"_s,
+            u"INSERT INTO summaries (agent_id, timestamp, timestamp_us, topic_counts, "
+            "fact_hashes, metadata, memory_types, source, created_at, received_us) VALUES "
+            "('old-agent', '2025-01-01T00:00:00+00:00', 1735689600000000, '{\"x\":4}', "
+            "'[\"f\"]', NULL, NULL, '127.0.0.1', '2026-01-01T00:00:00+00:00', "
+            "1767225600000000)"_s,
+            u"INSERT INTO agents VALUES ('old-agent', 1767225600000000, 1767225600000000, 1, "
+            "1735689600000000, '{\"x\":4}', '[\"f\"]', 1)"_s,
+        };
+        for (const QString &statement : v1)
+            QVERIFY(raw.exec(statement));
+    }
+
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    const QSqlDatabase db = store->database();
+    QCOMPARE(scalar(db, QStringLiteral("SELECT MAX(version) FROM schema_info")).toInt(),
+             Store::SchemaVersion);
+    const std::optional<StoreState> state = store->readState();
+    QVERIFY(state);
+    QCOMPARE(state->databaseId, QStringLiteral("0b7c3a52-1f7e-4c1e-9a53-3f0e2a9d6c11"));
+    QCOMPARE(state->sequence, quint64(1));
+    QCOMPARE(state->totalPushes, qint64(1));
+    QCOMPARE(state->mergeMode, QStringLiteral("latest"));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 1);
+
+    MergeEngine engine;
+    QVERIFY(store->adoptMergeMode(MergeMode::Latest, engine));
+    engine.setSequence(state->sequence);
+    QCOMPARE(engine.agentCount(), 1);
+    QCOMPARE(engine.topicTotals().at(u"x"_s).total, qint64(4));
+    QCOMPARE(engine.factHolders().count(u"f"_s), size_t(1));
+
+    // And it takes new pushes.
+    QVERIFY(commitPushes(
+        *store, engine,
+        {{makeSummary(u"old-agent"_s, BaseTime + Second, {{u"x"_s, 6}}), Received + 1}}));
+    QCOMPARE(store->readState()->sequence, quint64(2));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT push_count FROM agents")).toInt(), 2);
+}
+
+void TstStore::refusesNewerSchema()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+    QVERIFY(openStore(url));
+    {
+        RawDb raw(url.path);
+        QVERIFY(raw.exec(QStringLiteral("INSERT INTO schema_info (version) VALUES (%1)")
+                             .arg(Store::SchemaVersion + 1)));
+    }
+    const QStringList before = [&] {
+        RawDb raw(url.path);
+        return dumpTable(raw.db(), QStringLiteral("schema_info")) + dumpStore(raw.db());
+    }();
+
+    // A writer would migrate, a reader would misread: both refuse.
+    for (const bool readOnly : {false, true}) {
+        StoreOptions options;
+        options.readOnly = readOnly;
+        QString error;
+        const std::unique_ptr<Store> store = Store::open(url, options, &error);
+        QVERIFY2(!store, readOnly ? "read-only open accepted" : "open accepted");
+        QVERIFY2(error.contains(u"newer"_s), qPrintable(error));
+        QVERIFY2(error.contains(QString::number(Store::SchemaVersion + 1)), qPrintable(error));
+    }
+
+    RawDb raw(url.path);
+    QCOMPARE(dumpTable(raw.db(), QStringLiteral("schema_info")) + dumpStore(raw.db()), before);
+}
+
+void TstStore::refusesNonDatabaseFile_data()
+{
+    QTest::addColumn<QByteArray>("content");
+
+    QByteArray random(16384, '\0');
+    QRandomGenerator generator(20250101);
+    for (char &c : random)
+        c = char(generator.bounded(256));
+    QTest::addRow("random bytes") << random;
+    QTest::addRow("text file") << QByteArray("name,count\nthis is not a database,1\n").repeated(50);
+}
+
+void TstStore::refusesNonDatabaseFile()
+{
+    QFETCH(QByteArray, content);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir, QStringLiteral("garbage.db"));
+    {
+        QFile file(url.path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        QCOMPARE(file.write(content), content.size());
+    }
+
+    QString error;
+    const std::unique_ptr<Store> store = Store::open(url, {}, &error);
+    QVERIFY(!store);
+    QVERIFY2(error.contains(u"not a database"_s), qPrintable(error));
+    QVERIFY2(error.contains(url.path), qPrintable(error));
+
+    // The file is left as it was.
+    QFile file(url.path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll(), content);
+    QVERIFY(!QFile::exists(url.path + u"-wal"_s));
+}
+
+void TstStore::refusesForeignDatabase()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir, QStringLiteral("someone-else.db"));
+    {
+        RawDb raw(url.path);
+        QVERIFY(raw.exec(QStringLiteral("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")));
+        QVERIFY(raw.exec(QStringLiteral("INSERT INTO users (name) VALUES ('alice')")));
+    }
+
+    QString error;
+    const std::unique_ptr<Store> store = Store::open(url, {}, &error);
+    QVERIFY(!store);
+    QVERIFY2(error.contains(u"no agmem-coordinator schema"_s), qPrintable(error));
+
+    // Nothing was added to the foreign database.
+    RawDb raw(url.path);
+    QCOMPARE(raw.db().tables(), QStringList{u"users"_s});
+    QCOMPARE(dumpTable(raw.db(), QStringLiteral("users")), QStringList{u"1|alice"_s});
+}
+
+void TstStore::adoptMergeModeRecomputesFromHistory()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+
+    const QList<Push> pushes = {
+        {makeSummary(u"a"_s, BaseTime + Second, {{u"x"_s, 1}}, {u"f1"_s}), Received + 1},
+        {makeSummary(u"a"_s, BaseTime + 2 * Second, {{u"x"_s, 2}, {u"y"_s, 1}}, {u"f2"_s}),
+         Received + 2},
+        // Stale in latest mode, summed in cumulative mode.
+        {makeSummary(u"a"_s, BaseTime, {{u"x"_s, 5}}, {u"f0"_s}), Received + 3},
+        {makeSummary(u"b"_s, BaseTime + Second, {{u"x"_s, 10}}), Received + 4},
+        // A repeat: nothing in latest mode, added again in cumulative mode.
+        {makeSummary(u"b"_s, BaseTime + Second, {{u"x"_s, 10}}), Received + 5},
+    };
+
+    MergeEngine latest(MergeMode::Latest);
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        MergeEngine engine;
+        QVERIFY(store->adoptMergeMode(MergeMode::Latest, engine)); // same mode: a plain load
+        QVERIFY(commitPushes(*store, latest, pushes));
+        QCOMPARE(store->readState()->sequence, quint64(3));
+    }
+    const quint64 latestSequence = 3;
+    QCOMPARE(latest.topicTotals().at(u"x"_s).total, qint64(12));
+
+    // What cumulative mode gives when it sees the pushes live.
+    MergeEngine cumulativeLive(MergeMode::Cumulative);
+    for (const Push &p : pushes)
+        cumulativeLive.apply(p.summary.agentId, cumulativeLive.plan(p.summary).next, p.receivedAt,
+                             1);
+
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        MergeEngine engine(MergeMode::Latest);
+        QVERIFY(store->adoptMergeMode(MergeMode::Cumulative, engine));
+        QCOMPARE(engine.mode(), MergeMode::Cumulative);
+
+        const std::optional<StoreState> state = store->readState();
+        QVERIFY(state);
+        QCOMPARE(state->mergeMode, QStringLiteral("cumulative"));
+        QCOMPARE(state->sequence, latestSequence + 1);
+        QCOMPARE(state->totalPushes, qint64(pushes.size()));
+
+        QCOMPARE(engine.topicTotals().at(u"x"_s).total, qint64(1 + 2 + 5 + 10 + 10));
+        QCOMPARE(engine.topicTotals().at(u"y"_s).total, qint64(1));
+        engine.setSequence(state->sequence);
+        cumulativeLive.setSequence(state->sequence);
+        QCOMPARE(engine.pullJson(), cumulativeLive.pullJson());
+
+        // Counters are kept; contributions and their sequence are rewritten.
+        const AgentState a = engine.agents().value(u"a"_s);
+        QCOMPARE(a.pushCount, qint64(3));
+        QCOMPARE(a.firstSeen, Received + 1);
+        QCOMPARE(a.lastSeen, Received + 3);
+        QVERIFY(a.current);
+        QCOMPARE(a.current->timestamp, BaseTime + 2 * Second);
+        QCOMPARE(a.current->topics, (Topics{{u"x"_s, 8}, {u"y"_s, 1}}));
+        QCOMPARE(a.current->facts, (QStringList{u"f0"_s, u"f1"_s, u"f2"_s}));
+        QCOMPARE(a.sequence, latestSequence + 1);
+        QCOMPARE(engine.agents().value(u"b"_s).pushCount, qint64(2));
+
+        const QSqlDatabase db = store->database();
+        QCOMPARE(scalar(db, QStringLiteral("SELECT topic_counts FROM agents WHERE agent_id = 'b'"))
+                     .toString(),
+                 QStringLiteral("{\"x\":20}"));
+        QCOMPARE(scalar(db, QStringLiteral("SELECT push_count FROM agents WHERE agent_id = 'a'"))
+                     .toInt(),
+                 3);
+        QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(),
+                 pushes.size());
+        QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM agents WHERE sequence = %1")
+                                .arg(latestSequence + 1))
+                     .toInt(),
+                 2);
+    }
+
+    // The same mode again recomputes nothing.
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        MergeEngine engine;
+        QVERIFY(store->adoptMergeMode(MergeMode::Cumulative, engine));
+        QCOMPARE(store->readState()->sequence, latestSequence + 1);
+        QCOMPARE(engine.topicTotals().at(u"x"_s).total, qint64(28));
+    }
+
+    // And back: the latest-mode view as it was.
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        MergeEngine engine(MergeMode::Cumulative);
+        QVERIFY(store->adoptMergeMode(MergeMode::Latest, engine));
+        QCOMPARE(engine.mode(), MergeMode::Latest);
+        const std::optional<StoreState> state = store->readState();
+        QVERIFY(state);
+        QCOMPARE(state->mergeMode, QStringLiteral("latest"));
+        QCOMPARE(state->sequence, latestSequence + 2);
+        engine.setSequence(state->sequence);
+        latest.setSequence(state->sequence);
+        QCOMPARE(engine.pullJson(), latest.pullJson());
+        for (const AgentState &expected : latest.agents()) {
+            const AgentState got = engine.agents().value(expected.agentId);
+            QVERIFY(got.current == expected.current);
+            QCOMPARE(got.pushCount, expected.pushCount);
+            QCOMPARE(got.firstSeen, expected.firstSeen);
+            QCOMPARE(got.lastSeen, expected.lastSeen);
+        }
+    }
+}
+
+void TstStore::deleteEverythingEmptiesTheStore()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    MergeEngine engine;
+    QVERIFY(commitPushes(*store, engine,
+                         {{makeSummary(u"a"_s, BaseTime, {{u"x"_s, 1}}, {u"f"_s}), Received},
+                          {makeSummary(u"b"_s, BaseTime, {{u"y"_s, 2}}), Received + 1}}));
+    const std::optional<StoreState> before = store->readState();
+    QVERIFY(before);
+    QCOMPARE(before->sequence, quint64(2));
+    const QSqlDatabase db = store->database();
+    const QStringList dumpBefore = dumpStore(db);
+
+    // Rolled back, a delete leaves everything.
+    QVERIFY(store->beginWrite());
+    QVERIFY(store->deleteEverything(before->sequence + 1));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 0);
+    store->rollback();
+    QCOMPARE(dumpStore(db), dumpBefore);
+
+    QVERIFY(store->beginWrite());
+    QVERIFY(store->deleteEverything(before->sequence + 1));
+    QVERIFY(store->commit());
+
+    const std::unique_ptr<Store> reopened = openStore(url);
+    QVERIFY(reopened);
+    const QSqlDatabase db2 = reopened->database();
+    QCOMPARE(scalar(db2, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 0);
+    QCOMPARE(scalar(db2, QStringLiteral("SELECT COUNT(*) FROM agents")).toInt(), 0);
+    const std::optional<StoreState> after = reopened->readState();
+    QVERIFY(after);
+    QCOMPARE(after->sequence, before->sequence + 1);
+    QCOMPARE(after->totalPushes, qint64(0));
+    QCOMPARE(after->databaseId, before->databaseId);
+    QCOMPARE(after->mergeMode, before->mergeMode);
+    MergeEngine reloaded;
+    QVERIFY(reopened->loadAgents(reloaded));
+    QCOMPARE(reloaded.agentCount(), 0);
+}
+
+void TstStore::memoryStoreIsSharedWhileOpen()
+{
+    QString error;
+    const std::optional<StoreUrl> url = StoreUrl::parse(QStringLiteral(":memory:"), &error);
+    QVERIFY2(url, qPrintable(error));
+    QCOMPARE(url->kind, StoreUrl::Kind::SqliteMemory);
+
+    std::unique_ptr<Store> first = openStore(*url);
+    QVERIFY(first);
+    QCOMPARE(first->readState()->sequence, quint64(0));
+    QCOMPARE(scalar(first->database(), QStringLiteral("PRAGMA synchronous")).toInt(), 2);
+    MergeEngine engine;
+    QVERIFY(commitPushes(*first, engine,
+                         {{makeSummary(u"a"_s, BaseTime, {{u"x"_s, 1}}, {u"f"_s}), Received}}));
+
+    // A second connection (another thread would open one) sees the same data.
+    std::unique_ptr<Store> second = openStore(*url);
+    QVERIFY(second);
+    const std::optional<StoreState> seen = second->readState();
+    QVERIFY(seen);
+    QCOMPARE(seen->databaseId, first->readState()->databaseId);
+    QCOMPARE(seen->sequence, quint64(1));
+    QCOMPARE(seen->totalPushes, qint64(1));
+    MergeEngine mirror;
+    QVERIFY(second->loadAgents(mirror));
+    mirror.setSequence(seen->sequence);
+    QCOMPARE(mirror.pullJson(), engine.pullJson());
+
+    // And the other way round.
+    QVERIFY(commitPushes(*second, mirror,
+                         {{makeSummary(u"b"_s, BaseTime, {{u"y"_s, 2}}), Received + 1}}));
+    QCOMPARE(first->readState()->sequence, quint64(2));
+    QCOMPARE(scalar(first->database(), QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(),
+             2);
+
+    // Each parse of ":memory:" is a database of its own.
+    const std::optional<StoreUrl> otherUrl = StoreUrl::parse(QStringLiteral(":memory:"), &error);
+    QVERIFY(otherUrl);
+    QVERIFY(otherUrl->path != url->path);
+    {
+        const std::unique_ptr<Store> other = openStore(*otherUrl);
+        QVERIFY(other);
+        QCOMPARE(other->readState()->sequence, quint64(0));
+        QVERIFY(other->readState()->databaseId != seen->databaseId);
+    }
+
+    // Throwaway: gone once the last connection closes.
+    first.reset();
+    second.reset();
+    const std::unique_ptr<Store> again = openStore(*url);
+    QVERIFY(again);
+    QCOMPARE(again->readState()->sequence, quint64(0));
+    QVERIFY(again->readState()->databaseId != seen->databaseId);
+}
+
+void TstStore::parseStoreUrl_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<int>("kind");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("host");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<QString>("user");
+    QTest::addColumn<QString>("password");
+    QTest::addColumn<QString>("database");
+    QTest::addColumn<QString>("options");
+    // Exact displayName, or for errors a part of the message.
+    QTest::addColumn<QString>("display");
+    // Must appear neither in displayName nor in an error.
+    QTest::addColumn<QString>("secret");
+
+    const int file = int(StoreUrl::Kind::SqliteFile);
+    const int memory = int(StoreUrl::Kind::SqliteMemory);
+    const int pg = int(StoreUrl::Kind::PostgreSql);
+    const QString defaultPath = StoreUrl::defaultLocation().path;
+    const auto cwd = [](const QString &relative) {
+        return QDir::cleanPath(QDir::current().absoluteFilePath(relative));
+    };
+    const auto fileRow = [&](const char *name, const QString &text, const QString &path) {
+        QTest::addRow("%s", name) << text << true << file << path << QString() << 5432 << QString()
+                                  << QString() << QString() << QString() << (u"sqlite://"_s + path)
+                                  << QString();
+    };
+    const auto memoryRow = [&](const char *name, const QString &text) {
+        QTest::addRow("%s", name) << text << true << memory << QString() << QString() << 5432
+                                  << QString() << QString() << QString() << QString()
+                                  << u":memory:"_s << QString();
+    };
+    const auto errorRow = [&](const char *name, const QString &text, const QString &part,
+                              const QString &secret = {}) {
+        QTest::addRow("%s", name) << text << false << 0 << QString() << QString() << 0 << QString()
+                                  << QString() << QString() << QString() << part << secret;
+    };
+
+    fileRow("empty: default location", QString(), defaultPath);
+    fileRow("blank: default location", u"  "_s, defaultPath);
+    memoryRow(":memory:", u":memory:"_s);
+    memoryRow("sqlite:///:memory:", u"sqlite:///:memory:"_s);
+    fileRow("sqlite absolute", u"sqlite:///abs/x.db"_s, u"/abs/x.db"_s);
+    fileRow("sqlite absolute, cleaned", u"sqlite:///abs/../abs/./x.db"_s, u"/abs/x.db"_s);
+    fileRow("plain relative", u"relative.db"_s, cwd(u"relative.db"_s));
+    fileRow("sqlite relative", u"sqlite://data/x.db"_s, cwd(u"data/x.db"_s));
+    fileRow("plain absolute", u"/abs/plain.db"_s, u"/abs/plain.db"_s);
+
+    QTest::addRow("postgresql with port and sslmode")
+        << u"postgresql://u:p@h:5433/db?sslmode=require"_s << true << pg << QString() << u"h"_s
+        << 5433 << u"u"_s << u"p"_s << u"db"_s << u"sslmode=require"_s
+        << u"postgresql://u:***@h:5433/db"_s << QString();
+    QTest::addRow("postgres scheme, default port, two options")
+        << u"postgres://alice:s3cr3t-pw@db.example.org/agmem?sslmode=verify-full&"
+           "connect_timeout=5"_s
+        << true << pg << QString() << u"db.example.org"_s << 5432 << u"alice"_s << u"s3cr3t-pw"_s
+        << u"agmem"_s << u"sslmode=verify-full;connect_timeout=5"_s
+        << u"postgresql://alice:***@db.example.org:5432/agmem"_s << u"s3cr3t-pw"_s;
+    QTest::addRow("postgresql percent-encoded password")
+        << u"postgresql://u:p%40ss%2Fw0rd@h/db"_s << true << pg << QString() << u"h"_s << 5432
+        << u"u"_s << u"p@ss/w0rd"_s << u"db"_s << QString() << u"postgresql://u:***@h:5432/db"_s
+        << u"p@ss/w0rd"_s;
+    QTest::addRow("postgresql socket directory")
+        << u"postgresql://u@/db?host=/var/run/postgresql"_s << true << pg << QString()
+        << u"/var/run/postgresql"_s << 5432 << u"u"_s << QString() << u"db"_s << QString()
+        << QString() << QString();
+
+    errorRow("mysql", u"mysql://x"_s, u"unsupported"_s);
+    errorRow("postgresql without database", u"postgresql://h/"_s, u"no database"_s);
+    errorRow("postgresql without database, with password",
+             u"postgresql://alice:s3cr3t-pw@h:5433/"_s, u"no database"_s, u"s3cr3t-pw"_s);
+    errorRow("sqlite without path", u"sqlite://"_s, u"no file"_s);
+}
+
+void TstStore::parseStoreUrl()
+{
+    QFETCH(QString, text);
+    QFETCH(bool, ok);
+    QFETCH(int, kind);
+    QFETCH(QString, path);
+    QFETCH(QString, host);
+    QFETCH(int, port);
+    QFETCH(QString, user);
+    QFETCH(QString, password);
+    QFETCH(QString, database);
+    QFETCH(QString, options);
+    QFETCH(QString, display);
+    QFETCH(QString, secret);
+
+    QString error;
+    const std::optional<StoreUrl> url = StoreUrl::parse(text, &error);
+    if (!ok) {
+        QVERIFY(!url);
+        QVERIFY2(error.contains(display), qPrintable(error));
+        if (!secret.isEmpty())
+            QVERIFY2(!error.contains(secret), qPrintable(error));
+        return;
+    }
+    QVERIFY2(url, qPrintable(error));
+    QCOMPARE(int(url->kind), kind);
+    QCOMPARE(url->isSqlite(), url->kind != StoreUrl::Kind::PostgreSql);
+    if (url->kind == StoreUrl::Kind::SqliteMemory) {
+        // A named shared-cache database, so several connections see the same data.
+        QVERIFY2(url->path.contains(u"mode=memory"_s), qPrintable(url->path));
+        QVERIFY2(url->path.contains(u"cache=shared"_s), qPrintable(url->path));
+    } else {
+        QCOMPARE(url->path, path);
+    }
+    if (url->kind == StoreUrl::Kind::PostgreSql) {
+        QCOMPARE(url->host, host);
+        QCOMPARE(url->port, port);
+        QCOMPARE(url->user, user);
+        QCOMPARE(url->password, password);
+        QCOMPARE(url->database, database);
+        QCOMPARE(url->connectOptions, options);
+    }
+    if (!display.isEmpty())
+        QCOMPARE(url->displayName(), display);
+    if (!url->password.isEmpty())
+        QVERIFY2(url->displayName().contains(u":***@"_s), qPrintable(url->displayName()));
+    if (!secret.isEmpty())
+        QVERIFY2(!url->displayName().contains(secret), qPrintable(url->displayName()));
+}
+
+QTEST_GUILESS_MAIN(TstStore)
+#include "tst_store.moc"
