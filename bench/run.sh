@@ -15,7 +15,7 @@ work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 start() { # start EXTRA-ARGS...
-    "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --no-access-log "$@" >"$work/out" 2>"$work/err" &
+    "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --no-access-log --rate-limit 0 "$@" >"$work/out" 2>"$work/err" &
     pid=$!
     for _ in $(seq 50); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
     url=$(sed -n 's/.*listening on //p' "$work/out")

@@ -34,6 +34,11 @@ QList<Option> optionTable()
          QStringLiteral("Run as a headless server, without the window."),
          {},
          {}},
+        {QStringLiteral("lang"),
+         QStringLiteral("code"),
+         QStringLiteral("Language of the window: en, de, fr or es."),
+         QStringLiteral("the system's"),
+         {}},
         {QStringLiteral("host"),
          QStringLiteral("address"),
          QStringLiteral("Address to listen on. Anything but loopback exposes the coordinator to "
@@ -289,6 +294,15 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
     ServerConfig &config = out.server;
     if (const auto v = lookup.value(find("no-gui")))
         out.noGui = parseFlag(*v);
+    if (const auto v = lookup.value(find("lang"))) {
+        const QString code = v->trimmed();
+        static const QStringList known{QStringLiteral("en"), QStringLiteral("de"),
+                                       QStringLiteral("fr"), QStringLiteral("es")};
+        if (!known.contains(code.left(2).toLower()))
+            return fail(QStringLiteral("--lang: expected en, de, fr or es, got \"%1\"")
+                            .arg(code.left(40)));
+        out.language = code;
+    }
     if (const auto v = lookup.value(find("no-access-log")))
         config.accessLog = !parseFlag(*v);
     if (const auto v = lookup.value(find("host"))) {

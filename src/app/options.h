@@ -27,6 +27,8 @@ struct AppOptions
     QString command = QStringLiteral("serve");
     QStringList arguments;
     bool noGui = false;
+    // The window's language (de, fr, es, en); empty: the system's.
+    QString language;
     // keys create: the scopes of the new key.
     QString scopes;
     ServerConfig server;

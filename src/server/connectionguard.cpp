@@ -95,15 +95,30 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
         const qsizetype room = m_limits.maxHeadBytes + 4 - before;
         const qsizetype take = std::min(size - pos, room);
         m_head.append(data + pos, take);
-        qsizetype end = m_head.indexOf("\r\n\r\n", std::max<qsizetype>(0, before - 3));
-        qsizetype endLength = 4;
-        if (end < 0) {
-            end = m_head.indexOf("\n\n", std::max<qsizetype>(0, before - 1));
-            endLength = 2;
+        // The head ends at the first empty line: the first LF followed by LF or CRLF
+        // (QHttpServer's parser accepts bare LF line ends too, so the guard must see the
+        // same boundary; searching for CRLFCRLF first would skip an earlier LFLF).
+        qsizetype end = -1;
+        qsizetype endLength = 0;
+        for (qsizetype i = std::max<qsizetype>(0, before - 2); i + 1 < m_head.size(); ++i) {
+            if (m_head.at(i) != '\n')
+                continue;
+            qsizetype after = 0;
+            if (m_head.at(i + 1) == '\n')
+                after = 1;
+            else if (m_head.at(i + 1) == '\r' && i + 2 < m_head.size() && m_head.at(i + 2) == '\n')
+                after = 2;
+            else
+                continue;
+            end = (i > 0 && m_head.at(i - 1) == '\r') ? i - 1 : i;
+            endLength = i + 1 + after - end;
+            break;
         }
         if (end < 0) {
             pos += take;
-            if (m_head.size() > m_limits.maxHeadBytes) {
+            // A terminator (at most 4 bytes) that starts within the limit would have been
+            // found by now; before that, a later read may still complete a head that fits.
+            if (m_head.size() >= m_limits.maxHeadBytes + 4) {
                 m_failed = true;
                 return {431, QStringLiteral("Request head is larger than %1 bytes")
                                  .arg(m_limits.maxHeadBytes)};

@@ -12,6 +12,9 @@ namespace agmem {
 namespace {
 
 constexpr int HousekeepingMs = 10000;
+// PostgreSQL: how often an idle instance looks for pushes that arrived through others, so
+// the window (mergeChanged) shows them.
+constexpr int CatchUpMs = 1000;
 const QByteArray Options = QByteArrayLiteral("OPTIONS");
 const QByteArray Get = QByteArrayLiteral("GET");
 const QByteArray Head = QByteArrayLiteral("HEAD");
@@ -64,11 +67,26 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     , m_parser(config.limits)
     , m_startedAt(nowInstant())
 {
+    m_shared = m_store->dialect().isPostgres();
     if (const auto state = m_store->readState()) {
         m_databaseId = state->databaseId;
         m_totalPushes = state->totalPushes;
+        m_resetGeneration = state->resetGeneration;
         m_engine.setSequence(state->sequence);
+        // Pushes through another instance between loading the agents and now.
+        m_resyncNeeded = m_shared;
     }
+    if (m_shared) {
+        m_catchUpTimer.setInterval(CatchUpMs);
+        connect(&m_catchUpTimer, &QTimer::timeout, this, [this] {
+            if (m_pending.isEmpty())
+                catchUp();
+        });
+        m_catchUpTimer.start();
+    }
+    m_flushTimer.setSingleShot(true);
+    m_flushTimer.setInterval(0);
+    connect(&m_flushTimer, &QTimer::timeout, this, &CoordinatorApi::flushPushes);
     // Last-use times of keys are written in batches, not on every request.
     m_housekeeping.setInterval(HousekeepingMs);
     connect(&m_housekeeping, &QTimer::timeout, this, [this] {
@@ -111,7 +129,10 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     }
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
-    const Respond answer = [&respond, &client, &cors](const HttpReply &reply) {
+    const Respond answer = [this, &respond, &client, &cors](const HttpReply &reply) {
+        // An answer given now must not overtake pushes still waiting for their commit
+        // (a pipelined connection gets its answers in request order).
+        flushPushes();
         HttpReply r = reply;
         r.client = client;
         r.headers += cors;
@@ -157,6 +178,13 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     }
     // Answers leave in request order: pushes waiting for their commit go first.
     flushPushes();
+    if (request.path == u"/pull" && !catchUp()) {
+        answer(HttpReply::error(503, QStringLiteral("The store is unreachable: %1")
+                                         .arg(m_store->lastError().left(200))));
+        return;
+    }
+    if (request.path == u"/")
+        catchUp(); // on failure, the totals this instance knows
     if (request.path == u"/")
         answer(root());
     else if (request.path == u"/health")
@@ -202,10 +230,42 @@ HttpReply CoordinatorApi::root() const
                            });
 }
 
+bool CoordinatorApi::catchUp(bool reconnect)
+{
+    if (!m_shared)
+        return true;
+    const quint64 before = m_engine.sequence();
+    std::optional<StoreState> state;
+    if (!m_resyncNeeded) {
+        state = m_store->loadChanges(m_engine, m_engine.sequence());
+        if (!state && reconnect && m_store->reopen())
+            state = m_store->loadChanges(m_engine, m_engine.sequence());
+        if (!state)
+            return false;
+        m_resyncNeeded = state->resetGeneration != m_resetGeneration;
+    }
+    if (m_resyncNeeded) {
+        // A reset deleted agents (no row tells), or an earlier reload failed: reload all.
+        m_engine.clear();
+        state = m_store->loadChanges(m_engine, 0);
+        if (!state && reconnect && m_store->reopen())
+            state = m_store->loadChanges(m_engine, 0);
+        if (!state)
+            return false;
+        m_resyncNeeded = false;
+        m_resetGeneration = state->resetGeneration;
+    }
+    m_engine.setSequence(state->sequence);
+    m_totalPushes = state->totalPushes;
+    if (state->sequence != before)
+        Q_EMIT mergeChanged(state->sequence);
+    return true;
+}
+
 HttpReply CoordinatorApi::health()
 {
     const QString now = formatIsoTimestamp(nowInstant());
-    if (!m_store->ping()) {
+    if (!m_store->ping() && !(m_shared && m_store->reopen() && m_store->ping())) {
         return HttpReply::json(503,
                                QJsonObject{{QStringLiteral("status"), QStringLiteral("unhealthy")},
                                            {QStringLiteral("timestamp"), now},
@@ -245,14 +305,26 @@ HttpReply CoordinatorApi::pull(const HttpRequest &request) const
 
 HttpReply CoordinatorApi::reset(const HttpRequest &request)
 {
-    const quint64 sequence = m_engine.sequence() + 1;
-    if (!m_store->beginWrite() || !m_store->deleteEverything(sequence) || !m_store->commit()) {
+    quint64 sequence = m_engine.sequence() + 1;
+    bool ok = m_store->beginWrite();
+    if (!ok && m_shared && m_store->reopen())
+        ok = m_store->beginWrite();
+    if (ok && m_shared) {
+        // Other instances: the sequence comes from the database, under its lock.
+        const std::optional<StoreState> locked = m_store->lockState();
+        ok = locked.has_value();
+        if (locked)
+            sequence = locked->sequence + 1;
+    }
+    if (!ok || !m_store->deleteEverything(sequence) || !m_store->commit()) {
         m_store->rollback();
         return HttpReply::error(
             503, QStringLiteral("The store could not reset: %1").arg(m_store->lastError()));
     }
     m_engine.clear();
     m_engine.setSequence(sequence);
+    if (m_shared)
+        m_resyncNeeded = true; // the next catch-up reloads (and learns the new generation)
     m_totalPushes = 0;
     qCInfo(lcServer) << "store reset by" << request.peer.toString();
     Q_EMIT mergeChanged(sequence);
@@ -263,13 +335,18 @@ HttpReply CoordinatorApi::reset(const HttpRequest &request)
 
 void CoordinatorApi::push(const HttpRequest &request, const QString &client, const Respond &respond)
 {
+    // Rejected at once: pushes still waiting for their commit are answered first.
+    const auto reject = [this, &respond](const HttpReply &reply) {
+        flushPushes();
+        respond(reply);
+    };
     if (!isJsonContentType(request.header("content-type"))) {
-        respond(HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
+        reject(HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
         return;
     }
     if (request.body.size() > m_config.limits.maxBodyBytes) {
-        respond(HttpReply::error(413, QStringLiteral("Request body is larger than %1 bytes")
-                                          .arg(m_config.limits.maxBodyBytes)));
+        reject(HttpReply::error(413, QStringLiteral("Request body is larger than %1 bytes")
+                                         .arg(m_config.limits.maxBodyBytes)));
         return;
     }
     ParseOutcome outcome = m_parser.parse(request.body);
@@ -278,27 +355,26 @@ void CoordinatorApi::push(const HttpRequest &request, const QString &client, con
         break;
     case ParseOutcome::Status::BadEncoding:
     case ParseOutcome::Status::BadTimestamp:
-        respond(HttpReply::error(400, outcome.detail));
+        reject(HttpReply::error(400, outcome.detail));
         return;
     case ParseOutcome::Status::Invalid:
-        respond(HttpReply::validationError(toJson(outcome.errors)));
+        reject(HttpReply::validationError(toJson(outcome.errors)));
         return;
     }
 
     m_pending.append({std::move(outcome.summary), client, nowInstant(), respond});
     if (m_pending.size() >= m_config.maxBatch) {
         flushPushes();
-    } else if (!m_flushScheduled) {
-        // Posted events run after every socket that is ready now has been read, so the
-        // pushes of one event-loop pass share one transaction.
-        m_flushScheduled = true;
-        QMetaObject::invokeMethod(this, &CoordinatorApi::flushPushes, Qt::QueuedConnection);
+    } else if (!m_flushTimer.isActive()) {
+        // A zero timer fires once the event loop has nothing else ready: every request
+        // that has arrived is read first, and they all share one commit (group commit).
+        m_flushTimer.start();
     }
 }
 
 void CoordinatorApi::flushPushes()
 {
-    m_flushScheduled = false;
+    m_flushTimer.stop();
     if (m_pending.isEmpty())
         return;
     const QList<PendingPush> batch = std::move(m_pending);
@@ -311,10 +387,18 @@ void CoordinatorApi::flushPushes()
     };
     QList<Undo> undo;
     QList<HttpReply> replies(batch.size());
-    quint64 sequence = m_engine.sequence();
     qint64 added = 0;
     bool changed = false;
     bool ok = m_store->beginWrite();
+    if (!ok && m_shared && m_store->reopen())
+        ok = m_store->beginWrite();
+    if (ok && m_shared) {
+        // Several instances: commits are serialized by the lock on the state row; under it,
+        // apply what the others committed, then plan this batch on the current merge. The
+        // sequence is allocated in the database.
+        ok = m_store->lockState().has_value() && catchUp(false);
+    }
+    quint64 sequence = m_engine.sequence();
 
     for (qsizetype i = 0; ok && i < batch.size(); ++i) {
         const PendingPush &p = batch.at(i);

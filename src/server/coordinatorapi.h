@@ -74,18 +74,27 @@ private:
     void push(const HttpRequest &request, const QString &client, const Respond &respond);
     HttpReply preflight(const HttpRequest &request, const Route &route) const;
     QByteArray etag() const;
+    // Several instances on one PostgreSQL database: applies what the others committed
+    // since the last sequence this one saw (all of it after a reset). `reconnect`: reopen
+    // the connection once when the database went away. SQLite: nothing to do.
+    bool catchUp(bool reconnect = true);
 
     ServerConfig m_config;
     std::unique_ptr<Store> m_store;
     std::unique_ptr<AccessControl> m_access;
     QTimer m_housekeeping;
+    // PostgreSQL: the database is shared with other instances.
+    bool m_shared = false;
+    qint64 m_resetGeneration = 0;
+    bool m_resyncNeeded = false;
+    QTimer m_catchUpTimer;
     MergeEngine m_engine;
     SummaryParser m_parser;
     QString m_databaseId;
     qint64 m_totalPushes = 0;
     Instant m_startedAt;
     QList<PendingPush> m_pending;
-    bool m_flushScheduled = false;
+    QTimer m_flushTimer;
 };
 
 } // namespace agmem

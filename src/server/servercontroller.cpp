@@ -102,7 +102,11 @@ public:
             return;
         }
         connect(m_server, &ApiServer::requestFinished, this, &ServerWorker::collect);
-        connect(m_api.get(), &CoordinatorApi::mergeChanged, this, &ServerWorker::mergeChanged);
+        connect(m_api.get(), &CoordinatorApi::mergeChanged, this, [this](quint64 sequence) {
+            m_changedSequence = sequence;
+            if (!m_eventTimer.isActive())
+                m_eventTimer.start();
+        });
         QUrl url;
         url.setScheme(tls ? QStringLiteral("https") : QStringLiteral("http"));
         url.setHost(config.host.toString());
@@ -130,13 +134,15 @@ public:
         }
         m_api.reset(); // closes the store
         m_eventTimer.stop();
-        if (!m_events.isEmpty())
-            emitEvents();
+        emitEvents();
         Q_EMIT stopped();
     }
 
     ServerWorker()
     {
+        // A child, so moveToThread() takes the timer to the server thread with the worker
+        // (started from there otherwise: "Timers cannot be started from another thread").
+        m_eventTimer.setParent(this);
         m_eventTimer.setSingleShot(true);
         m_eventTimer.setInterval(EventIntervalMs);
         connect(&m_eventTimer, &QTimer::timeout, this, &ServerWorker::emitEvents);
@@ -168,12 +174,16 @@ private:
             qCDebug(lcServer) << m_droppedEvents << "request events not reported (too many)";
             m_droppedEvents = 0;
         }
-        Q_EMIT requestsFinished(std::exchange(m_events, {}));
+        if (!m_events.isEmpty())
+            Q_EMIT requestsFinished(std::exchange(m_events, {}));
+        if (m_changedSequence)
+            Q_EMIT mergeChanged(*std::exchange(m_changedSequence, std::nullopt));
     }
 
     static constexpr int EventIntervalMs = 100;
     static constexpr int MaxEventsPerBatch = 2000;
     QList<RequestEvent> m_events;
+    std::optional<quint64> m_changedSequence;
     qint64 m_droppedEvents = 0;
     QTimer m_eventTimer;
 

@@ -49,6 +49,7 @@ Q_SIGNALS:
     void stopped();
     // Every request answered, reported in batches (at most ~10 a second).
     void requestsFinished(const QList<agmem::RequestEvent> &events);
+    // The merged view changed; coalesced like requestsFinished, with the newest sequence.
     void mergeChanged(quint64 sequence);
 
 private:

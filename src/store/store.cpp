@@ -15,6 +15,8 @@
 
 #include <atomic>
 
+using namespace Qt::StringLiterals;
+
 namespace agmem {
 
 namespace {
@@ -103,6 +105,11 @@ const QList<QStringList> &migrations()
             QStringLiteral("ALTER TABLE coordinator_state ADD COLUMN keys_version BIGINT NOT NULL "
                            "DEFAULT 0"),
         },
+        {
+            // Several instances on one database: a reset must reach the others.
+            QStringLiteral("ALTER TABLE coordinator_state ADD COLUMN reset_generation BIGINT NOT "
+                           "NULL DEFAULT 0"),
+        },
     };
     return steps;
 }
@@ -121,6 +128,7 @@ Store::~Store()
     m_upsertAgent.reset();
     m_touchAgent.reset();
     m_writeState.reset();
+    m_loadChanges.reset();
     {
         QSqlDatabase db = QSqlDatabase::database(m_connection, false);
         if (db.isOpen())
@@ -134,6 +142,7 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
     const QString connection =
         QStringLiteral("agmem-store-%1").arg(connectionCounter.fetch_add(1) + 1);
     std::unique_ptr<Store> store(new Store(url, connection));
+    store->m_options = options;
     const SqlDialect &dialect = store->m_dialect;
 
     if (!QSqlDatabase::isDriverAvailable(dialect.driver())) {
@@ -158,14 +167,19 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
                                  : QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
         break;
     }
-    case StoreUrl::Kind::PostgreSql:
+    case StoreUrl::Kind::PostgreSql: {
         db.setHostName(url.host);
         db.setPort(url.port);
         db.setUserName(url.user);
         db.setPassword(url.password);
         db.setDatabaseName(url.database);
-        db.setConnectOptions(url.connectOptions);
+        // An unreachable server must not hang a request (or a reconnect) for minutes.
+        QString connectOptions = url.connectOptions;
+        if (!connectOptions.contains(u"connect_timeout"))
+            connectOptions += (connectOptions.isEmpty() ? u""_s : u";"_s) + u"connect_timeout=5"_s;
+        db.setConnectOptions(connectOptions);
         break;
+    }
     }
     if (!db.open()) {
         *error = QStringLiteral("cannot open the database %1: %2")
@@ -247,7 +261,8 @@ bool Store::migrate()
     int version = 0;
     {
         QSqlQuery q(db);
-        const bool hasTable = db.tables().contains(QStringLiteral("schema_info"));
+        const QStringList tables = tableNames();
+        const bool hasTable = tables.contains(QStringLiteral("schema_info"));
         if (hasTable) {
             if (!q.exec(QStringLiteral("SELECT MAX(version) FROM schema_info")) || !q.next()) {
                 fail(q, QStringLiteral("read schema version"));
@@ -255,7 +270,7 @@ bool Store::migrate()
                 return false;
             }
             version = q.value(0).toInt();
-        } else if (!db.tables().isEmpty()) {
+        } else if (!tables.isEmpty()) {
             m_lastError = QStringLiteral("the database holds tables but no agmem-coordinator "
                                          "schema; refusing to use it");
             rollback();
@@ -304,6 +319,43 @@ bool Store::migrate()
     return commit();
 }
 
+bool Store::reopen()
+{
+    m_insertSummary.reset();
+    m_upsertAgent.reset();
+    m_touchAgent.reset();
+    m_writeState.reset();
+    m_loadChanges.reset();
+    QSqlDatabase db = database();
+    db.close();
+    if (!db.open()) {
+        m_lastError = db.lastError().text().trimmed();
+        if (m_lastError.isEmpty())
+            m_lastError = QStringLiteral("cannot connect");
+        return false;
+    }
+    qCInfo(lcStore).noquote() << "reconnected to" << m_url.displayName();
+    return configure(m_options);
+}
+
+QStringList Store::tableNames()
+{
+    if (!m_dialect.isPostgres())
+        return database().tables();
+    // QSqlDatabase::tables() lists every schema; ours is the first on the search path
+    // (public unless the URL sets options=-csearch_path=...).
+    QStringList names;
+    QSqlQuery q(database());
+    if (q.exec(QStringLiteral("SELECT table_name FROM information_schema.tables WHERE "
+                              "table_schema = current_schema() AND table_type = 'BASE TABLE'"))) {
+        while (q.next())
+            names.append(q.value(0).toString());
+    } else {
+        fail(q, QStringLiteral("list tables"));
+    }
+    return names;
+}
+
 bool Store::ping()
 {
     QSqlQuery q(database());
@@ -314,10 +366,22 @@ bool Store::ping()
 
 std::optional<StoreState> Store::readState()
 {
+    return queryState(false);
+}
+
+std::optional<StoreState> Store::lockState()
+{
+    return queryState(m_dialect.isPostgres());
+}
+
+std::optional<StoreState> Store::queryState(bool forUpdate)
+{
     QSqlQuery q(database());
-    if (!q.exec(QStringLiteral("SELECT database_id, sequence, total_pushes, merge_mode FROM "
-                               "coordinator_state WHERE id = 1")) ||
-        !q.next()) {
+    const QString statement =
+        QStringLiteral("SELECT database_id, sequence, total_pushes, merge_mode, reset_generation "
+                       "FROM coordinator_state WHERE id = 1") +
+        (forUpdate ? QStringLiteral(" FOR UPDATE") : QString());
+    if (!q.exec(statement) || !q.next()) {
         fail(q, QStringLiteral("read state"));
         return std::nullopt;
     }
@@ -326,6 +390,7 @@ std::optional<StoreState> Store::readState()
     state.sequence = q.value(1).toULongLong();
     state.totalPushes = q.value(2).toLongLong();
     state.mergeMode = q.value(3).toString();
+    state.resetGeneration = q.value(4).toLongLong();
     return state;
 }
 
@@ -340,27 +405,122 @@ bool Store::loadAgents(MergeEngine &engine, quint64 sinceSequence)
     q.addBindValue(qint64(sinceSequence));
     if (!q.exec())
         return fail(q, QStringLiteral("load agents"));
+    while (q.next())
+        engine.restore(readAgent(q, 0));
+    return true;
+}
+
+AgentState Store::readAgent(const QSqlQuery &q, int column) const
+{
+    AgentState agent;
+    agent.agentId = q.value(column).toString();
+    agent.firstSeen = q.value(column + 1).toLongLong();
+    agent.lastSeen = q.value(column + 2).toLongLong();
+    agent.pushCount = q.value(column + 3).toLongLong();
+    if (!q.isNull(column + 4)) {
+        Contribution c;
+        c.timestamp = q.value(column + 4).toLongLong();
+        c.topics = decodeTopics(q.value(column + 5).toString());
+        std::sort(c.topics.begin(), c.topics.end(), [](const auto &x, const auto &y) {
+            return CodePointLess{}(x.first, y.first);
+        });
+        c.facts = m_dialect.decodeTextArray(q.value(column + 6).toString());
+        std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
+        agent.current = std::move(c);
+    }
+    agent.sequence = q.value(column + 7).toULongLong();
+    return agent;
+}
+
+std::optional<StoreState> Store::loadChanges(MergeEngine &engine, quint64 sinceSequence)
+{
+    if (!m_loadChanges) {
+        m_loadChanges = std::make_unique<QSqlQuery>(database());
+        m_loadChanges->setForwardOnly(true);
+        if (!prepare(*m_loadChanges,
+                     QStringLiteral("SELECT s.database_id, s.sequence, s.total_pushes, "
+                                    "s.merge_mode, s.reset_generation, a.agent_id, "
+                                    "a.first_seen_us, a.last_seen_us, a.push_count, "
+                                    "a.current_timestamp_us, a.topic_counts, a.fact_hashes, "
+                                    "a.sequence FROM coordinator_state s LEFT JOIN agents a ON "
+                                    "a.sequence > ? WHERE s.id = 1"))) {
+            m_loadChanges.reset();
+            return std::nullopt;
+        }
+    }
+    QSqlQuery &q = *m_loadChanges;
+    q.bindValue(0, qint64(sinceSequence));
+    if (!q.exec()) {
+        fail(q, QStringLiteral("load changes"));
+        return std::nullopt;
+    }
+    std::optional<StoreState> state;
+    while (q.next()) {
+        if (!state) {
+            state.emplace();
+            state->databaseId = q.value(0).toString();
+            state->sequence = q.value(1).toULongLong();
+            state->totalPushes = q.value(2).toLongLong();
+            state->mergeMode = q.value(3).toString();
+            state->resetGeneration = q.value(4).toLongLong();
+        }
+        if (!q.isNull(5))
+            engine.restore(readAgent(q, 5));
+    }
+    q.finish();
+    if (!state)
+        m_lastError = QStringLiteral("the coordinator_state row is missing");
+    return state;
+}
+
+std::optional<QList<AgentState>> Store::listAgents()
+{
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT agent_id, first_seen_us, last_seen_us, push_count, "
+                               "sequence FROM agents ORDER BY agent_id"))) {
+        fail(q, QStringLiteral("list agents"));
+        return std::nullopt;
+    }
+    QList<AgentState> agents;
     while (q.next()) {
         AgentState agent;
         agent.agentId = q.value(0).toString();
         agent.firstSeen = q.value(1).toLongLong();
         agent.lastSeen = q.value(2).toLongLong();
         agent.pushCount = q.value(3).toLongLong();
-        if (!q.isNull(4)) {
-            Contribution c;
-            c.timestamp = q.value(4).toLongLong();
-            c.topics = decodeTopics(q.value(5).toString());
-            std::sort(c.topics.begin(), c.topics.end(), [](const auto &x, const auto &y) {
-                return CodePointLess{}(x.first, y.first);
-            });
-            c.facts = m_dialect.decodeTextArray(q.value(6).toString());
-            std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
-            agent.current = std::move(c);
-        }
-        agent.sequence = q.value(7).toULongLong();
-        engine.restore(agent);
+        agent.sequence = q.value(4).toULongLong();
+        agents.append(std::move(agent));
     }
-    return true;
+    return agents;
+}
+
+std::optional<QList<Store::PushRecord>> Store::agentHistory(const QString &agentId, int limit)
+{
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, QStringLiteral("SELECT timestamp_us, topic_counts, fact_hashes, source, "
+                                   "received_us FROM summaries WHERE agent_id = ? "
+                                   "ORDER BY id DESC LIMIT ?")))
+        return std::nullopt;
+    q.addBindValue(agentId);
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("agent history"));
+        return std::nullopt;
+    }
+    QList<PushRecord> records;
+    while (q.next()) {
+        PushRecord r;
+        r.summary.agentId = agentId;
+        r.summary.timestamp = q.value(0).toLongLong();
+        r.summary.topicCounts = decodeTopics(q.value(1).toString());
+        r.summary.factHashes = m_dialect.decodeTextArray(q.value(2).toString());
+        r.source = q.value(3).toString();
+        r.receivedAt = q.value(4).toLongLong();
+        records.append(std::move(r));
+    }
+    return records;
 }
 
 bool Store::writeAgent(const AgentState &agent)
@@ -400,7 +560,13 @@ bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
                               << mergeModeName(mode) << "- recomputing contributions from history";
     if (!beginWrite())
         return false;
-    const quint64 sequence = state->sequence + 1;
+    // Another instance may have written since readState(): take the sequence under the lock.
+    const std::optional<StoreState> locked = lockState();
+    if (!locked) {
+        rollback();
+        return false;
+    }
+    const quint64 sequence = locked->sequence + 1;
     {
         QSqlQuery q(database());
         q.setForwardOnly(true);
@@ -565,8 +731,8 @@ bool Store::deleteEverything(quint64 sequence)
         !exec(QStringLiteral("DELETE FROM agents")))
         return false;
     QSqlQuery q(database());
-    prepare(q, QStringLiteral(
-                   "UPDATE coordinator_state SET sequence = ?, total_pushes = 0 WHERE id = 1"));
+    prepare(q, QStringLiteral("UPDATE coordinator_state SET sequence = ?, total_pushes = 0, "
+                              "reset_generation = reset_generation + 1 WHERE id = 1"));
     q.addBindValue(qint64(sequence));
     return q.exec() || fail(q, QStringLiteral("reset state"));
 }

@@ -50,6 +50,9 @@ struct StoreState
     quint64 sequence = 0;
     qint64 totalPushes = 0;
     QString mergeMode;
+    // Bumped by every reset: an instance that sees another value reloads everything
+    // (agents deleted by a reset leave no changed row to catch up from).
+    qint64 resetGeneration = 0;
 };
 
 // One connection to the coordinator's database. A Store belongs to the thread that
@@ -61,7 +64,7 @@ struct StoreState
 class Store
 {
 public:
-    static constexpr int SchemaVersion = 2;
+    static constexpr int SchemaVersion = 3;
 
     static std::unique_ptr<Store> open(const StoreUrl &url, const StoreOptions &options,
                                        QString *error);
@@ -73,15 +76,41 @@ public:
     const SqlDialect &dialect() const { return m_dialect; }
     QString lastError() const { return m_lastError; }
 
+    // The tables of the coordinator's schema.
+    QStringList tableNames();
+
     // A cheap round trip, for /health.
     bool ping();
 
     std::optional<StoreState> readState();
+    // PostgreSQL, inside a write transaction: reads the state and locks its row until the
+    // commit, so the write transactions of every instance on the database run one after
+    // another and each sees everything committed before it.
+    std::optional<StoreState> lockState();
+    // Closes and opens the connection again (after the database went away and came back).
+    bool reopen();
     // Loads every agent (or those changed after `sinceSequence`) into the engine.
     bool loadAgents(MergeEngine &engine, quint64 sinceSequence = 0);
+    // Catch-up of one instance among several: the state and the agents changed after
+    // `sinceSequence`, read in one statement (one snapshot, one round trip), the agents
+    // restored into the engine. The caller compares the reset generation.
+    std::optional<StoreState> loadChanges(MergeEngine &engine, quint64 sinceSequence);
     // Rebuilds every agent's contribution from history for a merge mode, when the mode
     // differs from the one the contributions were computed with. Commits on success.
     bool adoptMergeMode(MergeMode mode, MergeEngine &engine);
+
+    // Reads for the dashboard (cheap: no history scan).
+    // Every agent's counters (id, first/last seen, pushes, sequence), without its
+    // contribution; ordered by agent id.
+    std::optional<QList<AgentState>> listAgents();
+    // An agent's latest pushes, newest first.
+    struct PushRecord
+    {
+        Summary summary;
+        Instant receivedAt = 0;
+        QString source;
+    };
+    std::optional<QList<PushRecord>> agentHistory(const QString &agentId, int limit);
 
     // Writes; call between beginWrite() and commit().
     bool beginWrite();
@@ -107,21 +136,25 @@ public:
 private:
     Store(const StoreUrl &url, const QString &connection);
     bool configure(const StoreOptions &options);
+    std::optional<StoreState> queryState(bool forUpdate);
     bool migrate();
     bool exec(const QString &statement);
     bool prepare(QSqlQuery &query, const QString &statement);
     bool fail(const QSqlQuery &query, const QString &what);
     bool writeAgent(const AgentState &agent);
+    AgentState readAgent(const QSqlQuery &query, int column) const;
     bool bumpKeysVersion();
 
     StoreUrl m_url;
     SqlDialect m_dialect;
     QString m_connection;
     QString m_lastError;
+    StoreOptions m_options;
     std::unique_ptr<QSqlQuery> m_insertSummary;
     std::unique_ptr<QSqlQuery> m_upsertAgent;
     std::unique_ptr<QSqlQuery> m_touchAgent;
     std::unique_ptr<QSqlQuery> m_writeState;
+    std::unique_ptr<QSqlQuery> m_loadChanges;
 };
 
 } // namespace agmem

@@ -1,3 +1,8 @@
+// The store against SQLite, and (run as tst_store_pg, AGMEM_TEST_BACKEND=postgresql) the
+// same cases against PostgreSQL; the SQLite-only ones (PRAGMAs, files, :memory:) skip there.
+
+#include "pgsupport.h"
+
 #include "core/mergeengine.h"
 #include "core/summary.h"
 #include "core/timestamp.h"
@@ -96,6 +101,42 @@ StoreUrl fileUrl(const QTemporaryDir &dir, const QString &name = QStringLiteral(
     return url;
 }
 
+// PostgreSQL databases of the running test, by name; dropped in cleanup().
+QHash<QString, StoreUrl> pgDatabases;
+
+// The database called `name` of the running test: a SQLite file in `dir`, or a fresh
+// PostgreSQL database (created on first use) when the suite runs against PostgreSQL.
+StoreUrl testUrl(const QTemporaryDir &dir, const QString &name = QStringLiteral("agmem.db"))
+{
+    if (!test::postgresBackend())
+        return fileUrl(dir, name);
+    const auto it = pgDatabases.constFind(name);
+    if (it != pgDatabases.cend())
+        return *it;
+    QString error;
+    const std::optional<StoreUrl> url = test::createDatabase(&error);
+    if (!url) {
+        qWarning().noquote() << error;
+        return {};
+    }
+    pgDatabases.insert(name, *url);
+    return *url;
+}
+
+// A text array as stored: a JSON array in SQLite, a TEXT[] in PostgreSQL.
+QStringList storedArray(const QVariant &value)
+{
+    if (test::postgresBackend())
+        return SqlDialect(StoreUrl::Kind::PostgreSql).decodeTextArray(value.toString());
+    QStringList out;
+    const QJsonDocument doc = QJsonDocument::fromJson(value.toString().toUtf8());
+    if (!doc.isArray())
+        return {u"<not a JSON array: "_s + value.toString() + u'>'};
+    for (const QJsonValue &v : doc.array())
+        out.append(v.toString());
+    return out;
+}
+
 std::unique_ptr<Store> openStore(const StoreUrl &url, const StoreOptions &options = {})
 {
     QString error;
@@ -120,7 +161,8 @@ QStringList dumpTable(const QSqlDatabase &db, const QString &table)
 {
     QStringList rows;
     QSqlQuery q(db);
-    if (!q.exec(u"SELECT * FROM "_s + table + u" ORDER BY rowid"_s)) {
+    const QString order = db.driverName() == u"QPSQL" ? u"1"_s : u"rowid"_s;
+    if (!q.exec(u"SELECT * FROM "_s + table + u" ORDER BY "_s + order)) {
         rows.append(u"<query failed: "_s + q.lastError().text() + u'>');
         return rows;
     }
@@ -143,15 +185,26 @@ QStringList dumpStore(const QSqlDatabase &db)
     return all;
 }
 
-// A plain QSqlDatabase connection to a SQLite file, beside (or without) a Store.
+// A plain QSqlDatabase connection to the database, beside (or without) a Store.
 class RawDb
 {
 public:
-    explicit RawDb(const QString &path)
+    explicit RawDb(const StoreUrl &url)
         : m_name(QStringLiteral("tst-store-raw-%1").arg(++s_counter))
     {
+        if (url.kind == StoreUrl::Kind::PostgreSql) {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), m_name);
+            db.setHostName(url.host);
+            db.setPort(url.port);
+            db.setUserName(url.user);
+            db.setPassword(url.password);
+            db.setDatabaseName(url.database);
+            db.setConnectOptions(url.connectOptions);
+            db.open();
+            return;
+        }
         QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_name);
-        db.setDatabaseName(path);
+        db.setDatabaseName(url.path);
         db.open();
     }
     ~RawDb()
@@ -184,6 +237,14 @@ private:
 bool installBoomTriggers(const QSqlDatabase &db)
 {
     QSqlQuery q(db);
+    if (db.driverName() == u"QPSQL") {
+        return q.exec(QStringLiteral(
+                   "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN "
+                   "IF NEW.agent_id = 'boom' THEN RAISE EXCEPTION 'boom trigger'; END IF; "
+                   "RETURN NEW; END $$ LANGUAGE plpgsql")) &&
+               q.exec(QStringLiteral("CREATE TRIGGER boom BEFORE INSERT OR UPDATE ON agents "
+                                     "FOR EACH ROW EXECUTE FUNCTION boom()"));
+    }
     return q.exec(QStringLiteral("CREATE TRIGGER boom_insert BEFORE INSERT ON agents "
                                  "WHEN NEW.agent_id = 'boom' "
                                  "BEGIN SELECT RAISE(ABORT, 'boom trigger'); END")) &&
@@ -290,6 +351,7 @@ class TstStore : public QObject
 
 private slots:
     void initTestCase();
+    void cleanup();
 
     void freshOpenCreatesSchema_data();
     void freshOpenCreatesSchema();
@@ -314,7 +376,22 @@ void TstStore::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
     QVERIFY(QSqlDatabase::isDriverAvailable(QStringLiteral("QSQLITE")));
+    if (test::postgresBackend())
+        AGMEM_REQUIRE_POSTGRES();
 }
+
+void TstStore::cleanup()
+{
+    for (const StoreUrl &url : std::as_const(pgDatabases))
+        test::dropDatabase(url);
+    pgDatabases.clear();
+}
+
+#define SQLITE_ONLY(why)                                                                           \
+    do {                                                                                           \
+        if (test::postgresBackend())                                                               \
+            QSKIP("SQLite only: " why);                                                            \
+    } while (false)
 
 void TstStore::freshOpenCreatesSchema_data()
 {
@@ -334,7 +411,7 @@ void TstStore::freshOpenCreatesSchema()
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     // A missing folder is created as well.
-    const StoreUrl url = fileUrl(dir, QStringLiteral("sub/dir/agmem.db"));
+    const StoreUrl url = testUrl(dir, QStringLiteral("sub/dir/agmem.db"));
     StoreOptions options;
     if (durability >= 0)
         options.durability = Durability(durability);
@@ -343,10 +420,10 @@ void TstStore::freshOpenCreatesSchema()
     {
         const std::unique_ptr<Store> store = openStore(url, options);
         QVERIFY(store);
-        QVERIFY(QFile::exists(url.path));
+        QVERIFY(test::postgresBackend() || QFile::exists(url.path));
         const QSqlDatabase db = store->database();
 
-        const QStringList tables = db.tables();
+        const QStringList tables = test::storeTables(db);
         for (const QString &table :
              {u"schema_info"_s, u"summaries"_s, u"agents"_s, u"coordinator_state"_s})
             QVERIFY2(tables.contains(table), qPrintable(table));
@@ -365,9 +442,11 @@ void TstStore::freshOpenCreatesSchema()
         QCOMPARE(state->mergeMode, QStringLiteral("latest"));
         databaseId = state->databaseId;
 
-        QCOMPARE(scalar(db, QStringLiteral("PRAGMA journal_mode")).toString().toLower(),
-                 QStringLiteral("wal"));
-        QCOMPARE(scalar(db, QStringLiteral("PRAGMA synchronous")).toInt(), synchronous);
+        if (!test::postgresBackend()) {
+            QCOMPARE(scalar(db, QStringLiteral("PRAGMA journal_mode")).toString().toLower(),
+                     QStringLiteral("wal"));
+            QCOMPARE(scalar(db, QStringLiteral("PRAGMA synchronous")).toInt(), synchronous);
+        }
         QVERIFY(store->ping());
 
         MergeEngine engine;
@@ -385,12 +464,13 @@ void TstStore::freshOpenCreatesSchema()
         QCOMPARE(
             scalar(store->database(), QStringLiteral("SELECT COUNT(*) FROM schema_info")).toInt(),
             Store::SchemaVersion);
-        QCOMPARE(scalar(store->database(), QStringLiteral("PRAGMA synchronous")).toInt(),
-                 synchronous);
+        if (!test::postgresBackend())
+            QCOMPARE(scalar(store->database(), QStringLiteral("PRAGMA synchronous")).toInt(),
+                     synchronous);
     }
 
     // Another new database gets another identity.
-    const std::unique_ptr<Store> other = openStore(fileUrl(dir, QStringLiteral("other.db")));
+    const std::unique_ptr<Store> other = openStore(testUrl(dir, QStringLiteral("other.db")));
     QVERIFY(other);
     QVERIFY(other->readState());
     QVERIFY(other->readState()->databaseId != databaseId);
@@ -400,7 +480,7 @@ void TstStore::reopenRestoresEverything()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const StoreUrl url = fileUrl(dir);
+    const StoreUrl url = testUrl(dir);
 
     Summary withExtras =
         makeSummary(u"agent-b"_s, BaseTime + 5 * Second + 123456, {{u"python"_s, 1}});
@@ -455,27 +535,31 @@ void TstStore::reopenRestoresEverything()
     // History: every push, in order, as sent.
     {
         QSqlQuery q(db);
-        QVERIFY(q.exec(QStringLiteral(
-            "SELECT agent_id, timestamp, timestamp_us, topic_counts, fact_hashes, metadata, "
-            "memory_types, source, received_us FROM summaries ORDER BY id")));
+        // PostgreSQL's TIMESTAMPTZ comes back as a QDateTime (milliseconds): read the
+        // microseconds it holds.
+        const QString timestamp = test::postgresBackend()
+                                      ? u"CAST(EXTRACT(EPOCH FROM timestamp) * 1000000 AS BIGINT)"_s
+                                      : u"timestamp"_s;
+        QVERIFY(q.exec(u"SELECT agent_id, "_s + timestamp +
+                       u", timestamp_us, topic_counts, fact_hashes, metadata, "
+                       "memory_types, source, received_us FROM summaries ORDER BY id"_s));
         int row = 0;
         while (q.next()) {
             QVERIFY(row < pushes.size());
             const Summary &s = pushes.at(row).summary;
             QCOMPARE(q.value(0).toString(), s.agentId);
-            QCOMPARE(parseIsoTimestamp(q.value(1).toString()), std::optional<Instant>(s.timestamp));
+            if (test::postgresBackend())
+                QCOMPARE(q.value(1).toLongLong(), s.timestamp);
+            else
+                QCOMPARE(parseIsoTimestamp(q.value(1).toString()),
+                         std::optional<Instant>(s.timestamp));
             QCOMPARE(q.value(2).toLongLong(), s.timestamp);
             const QJsonDocument topics = QJsonDocument::fromJson(q.value(3).toString().toUtf8());
             QVERIFY(topics.isObject());
             QCOMPARE(topics.object().size(), s.topicCounts.size());
             for (const auto &[topic, count] : s.topicCounts)
                 QCOMPARE(topics.object().value(topic).toInteger(), count);
-            const QJsonDocument facts = QJsonDocument::fromJson(q.value(4).toString().toUtf8());
-            QVERIFY(facts.isArray());
-            QStringList storedFacts;
-            for (const QJsonValue &v : facts.array())
-                storedFacts.append(v.toString());
-            QCOMPARE(storedFacts, s.factHashes);
+            QCOMPARE(storedArray(q.value(4)), s.factHashes);
             if (s.hasMetadata)
                 QCOMPARE(QJsonDocument::fromJson(q.value(5).toString().toUtf8()).object(),
                          s.metadata);
@@ -551,11 +635,7 @@ void TstStore::reopenRestoresEverything()
             QCOMPARE(topics.keys(), e.topics.keys());
             for (auto it = e.topics.begin(); it != e.topics.end(); ++it)
                 QCOMPARE(topics.value(it.key()).toInteger(), it.value().toInteger());
-            QStringList facts;
-            for (const QJsonValue &v :
-                 QJsonDocument::fromJson(q.value(5).toString().toUtf8()).array())
-                facts.append(v.toString());
-            QCOMPARE(facts, e.facts);
+            QCOMPARE(storedArray(q.value(5)), e.facts);
             QCOMPARE(q.value(6).toULongLong(), e.sequence);
         }
     }
@@ -595,7 +675,7 @@ void TstStore::failedPushLeavesNothing()
 
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const StoreUrl url = fileUrl(dir);
+    const StoreUrl url = testUrl(dir);
     const std::unique_ptr<Store> store = openStore(url);
     QVERIFY(store);
     const QSqlDatabase db = store->database();
@@ -640,7 +720,7 @@ void TstStore::failedPushLeavesNothing()
     QCOMPARE(stateAfter->sequence, stateBefore->sequence);
     QCOMPARE(stateAfter->totalPushes, stateBefore->totalPushes);
     {
-        RawDb raw(url.path);
+        RawDb raw(url);
         QCOMPARE(dumpStore(raw.db()), before);
     }
 
@@ -672,7 +752,7 @@ void TstStore::failedBatchThroughApi()
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     ServerConfig config;
-    config.store = fileUrl(dir);
+    config.store = testUrl(dir);
     config.accessLog = false;
     QString error;
     const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
@@ -763,11 +843,12 @@ void TstStore::upgradesVersion1Database()
 {
     // A database written by the first release (schema version 1, frozen): later
     // versions must open it, migrate it and keep every row.
+    SQLITE_ONLY("the first release wrote SQLite only");
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     const StoreUrl url = fileUrl(dir, QStringLiteral("v1.db"));
     {
-        RawDb raw(url.path);
+        RawDb raw(url);
         const QStringList v1 = {
             u"CREATE TABLE schema_info (version INTEGER NOT NULL)"_s,
             u"CREATE TABLE coordinator_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -831,15 +912,15 @@ void TstStore::refusesNewerSchema()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const StoreUrl url = fileUrl(dir);
+    const StoreUrl url = testUrl(dir);
     QVERIFY(openStore(url));
     {
-        RawDb raw(url.path);
+        RawDb raw(url);
         QVERIFY(raw.exec(QStringLiteral("INSERT INTO schema_info (version) VALUES (%1)")
                              .arg(Store::SchemaVersion + 1)));
     }
     const QStringList before = [&] {
-        RawDb raw(url.path);
+        RawDb raw(url);
         return dumpTable(raw.db(), QStringLiteral("schema_info")) + dumpStore(raw.db());
     }();
 
@@ -854,7 +935,7 @@ void TstStore::refusesNewerSchema()
         QVERIFY2(error.contains(QString::number(Store::SchemaVersion + 1)), qPrintable(error));
     }
 
-    RawDb raw(url.path);
+    RawDb raw(url);
     QCOMPARE(dumpTable(raw.db(), QStringLiteral("schema_info")) + dumpStore(raw.db()), before);
 }
 
@@ -873,6 +954,7 @@ void TstStore::refusesNonDatabaseFile_data()
 void TstStore::refusesNonDatabaseFile()
 {
     QFETCH(QByteArray, content);
+    SQLITE_ONLY("a file that is not a database");
 
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
@@ -900,11 +982,11 @@ void TstStore::refusesForeignDatabase()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const StoreUrl url = fileUrl(dir, QStringLiteral("someone-else.db"));
+    const StoreUrl url = testUrl(dir, QStringLiteral("someone-else.db"));
     {
-        RawDb raw(url.path);
+        RawDb raw(url);
         QVERIFY(raw.exec(QStringLiteral("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")));
-        QVERIFY(raw.exec(QStringLiteral("INSERT INTO users (name) VALUES ('alice')")));
+        QVERIFY(raw.exec(QStringLiteral("INSERT INTO users (id, name) VALUES (1, 'alice')")));
     }
 
     QString error;
@@ -913,8 +995,8 @@ void TstStore::refusesForeignDatabase()
     QVERIFY2(error.contains(u"no agmem-coordinator schema"_s), qPrintable(error));
 
     // Nothing was added to the foreign database.
-    RawDb raw(url.path);
-    QCOMPARE(raw.db().tables(), QStringList{u"users"_s});
+    RawDb raw(url);
+    QCOMPARE(test::storeTables(raw.db()), QStringList{u"users"_s});
     QCOMPARE(dumpTable(raw.db(), QStringLiteral("users")), QStringList{u"1|alice"_s});
 }
 
@@ -922,7 +1004,7 @@ void TstStore::adoptMergeModeRecomputesFromHistory()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const StoreUrl url = fileUrl(dir);
+    const StoreUrl url = testUrl(dir);
 
     const QList<Push> pushes = {
         {makeSummary(u"a"_s, BaseTime + Second, {{u"x"_s, 1}}, {u"f1"_s}), Received + 1},
@@ -985,9 +1067,12 @@ void TstStore::adoptMergeModeRecomputesFromHistory()
         QCOMPARE(engine.agents().value(u"b"_s).pushCount, qint64(2));
 
         const QSqlDatabase db = store->database();
-        QCOMPARE(scalar(db, QStringLiteral("SELECT topic_counts FROM agents WHERE agent_id = 'b'"))
-                     .toString(),
-                 QStringLiteral("{\"x\":20}"));
+        const QString bTopics =
+            scalar(db, QStringLiteral("SELECT topic_counts FROM agents WHERE agent_id = 'b'"))
+                .toString();
+        // JSONB prints its own spacing.
+        QCOMPARE(bTopics, test::postgresBackend() ? QStringLiteral("{\"x\": 20}")
+                                                  : QStringLiteral("{\"x\":20}"));
         QCOMPARE(scalar(db, QStringLiteral("SELECT push_count FROM agents WHERE agent_id = 'a'"))
                      .toInt(),
                  3);
@@ -1037,7 +1122,7 @@ void TstStore::deleteEverythingEmptiesTheStore()
 {
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const StoreUrl url = fileUrl(dir);
+    const StoreUrl url = testUrl(dir);
     const std::unique_ptr<Store> store = openStore(url);
     QVERIFY(store);
     MergeEngine engine;
@@ -1079,6 +1164,7 @@ void TstStore::deleteEverythingEmptiesTheStore()
 
 void TstStore::memoryStoreIsSharedWhileOpen()
 {
+    SQLITE_ONLY(":memory:");
     QString error;
     const std::optional<StoreUrl> url = StoreUrl::parse(QStringLiteral(":memory:"), &error);
     QVERIFY2(url, qPrintable(error));
@@ -1210,6 +1296,7 @@ void TstStore::parseStoreUrl_data()
 
 void TstStore::parseStoreUrl()
 {
+    SQLITE_ONLY("no database involved; runs in the SQLite pass");
     QFETCH(QString, text);
     QFETCH(bool, ok);
     QFETCH(int, kind);
