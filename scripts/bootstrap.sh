@@ -13,6 +13,9 @@ packages=(
     qt6-l10n-tools qt6-svg-dev qt6-charts-dev libqt6svg6 libgl-dev
     libqt6sql6-sqlite libqt6sql6-psql
     postgresql
+    openssl
+    prometheus    # promtool, for the /metrics test
+    zlib1g-dev    # gzip for /pull
 )
 
 missing=()

@@ -42,7 +42,7 @@ as_owner() {
 # Starts the server of the cluster in $dir on a port (throwaway: no fsync).
 start_server() {
     as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
         start >/dev/null
 }
 

@@ -131,9 +131,8 @@ inline std::optional<StoreUrl> createDatabase(QString *error)
     if (!admin)
         return std::nullopt;
     static int counter = 0;
-    const QString schema = QStringLiteral("agmem_t_%1_%2")
-                               .arg(QCoreApplication::applicationPid())
-                               .arg(++counter);
+    const QString schema =
+        QStringLiteral("agmem_t_%1_%2").arg(QCoreApplication::applicationPid()).arg(++counter);
     PgConnection pg(*admin);
     if (!pg.isOpen()) {
         *error = QStringLiteral("cannot connect to %1: %2").arg(admin->displayName(), pg.error());
@@ -146,8 +145,7 @@ inline std::optional<StoreUrl> createDatabase(QString *error)
     }
     StoreUrl url = *admin;
     const QString option = QStringLiteral("options=-csearch_path=") + schema;
-    url.connectOptions =
-        url.connectOptions.isEmpty() ? option : url.connectOptions + u';' + option;
+    url.connectOptions = url.connectOptions.isEmpty() ? option : url.connectOptions + u';' + option;
     return url;
 }
 

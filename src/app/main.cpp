@@ -1,9 +1,13 @@
+#include "jsonlog.h"
 #include "keyscommand.h"
+#include "migratecommand.h"
 #include "options.h"
 
 #include "core/logging.h"
+#include "gui/dashboard.h"
 #include "server/servercontroller.h"
 
+#include <QApplication>
 #include <QCoreApplication>
 #include <QSettings>
 #include <QSocketNotifier>
@@ -78,6 +82,30 @@ int serveHeadless(QCoreApplication &app, const AppOptions &options)
     return code;
 }
 
+// Decided once, before any application object exists: only `serve` without --no-gui
+// opens the window, so headless runs never construct QApplication or a widget.
+bool wantsWindow(int argc, char *argv[])
+{
+    QStringList arguments;
+    for (int i = 0; i < argc; ++i)
+        arguments.append(QString::fromLocal8Bit(argv[i]));
+    const QSettings settings;
+    const AppOptions options = parseOptions(arguments, &settings);
+    return options.outcome == AppOptions::Outcome::Run && options.command == u"serve" &&
+           !options.noGui;
+}
+
+bool displayAvailable()
+{
+#if defined(Q_OS_UNIX) && !defined(Q_OS_MACOS)
+    return !qEnvironmentVariableIsEmpty("DISPLAY") ||
+           !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ||
+           !qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
+#else
+    return true;
+#endif
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -86,10 +114,22 @@ int main(int argc, char *argv[])
         qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} "
                                           "%{if-category}%{category} %{endif}%{type}: %{message}"));
     }
-    QCoreApplication app(argc, argv);
     QCoreApplication::setOrganizationName(QStringLiteral("agmem"));
     QCoreApplication::setApplicationName(QStringLiteral("agmem-coordinator"));
     QCoreApplication::setApplicationVersion(QStringLiteral(AGMEM_VERSION));
+    if (wantsWindow(argc, argv)) {
+        if (displayAvailable()) {
+            QApplication app(argc, argv);
+            const QSettings settings;
+            const AppOptions options = parseOptions(QCoreApplication::arguments(), &settings);
+            if (options.jsonLog)
+                installJsonLogHandler();
+            return runDashboard(app, options.server, options.language);
+        }
+        printTo(stderr, QStringLiteral("agmem-coordinator: no display found, serving without "
+                                       "the window (as with --no-gui)\n"));
+    }
+    QCoreApplication app(argc, argv);
 
     const QSettings settings;
     const AppOptions options = parseOptions(QCoreApplication::arguments(), &settings);
@@ -103,7 +143,11 @@ int main(int argc, char *argv[])
     case AppOptions::Outcome::Run:
         break;
     }
+    if (options.jsonLog)
+        installJsonLogHandler();
     if (options.command == u"keys")
         return runKeysCommand(options);
+    if (options.command == u"migrate")
+        return runMigrateCommand(options);
     return serveHeadless(app, options);
 }

@@ -156,10 +156,48 @@ QList<Option> optionTable()
          QStringLiteral("keys create: the new key's scopes, from push, pull, admin."),
          QStringLiteral("push,pull"),
          {}},
+        {QStringLiteral("from"),
+         QStringLiteral("url"),
+         QStringLiteral("migrate: the database to copy from."),
+         {},
+         {}},
+        {QStringLiteral("to"),
+         QStringLiteral("url"),
+         QStringLiteral("migrate: the database to copy into (must be empty, unless --force)."),
+         {},
+         {}},
+        {QStringLiteral("force"),
+         {},
+         QStringLiteral("migrate: replace what the target database holds."),
+         {},
+         {}},
         {QStringLiteral("no-access-log"),
          {},
          QStringLiteral("Do not log a line per request."),
          {},
+         {}},
+        {QStringLiteral("log-format"),
+         QStringLiteral("text|json"),
+         QStringLiteral("json: every log line (access and events) is one JSON object."),
+         QStringLiteral("text"),
+         {}},
+        {QStringLiteral("history-retention"),
+         QStringLiteral("days"),
+         QStringLiteral("Delete pushes older than this from the history, in the background "
+                        "(current summaries and the merge are kept); 0 keeps everything."),
+         QStringLiteral("0"),
+         {}},
+        {QStringLiteral("history-max-per-agent"),
+         QStringLiteral("count"),
+         QStringLiteral("Keep at most this many of each agent's newest pushes in the history; "
+                        "0: no limit."),
+         QStringLiteral("0"),
+         {}},
+        {QStringLiteral("agent-expiry"),
+         QStringLiteral("days"),
+         QStringLiteral("Drop an agent that has not pushed for this long from the merge, with its "
+                        "history (as DELETE /agents/ID); 0: never."),
+         QStringLiteral("0"),
          {}},
     };
 }
@@ -233,8 +271,10 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         QStringLiteral("serve (default): run the coordinator.\n"
                        "keys create NAME [--scopes push,pull,admin]: make an API key (printed "
                        "once).\nkeys list: show keys.\nkeys revoke ID: revoke a key.\n"
+                       "migrate --from URL --to URL [--force]: copy everything (history, "
+                       "agents, keys) between SQLite and PostgreSQL.\n"
                        "Commands work on the --db database, also while a server uses it."),
-        QStringLiteral("[serve|keys ...]"));
+        QStringLiteral("[serve|keys ...|migrate]"));
 
     const auto fail = [&out](const QString &message) {
         out.outcome = AppOptions::Outcome::ExitError;
@@ -260,7 +300,7 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         out.command = positional.first();
         out.arguments = positional.mid(1);
     }
-    if (out.command != u"serve" && out.command != u"keys")
+    if (out.command != u"serve" && out.command != u"keys" && out.command != u"migrate")
         return fail(QStringLiteral("unknown command \"%1\" (try --help)").arg(out.command));
 
     const Lookup lookup{parser, QProcessEnvironment::systemEnvironment(), settings};
@@ -392,12 +432,29 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
     if (config.tlsCertificate.isEmpty() != config.tlsKey.isEmpty())
         return fail(QStringLiteral("--tls-cert and --tls-key go together"));
     out.scopes = lookup.value(find("scopes")).value_or(QStringLiteral("push,pull"));
+    if (out.command == u"migrate") {
+        // Flags only: a DATABASE_URL in the environment must not pick the target.
+        out.migrateFrom = parser.value(QStringLiteral("from"));
+        out.migrateTo = parser.value(QStringLiteral("to"));
+        out.force = parser.isSet(QStringLiteral("force"));
+    }
     int idleSeconds = config.connection.idleTimeoutMs / 1000;
     int readSeconds = config.connection.readTimeoutMs / 1000;
     if (!number("max-connections", 1, 1000000, &config.connection.maxConnections) ||
         !number("idle-timeout", 1, 86400, &idleSeconds) ||
         !number("read-timeout", 1, 86400, &readSeconds))
         return fail(error);
+    if (!number("history-retention", 0, 36500, &config.historyRetentionDays) ||
+        !number("history-max-per-agent", 0, 1000000000, &config.historyMaxPerAgent) ||
+        !number("agent-expiry", 0, 36500, &config.agentExpiryDays))
+        return fail(error);
+    if (const auto v = lookup.value(find("log-format"))) {
+        const QString format = v->trimmed();
+        if (format != u"text" && format != u"json")
+            return fail(QStringLiteral("--log-format: expected text or json, got \"%1\"")
+                            .arg(format.left(40)));
+        out.jsonLog = format == u"json";
+    }
     config.connection.idleTimeoutMs = idleSeconds * 1000;
     config.connection.readTimeoutMs = readSeconds * 1000;
 

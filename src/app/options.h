@@ -27,10 +27,16 @@ struct AppOptions
     QString command = QStringLiteral("serve");
     QStringList arguments;
     bool noGui = false;
+    // --log-format json: log lines as JSON objects (jsonlog.h).
+    bool jsonLog = false;
     // The window's language (de, fr, es, en); empty: the system's.
     QString language;
     // keys create: the scopes of the new key.
     QString scopes;
+    // migrate --from URL --to URL [--force]
+    QString migrateFrom;
+    QString migrateTo;
+    bool force = false;
     ServerConfig server;
 };
 

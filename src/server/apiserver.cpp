@@ -1,6 +1,7 @@
 #include "apiserver.h"
 
 #include "coordinatorapi.h"
+#include "operationsapi.h"
 
 #include "core/logging.h"
 
@@ -57,6 +58,11 @@ ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool a
     , m_accessLog(accessLog)
 {
     qRegisterMetaType<agmem::RequestEvent>();
+    // GET /metrics counts every answer and every refusal of the ConnectionGuard.
+    connect(this, &ApiServer::requestFinished, this,
+            [api](const RequestEvent &event) { api->operations().metrics().record(event); });
+    api->operations().setOpenConnections(
+        [this] { return m_listener ? qint64(m_listener->openConnections()) : 0; });
 }
 
 ApiServer::~ApiServer() = default;

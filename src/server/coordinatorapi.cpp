@@ -1,5 +1,7 @@
 #include "coordinatorapi.h"
 
+#include "operationsapi.h"
+
 #include "core/jsonwriter.h"
 #include "core/logging.h"
 
@@ -53,6 +55,14 @@ const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
         {QStringLiteral("/push"), {Post}, Scope::Push},
         {QStringLiteral("/pull"), {Get, Head}, Scope::Pull},
         {QStringLiteral("/admin/reset"), {Delete}, Scope::Admin},
+        // operationsapi.h; a path may have several rows (a scope per method).
+        {QStringLiteral("/agents"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/agents/{agent_id}"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/agents/{agent_id}"), {Delete}, Scope::Admin},
+        // Open from this machine (after a trusted proxy: the client's address), pull otherwise.
+        {QStringLiteral("/metrics"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/openapi.json"), {Get, Head}, Scope::None},
+        {QStringLiteral("/docs"), {Get, Head}, Scope::None},
     };
     return table;
 }
@@ -94,6 +104,8 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
         m_access->prune();
     });
     m_housekeeping.start();
+    m_operations = std::make_unique<OperationsApi>(
+        config, m_engine, *m_store, [this](quint64 sequence) { Q_EMIT mergeChanged(sequence); });
 }
 
 CoordinatorApi::~CoordinatorApi()
@@ -139,29 +151,39 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         respond(r);
     };
 
+    // The row for this path and method (a path may have a row per scope); `allowed`: the
+    // methods of every row for the path.
     const Route *route = nullptr;
+    QByteArrayList allowed;
+    QString parameter;
     for (const Route &r : routes()) {
-        if (r.path == request.path) {
+        if (!OperationsApi::matchRoute(r.path, request.path, &parameter))
+            continue;
+        allowed += r.methods;
+        if (!route ||
+            (!route->methods.contains(request.method) && r.methods.contains(request.method)))
             route = &r;
-            break;
-        }
     }
     if (!route) {
         answer(HttpReply::error(404, QStringLiteral("Not Found")));
         return;
     }
     if (request.method == Options && m_access->corsAllowed(request)) {
-        answer(preflight(request, *route));
+        Route all = *route;
+        all.methods = allowed;
+        answer(preflight(request, all));
         return;
     }
     if (!route->methods.contains(request.method)) {
-        QByteArrayList allowed = route->methods;
         answer(HttpReply::error(405, QStringLiteral("Method Not Allowed"))
                    .withHeader("Allow", allowed.join(", ")));
         return;
     }
+    Scope scope = route->scope;
+    if (route->path == u"/metrics" && QHostAddress(client).isLoopback())
+        scope = Scope::None;
     if (request.path != u"/health") {
-        if (const auto refused = m_access->authorize(request, client, pathKey, route->scope)) {
+        if (const auto refused = m_access->authorize(request, client, pathKey, scope)) {
             answer(*refused);
             return;
         }
@@ -179,18 +201,21 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     // Answers leave in request order: pushes waiting for their commit go first.
     flushPushes();
     if (request.path == u"/pull" && !catchUp()) {
-        answer(HttpReply::error(503, QStringLiteral("The store is unreachable: %1")
-                                         .arg(m_store->lastError().left(200))));
+        answer(HttpReply::error(
+            503,
+            QStringLiteral("The store is unreachable: %1").arg(m_store->lastError().left(200))));
         return;
     }
-    if (request.path == u"/")
+    if (request.path == u"/" || route->path.startsWith(u"/agents"))
         catchUp(); // on failure, the totals this instance knows
-    if (request.path == u"/")
+    if (OperationsApi::handles(route->path))
+        answer(m_operations->handle(request, route->path, parameter));
+    else if (request.path == u"/")
         answer(root());
     else if (request.path == u"/health")
         answer(health());
     else if (request.path == u"/pull")
-        answer(pull(request));
+        answer(m_operations->encodePull(request, pull(request)));
     else if (request.path == u"/admin/reset")
         answer(reset(request));
 }

@@ -17,6 +17,8 @@
 
 namespace agmem {
 
+class OperationsApi;
+
 // The coordinator's HTTP API, independent of the transport: routes, validation, merge,
 // and group commit of pushes. Lives in the server thread with its own store connection.
 class CoordinatorApi : public QObject
@@ -44,6 +46,8 @@ public:
     const MergeEngine &engine() const { return m_engine; }
     Store &store() { return *m_store; }
     AccessControl &access() { return *m_access; }
+    // /agents, /metrics, /openapi.json, /docs, gzip and retention (operationsapi.h).
+    OperationsApi &operations() { return *m_operations; }
 
     struct Route
     {
@@ -95,6 +99,7 @@ private:
     Instant m_startedAt;
     QList<PendingPush> m_pending;
     QTimer m_flushTimer;
+    std::unique_ptr<OperationsApi> m_operations;
 };
 
 } // namespace agmem

@@ -11,6 +11,8 @@
 #include <QHostAddress>
 #include <QString>
 
+#include <functional>
+
 namespace agmem {
 
 struct ServerConfig
@@ -31,6 +33,17 @@ struct ServerConfig
     // Pushes that arrive in one pass of the event loop are committed together (group
     // commit); a batch never grows beyond this many.
     int maxBatch = 256;
+    // Retention (0: off). History older than this many days, and beyond the newest N
+    // pushes per agent, is pruned in the background; agents silent for agentExpiryDays are
+    // dropped from the merge (as DELETE /agents/{id}).
+    int historyRetentionDays = 0;
+    int historyMaxPerAgent = 0;
+    int agentExpiryDays = 0;
+    // How often the retention pass runs, and how many rows one batch deletes.
+    int retentionIntervalMs = 60000;
+    int retentionBatch = 500;
+    // The clock of retention and expiry; empty: nowInstant(). Tests inject their own.
+    std::function<Instant()> clock;
 };
 
 } // namespace agmem

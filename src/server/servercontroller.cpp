@@ -140,9 +140,6 @@ public:
 
     ServerWorker()
     {
-        // A child, so moveToThread() takes the timer to the server thread with the worker
-        // (started from there otherwise: "Timers cannot be started from another thread").
-        m_eventTimer.setParent(this);
         m_eventTimer.setSingleShot(true);
         m_eventTimer.setInterval(EventIntervalMs);
         connect(&m_eventTimer, &QTimer::timeout, this, &ServerWorker::emitEvents);
@@ -185,7 +182,9 @@ private:
     QList<RequestEvent> m_events;
     std::optional<quint64> m_changedSequence;
     qint64 m_droppedEvents = 0;
-    QTimer m_eventTimer;
+    // A child, so moveToThread() takes it to the server thread with the worker (started
+    // from there otherwise: "Timers cannot be started from another thread").
+    QTimer m_eventTimer{this};
 
     std::unique_ptr<CoordinatorApi> m_api;
     ApiServer *m_server = nullptr;

@@ -14,6 +14,7 @@
 #include "core/apikey.h"
 
 #include <atomic>
+#include <limits>
 
 using namespace Qt::StringLiterals;
 
@@ -421,9 +422,8 @@ AgentState Store::readAgent(const QSqlQuery &q, int column) const
         Contribution c;
         c.timestamp = q.value(column + 4).toLongLong();
         c.topics = decodeTopics(q.value(column + 5).toString());
-        std::sort(c.topics.begin(), c.topics.end(), [](const auto &x, const auto &y) {
-            return CodePointLess{}(x.first, y.first);
-        });
+        std::sort(c.topics.begin(), c.topics.end(),
+                  [](const auto &x, const auto &y) { return CodePointLess{}(x.first, y.first); });
         c.facts = m_dialect.decodeTextArray(q.value(column + 6).toString());
         std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
         agent.current = std::move(c);
@@ -735,6 +735,126 @@ bool Store::deleteEverything(quint64 sequence)
                               "reset_generation = reset_generation + 1 WHERE id = 1"));
     q.addBindValue(qint64(sequence));
     return q.exec() || fail(q, QStringLiteral("reset state"));
+}
+
+std::optional<QList<Store::PushRecord>> Store::agentHistoryPage(const QString &agentId, int limit,
+                                                                qint64 before)
+{
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, QStringLiteral("SELECT id, timestamp_us, topic_counts, fact_hashes, source, "
+                                   "received_us FROM summaries WHERE agent_id = ? AND id < ? "
+                                   "ORDER BY id DESC LIMIT ?")))
+        return std::nullopt;
+    q.addBindValue(agentId);
+    q.addBindValue(before > 0 ? before : std::numeric_limits<qint64>::max());
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("agent history page"));
+        return std::nullopt;
+    }
+    QList<PushRecord> records;
+    while (q.next()) {
+        PushRecord r;
+        r.id = q.value(0).toLongLong();
+        r.summary.agentId = agentId;
+        r.summary.timestamp = q.value(1).toLongLong();
+        r.summary.topicCounts = decodeTopics(q.value(2).toString());
+        r.summary.factHashes = m_dialect.decodeTextArray(q.value(3).toString());
+        r.source = q.value(4).toString();
+        r.receivedAt = q.value(5).toLongLong();
+        records.append(std::move(r));
+    }
+    return records;
+}
+
+std::optional<qint64> Store::sizeBytes()
+{
+    QSqlQuery q(database());
+    if (m_dialect.isPostgres()) {
+        if (!q.exec(QStringLiteral("SELECT pg_database_size(current_database())")) || !q.next()) {
+            fail(q, QStringLiteral("database size"));
+            return std::nullopt;
+        }
+        return q.value(0).toLongLong();
+    }
+    if (m_url.kind == StoreUrl::Kind::SqliteFile) {
+        const QFileInfo main(m_url.path);
+        const QFileInfo wal(m_url.path + QStringLiteral("-wal"));
+        return (main.exists() ? main.size() : 0) + (wal.exists() ? wal.size() : 0);
+    }
+    if (!q.exec(QStringLiteral("SELECT page_count * page_size FROM pragma_page_count(), "
+                               "pragma_page_size()")) ||
+        !q.next()) {
+        fail(q, QStringLiteral("database size"));
+        return std::nullopt;
+    }
+    return q.value(0).toLongLong();
+}
+
+bool Store::deleteAgent(const QString &agentId, quint64 sequence)
+{
+    for (const QString &statement : {QStringLiteral("DELETE FROM summaries WHERE agent_id = ?"),
+                                     QStringLiteral("DELETE FROM agents WHERE agent_id = ?")}) {
+        QSqlQuery q(database());
+        if (!prepare(q, statement))
+            return false;
+        q.addBindValue(agentId);
+        if (!q.exec())
+            return fail(q, QStringLiteral("delete agent"));
+    }
+    QSqlQuery q(database());
+    prepare(q, QStringLiteral("UPDATE coordinator_state SET sequence = ?, "
+                              "reset_generation = reset_generation + 1 WHERE id = 1"));
+    q.addBindValue(qint64(sequence));
+    return q.exec() || fail(q, QStringLiteral("delete agent state"));
+}
+
+std::optional<qint64> Store::pruneHistoryBefore(Instant cutoff, int batch)
+{
+    // The oldest rows come first by id, so the scan stops after the batch.
+    QSqlQuery q(database());
+    if (!prepare(q, QStringLiteral("DELETE FROM summaries WHERE id IN (SELECT id FROM summaries "
+                                   "WHERE received_us < ? ORDER BY id LIMIT ?)")))
+        return std::nullopt;
+    q.addBindValue(cutoff);
+    q.addBindValue(batch);
+    if (!beginWrite())
+        return std::nullopt;
+    if (!q.exec()) {
+        fail(q, QStringLiteral("prune history"));
+        rollback();
+        return std::nullopt;
+    }
+    const qint64 deleted = q.numRowsAffected();
+    if (!commit())
+        return std::nullopt;
+    return deleted;
+}
+
+std::optional<qint64> Store::pruneAgentHistory(const QString &agentId, int keep, int batch)
+{
+    QSqlQuery q(database());
+    if (!prepare(q, QStringLiteral("DELETE FROM summaries WHERE id IN (SELECT id FROM summaries "
+                                   "WHERE agent_id = ? AND id < (SELECT id FROM summaries WHERE "
+                                   "agent_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?) "
+                                   "ORDER BY id LIMIT ?)")))
+        return std::nullopt;
+    q.addBindValue(agentId);
+    q.addBindValue(agentId);
+    q.addBindValue(keep - 1);
+    q.addBindValue(batch);
+    if (!beginWrite())
+        return std::nullopt;
+    if (!q.exec()) {
+        fail(q, QStringLiteral("prune agent history"));
+        rollback();
+        return std::nullopt;
+    }
+    const qint64 deleted = q.numRowsAffected();
+    if (!commit())
+        return std::nullopt;
+    return deleted;
 }
 
 bool Store::bumpKeysVersion()

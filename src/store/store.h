@@ -109,8 +109,15 @@ public:
         Summary summary;
         Instant receivedAt = 0;
         QString source;
+        qint64 id = 0; // the history row's id (agentHistoryPage only)
     };
     std::optional<QList<PushRecord>> agentHistory(const QString &agentId, int limit);
+    // GET /agents/{id}: up to `limit` pushes with an id below `before` (0: from the newest),
+    // newest first, through the (agent_id, id) index.
+    std::optional<QList<PushRecord>> agentHistoryPage(const QString &agentId, int limit,
+                                                      qint64 before);
+    // The database's size on disk (SQLite file and its WAL; PostgreSQL pg_database_size).
+    std::optional<qint64> sizeBytes();
 
     // Writes; call between beginWrite() and commit().
     bool beginWrite();
@@ -120,6 +127,13 @@ public:
                     const std::optional<Contribution> &next, quint64 sequence);
     bool writeState(quint64 sequence, qint64 addedPushes);
     bool deleteEverything(quint64 sequence);
+    // Forgets one agent: its row and its history; sets the sequence and bumps the reset
+    // generation (other instances reload). Inside a write transaction.
+    bool deleteAgent(const QString &agentId, quint64 sequence);
+    // Retention, one batch each (own transaction): deletes at most `batch` history rows
+    // received before `cutoff` / beyond an agent's newest `keep`. The number deleted.
+    std::optional<qint64> pruneHistoryBefore(Instant cutoff, int batch);
+    std::optional<qint64> pruneAgentHistory(const QString &agentId, int keep, int batch);
 
     // API keys. createKey returns the key itself, which is never stored (only its hash).
     std::optional<QString> createKey(const QString &name, unsigned scopes, ApiKeyRecord *record);

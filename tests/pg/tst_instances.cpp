@@ -51,8 +51,8 @@ struct PushSpec
     QByteArray body;
 };
 
-PushSpec makePush(const QString &agent, Instant timestamp, const QList<QPair<QString, qint64>> &topics,
-                  const QStringList &facts)
+PushSpec makePush(const QString &agent, Instant timestamp,
+                  const QList<QPair<QString, qint64>> &topics, const QStringList &facts)
 {
     PushSpec p;
     p.summary.agentId = agent;
@@ -76,8 +76,7 @@ QJsonObject withoutSequence(QJsonObject pull)
 }
 
 // A coordinator on a given store URL.
-std::unique_ptr<ServerController> startInstance(const StoreUrl &url, MergeMode mode,
-                                                QString *error)
+std::unique_ptr<ServerController> startInstance(const StoreUrl &url, MergeMode mode, QString *error)
 {
     ServerConfig config = TestServer::defaultConfig();
     config.store = url;
@@ -226,8 +225,9 @@ void tst_Instances::racingPushesThroughTwoInstances()
     QCOMPARE(withoutSequence(pullA.object()), expectedPull);
     if (mergeMode == MergeMode::Cumulative) {
         // Spelled out: each thread pushed 1 + 2 + ... + PerThread to "shared".
-        QCOMPARE(pullA.object().value(u"merged_topic_counts").toObject().value(u"shared").toInteger(),
-                 qint64(Threads) * PerThread * (PerThread + 1) / 2);
+        QCOMPARE(
+            pullA.object().value(u"merged_topic_counts").toObject().value(u"shared").toInteger(),
+            qint64(Threads) * PerThread * (PerThread + 1) / 2);
     }
     QCOMPARE(pullA.object().value(u"contributing_agents").toInteger(), Agents);
 
@@ -307,10 +307,7 @@ void tst_Instances::etagAndResetReachTheOtherInstance()
     VERIFY_STATUS(httpPostJson(a->port(), "/push"_ba,
                                summaryBody(u"y"_s, u"2025-01-01T00:00:00Z"_s, {{u"u"_s, 2}}, {})),
                   200);
-    QCOMPARE(httpGet(b->port(), "/pull"_ba)
-                 .object()
-                 .value(u"merged_topic_counts")
-                 .toObject(),
+    QCOMPARE(httpGet(b->port(), "/pull"_ba).object().value(u"merged_topic_counts").toObject(),
              (QJsonObject{{u"u"_s, 2}}));
 }
 
@@ -327,12 +324,10 @@ void tst_Instances::startingTogetherMigratesOnce()
         controllers.push_back(std::make_unique<ServerController>());
         controllers.back()->start(config);
     }
-    QTRY_VERIFY_WITH_TIMEOUT(std::all_of(controllers.begin(), controllers.end(),
-                                         [](const auto &c) {
-                                             return c->state() !=
-                                                    ServerController::State::Starting;
-                                         }),
-                             20000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        std::all_of(controllers.begin(), controllers.end(),
+                    [](const auto &c) { return c->state() != ServerController::State::Starting; }),
+        20000);
     for (const auto &c : controllers)
         QVERIFY2(c->state() == ServerController::State::Listening, qPrintable(c->lastError()));
     PgConnection pg(*url);
@@ -350,8 +345,7 @@ void tst_Instances::outageGives503AndReconnects()
 {
     // A cluster of our own: stopping the shared one would break the other suites.
     const QString script = sourceDir() + u"/scripts/pg-test-server.sh"_s;
-    const QString dir =
-        u"/tmp/agmem-pg-outage-%1"_s.arg(QCoreApplication::applicationPid());
+    const QString dir = u"/tmp/agmem-pg-outage-%1"_s.arg(QCoreApplication::applicationPid());
     const auto run = [&](const QString &command, QString *output = nullptr) {
         QProcess p;
         p.start(script, {command, dir});

@@ -1,0 +1,46 @@
+#include "dashboard.h"
+
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QLibraryInfo>
+#include <QLocale>
+#include <QSettings>
+#include <QTranslator>
+
+namespace agmem {
+
+bool installTranslations(const QString &language)
+{
+    const QLocale locale = language.isEmpty() ? QLocale() : QLocale(language);
+    if (!language.isEmpty())
+        QLocale::setDefault(locale);
+    // Qt's own strings (standard dialogs), when the system has them.
+    auto *qt = new QTranslator(qApp);
+    if (qt->load(locale, QStringLiteral("qtbase"), QStringLiteral("_"),
+                 QLibraryInfo::path(QLibraryInfo::TranslationsPath)))
+        QCoreApplication::installTranslator(qt);
+    else
+        delete qt;
+    auto *own = new QTranslator(qApp);
+    if (!own->load(locale, QStringLiteral("agmem-coordinator"), QStringLiteral("_"),
+                   QStringLiteral(":/i18n"))) {
+        delete own;
+        return false;
+    }
+    return QCoreApplication::installTranslator(own);
+}
+
+int runDashboard(QApplication &app, const ServerConfig &config, const QString &language)
+{
+    installTranslations(language);
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/agmem.svg")));
+    MainWindow window(config);
+    window.show();
+    // Serving starts with the window unless the person turned that off.
+    if (QSettings().value(QStringLiteral("startAtLaunch"), true).toBool())
+        window.startServer();
+    return app.exec();
+}
+
+} // namespace agmem

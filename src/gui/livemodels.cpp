@@ -1,0 +1,510 @@
+#include "livemodels.h"
+
+#include "server/httpmessage.h"
+
+#include <QBrush>
+#include <QColor>
+#include <QDateTime>
+#include <QLocale>
+
+#include <algorithm>
+
+namespace agmem {
+
+QString formatInstant(Instant instant)
+{
+    if (instant <= 0)
+        return {};
+    return QDateTime::fromMSecsSinceEpoch(instant / 1000)
+        .toLocalTime()
+        .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+}
+
+// ---------------------------------------------------------------------------- LiveData
+
+void LiveData::setStoreUrl(const StoreUrl &url)
+{
+    m_url = url;
+    m_store.reset();
+    reset();
+}
+
+void LiveData::reset()
+{
+    m_engine.clear();
+    m_agents.clear();
+    m_state = {};
+    m_loaded = false;
+}
+
+bool LiveData::refresh(QSet<QString> *changedFacts)
+{
+    if (!m_url) {
+        m_lastError = QStringLiteral("no database");
+        return false;
+    }
+    if (!m_store) {
+        StoreOptions options;
+        options.readOnly = true;
+        QString error;
+        m_store = Store::open(*m_url, options, &error);
+        if (!m_store) {
+            m_lastError = error;
+            return false;
+        }
+    }
+    const std::optional<StoreState> state = m_store->readState();
+    if (!state) {
+        // Not created yet (the server migrates it), or gone: try again next time.
+        m_lastError = m_store->lastError();
+        m_store.reset();
+        return false;
+    }
+    if (m_loaded && state->databaseId != m_state.databaseId) {
+        for (const AgentState &agent : m_engine.agents()) {
+            if (agent.current)
+                changedFacts->unite(
+                    QSet<QString>(agent.current->facts.cbegin(), agent.current->facts.cend()));
+        }
+        reset();
+    }
+    std::optional<QList<AgentState>> counters = m_store->listAgents();
+    MergeEngine changed;
+    if (!counters || !m_store->loadAgents(changed, m_loaded ? m_state.sequence : 0)) {
+        m_lastError = m_store->lastError();
+        return false;
+    }
+    std::sort(counters->begin(), counters->end(), [](const AgentState &a, const AgentState &b) {
+        return CodePointLess{}(a.agentId, b.agentId);
+    });
+
+    const auto addFacts = [changedFacts](const std::optional<Contribution> &c) {
+        if (c)
+            changedFacts->unite(QSet<QString>(c->facts.cbegin(), c->facts.cend()));
+    };
+    // Agents deleted from the store (reset, DELETE /agents/{id}).
+    QSet<QString> present;
+    present.reserve(counters->size());
+    for (const AgentState &agent : *counters)
+        present.insert(agent.agentId);
+    QStringList gone;
+    for (auto it = m_engine.agents().cbegin(); it != m_engine.agents().cend(); ++it) {
+        if (!present.contains(it.key()))
+            gone.append(it.key());
+    }
+    for (const QString &id : gone) {
+        addFacts(m_engine.agents().value(id).current);
+        m_engine.removeAgent(id);
+    }
+    // Agents whose contribution changed: only facts in one list but not the other can
+    // appear or disappear (the others just change their holder count).
+    for (const AgentState &agent : changed.agents()) {
+        const auto old = m_engine.agents().constFind(agent.agentId);
+        if (old == m_engine.agents().cend() || !old->current) {
+            addFacts(agent.current);
+        } else if (!agent.current) {
+            addFacts(old->current);
+        } else {
+            QStringList diff;
+            std::set_symmetric_difference(old->current->facts.cbegin(), old->current->facts.cend(),
+                                          agent.current->facts.cbegin(),
+                                          agent.current->facts.cend(), std::back_inserter(diff),
+                                          CodePointLess{});
+            changedFacts->unite(QSet<QString>(diff.cbegin(), diff.cend()));
+        }
+        m_engine.restore(agent);
+    }
+    m_engine.setSequence(state->sequence);
+    m_agents = std::move(*counters);
+    m_state = *state;
+    m_loaded = true;
+    m_lastError.clear();
+    return true;
+}
+
+// ------------------------------------------------------------------------ KeyedTableModel
+
+int KeyedTableModel::rowOf(const QString &key) const
+{
+    const auto it = std::lower_bound(m_keys.cbegin(), m_keys.cend(), key, CodePointLess{});
+    return it != m_keys.cend() && *it == key ? int(it - m_keys.cbegin()) : -1;
+}
+
+void KeyedTableModel::syncKeys(std::vector<QString> next)
+{
+    if (next != m_keys) {
+        std::vector<QString> added;
+        std::vector<QString> removed;
+        std::set_difference(next.cbegin(), next.cend(), m_keys.cbegin(), m_keys.cend(),
+                            std::back_inserter(added), CodePointLess{});
+        std::set_difference(m_keys.cbegin(), m_keys.cend(), next.cbegin(), next.cend(),
+                            std::back_inserter(removed), CodePointLess{});
+        applyChanges(added, removed);
+    }
+    allRowsChanged();
+}
+
+void KeyedTableModel::applyChanges(const std::vector<QString> &added,
+                                   const std::vector<QString> &removed)
+{
+    if (added.empty() && removed.empty())
+        return;
+    const size_t changes = added.size() + removed.size();
+    // One row at a time keeps selections and scroll positions, but each costs a move of
+    // every later row: past a point, one reset is cheaper.
+    if (changes > 256 || changes * std::max<size_t>(m_keys.size(), 1) > 4'000'000) {
+        std::vector<QString> kept;
+        kept.reserve(m_keys.size() + added.size());
+        std::set_difference(m_keys.cbegin(), m_keys.cend(), removed.cbegin(), removed.cend(),
+                            std::back_inserter(kept), CodePointLess{});
+        std::vector<QString> next;
+        next.reserve(kept.size() + added.size());
+        std::merge(kept.cbegin(), kept.cend(), added.cbegin(), added.cend(),
+                   std::back_inserter(next), CodePointLess{});
+        beginResetModel();
+        m_keys = std::move(next);
+        endResetModel();
+        return;
+    }
+    for (const QString &key : removed) {
+        const int row = rowOf(key);
+        if (row < 0)
+            continue;
+        beginRemoveRows({}, row, row);
+        m_keys.erase(m_keys.begin() + row);
+        endRemoveRows();
+    }
+    for (const QString &key : added) {
+        const auto it = std::lower_bound(m_keys.cbegin(), m_keys.cend(), key, CodePointLess{});
+        if (it != m_keys.cend() && *it == key)
+            continue;
+        const int row = int(it - m_keys.cbegin());
+        beginInsertRows({}, row, row);
+        m_keys.insert(m_keys.begin() + row, key);
+        endInsertRows();
+    }
+}
+
+void KeyedTableModel::allRowsChanged()
+{
+    if (!m_keys.empty())
+        Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, columnCount() - 1));
+}
+
+// ---------------------------------------------------------------------------- AgentsModel
+
+void AgentsModel::update(const LiveData &data)
+{
+    m_engine = &data.engine();
+    m_counters.clear();
+    std::vector<QString> keys;
+    keys.reserve(size_t(data.agents().size()));
+    for (const AgentState &agent : data.agents()) {
+        m_counters.insert(agent.agentId, agent);
+        keys.push_back(agent.agentId);
+    }
+    syncKeys(std::move(keys));
+}
+
+QVariant AgentsModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= rowCount())
+        return {};
+    const QString &id = keyAt(index.row());
+    const AgentState agent = m_counters.value(id);
+    qsizetype topics = 0;
+    qsizetype facts = 0;
+    if (m_engine) {
+        const auto it = m_engine->agents().constFind(id);
+        if (it != m_engine->agents().cend() && it->current) {
+            topics = it->current->topics.size();
+            facts = it->current->facts.size();
+        }
+    }
+    if (role == Qt::DisplayRole || role == SortRole) {
+        const bool sort = role == SortRole;
+        switch (index.column()) {
+        case Agent:
+            return id;
+        case FirstSeen:
+            return sort ? QVariant(agent.firstSeen) : QVariant(formatInstant(agent.firstSeen));
+        case LastSeen:
+            return sort ? QVariant(agent.lastSeen) : QVariant(formatInstant(agent.lastSeen));
+        case Pushes:
+            return sort ? QVariant(agent.pushCount) : QVariant(QLocale().toString(agent.pushCount));
+        case Topics:
+            return sort ? QVariant(topics) : QVariant(QLocale().toString(topics));
+        case Facts:
+            return sort ? QVariant(facts) : QVariant(QLocale().toString(facts));
+        }
+    }
+    if (role == Qt::TextAlignmentRole && index.column() >= Pushes)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant AgentsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Agent:
+        return tr("Agent");
+    case FirstSeen:
+        return tr("First seen");
+    case LastSeen:
+        return tr("Last seen");
+    case Pushes:
+        return tr("Pushes");
+    case Topics:
+        return tr("Topics");
+    case Facts:
+        return tr("Facts");
+    }
+    return {};
+}
+
+// ---------------------------------------------------------------------------- TopicsModel
+
+void TopicsModel::update(const MergeEngine &engine)
+{
+    m_totals = &engine.topicTotals();
+    std::vector<QString> keys;
+    keys.reserve(m_totals->size());
+    for (const auto &[topic, total] : *m_totals)
+        keys.push_back(topic);
+    syncKeys(std::move(keys));
+}
+
+QVariant TopicsModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= rowCount() || !m_totals)
+        return {};
+    const QString &topic = keyAt(index.row());
+    const auto it = m_totals->find(topic);
+    const TopicTotal total = it != m_totals->end() ? it->second : TopicTotal{};
+    if (role == Qt::DisplayRole || role == SortRole) {
+        const bool sort = role == SortRole;
+        switch (index.column()) {
+        case Topic:
+            return topic;
+        case Count:
+            return sort ? QVariant(total.total) : QVariant(QLocale().toString(total.total));
+        case Agents:
+            return sort ? QVariant(total.holders) : QVariant(QLocale().toString(total.holders));
+        }
+    }
+    if (role == Qt::TextAlignmentRole && index.column() != Topic)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant TopicsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Topic:
+        return tr("Topic");
+    case Count:
+        return tr("Merged count");
+    case Agents:
+        return tr("Agents");
+    }
+    return {};
+}
+
+// ----------------------------------------------------------------------------- FactsModel
+
+bool FactsModel::matches(const QString &fact) const
+{
+    return m_filter.isEmpty() || fact.contains(m_filter, Qt::CaseInsensitive);
+}
+
+void FactsModel::rebuild()
+{
+    std::vector<QString> keys;
+    if (m_holders) {
+        keys.reserve(m_filter.isEmpty() ? m_holders->size() : 0);
+        for (const auto &[fact, holders] : *m_holders) {
+            if (matches(fact))
+                keys.push_back(fact);
+        }
+    }
+    beginResetModel();
+    m_keys = std::move(keys);
+    endResetModel();
+}
+
+void FactsModel::setFilter(const QString &text)
+{
+    if (text == m_filter)
+        return;
+    m_filter = text;
+    rebuild();
+}
+
+void FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
+{
+    if (m_holders != &engine.factHolders()) {
+        m_holders = &engine.factHolders();
+        rebuild();
+        return;
+    }
+    std::vector<QString> added;
+    std::vector<QString> removed;
+    for (const QString &fact : changed) {
+        const bool wanted = m_holders->count(fact) > 0 && matches(fact);
+        const bool shown = rowOf(fact) >= 0;
+        if (wanted && !shown)
+            added.push_back(fact);
+        else if (!wanted && shown)
+            removed.push_back(fact);
+    }
+    std::sort(added.begin(), added.end(), CodePointLess{});
+    std::sort(removed.begin(), removed.end(), CodePointLess{});
+    applyChanges(added, removed);
+    // Holder counts: the views repaint only the visible rows.
+    allRowsChanged();
+}
+
+QVariant FactsModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= rowCount() || !m_holders)
+        return {};
+    const QString &fact = keyAt(index.row());
+    if (role == Qt::DisplayRole || role == SortRole) {
+        if (index.column() == Fact)
+            return fact;
+        const auto it = m_holders->find(fact);
+        const qint64 holders = it != m_holders->end() ? it->second : 0;
+        return role == SortRole ? QVariant(holders) : QVariant(QLocale().toString(holders));
+    }
+    if (role == Qt::TextAlignmentRole && index.column() == Holders)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+QVariant FactsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    return section == Fact ? tr("Fact") : tr("Agents holding it");
+}
+
+// -------------------------------------------------------------------------- ActivityModel
+
+ActivityModel::ActivityModel(QObject *parent)
+    : QAbstractTableModel(parent)
+{}
+
+void ActivityModel::append(const QList<RequestEvent> &events)
+{
+    if (events.isEmpty())
+        return;
+    if (m_paused) {
+        m_held += events;
+        if (m_held.size() > m_capacity)
+            m_held.remove(0, m_held.size() - m_capacity);
+        return;
+    }
+    insert(events);
+}
+
+void ActivityModel::insert(const QList<RequestEvent> &events)
+{
+    const qsizetype count = std::min<qsizetype>(events.size(), m_capacity);
+    const auto first = events.cend() - count;
+    beginInsertRows({}, 0, int(count) - 1);
+    for (auto it = first; it != events.cend(); ++it)
+        m_rows.push_front(*it); // newest first
+    endInsertRows();
+    if (m_rows.size() > size_t(m_capacity)) {
+        beginRemoveRows({}, m_capacity, int(m_rows.size()) - 1);
+        m_rows.resize(size_t(m_capacity));
+        endRemoveRows();
+    }
+}
+
+void ActivityModel::clear()
+{
+    beginResetModel();
+    m_rows.clear();
+    m_held.clear();
+    endResetModel();
+}
+
+void ActivityModel::setPaused(bool paused)
+{
+    if (paused == m_paused)
+        return;
+    m_paused = paused;
+    if (!paused && !m_held.isEmpty())
+        insert(std::exchange(m_held, {}));
+}
+
+QVariant ActivityModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= rowCount())
+        return {};
+    const RequestEvent &e = m_rows.at(size_t(index.row()));
+    if (role == Qt::DisplayRole) {
+        switch (index.column()) {
+        case Time:
+            return QDateTime::fromMSecsSinceEpoch(e.at / 1000)
+                .toLocalTime()
+                .toString(QStringLiteral("HH:mm:ss.zzz"));
+        case Agent:
+            return e.agentId;
+        case Request:
+            return e.method.isEmpty() ? tr("(refused before reading)")
+                                      : QString::fromLatin1(e.method) + u' ' + e.path;
+        case Source:
+            return e.source;
+        case Status:
+            return e.status;
+        case Reason:
+            if (e.note == u"merged")
+                return tr("merged");
+            if (e.note == u"unchanged")
+                return tr("accepted, merge unchanged (repeated or older summary)");
+            if (!e.note.isEmpty())
+                return e.note;
+            return QString::fromLatin1(reasonPhrase(e.status));
+        }
+    }
+    if (role == Qt::ToolTipRole && index.column() == Time)
+        return formatInstant(e.at);
+    if (role == Qt::ForegroundRole && index.column() == Status) {
+        if (e.status >= 400)
+            return QBrush(QColor(0xc5, 0x22, 0x1f));
+        if (e.status >= 200 && e.status < 300)
+            return QBrush(QColor(0x1d, 0x7a, 0x3a));
+    }
+    if (role == Qt::TextAlignmentRole && index.column() == Status)
+        return int(Qt::AlignCenter);
+    return {};
+}
+
+QVariant ActivityModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Time:
+        return tr("Time");
+    case Agent:
+        return tr("Agent");
+    case Request:
+        return tr("Request");
+    case Source:
+        return tr("Source");
+    case Status:
+        return tr("Status");
+    case Reason:
+        return tr("Result");
+    }
+    return {};
+}
+
+} // namespace agmem

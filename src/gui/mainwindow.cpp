@@ -1,0 +1,695 @@
+#include "mainwindow.h"
+#include "ui_mainwindow.h"
+
+#include "core/apikey.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QFontDatabase>
+#include <QHeaderView>
+#include <QMenu>
+#include <QMessageBox>
+#include <QNetworkInterface>
+#include <QPushButton>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QSystemTrayIcon>
+
+// The icons live in this static library: register them before the first use.
+static void initGuiResources()
+{
+    Q_INIT_RESOURCE(agmem);
+}
+
+namespace agmem {
+
+namespace {
+
+constexpr int RefreshIntervalMs = 100; // at most ten refreshes a second
+constexpr int MaxFactsShown = 2000;    // per agent, in the detail list
+constexpr int HistoryRows = 50;
+
+QIcon icon(const char *name)
+{
+    return QIcon(u":/icons/" + QLatin1String(name) + u".svg");
+}
+
+void setupTable(QTableView *view)
+{
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setSelectionMode(QAbstractItemView::SingleSelection);
+    view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    view->setAlternatingRowColors(true);
+    view->verticalHeader()->hide();
+    view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    view->verticalHeader()->setDefaultSectionSize(view->fontMetrics().height() + 8);
+    view->horizontalHeader()->setStretchLastSection(true);
+    view->horizontalHeader()->setHighlightSections(false);
+    view->setWordWrap(false);
+}
+
+// An address other machines can use to reach this one: the first IPv4 address of an
+// interface that is up and not loopback.
+QString lanAddress()
+{
+    for (const QNetworkInterface &iface : QNetworkInterface::allInterfaces()) {
+        const auto flags = iface.flags();
+        if (!(flags & QNetworkInterface::IsUp) || !(flags & QNetworkInterface::IsRunning) ||
+            (flags & QNetworkInterface::IsLoopBack))
+            continue;
+        for (const QNetworkAddressEntry &entry : iface.addressEntries()) {
+            if (entry.ip().protocol() == QAbstractSocket::IPv4Protocol)
+                return entry.ip().toString();
+        }
+    }
+    return QStringLiteral("127.0.0.1");
+}
+
+bool parseHost(const QString &text, QHostAddress *address)
+{
+    const QString host = text.trimmed();
+    if (host == u"localhost") {
+        *address = QHostAddress::LocalHost;
+        return true;
+    }
+    if (host == u"0.0.0.0" || host == u"*" || host == u"any") {
+        *address = QHostAddress::Any;
+        return true;
+    }
+    return address->setAddress(host);
+}
+
+QString hostText(const QHostAddress &address)
+{
+    if (address == QHostAddress::Any || address == QHostAddress::AnyIPv4)
+        return QStringLiteral("0.0.0.0");
+    return address.toString();
+}
+
+} // namespace
+
+MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
+    : QMainWindow(parent)
+    , m_ui(std::make_unique<Ui::MainWindow>())
+    , m_config(config)
+{
+    initGuiResources();
+    m_ui->setupUi(this);
+    setWindowIcon(icon("agmem"));
+    m_keysPage = new KeysPage(this);
+    m_ui->tabs->insertTab(4, m_keysPage, icon("key"), tr("API &keys"));
+    m_ui->tabs->setTabIcon(0, icon("agents"));
+    m_ui->tabs->setTabIcon(1, icon("topics"));
+    m_ui->tabs->setTabIcon(2, icon("facts"));
+    m_ui->tabs->setTabIcon(3, icon("activity"));
+    m_ui->tabs->setTabIcon(5, icon("share"));
+    m_ui->startButton->setIcon(icon("start"));
+    m_ui->stopButton->setIcon(icon("stop"));
+    m_ui->startAction->setIcon(icon("start"));
+    m_ui->stopAction->setIcon(icon("stop"));
+    m_ui->copySnippetButton->setIcon(icon("copy"));
+    m_ui->teamKeyButton->setIcon(icon("key"));
+    m_ui->quitAction->setShortcut(QKeySequence::Quit);
+
+    m_ui->exposedBanner->setStyleSheet(
+        QStringLiteral("QLabel { background: #c5221f; color: white; font-weight: bold;"
+                       " padding: 8px; border-radius: 4px; }"));
+    m_ui->exposedBanner->hide();
+    m_ui->errorLabel->setStyleSheet(QStringLiteral("QLabel { color: #c5221f; }"));
+    m_ui->errorLabel->hide();
+    m_ui->shareSwitch->setStyleSheet(
+        QStringLiteral("QCheckBox { spacing: 10px; font-weight: bold; }"
+                       "QCheckBox::indicator { width: 40px; height: 22px; }"
+                       "QCheckBox::indicator:unchecked { image: url(:/icons/switch-off.svg); }"
+                       "QCheckBox::indicator:checked { image: url(:/icons/switch-on.svg); }"));
+    m_ui->snippetEdit->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_ui->hostEdit->setText(hostText(m_config.host));
+    m_ui->portSpin->setValue(m_config.port);
+    m_ui->shareSwitch->setChecked(!m_config.host.isLoopback());
+
+    m_live.setStoreUrl(m_config.store);
+    m_keysPage->setStoreUrl(m_config.store);
+    m_keysPage->setConfirm([this](const QString &title, const QString &text,
+                                  const QString &accept) { return confirm(title, text, accept); });
+    setupViews();
+
+    m_refreshTimer.setSingleShot(true);
+    m_refreshTimer.setInterval(RefreshIntervalMs);
+    connect(&m_refreshTimer, &QTimer::timeout, this, &MainWindow::refreshNow);
+
+    connect(m_ui->startButton, &QPushButton::clicked, this, &MainWindow::startServer);
+    connect(m_ui->stopButton, &QPushButton::clicked, this, &MainWindow::stopServer);
+    connect(m_ui->startAction, &QAction::triggered, this, &MainWindow::startServer);
+    connect(m_ui->stopAction, &QAction::triggered, this, &MainWindow::stopServer);
+    connect(m_ui->hostEdit, &QLineEdit::returnPressed, this, &MainWindow::startServer);
+    connect(m_ui->quitAction, &QAction::triggered, qApp, &QApplication::quit);
+    connect(m_ui->aboutAction, &QAction::triggered, this, &MainWindow::showAbout);
+    connect(m_ui->copyUrlAction, &QAction::triggered, this, [this] {
+        if (m_controller.state() == ServerController::State::Listening)
+            QGuiApplication::clipboard()->setText(m_controller.url().toString());
+    });
+    connect(m_ui->shareSwitch, &QCheckBox::clicked, this, &MainWindow::onShareClicked);
+    connect(m_ui->teamKeyButton, &QPushButton::clicked, this, &MainWindow::createTeamKey);
+    connect(m_ui->copySnippetButton, &QPushButton::clicked, this, [this] {
+        QGuiApplication::clipboard()->setText(clientSnippet());
+        statusBar()->showMessage(tr("Snippet copied to the clipboard."), 3000);
+    });
+    connect(m_keysPage, &KeysPage::keysChanged, this, [this] {
+        m_hasKeys = m_keysPage->hasActiveKey(0);
+        updateBanner();
+        updateSnippet();
+    });
+
+    connect(&m_controller, &ServerController::started, this, [this] {
+        m_error.clear();
+        m_hasKeys = m_keysPage->hasActiveKey(0);
+        updateServerState();
+        scheduleRefresh();
+    });
+    connect(&m_controller, &ServerController::failed, this, [this](const QString &error) {
+        m_error = error;
+        updateServerState();
+    });
+    connect(&m_controller, &ServerController::stopped, this, [this] {
+        updateServerState();
+        if (std::exchange(m_restartPending, false))
+            startServer();
+    });
+    connect(&m_controller, &ServerController::mergeChanged, this, &MainWindow::scheduleRefresh);
+    connect(&m_controller, &ServerController::requestsFinished, this,
+            [this](const QList<RequestEvent> &events) {
+                m_activity->append(events);
+                if (m_activity->paused())
+                    m_ui->activityHint->setText(
+                        tr("Paused · new requests held: %1").arg(m_activity->heldCount()));
+                scheduleRefresh();
+            });
+
+    setupTray();
+    {
+        const QSettings settings;
+        restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    }
+    updateServerState();
+    refreshNow(); // an existing database shows its data even before the server starts
+}
+
+MainWindow::~MainWindow()
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+}
+
+void MainWindow::setupViews()
+{
+    m_agents = new AgentsModel(this);
+    m_topics = new TopicsModel(this);
+    m_facts = new FactsModel(this);
+    m_activity = new ActivityModel(this);
+
+    m_agentsProxy = new QSortFilterProxyModel(this);
+    m_agentsProxy->setSourceModel(m_agents);
+    m_agentsProxy->setSortRole(SortRole);
+    m_agentsProxy->setFilterKeyColumn(AgentsModel::Agent);
+    m_agentsProxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_ui->agentsView->setModel(m_agentsProxy);
+    setupTable(m_ui->agentsView);
+    m_ui->agentsView->setSortingEnabled(true);
+    m_ui->agentsView->sortByColumn(AgentsModel::LastSeen, Qt::DescendingOrder);
+    {
+        QHeaderView *header = m_ui->agentsView->horizontalHeader();
+        const int digits = header->fontMetrics().horizontalAdvance(QStringLiteral("0000000"));
+        const int date =
+            header->fontMetrics().horizontalAdvance(QStringLiteral("0000-00-00 00:00:00")) + 24;
+        header->resizeSection(AgentsModel::Agent, 2 * date - digits);
+        header->resizeSection(AgentsModel::FirstSeen, date);
+        header->resizeSection(AgentsModel::LastSeen, date);
+        for (int c = AgentsModel::Pushes; c < AgentsModel::ColumnCount; ++c)
+            header->resizeSection(c, digits);
+    }
+    connect(m_ui->agentFilter, &QLineEdit::textChanged, m_agentsProxy,
+            &QSortFilterProxyModel::setFilterFixedString);
+    connect(m_ui->agentsView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                showAgent(current.isValid() ? current.siblingAtColumn(0).data().toString()
+                                            : QString());
+            });
+    for (QTableWidget *table :
+         {m_ui->agentTopicsTable, m_ui->agentHistoryTable, m_ui->topicBreakdownTable}) {
+        setupTable(table);
+        table->setSortingEnabled(false);
+    }
+    m_ui->agentsSplitter->setSizes({640, 420});
+    m_ui->agentDetailSplitter->setSizes({200, 150, 200});
+
+    m_topicsProxy = new QSortFilterProxyModel(this);
+    m_topicsProxy->setSourceModel(m_topics);
+    m_topicsProxy->setSortRole(SortRole);
+    m_topicsProxy->setFilterKeyColumn(TopicsModel::Topic);
+    m_topicsProxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_ui->topicsView->setModel(m_topicsProxy);
+    setupTable(m_ui->topicsView);
+    m_ui->topicsView->setSortingEnabled(true);
+    m_ui->topicsView->sortByColumn(TopicsModel::Count, Qt::DescendingOrder);
+    m_ui->topicsView->horizontalHeader()->resizeSection(TopicsModel::Topic, 260);
+    connect(m_ui->topicFilter, &QLineEdit::textChanged, m_topicsProxy,
+            &QSortFilterProxyModel::setFilterFixedString);
+    connect(m_ui->topicsView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) {
+                showTopic(current.isValid() ? current.siblingAtColumn(0).data().toString()
+                                            : QString());
+            });
+    m_ui->topicsSplitter->setSizes({600, 460});
+
+    m_ui->factsView->setModel(m_facts);
+    setupTable(m_ui->factsView);
+    m_ui->factsView->horizontalHeader()->setSectionResizeMode(FactsModel::Fact,
+                                                              QHeaderView::Stretch);
+    m_ui->factsView->horizontalHeader()->setStretchLastSection(false);
+    connect(m_ui->factFilter, &QLineEdit::textChanged, this, [this](const QString &text) {
+        m_facts->setFilter(text);
+        updateStatusBar();
+    });
+
+    m_ui->activityView->setModel(m_activity);
+    setupTable(m_ui->activityView);
+    const int widths[] = {110, 200, 170, 130, 60};
+    for (int c = 0; c < int(std::size(widths)); ++c)
+        m_ui->activityView->horizontalHeader()->resizeSection(c, widths[c]);
+    connect(m_ui->pauseButton, &QPushButton::toggled, this, [this](bool paused) {
+        m_activity->setPaused(paused);
+        m_ui->pauseButton->setText(paused ? tr("&Resume") : tr("&Pause"));
+        m_ui->activityHint->setText(paused ? tr("Paused: new requests are held.") : QString());
+    });
+    connect(m_ui->clearButton, &QPushButton::clicked, m_activity, &ActivityModel::clear);
+}
+
+void MainWindow::setupTray()
+{
+    if (!QSystemTrayIcon::isSystemTrayAvailable())
+        return;
+    m_tray = new QSystemTrayIcon(icon("agmem"), this);
+    auto *menu = new QMenu(this);
+    QAction *status = menu->addAction(QString());
+    status->setObjectName(QStringLiteral("trayStatus"));
+    status->setEnabled(false);
+    menu->addSeparator();
+    menu->addAction(tr("&Show"), this, [this] {
+        showNormal();
+        raise();
+        activateWindow();
+    });
+    menu->addAction(m_ui->startAction);
+    menu->addAction(m_ui->stopAction);
+    menu->addSeparator();
+    menu->addAction(m_ui->quitAction);
+    m_tray->setContextMenu(menu);
+    connect(m_tray, &QSystemTrayIcon::activated, this, [this](QSystemTrayIcon::ActivationReason r) {
+        if (r == QSystemTrayIcon::Trigger) {
+            showNormal();
+            raise();
+            activateWindow();
+        }
+    });
+    m_tray->show();
+}
+
+void MainWindow::setConfirm(KeysPage::Confirm confirm)
+{
+    m_confirm = std::move(confirm);
+}
+
+bool MainWindow::confirm(const QString &title, const QString &text, const QString &acceptLabel)
+{
+    if (m_confirm)
+        return m_confirm(title, text, acceptLabel);
+    QMessageBox box(QMessageBox::Question, title, text, QMessageBox::NoButton, this);
+    QPushButton *accept = box.addButton(acceptLabel, QMessageBox::AcceptRole);
+    QPushButton *cancel = box.addButton(tr("Cancel"), QMessageBox::RejectRole);
+    box.setDefaultButton(cancel);
+    box.exec();
+    return box.clickedButton() == accept;
+}
+
+bool MainWindow::applyHostAndPort()
+{
+    QHostAddress host;
+    if (!parseHost(m_ui->hostEdit->text(), &host)) {
+        m_error = tr("\"%1\" is not an IP address (use 127.0.0.1 for this computer only, "
+                     "0.0.0.0 for every network interface).")
+                      .arg(m_ui->hostEdit->text().trimmed());
+        updateServerState();
+        return false;
+    }
+    m_config.host = host;
+    m_config.port = quint16(m_ui->portSpin->value());
+    m_ui->shareSwitch->setChecked(!host.isLoopback());
+    return true;
+}
+
+void MainWindow::startServer()
+{
+    if (m_controller.state() != ServerController::State::Stopped)
+        return;
+    if (!applyHostAndPort())
+        return;
+    m_error.clear();
+    m_controller.start(m_config);
+    updateServerState();
+}
+
+void MainWindow::stopServer()
+{
+    m_restartPending = false;
+    m_controller.stop();
+    updateServerState();
+}
+
+void MainWindow::restartServer()
+{
+    if (m_controller.state() == ServerController::State::Stopped) {
+        startServer();
+        return;
+    }
+    m_controller.stop();
+    m_restartPending = true;
+    updateServerState();
+}
+
+void MainWindow::updateServerState()
+{
+    using State = ServerController::State;
+    const State state = m_controller.state();
+    QString text;
+    const char *iconName = "status-stopped";
+    switch (state) {
+    case State::Stopped:
+        text = m_error.isEmpty() ? tr("Stopped") : tr("Error");
+        if (!m_error.isEmpty())
+            iconName = "status-error";
+        break;
+    case State::Starting:
+        text = tr("Starting…");
+        break;
+    case State::Listening:
+        text = tr("Listening on");
+        iconName = "status-listening";
+        break;
+    case State::Stopping:
+        text = tr("Stopping…");
+        break;
+    }
+    m_ui->statusIcon->setPixmap(icon(iconName).pixmap(16, 16));
+    m_ui->stateLabel->setText(u"<b>" + text + u"</b>");
+    if (state == State::Listening) {
+        const QString url = m_controller.url().toString();
+        m_ui->urlLabel->setText(u"<a href=\"" + url.toHtmlEscaped() + u"\">" + url.toHtmlEscaped() +
+                                u"</a>");
+        // The port the server really took (0 asks for any free one).
+        m_ui->portSpin->setValue(m_controller.port());
+    } else {
+        m_ui->urlLabel->clear();
+    }
+    m_ui->errorLabel->setText(m_error.isEmpty() ? QString()
+                                                : tr("Could not start: %1").arg(m_error));
+    m_ui->errorLabel->setVisible(!m_error.isEmpty());
+    const bool stopped = state == State::Stopped;
+    m_ui->startButton->setEnabled(stopped);
+    m_ui->startAction->setEnabled(stopped);
+    m_ui->stopButton->setEnabled(state == State::Listening || state == State::Starting);
+    m_ui->stopAction->setEnabled(m_ui->stopButton->isEnabled());
+    m_ui->copyUrlAction->setEnabled(state == State::Listening);
+    m_ui->hostEdit->setEnabled(stopped);
+    m_ui->portSpin->setEnabled(stopped);
+    if (m_tray) {
+        const QString status = state == State::Listening
+                                   ? tr("Listening on %1").arg(m_controller.url().toString())
+                                   : text;
+        m_tray->setToolTip(tr("agmem Coordinator: %1").arg(status));
+        m_tray->setIcon(icon(state == State::Listening ? "agmem" : iconName));
+        if (QAction *a = m_tray->contextMenu()->findChild<QAction *>(QStringLiteral("trayStatus")))
+            a->setText(status);
+        else if (!m_tray->contextMenu()->actions().isEmpty())
+            m_tray->contextMenu()->actions().constFirst()->setText(status);
+    }
+    updateBanner();
+    updateSnippet();
+}
+
+bool MainWindow::bannerShown() const
+{
+    return !m_ui->exposedBanner->isHidden();
+}
+
+void MainWindow::updateBanner()
+{
+    // The server decides at start (exposedWithoutKey); in auth mode auto a key created or
+    // revoked since changes the answer within two seconds, so the banner follows the keys.
+    const AccessConfig &access = m_config.access;
+    const bool keysRequired = access.mode == AccessConfig::AuthMode::Required ||
+                              !access.environmentKey.isEmpty() ||
+                              (access.mode == AccessConfig::AuthMode::Auto && m_hasKeys);
+    const bool exposed = m_controller.state() == ServerController::State::Listening &&
+                         !m_config.host.isLoopback() && !keysRequired;
+    m_ui->exposedBanner->setVisible(exposed);
+}
+
+QString MainWindow::clientSnippet() const
+{
+    return m_ui->snippetEdit->toPlainText();
+}
+
+void MainWindow::updateSnippet()
+{
+    const bool listening = m_controller.state() == ServerController::State::Listening;
+    const QString scheme = listening
+                               ? m_controller.url().scheme()
+                               : (m_config.tlsCertificate.isEmpty() ? QStringLiteral("http")
+                                                                    : QStringLiteral("https"));
+    const QString host =
+        m_config.host.isLoopback() ? QStringLiteral("127.0.0.1")
+        : (m_config.host == QHostAddress::Any || m_config.host == QHostAddress::AnyIPv4 ||
+           m_config.host == QHostAddress::AnyIPv6)
+            ? lanAddress()
+            : m_config.host.toString();
+    const int port = listening ? m_controller.port() : m_ui->portSpin->value();
+    QString path;
+    QString hint;
+    const bool open = m_config.access.mode == AccessConfig::AuthMode::Open;
+    if (!m_teamKey.isEmpty() && !open) {
+        path = u"/k/" + m_teamKey;
+        hint = tr("Includes the team key created in this session.");
+    } else if (m_hasKeys && !open) {
+        path = QStringLiteral("/k/YOUR_KEY");
+        hint = tr("Replace YOUR_KEY with a key that has the push and pull scopes.");
+    }
+    const QString snippet = QStringLiteral("federated:\n"
+                                           "  enabled: true\n"
+                                           "  coordinator_url: \"%1://%2:%3%4\"\n")
+                                .arg(scheme, host)
+                                .arg(port)
+                                .arg(path);
+    if (m_ui->snippetEdit->toPlainText() != snippet)
+        m_ui->snippetEdit->setPlainText(snippet);
+    if (!listening)
+        hint = tr("The server is not running.") + u' ' + hint;
+    m_ui->snippetHint->setText(hint.trimmed());
+}
+
+void MainWindow::onShareClicked(bool on)
+{
+    if (on) {
+        if (!confirm(tr("Share with the team"),
+                     tr("Listen on every network interface? Agents on other machines can then "
+                        "reach the coordinator; so can anyone else on the network unless an API "
+                        "key is required."),
+                     tr("Share"))) {
+            m_ui->shareSwitch->setChecked(false);
+            return;
+        }
+        m_ui->hostEdit->setText(QStringLiteral("0.0.0.0"));
+        restartServer();
+        if (m_config.access.mode != AccessConfig::AuthMode::Open &&
+            !m_keysPage->hasActiveKey(Scope::Push | Scope::Pull) &&
+            confirm(tr("Create a key"),
+                    tr("No API key with the push and pull scopes exists yet. Create one for the "
+                       "team now? The server then refuses requests without a key."),
+                    tr("Create key")))
+            createTeamKey();
+    } else {
+        m_ui->hostEdit->setText(QStringLiteral("127.0.0.1"));
+        restartServer();
+    }
+    updateSnippet();
+}
+
+void MainWindow::createTeamKey()
+{
+    const std::optional<QString> key = m_keysPage->createKey(tr("team"), Scope::Push | Scope::Pull);
+    if (!key)
+        return;
+    m_teamKey = *key;
+    updateSnippet();
+    statusBar()->showMessage(
+        tr("Created the key \"team\" (push, pull); it is in the snippet below."), 5000);
+}
+
+void MainWindow::scheduleRefresh()
+{
+    if (!m_refreshTimer.isActive())
+        m_refreshTimer.start();
+}
+
+void MainWindow::refreshNow()
+{
+    m_refreshTimer.stop();
+    QSet<QString> changedFacts;
+    if (!m_live.refresh(&changedFacts))
+        return;
+    m_agents->update(m_live);
+    m_topics->update(m_live.engine());
+    m_facts->update(m_live.engine(), changedFacts);
+    if (!m_shownAgent.isEmpty()) {
+        const auto it =
+            std::find_if(m_live.agents().cbegin(), m_live.agents().cend(),
+                         [this](const AgentState &a) { return a.agentId == m_shownAgent; });
+        if (it == m_live.agents().cend() || it->pushCount != m_shownAgentPushes)
+            showAgent(m_shownAgent);
+    }
+    if (!m_shownTopic.isEmpty())
+        showTopic(m_shownTopic);
+    updateStatusBar();
+}
+
+void MainWindow::updateStatusBar()
+{
+    const MergeEngine &engine = m_live.engine();
+    const QLocale locale;
+    const QString facts = locale.toString(qint64(engine.factHolders().size()));
+    m_ui->factsCountLabel->setText(
+        m_facts->filter().isEmpty()
+            ? tr("%1 unique facts").arg(facts)
+            : tr("%1 of %2 facts match").arg(locale.toString(m_facts->rowCount()), facts));
+    statusBar()->showMessage(tr("%1 agents · %2 topics · %3 unique facts · %4 pushes in total")
+                                 .arg(locale.toString(engine.agentCount()),
+                                      locale.toString(qint64(engine.topicTotals().size())), facts,
+                                      locale.toString(m_live.state().totalPushes)));
+}
+
+void MainWindow::showAgent(const QString &agentId)
+{
+    m_shownAgent = agentId;
+    m_shownAgentPushes = -1;
+    QTableWidget *topics = m_ui->agentTopicsTable;
+    QTableWidget *history = m_ui->agentHistoryTable;
+    topics->setRowCount(0);
+    history->setRowCount(0);
+    m_ui->agentFactsList->clear();
+    if (agentId.isEmpty()) {
+        m_ui->agentHeading->setText(tr("Select an agent to see its current summary."));
+        return;
+    }
+    const auto counters = std::find_if(m_live.agents().cbegin(), m_live.agents().cend(),
+                                       [&](const AgentState &a) { return a.agentId == agentId; });
+    if (counters != m_live.agents().cend())
+        m_shownAgentPushes = counters->pushCount;
+    const auto state = m_live.engine().agents().constFind(agentId);
+    if (state == m_live.engine().agents().cend() || !state->current) {
+        m_ui->agentHeading->setText(
+            tr("<b>%1</b><br>No current summary.").arg(agentId.toHtmlEscaped()));
+    } else {
+        const Contribution &c = *state->current;
+        m_ui->agentHeading->setText(
+            tr("<b>%1</b><br>Current summary from %2 · topics: %3 · facts: %4")
+                .arg(agentId.toHtmlEscaped(), formatInstant(c.timestamp),
+                     QLocale().toString(c.topics.size()), QLocale().toString(c.facts.size())));
+        topics->setRowCount(int(c.topics.size()));
+        for (int row = 0; row < c.topics.size(); ++row) {
+            topics->setItem(row, 0, new QTableWidgetItem(c.topics.at(row).first));
+            auto *count = new QTableWidgetItem(QLocale().toString(c.topics.at(row).second));
+            count->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            topics->setItem(row, 1, count);
+        }
+        QStringList facts = c.facts.mid(0, MaxFactsShown);
+        if (c.facts.size() > MaxFactsShown)
+            facts.append(
+                tr("… and %1 more").arg(QLocale().toString(c.facts.size() - MaxFactsShown)));
+        m_ui->agentFactsList->addItems(facts);
+    }
+    if (Store *store = m_live.store()) {
+        const auto records = store->agentHistory(agentId, HistoryRows);
+        if (records) {
+            history->setRowCount(int(records->size()));
+            for (int row = 0; row < records->size(); ++row) {
+                const Store::PushRecord &r = records->at(row);
+                const QStringList texts{formatInstant(r.receivedAt),
+                                        formatInstant(r.summary.timestamp), r.source,
+                                        QLocale().toString(r.summary.topicCounts.size()),
+                                        QLocale().toString(r.summary.factHashes.size())};
+                for (int column = 0; column < texts.size(); ++column)
+                    history->setItem(row, column, new QTableWidgetItem(texts.at(column)));
+            }
+            history->resizeColumnsToContents();
+        }
+    }
+}
+
+void MainWindow::showTopic(const QString &topic)
+{
+    m_shownTopic = topic;
+    QTableWidget *table = m_ui->topicBreakdownTable;
+    if (topic.isEmpty()) {
+        table->setRowCount(0);
+        m_ui->topicHeading->setText(tr("Select a topic to see which agents report it."));
+        return;
+    }
+    QList<QPair<QString, qint64>> rows;
+    for (const AgentState &agent : m_live.engine().agents()) {
+        if (!agent.current)
+            continue;
+        for (const auto &[name, count] : agent.current->topics) {
+            if (name == topic) {
+                rows.append({agent.agentId, count});
+                break;
+            }
+        }
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+        return a.second != b.second ? a.second > b.second : CodePointLess{}(a.first, b.first);
+    });
+    m_ui->topicHeading->setText(tr("<b>%1</b> · agents reporting it: %2")
+                                    .arg(topic.toHtmlEscaped(), QLocale().toString(rows.size())));
+    table->setRowCount(int(rows.size()));
+    for (int row = 0; row < rows.size(); ++row) {
+        table->setItem(row, 0, new QTableWidgetItem(rows.at(row).first));
+        auto *count = new QTableWidgetItem(QLocale().toString(rows.at(row).second));
+        count->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        table->setItem(row, 1, count);
+    }
+}
+
+void MainWindow::showAbout()
+{
+    QMessageBox::about(
+        this, tr("About agmem Coordinator"),
+        tr("<h3>agmem Coordinator %1</h3>"
+           "<p>Coordinator for agmem agent-memory federation: agents push summaries of their "
+           "memory and pull the merged view of every agent.</p>"
+           "<p>Database: %2<br>Qt %3</p>")
+            .arg(QStringLiteral(AGMEM_VERSION), m_config.store.displayName().toHtmlEscaped(),
+                 QString::fromLatin1(qVersion())));
+}
+
+void MainWindow::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::LanguageChange) {
+        m_ui->retranslateUi(this);
+        updateServerState();
+        updateStatusBar();
+    }
+    QMainWindow::changeEvent(event);
+}
+
+} // namespace agmem

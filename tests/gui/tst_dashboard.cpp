@@ -1,0 +1,536 @@
+// The dashboard window against a real server on port 0: start/stop, live views fed by
+// pushes over real sockets, filters, API keys, sharing with the team.
+#include "gui/keyspage.h"
+#include "gui/livemodels.h"
+#include "gui/mainwindow.h"
+
+#include "core/apikey.h"
+
+#include <QCheckBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTableView>
+#include <QTableWidget>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace agmem;
+using namespace Qt::StringLiterals;
+
+namespace {
+
+struct Reply
+{
+    int status = 0;
+    QByteArray body;
+};
+
+// One request on its own connection (the server runs in its own thread, so blocking
+// here is fine).
+Reply request(quint16 port, const QByteArray &method, const QByteArray &path,
+              const QByteArray &body = {})
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(5000))
+        return {};
+    QByteArray head = method + ' ' + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (!body.isEmpty())
+        head +=
+            "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
+            "\r\n";
+    socket.write(head + "\r\n" + body);
+    QByteArray answer;
+    while (socket.state() == QAbstractSocket::ConnectedState && socket.waitForReadyRead(5000))
+        answer += socket.readAll();
+    answer += socket.readAll();
+    Reply reply;
+    const qsizetype space = answer.indexOf(' ');
+    reply.status = space > 0 ? answer.mid(space + 1, 3).toInt() : 0;
+    const qsizetype split = answer.indexOf("\r\n\r\n");
+    reply.body = split >= 0 ? answer.mid(split + 4) : QByteArray();
+    return reply;
+}
+
+QByteArray summary(const QByteArray &agent, const QByteArray &timestamp, const QByteArray &topics,
+                   const QByteArray &facts)
+{
+    return "{\"summary\":{\"agent_id\":\"" + agent + "\",\"timestamp\":\"" + timestamp +
+           "\",\"topic_counts\":{" + topics + "},\"fact_hashes\":[" + facts + "]}}";
+}
+
+QString cell(QAbstractItemModel *model, int row, int column)
+{
+    return model->index(row, column).data().toString();
+}
+
+} // namespace
+
+class TstDashboard : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void init();
+    void cleanup();
+
+    void startAndStop();
+    void portInUseIsShown();
+    void pushAppearsInEveryView();
+    void filters();
+    void factsModelUpdatesIncrementally();
+    void activityPauseAndClear();
+    void createAndRevokeKey();
+    void shareWithTheTeam();
+    void bannerWhenExposedWithoutKey();
+
+private:
+    ServerConfig config() const;
+    std::unique_ptr<MainWindow> startedWindow();
+    template <typename T>
+    T *child(const char *name) const
+    {
+        T *widget = m_window->findChild<T *>(QLatin1String(name));
+        Q_ASSERT(widget);
+        return widget;
+    }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+void TstDashboard::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+}
+
+void TstDashboard::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+}
+
+void TstDashboard::cleanup()
+{
+    m_window.reset();
+    m_dir.reset();
+}
+
+ServerConfig TstDashboard::config() const
+{
+    ServerConfig c;
+    c.host = QHostAddress::LocalHost;
+    c.port = 0;
+    QString error;
+    c.store = *StoreUrl::parse(m_dir->filePath(u"coordinator.db"_s), &error);
+    c.access.rateLimit = 0;
+    c.accessLog = false;
+    return c;
+}
+
+std::unique_ptr<MainWindow> TstDashboard::startedWindow()
+{
+    auto window = std::make_unique<MainWindow>(config());
+    window->startServer();
+    if (!QTest::qWaitFor(
+            [&] { return window->controller().state() == ServerController::State::Listening; },
+            10000))
+        return nullptr;
+    return window;
+}
+
+void TstDashboard::startAndStop()
+{
+    m_window = std::make_unique<MainWindow>(config());
+    m_window->show();
+    auto *start = child<QPushButton>("startButton");
+    auto *stop = child<QPushButton>("stopButton");
+    QVERIFY(start->isEnabled());
+    QVERIFY(!stop->isEnabled());
+    QVERIFY(child<QLabel>("stateLabel")->text().contains(u"Stopped"));
+
+    start->click();
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Listening);
+    const quint16 port = m_window->controller().port();
+    QVERIFY(port != 0);
+    QVERIFY(child<QLabel>("stateLabel")->text().contains(u"Listening"));
+    QVERIFY(child<QLabel>("urlLabel")->text().contains(u"127.0.0.1:"_s + QString::number(port)));
+    QCOMPARE(child<QSpinBox>("portSpin")->value(), int(port));
+    QVERIFY(!start->isEnabled());
+    QVERIFY(stop->isEnabled());
+    QCOMPARE(request(port, "GET", "/health").status, 200);
+
+    // Stop really stops: an open connection is closed and nobody listens any more.
+    QTcpSocket idle;
+    idle.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(idle.waitForConnected(5000));
+    stop->click();
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Stopped);
+    QVERIFY(idle.state() == QAbstractSocket::UnconnectedState || idle.waitForDisconnected(5000));
+    QVERIFY(child<QLabel>("stateLabel")->text().contains(u"Stopped"));
+    QVERIFY(start->isEnabled());
+    QTcpSocket refused;
+    refused.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(!refused.waitForConnected(2000));
+
+    // And starts again on the same port.
+    start->click();
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Listening);
+    QCOMPARE(m_window->controller().port(), port);
+}
+
+void TstDashboard::portInUseIsShown()
+{
+    QTcpServer occupant;
+    QVERIFY(occupant.listen(QHostAddress::LocalHost, 0));
+    m_window = std::make_unique<MainWindow>(config());
+    m_window->show();
+    child<QSpinBox>("portSpin")->setValue(occupant.serverPort());
+    child<QPushButton>("startButton")->click();
+    auto *error = child<QLabel>("errorLabel");
+    QTRY_VERIFY(error->isVisible());
+    QVERIFY2(error->text().contains(u"Could not start"), qPrintable(error->text()));
+    QVERIFY2(error->text().contains(QString::number(occupant.serverPort())),
+             qPrintable(error->text()));
+    QCOMPARE(m_window->controller().state(), ServerController::State::Stopped);
+    QVERIFY(child<QLabel>("stateLabel")->text().contains(u"Error"));
+    QVERIFY(child<QPushButton>("startButton")->isEnabled());
+
+    // A bad host is reported in the window too, without starting anything.
+    child<QLineEdit>("hostEdit")->setText(u"not-an-address"_s);
+    child<QPushButton>("startButton")->click();
+    QVERIFY(error->text().contains(u"not-an-address"));
+    QCOMPARE(m_window->controller().state(), ServerController::State::Stopped);
+}
+
+void TstDashboard::pushAppearsInEveryView()
+{
+    m_window = startedWindow();
+    QVERIFY(m_window);
+    m_window->show();
+    const quint16 port = m_window->controller().port();
+    QCOMPARE(request(port, "POST", "/push",
+                     summary("agent-7", "2025-01-01T10:00:00+00:00",
+                             "\"episodic\":2,\"semantic\":3", "\"python\",\"databases\""))
+                 .status,
+             200);
+    QCOMPARE(
+        request(port, "POST", "/push",
+                summary("agent-8", "2025-01-01T11:00:00+00:00", "\"semantic\":4", "\"python\""))
+            .status,
+        200);
+    QCOMPARE(request(port, "POST", "/push", "{\"summary\":{\"agent_id\":\"bad\"}}").status, 422);
+
+    QAbstractItemModel *agents = child<QTableView>("agentsView")->model();
+    QTRY_COMPARE(agents->rowCount(), 2);
+    QAbstractItemModel *topics = child<QTableView>("topicsView")->model();
+    QTRY_COMPARE(topics->rowCount(), 2);
+    // Sorted by merged count, largest first.
+    QCOMPARE(cell(topics, 0, TopicsModel::Topic), u"semantic"_s);
+    QCOMPARE(topics->index(0, TopicsModel::Count).data(SortRole).toLongLong(), 7);
+    QCOMPARE(topics->index(0, TopicsModel::Agents).data(SortRole).toInt(), 2);
+    QAbstractItemModel *facts = child<QTableView>("factsView")->model();
+    QTRY_COMPARE(facts->rowCount(), 2);
+    QCOMPARE(cell(facts, 0, FactsModel::Fact), u"databases"_s);
+    QCOMPARE(facts->index(0, FactsModel::Holders).data(SortRole).toLongLong(), 1);
+    QCOMPARE(cell(facts, 1, FactsModel::Fact), u"python"_s);
+    QCOMPARE(facts->index(1, FactsModel::Holders).data(SortRole).toLongLong(), 2);
+
+    // Agents: every column, found by id (the view sorts by last seen).
+    QModelIndexList found =
+        agents->match(agents->index(0, 0), Qt::DisplayRole, u"agent-7"_s, 1, Qt::MatchExactly);
+    QCOMPARE(found.size(), 1);
+    const int row = found.first().row();
+    QCOMPARE(agents->index(row, AgentsModel::Pushes).data(SortRole).toLongLong(), 1);
+    QCOMPARE(agents->index(row, AgentsModel::Topics).data(SortRole).toLongLong(), 2);
+    QCOMPARE(agents->index(row, AgentsModel::Facts).data(SortRole).toLongLong(), 2);
+    QVERIFY(!cell(agents, row, AgentsModel::FirstSeen).isEmpty());
+
+    // Activity: the accepted pushes and the rejected one, with status and reason.
+    QAbstractItemModel *activity = child<QTableView>("activityView")->model();
+    QTRY_VERIFY(activity->rowCount() >= 3);
+    QStringList seen;
+    for (int r = 0; r < activity->rowCount(); ++r) {
+        seen << cell(activity, r, ActivityModel::Agent) + u' ' +
+                    cell(activity, r, ActivityModel::Status) + u' ' +
+                    cell(activity, r, ActivityModel::Request);
+    }
+    QVERIFY2(seen.contains(u"agent-7 200 POST /push"_s), qPrintable(seen.join(u" | ")));
+    QVERIFY2(seen.contains(u"agent-8 200 POST /push"_s), qPrintable(seen.join(u" | ")));
+    QVERIFY2(seen.filter(u" 422 POST /push"_s).size() == 1, qPrintable(seen.join(u" | ")));
+    QCOMPARE(cell(activity, 0, ActivityModel::Source), u"127.0.0.1"_s);
+
+    // Selecting an agent shows its current summary and its history.
+    child<QTableView>("agentsView")->setCurrentIndex(agents->index(row, 0));
+    QVERIFY(child<QLabel>("agentHeading")->text().contains(u"agent-7"));
+    QCOMPARE(child<QTableWidget>("agentTopicsTable")->rowCount(), 2);
+    QCOMPARE(child<QTableWidget>("agentHistoryTable")->rowCount(), 1);
+
+    // A newer push of that agent updates the views in place.
+    QCOMPARE(request(port, "POST", "/push",
+                     summary("agent-7", "2025-01-02T10:00:00+00:00", "\"episodic\":5", "\"rust\""))
+                 .status,
+             200);
+    const auto pushesOf = [agents](const QString &id) {
+        const QModelIndexList at =
+            agents->match(agents->index(0, 0), Qt::DisplayRole, id, 1, Qt::MatchExactly);
+        return at.isEmpty() ? -1
+                            : agents->index(at.first().row(), AgentsModel::Pushes)
+                                  .data(SortRole)
+                                  .toLongLong();
+    };
+    QTRY_COMPARE(pushesOf(u"agent-7"_s), 2);
+    // The view sorts by last seen, newest first.
+    QCOMPARE(cell(agents, 0, AgentsModel::Agent), u"agent-7"_s);
+    QTRY_COMPARE(child<QTableWidget>("agentHistoryTable")->rowCount(), 2);
+    QTRY_COMPARE(facts->rowCount(), 2); // python (agent-8), rust (agent-7)
+    QCOMPARE(cell(facts, 0, FactsModel::Fact), u"python"_s);
+    QCOMPARE(cell(facts, 1, FactsModel::Fact), u"rust"_s);
+    QVERIFY(m_window->statusBar()->currentMessage().contains(u"3 pushes"));
+}
+
+void TstDashboard::filters()
+{
+    m_window = startedWindow();
+    QVERIFY(m_window);
+    const quint16 port = m_window->controller().port();
+    for (const QByteArray agent : {"alpha-1", "alpha-2", "beta-1"}) {
+        QCOMPARE(request(port, "POST", "/push",
+                         summary(agent, "2025-01-01T10:00:00Z", "\"t-" + agent + "\":1",
+                                 "\"fact-" + agent + "\""))
+                     .status,
+                 200);
+    }
+    QAbstractItemModel *agents = child<QTableView>("agentsView")->model();
+    QTRY_COMPARE(agents->rowCount(), 3);
+    child<QLineEdit>("agentFilter")->setText(u"ALPHA"_s);
+    QCOMPARE(agents->rowCount(), 2);
+    child<QLineEdit>("agentFilter")->setText(u"beta"_s);
+    QCOMPARE(agents->rowCount(), 1);
+    QCOMPARE(cell(agents, 0, 0), u"beta-1"_s);
+    child<QLineEdit>("agentFilter")->clear();
+    QCOMPARE(agents->rowCount(), 3);
+
+    QAbstractItemModel *topics = child<QTableView>("topicsView")->model();
+    QTRY_COMPARE(topics->rowCount(), 3);
+    child<QLineEdit>("topicFilter")->setText(u"t-alpha"_s);
+    QCOMPARE(topics->rowCount(), 2);
+
+    QAbstractItemModel *facts = child<QTableView>("factsView")->model();
+    QTRY_COMPARE(facts->rowCount(), 3);
+    child<QLineEdit>("factFilter")->setText(u"Beta"_s);
+    QCOMPARE(facts->rowCount(), 1);
+    QCOMPARE(cell(facts, 0, 0), u"fact-beta-1"_s);
+    QVERIFY(child<QLabel>("factsCountLabel")->text().contains(u"1 of 3"));
+    // A new matching fact arrives while filtered; a non-matching one does not show.
+    QCOMPARE(request(port, "POST", "/push",
+                     summary("gamma", "2025-01-01T10:00:00Z", "", "\"beta-2\",\"other\""))
+                 .status,
+             200);
+    QTRY_COMPARE(facts->rowCount(), 2);
+    QCOMPARE(cell(facts, 1, 0), u"fact-beta-1"_s);
+    QCOMPARE(cell(facts, 0, 0), u"beta-2"_s);
+    child<QLineEdit>("factFilter")->clear();
+    QCOMPARE(facts->rowCount(), 5);
+}
+
+// The facts model inserts and removes single rows for small changes (no reset), so views
+// keep their place; counts follow the engine.
+void TstDashboard::factsModelUpdatesIncrementally()
+{
+    MergeEngine engine;
+    FactsModel model;
+    const auto push = [&](const QString &agent, const QStringList &facts) {
+        AgentState state;
+        state.agentId = agent;
+        Contribution c;
+        c.facts = facts;
+        std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
+        state.current = c;
+        QSet<QString> changed(facts.cbegin(), facts.cend());
+        if (const auto old = engine.agents().value(agent).current)
+            changed.unite(QSet<QString>(old->facts.cbegin(), old->facts.cend()));
+        engine.restore(state);
+        model.update(engine, changed);
+    };
+    push(u"a"_s, {u"f1"_s, u"f3"_s});
+    QCOMPARE(model.rowCount(), 2);
+    int resets = 0;
+    int inserts = 0;
+    int removes = 0;
+    connect(&model, &QAbstractItemModel::modelReset, this, [&] { ++resets; });
+    connect(&model, &QAbstractItemModel::rowsInserted, this, [&] { ++inserts; });
+    connect(&model, &QAbstractItemModel::rowsRemoved, this, [&] { ++removes; });
+    push(u"b"_s, {u"f2"_s, u"f3"_s});
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.keyAt(1), u"f2"_s);
+    QCOMPARE(model.index(2, FactsModel::Holders).data(SortRole).toLongLong(), 2);
+    push(u"a"_s, {u"f3"_s});
+    QCOMPARE(model.rowCount(), 2);
+    QCOMPARE(model.keyAt(0), u"f2"_s);
+    QCOMPARE(resets, 0);
+    QCOMPARE(inserts, 1);
+    QCOMPARE(removes, 1);
+}
+
+void TstDashboard::activityPauseAndClear()
+{
+    m_window = startedWindow();
+    QVERIFY(m_window);
+    const quint16 port = m_window->controller().port();
+    QAbstractItemModel *activity = child<QTableView>("activityView")->model();
+    QCOMPARE(request(port, "GET", "/health").status, 200);
+    QTRY_COMPARE(activity->rowCount(), 1);
+
+    child<QPushButton>("pauseButton")->click();
+    QCOMPARE(request(port, "GET", "/nowhere").status, 404);
+    QTRY_VERIFY(child<QLabel>("activityHint")->text().contains(u"1"));
+    QCOMPARE(activity->rowCount(), 1);
+    child<QPushButton>("pauseButton")->click();
+    QCOMPARE(activity->rowCount(), 2);
+    QCOMPARE(cell(activity, 0, ActivityModel::Status), u"404"_s);
+
+    child<QPushButton>("clearButton")->click();
+    QCOMPARE(activity->rowCount(), 0);
+
+    // Capped: the oldest rows go.
+    auto *model = qobject_cast<ActivityModel *>(activity);
+    QVERIFY(model);
+    model->setCapacity(3);
+    QList<RequestEvent> events(5);
+    for (int i = 0; i < 5; ++i)
+        events[i].status = 200 + i;
+    model->append(events);
+    QCOMPARE(model->rowCount(), 3);
+    QCOMPARE(cell(model, 0, ActivityModel::Status), u"204"_s);
+}
+
+void TstDashboard::createAndRevokeKey()
+{
+    m_window = startedWindow();
+    QVERIFY(m_window);
+    m_window->show();
+    const quint16 port = m_window->controller().port();
+    KeysPage *page = m_window->keysPage();
+    auto *tabs = child<QTabWidget>("tabs");
+    tabs->setCurrentWidget(page);
+
+    page->findChild<QLineEdit *>(u"nameEdit"_s)->setText(u"ci runner"_s);
+    page->findChild<QCheckBox *>(u"pullCheck"_s)->setChecked(false);
+    page->findChild<QPushButton *>(u"createButton"_s)->click();
+    auto *newKey = page->findChild<QLineEdit *>(u"newKeyEdit"_s);
+    const QString key = newKey->text();
+    QVERIFY2(ApiKey::looksLikeKey(key), qPrintable(key));
+    QVERIFY(newKey->isVisible());
+    auto *table = page->findChild<QTableWidget *>(u"keysTable"_s);
+    QCOMPARE(table->rowCount(), 1);
+    QCOMPARE(table->item(0, 0)->text(), u"ci runner"_s);
+    QCOMPARE(table->item(0, 2)->text(), u"push"_s); // one scope: no separator
+    QVERIFY(key.startsWith(table->item(0, 1)->text().chopped(1)));
+    // Shown once: Done hides it for good.
+    page->findChild<QPushButton *>(u"doneButton"_s)->click();
+    QVERIFY(newKey->text().isEmpty());
+    QVERIFY(!newKey->isVisible());
+
+    // The server picks the key up by itself: keys are now required, and this one works.
+    const QByteArray body = summary("keyed", "2025-01-01T10:00:00Z", "", "");
+    QTRY_VERIFY_WITH_TIMEOUT(request(port, "POST", "/push", body).status == 401, 10000);
+    QCOMPARE(request(port, "POST", "/k/" + key.toLatin1() + "/push", body).status, 200);
+
+    // Revoke asks first; "no" changes nothing.
+    QStringList asked;
+    bool answer = false;
+    m_window->setConfirm({});
+    page->setConfirm([&](const QString &, const QString &text, const QString &) {
+        asked << text;
+        return answer;
+    });
+    table->selectRow(0);
+    auto *revoke = page->findChild<QPushButton *>(u"revokeButton"_s);
+    QVERIFY(revoke->isEnabled());
+    revoke->click();
+    QCOMPARE(asked.size(), 1);
+    QVERIFY(asked.first().contains(u"ci runner"));
+    QCOMPARE(table->item(0, 5)->text(), u"active"_s);
+    answer = true;
+    revoke->click();
+    QVERIFY(table->item(0, 5)->text().startsWith(u"revoked"));
+    QVERIFY(!revoke->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        request(port, "POST", "/k/" + key.toLatin1() + "/push", body).status != 200, 10000);
+
+    // Empty name: refused with a message, nothing created.
+    page->findChild<QPushButton *>(u"createButton"_s)->click();
+    QCOMPARE(table->rowCount(), 1);
+    QVERIFY(page->findChild<QLabel *>(u"keysStatus"_s)->text().contains(u"name"));
+}
+
+void TstDashboard::shareWithTheTeam()
+{
+    m_window = startedWindow();
+    QVERIFY(m_window);
+    m_window->show();
+    QStringList asked;
+    m_window->setConfirm([&](const QString &title, const QString &, const QString &) {
+        asked << title;
+        return true;
+    });
+    auto *share = child<QCheckBox>("shareSwitch");
+    QVERIFY(!share->isChecked());
+    QVERIFY(m_window->clientSnippet().contains(u"coordinator_url: \"http://127.0.0.1:"));
+    share->click();
+    QCOMPARE(asked.size(), 2); // share? then: create a key?
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Listening);
+    QTRY_COMPARE(m_window->controller().url().host(), u"0.0.0.0"_s);
+    QVERIFY(share->isChecked());
+    const QString snippet = m_window->clientSnippet();
+    QVERIFY2(snippet.startsWith(u"federated:\n  enabled: true\n  coordinator_url: \"http://"),
+             qPrintable(snippet));
+    QVERIFY2(snippet.contains(u':' + QString::number(m_window->controller().port()) + u"/k/agm_"),
+             qPrintable(snippet));
+    QVERIFY(!m_window->bannerShown()); // a key is required now
+
+    // The key in the snippet works.
+    const qsizetype k = snippet.indexOf(u"/k/");
+    const QByteArray key = snippet.mid(k + 3, snippet.indexOf(u'"', k) - k - 3).toLatin1();
+    QCOMPARE(request(m_window->controller().port(), "POST", "/k/" + key + "/push",
+                     summary("remote", "2025-01-01T10:00:00Z", "", ""))
+                 .status,
+             200);
+
+    // Off again: back on loopback.
+    share->click();
+    QTRY_COMPARE(m_window->controller().url().host(), u"127.0.0.1"_s);
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Listening);
+}
+
+void TstDashboard::bannerWhenExposedWithoutKey()
+{
+    ServerConfig c = config();
+    c.host = QHostAddress::Any;
+    m_window = std::make_unique<MainWindow>(c);
+    m_window->show();
+    QVERIFY(child<QCheckBox>("shareSwitch")->isChecked());
+    m_window->startServer();
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Listening);
+    QVERIFY(m_window->controller().exposedWithoutKey());
+    QTRY_VERIFY(m_window->bannerShown());
+    QVERIFY(child<QLabel>("exposedBanner")->isVisible());
+    // Creating a key (auth auto) makes the server require one: the banner goes.
+    QVERIFY(m_window->keysPage()->createKey(u"team"_s, Scope::Push | Scope::Pull));
+    QVERIFY(!m_window->bannerShown());
+    m_window->stopServer();
+    QTRY_COMPARE(m_window->controller().state(), ServerController::State::Stopped);
+    QVERIFY(!m_window->bannerShown());
+}
+
+QTEST_MAIN(TstDashboard)
+#include "tst_dashboard.moc"
