@@ -8,6 +8,8 @@ namespace {
 
 // Keys created or revoked elsewhere (the CLI, another instance) are seen within this long.
 constexpr qint64 KeyRefreshMs = 2000;
+// An unknown key re-reads the keys at most this often (bounds the cost of bad keys).
+constexpr qint64 KeyMissRefreshMs = 250;
 
 QString presentedKey(const HttpRequest &request, const QString &pathKey)
 {
@@ -94,7 +96,13 @@ std::optional<AccessControl::CachedKey> AccessControl::lookup(const QString &key
     if (!m_environmentKeyHash.isEmpty() && constantTimeEquals(hash, m_environmentKeyHash))
         return CachedKey{0, QStringLiteral("API_KEY"), unsigned(Scope::All)};
     refreshKeys();
-    const auto it = m_keys.constFind(hash);
+    auto it = m_keys.constFind(hash);
+    if (it == m_keys.cend() && m_sinceRefresh.hasExpired(KeyMissRefreshMs)) {
+        // A key created a moment ago (CLI, window, another instance) must not wait for the
+        // next periodic refresh, nor count as a failure meanwhile.
+        refreshKeys(true);
+        it = m_keys.constFind(hash);
+    }
     // The hash table finds the candidate; the final comparison does not leak timing.
     if (it == m_keys.cend() || !constantTimeEquals(it.key(), hash))
         return std::nullopt;
