@@ -339,8 +339,8 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         static const QStringList known{QStringLiteral("en"), QStringLiteral("de"),
                                        QStringLiteral("fr"), QStringLiteral("es")};
         if (!known.contains(code.left(2).toLower()))
-            return fail(QStringLiteral("--lang: expected en, de, fr or es, got \"%1\"")
-                            .arg(code.left(40)));
+            return fail(
+                QStringLiteral("--lang: expected en, de, fr or es, got \"%1\"").arg(code.left(40)));
         out.language = code;
     }
     if (const auto v = lookup.value(find("no-access-log")))

@@ -810,6 +810,21 @@ bool Store::deleteAgent(const QString &agentId, quint64 sequence)
     return q.exec() || fail(q, QStringLiteral("delete agent state"));
 }
 
+std::optional<qint64> Store::deleteInTransaction(QSqlQuery &query, const QString &what)
+{
+    if (!beginWrite())
+        return std::nullopt;
+    if (!query.exec()) {
+        fail(query, what);
+        rollback();
+        return std::nullopt;
+    }
+    const qint64 deleted = query.numRowsAffected();
+    if (!commit())
+        return std::nullopt;
+    return deleted;
+}
+
 std::optional<qint64> Store::pruneHistoryBefore(Instant cutoff, int batch)
 {
     // The oldest rows come first by id, so the scan stops after the batch.
@@ -819,17 +834,7 @@ std::optional<qint64> Store::pruneHistoryBefore(Instant cutoff, int batch)
         return std::nullopt;
     q.addBindValue(cutoff);
     q.addBindValue(batch);
-    if (!beginWrite())
-        return std::nullopt;
-    if (!q.exec()) {
-        fail(q, QStringLiteral("prune history"));
-        rollback();
-        return std::nullopt;
-    }
-    const qint64 deleted = q.numRowsAffected();
-    if (!commit())
-        return std::nullopt;
-    return deleted;
+    return deleteInTransaction(q, QStringLiteral("prune history"));
 }
 
 std::optional<qint64> Store::pruneAgentHistory(const QString &agentId, int keep, int batch)
@@ -844,17 +849,7 @@ std::optional<qint64> Store::pruneAgentHistory(const QString &agentId, int keep,
     q.addBindValue(agentId);
     q.addBindValue(keep - 1);
     q.addBindValue(batch);
-    if (!beginWrite())
-        return std::nullopt;
-    if (!q.exec()) {
-        fail(q, QStringLiteral("prune agent history"));
-        rollback();
-        return std::nullopt;
-    }
-    const qint64 deleted = q.numRowsAffected();
-    if (!commit())
-        return std::nullopt;
-    return deleted;
+    return deleteInTransaction(q, QStringLiteral("prune agent history"));
 }
 
 bool Store::bumpKeysVersion()

@@ -158,6 +158,8 @@ private:
     bool writeAgent(const AgentState &agent);
     AgentState readAgent(const QSqlQuery &query, int column) const;
     bool bumpKeysVersion();
+    // Runs a prepared DELETE in a transaction of its own; the number of rows deleted.
+    std::optional<qint64> deleteInTransaction(QSqlQuery &query, const QString &what);
 
     StoreUrl m_url;
     SqlDialect m_dialect;
