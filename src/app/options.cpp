@@ -151,6 +151,11 @@ QList<Option> optionTable()
          QStringLiteral("A request must arrive whole within this long (else 408)."),
          QString::number(ConnectionLimits::DefaultReadTimeoutMs / 1000),
          {}},
+        {QStringLiteral("max-head"),
+         QStringLiteral("bytes"),
+         QStringLiteral("Largest request line plus headers (else 431)."),
+         QString::number(ConnectionLimits::DefaultMaxHeadBytes),
+         {}},
         {QStringLiteral("scopes"),
          QStringLiteral("list"),
          QStringLiteral("keys create: the new key's scopes, from push, pull, admin."),
@@ -442,7 +447,8 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
     int readSeconds = config.connection.readTimeoutMs / 1000;
     if (!number("max-connections", 1, 1000000, &config.connection.maxConnections) ||
         !number("idle-timeout", 1, 86400, &idleSeconds) ||
-        !number("read-timeout", 1, 86400, &readSeconds))
+        !number("read-timeout", 1, 86400, &readSeconds) ||
+        !number("max-head", 1024, 1024 * 1024, &config.connection.maxHeadBytes))
         return fail(error);
     if (!number("history-retention", 0, 36500, &config.historyRetentionDays) ||
         !number("history-max-per-agent", 0, 1000000000, &config.historyMaxPerAgent) ||
