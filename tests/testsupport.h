@@ -30,6 +30,17 @@
 #include <optional>
 #include <utility>
 
+// Fails the test unless `response` is a complete response with status `code` (shows the body).
+// The including file needs `using namespace Qt::StringLiterals;`.
+#define VERIFY_STATUS(response, code)                                                              \
+    do {                                                                                           \
+        const agmem::test::HttpResponse &r_ = (response);                                          \
+        QVERIFY2(r_.valid, qPrintable(r_.error));                                                  \
+        QVERIFY2(r_.status == (code),                                                              \
+                 qPrintable(u"status %1, expected %2, body: %3"_s.arg(r_.status).arg(code).arg(    \
+                     QString::fromUtf8(r_.body.left(400)))));                                      \
+    } while (false)
+
 namespace agmem::test {
 
 using RawHeaders = QList<QPair<QByteArray, QByteArray>>;

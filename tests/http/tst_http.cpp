@@ -25,16 +25,6 @@ using namespace agmem;
 using namespace agmem::test;
 using namespace Qt::StringLiterals;
 
-// Fails the test unless `response` is a complete response with status `code` (shows the body).
-#define VERIFY_STATUS(response, code)                                                              \
-    do {                                                                                           \
-        const HttpResponse &r_ = (response);                                                       \
-        QVERIFY2(r_.valid, qPrintable(r_.error));                                                  \
-        QVERIFY2(r_.status == (code),                                                              \
-                 qPrintable(u"status %1, expected %2, body: %3"_s.arg(r_.status).arg(code).arg(    \
-                     QString::fromUtf8(r_.body.left(400)))));                                      \
-    } while (false)
-
 namespace {
 
 constexpr qint64 Int64Max = std::numeric_limits<qint64>::max();

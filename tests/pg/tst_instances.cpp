@@ -30,15 +30,6 @@ using namespace agmem;
 using namespace agmem::test;
 using namespace Qt::StringLiterals;
 
-#define VERIFY_STATUS(response, code)                                                              \
-    do {                                                                                           \
-        const HttpResponse &r_ = (response);                                                       \
-        QVERIFY2(r_.valid, qPrintable(r_.error));                                                  \
-        QVERIFY2(r_.status == (code),                                                              \
-                 qPrintable(u"status %1, expected %2, body: %3"_s.arg(r_.status).arg(code).arg(    \
-                     QString::fromUtf8(r_.body.left(400)))));                                      \
-    } while (false)
-
 namespace {
 
 // 2025-01-01T00:00:00Z
