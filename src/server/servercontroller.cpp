@@ -9,6 +9,7 @@
 #include <QSslCertificate>
 #include <QSslKey>
 #include <QSslSocket>
+#include <QTcpServer>
 #include <QTimer>
 
 namespace agmem {
@@ -85,6 +86,15 @@ public:
                 Q_EMIT failed(error);
                 return;
             }
+        }
+        // A busy port fails the start before the store is opened, so a failed start leaves
+        // no new database file behind. (The real listen below can still lose a race.)
+        if (QTcpServer probe; !probe.listen(config.host, config.port)) {
+            Q_EMIT failed(QStringLiteral("cannot listen on %1 port %2: %3")
+                              .arg(config.host.toString())
+                              .arg(config.port)
+                              .arg(probe.errorString()));
+            return;
         }
         m_api = CoordinatorApi::create(config, &error);
         if (!m_api) {

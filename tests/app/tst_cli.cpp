@@ -445,6 +445,8 @@ void TstCli::portInUse()
     QVERIFY2(mentions.size() == 1, run.err.constData());
     QVERIFY2(mentions.first().startsWith(u"agmem-coordinator: "), run.err.constData());
     QVERIFY2(mentions.first().contains(u"port " + port), run.err.constData());
+    // The port is checked before the database is opened: no empty database is left behind.
+    QVERIFY(!QFileInfo::exists(dbPath()));
 }
 
 void TstCli::databaseNotADatabase()
