@@ -134,6 +134,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             target->write(bytes);
             if (close)
                 target->disconnectFromHost();
+            else if (m_listener)
+                m_listener->answered(target);
         }
         RequestEvent event;
         event.at = nowInstant();

@@ -92,6 +92,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
         }
         // Collect the head up to the blank line.
         const qsizetype before = m_head.size();
+        const qsizetype headStart = pos - before;
         const qsizetype room = m_limits.maxHeadBytes + 4 - before;
         const qsizetype take = std::min(size - pos, room);
         m_head.append(data + pos, take);
@@ -120,8 +121,10 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             // found by now; before that, a later read may still complete a head that fits.
             if (m_head.size() >= m_limits.maxHeadBytes + 4) {
                 m_failed = true;
-                return {431, QStringLiteral("Request head is larger than %1 bytes")
-                                 .arg(m_limits.maxHeadBytes)};
+                return {431,
+                        QStringLiteral("Request head is larger than %1 bytes")
+                            .arg(m_limits.maxHeadBytes),
+                        headStart};
             }
             continue;
         }
@@ -129,17 +132,19 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             m_failed = true;
             return {
                 431,
-                QStringLiteral("Request head is larger than %1 bytes").arg(m_limits.maxHeadBytes)};
+                QStringLiteral("Request head is larger than %1 bytes").arg(m_limits.maxHeadBytes),
+                headStart};
         }
         // Bytes of this chunk that belong after the head.
         const qsizetype used = end + endLength - before;
         pos += used;
         m_head.truncate(end);
         Head head;
-        const Verdict verdict = parseHead(&head);
+        Verdict verdict = parseHead(&head);
         m_head.clear();
         if (verdict.status) {
             m_failed = true;
+            verdict.requestStart = headStart;
             return verdict;
         }
         heads->append(head);
@@ -271,7 +276,8 @@ void ConnectionGuard::incomingConnection(qintptr descriptor)
         return;
     }
 
-    auto *c = new Connection{socket, RequestHeadScanner(m_limits), {}, 0, {}, {}, false, false};
+    auto *c = new Connection{
+        socket, RequestHeadScanner(m_limits), {}, 0, {}, {}, false, false, 0, std::nullopt};
     c->lastActivity.start();
     m_connections.insert(socket, c);
 
@@ -316,6 +322,12 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     const qint64 available = socket->bytesAvailable();
     if (available <= c->scannedUnread)
         return;
+    if (c->deferred) {
+        // Whatever follows the bad request is dropped; QHttpServer still has valid requests
+        // (scannedUnread bytes) to read.
+        deferReject(*c, c->scannedUnread, *c->deferred);
+        return;
+    }
     const QByteArray fresh = socket->peek(available).mid(c->scannedUnread);
     c->scannedUnread = available;
     const bool wasInRequest = c->scanner.inRequest();
@@ -329,14 +341,61 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     }
     if (!wasInRequest && (c->scanner.inRequest() || !heads.isEmpty()))
         c->requestStarted.start();
-    if (verdict.status)
-        reject(*c, verdict.status, verdict.detail);
+    if (verdict.status) {
+        // Requests before the bad one, still unread by QHttpServer or not answered yet, are
+        // answered first (pipelining): only the bytes from the bad request on are dropped.
+        // While QHttpServer holds a read transaction (a request split across reads) the
+        // buffer cannot be cut safely; the error is then answered at once.
+        const qint64 keep = available - fresh.size() + verdict.requestStart;
+        if ((keep > 0 || c->unanswered > 0) && !socket->isTransactionStarted())
+            deferReject(*c, keep, verdict);
+        else
+            reject(*c, verdict.status, verdict.detail);
+    }
+}
+
+void ConnectionGuard::deferReject(Connection &c, qint64 keep,
+                                  const RequestHeadScanner::Verdict &verdict)
+{
+    QTcpSocket *socket = c.socket;
+    if (!c.deferred) {
+        c.deferred = verdict;
+        c.requestStarted.start(); // the wait is bounded by the read timeout (sweep)
+    }
+    // Cut the read buffer after the valid requests: read everything, put back the start.
+    const QByteArray buffered = socket->readAll();
+    keep = std::min<qint64>(keep, buffered.size());
+    for (qint64 i = keep - 1; i >= 0; --i)
+        socket->ungetChar(buffered.at(i));
+    c.scannedUnread = keep;
+    rejectWhenAnswered(c);
+}
+
+void ConnectionGuard::rejectWhenAnswered(Connection &c)
+{
+    if (!c.deferred || c.rejecting || c.scannedUnread > 0 || c.unanswered > 0 ||
+        !c.closeFlags.isEmpty())
+        return;
+    // After the current signal (QHttpServer may still be in its readyRead slot).
+    QMetaObject::invokeMethod(
+        this,
+        [this, socket = c.socket] {
+            Connection *c = socket ? m_connections.value(socket) : nullptr;
+            if (!c || c->rejecting || !c->deferred ||
+                socket->state() != QAbstractSocket::ConnectedState)
+                return;
+            const RequestHeadScanner::Verdict verdict = *c->deferred;
+            reject(*c, verdict.status, verdict.detail);
+        },
+        Qt::QueuedConnection);
 }
 
 void ConnectionGuard::afterHttpServerRead(QTcpSocket *socket)
 {
-    if (Connection *c = m_connections.value(socket))
+    if (Connection *c = m_connections.value(socket)) {
         c->scannedUnread = socket->bytesAvailable();
+        rejectWhenAnswered(*c);
+    }
 }
 
 void ConnectionGuard::reject(Connection &c, int status, const QString &detail)
@@ -366,9 +425,19 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail)
 bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket)
 {
     Connection *c = m_connections.value(socket);
-    if (!c || c->closeFlags.isEmpty())
+    if (!c)
         return false;
-    return c->closeFlags.dequeue();
+    ++c->unanswered;
+    return c->closeFlags.isEmpty() ? false : c->closeFlags.dequeue();
+}
+
+void ConnectionGuard::answered(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    if (!c)
+        return;
+    c->unanswered = std::max(0, c->unanswered - 1);
+    rejectWhenAnswered(*c);
 }
 
 void ConnectionGuard::sweep()
@@ -381,6 +450,10 @@ void ConnectionGuard::sweep()
         if (c->rejecting) {
             if (c->requestStarted.hasExpired(std::min(m_limits.readTimeoutMs, 5000)))
                 socket->abort();
+        } else if (c->deferred) {
+            // The requests before the bad one were never all answered: answer it now.
+            if (c->requestStarted.hasExpired(m_limits.readTimeoutMs))
+                reject(*c, c->deferred->status, c->deferred->detail);
         } else if (c->scanner.inRequest()) {
             if (c->requestStarted.hasExpired(m_limits.readTimeoutMs)) {
                 const QString detail = QStringLiteral("The request did not arrive within %1 ms")

@@ -43,6 +43,9 @@ public:
     {
         int status = 0; // 0: fine so far; else the error status to answer and close
         QString detail;
+        // A rejected request's first byte, as an offset into the bytes just fed; negative
+        // when its head began in an earlier feed.
+        qsizetype requestStart = 0;
     };
     struct Head
     {
@@ -92,8 +95,10 @@ public:
 
     int openConnections() const { return int(m_connections.size()); }
     // Whether the connection should close after the answer to its oldest unanswered
-    // request (HTTP/1.0, or "Connection: close"); consumes that request's entry.
+    // request (HTTP/1.0, or "Connection: close"); consumes that request's entry. Called
+    // when a request is handed to the API; answered() when its answer is written.
     bool takeCloseAfterResponse(QTcpSocket *socket);
+    void answered(QTcpSocket *socket);
     // Closes every connection now (Stop in the window, shutdown).
     void closeAllConnections();
 
@@ -116,12 +121,18 @@ private:
         QElapsedTimer requestStarted;
         bool rejecting = false;
         bool hooked = false;
+        // Requests handed to the API whose answers are not written yet (group commit).
+        int unanswered = 0;
+        // A bad request pipelined behind valid ones: answered once they are, in order.
+        std::optional<RequestHeadScanner::Verdict> deferred;
     };
 
     void connectAfterHttpServer();
     void scan(QTcpSocket *socket);
     void afterHttpServerRead(QTcpSocket *socket);
     void reject(Connection &c, int status, const QString &detail);
+    void deferReject(Connection &c, qint64 keep, const RequestHeadScanner::Verdict &verdict);
+    void rejectWhenAnswered(Connection &c);
     void sweep();
     void forget(QTcpSocket *socket);
 
