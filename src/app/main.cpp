@@ -1,3 +1,4 @@
+#include "exportcommand.h"
 #include "jsonlog.h"
 #include "keyscommand.h"
 #include "migratecommand.h"
@@ -124,6 +125,8 @@ int main(int argc, char *argv[])
             const AppOptions options = parseOptions(QCoreApplication::arguments(), &settings);
             if (options.jsonLog)
                 installJsonLogHandler();
+            // SIGTERM and SIGINT close the window as Quit does (the server stops cleanly).
+            quitOnSignals(&app);
             return runDashboard(app, options.server, options.language);
         }
         printTo(stderr, QStringLiteral("agmem-coordinator: no display found, serving without "
@@ -149,5 +152,7 @@ int main(int argc, char *argv[])
         return runKeysCommand(options);
     if (options.command == u"migrate")
         return runMigrateCommand(options);
+    if (options.command == u"export")
+        return runExportCommand(options);
     return serveHeadless(app, options);
 }

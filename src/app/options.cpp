@@ -17,7 +17,8 @@ struct Option
     QString valueName; // empty: a switch
     QString help;
     QString defaultText;
-    QStringList extraEnv; // seed-compatible variable names
+    QStringList extraEnv;  // seed-compatible variable names
+    bool flagOnly = false; // read from the command line only (no environment, no settings)
 };
 
 QString envName(const QString &option)
@@ -176,6 +177,29 @@ QList<Option> optionTable()
          QStringLiteral("migrate: replace what the target database holds."),
          {},
          {}},
+        {QStringLiteral("what"),
+         QStringLiteral("merged|agents|history"),
+         QStringLiteral("export: the merged view (JSON: exactly the /pull answer), the agents, "
+                        "or every push of the history."),
+         QStringLiteral("merged"),
+         {},
+         true},
+        {QStringLiteral("format"),
+         QStringLiteral("json|csv"),
+         QStringLiteral("export: json (history: JSON lines, one push per line) or csv (UTF-8, "
+                        "RFC 4180, text starting with = + - @ gets a leading ' so spreadsheets "
+                        "do not run it; history: one row per push with its topic and fact "
+                        "counts)."),
+         QStringLiteral("json"),
+         {},
+         true},
+        {QStringLiteral("out"),
+         QStringLiteral("file"),
+         QStringLiteral("export: the file to write (replaced only by a complete export); - for "
+                        "standard output."),
+         QStringLiteral("-"),
+         {},
+         true},
         {QStringLiteral("no-access-log"),
          {},
          QStringLiteral("Do not log a line per request."),
@@ -267,7 +291,8 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
             text += QStringLiteral(" [default: %1]").arg(o.defaultText);
         QStringList envs{envName(o.name)};
         envs += o.extraEnv;
-        text += QStringLiteral(" (env: %1)").arg(envs.join(QStringLiteral(", ")));
+        if (!o.flagOnly)
+            text += QStringLiteral(" (env: %1)").arg(envs.join(QStringLiteral(", ")));
         parser.addOption(o.valueName.isEmpty() ? QCommandLineOption(o.name, text)
                                                : QCommandLineOption(o.name, text, o.valueName));
     }
@@ -278,8 +303,10 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
                        "once).\nkeys list: show keys.\nkeys revoke ID: revoke a key.\n"
                        "migrate --from URL --to URL [--force]: copy everything (history, "
                        "agents, keys) between SQLite and PostgreSQL.\n"
+                       "export [--what merged|agents|history] [--format json|csv] [--out FILE]: "
+                       "write the merged view, the agents or the history to a file.\n"
                        "Commands work on the --db database, also while a server uses it."),
-        QStringLiteral("[serve|keys ...|migrate]"));
+        QStringLiteral("[serve|keys ...|migrate|export]"));
 
     const auto fail = [&out](const QString &message) {
         out.outcome = AppOptions::Outcome::ExitError;
@@ -305,7 +332,8 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         out.command = positional.first();
         out.arguments = positional.mid(1);
     }
-    if (out.command != u"serve" && out.command != u"keys" && out.command != u"migrate")
+    if (out.command != u"serve" && out.command != u"keys" && out.command != u"migrate" &&
+        out.command != u"export")
         return fail(QStringLiteral("unknown command \"%1\" (try --help)").arg(out.command));
 
     const Lookup lookup{parser, QProcessEnvironment::systemEnvironment(), settings};
@@ -351,14 +379,9 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
     if (const auto v = lookup.value(find("no-access-log")))
         config.accessLog = !parseFlag(*v);
     if (const auto v = lookup.value(find("host"))) {
-        const QString host = v->trimmed();
-        if (host == u"localhost") {
-            config.host = QHostAddress::LocalHost;
-        } else if (host == u"0.0.0.0" || host == u"*" || host == u"any") {
-            config.host = QHostAddress::Any;
-        } else if (!config.host.setAddress(host)) {
-            return fail(QStringLiteral("--host: \"%1\" is not an IP address").arg(host.left(80)));
-        }
+        if (!parseListenAddress(*v, &config.host))
+            return fail(
+                QStringLiteral("--host: \"%1\" is not an IP address").arg(v->trimmed().left(80)));
     }
     if (!number("port", 0, 65535, &config.port))
         return fail(error);
@@ -442,6 +465,16 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         out.migrateFrom = parser.value(QStringLiteral("from"));
         out.migrateTo = parser.value(QStringLiteral("to"));
         out.force = parser.isSet(QStringLiteral("force"));
+    }
+    if (out.command == u"export") {
+        // Flags only, like migrate's: they describe this one run.
+        out.exportWhat = parser.isSet(QStringLiteral("what")) ? parser.value(QStringLiteral("what"))
+                                                              : QStringLiteral("merged");
+        out.exportFormat = parser.isSet(QStringLiteral("format"))
+                               ? parser.value(QStringLiteral("format"))
+                               : QStringLiteral("json");
+        out.exportOut = parser.isSet(QStringLiteral("out")) ? parser.value(QStringLiteral("out"))
+                                                            : QStringLiteral("-");
     }
     int idleSeconds = config.connection.idleTimeoutMs / 1000;
     int readSeconds = config.connection.readTimeoutMs / 1000;

@@ -37,6 +37,11 @@ struct AppOptions
     QString migrateFrom;
     QString migrateTo;
     bool force = false;
+    // export --what merged|agents|history --format json|csv --out FILE|- (as given;
+    // checked by the export command)
+    QString exportWhat;
+    QString exportFormat;
+    QString exportOut;
     ServerConfig server;
 };
 

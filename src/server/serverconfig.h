@@ -15,6 +15,30 @@
 
 namespace agmem {
 
+// The listen address as --host, the settings and the window accept it: an IP address,
+// "localhost", or 0.0.0.0 / * / any for every interface.
+inline bool parseListenAddress(const QString &text, QHostAddress *address)
+{
+    const QString host = text.trimmed();
+    if (host == u"localhost") {
+        *address = QHostAddress::LocalHost;
+        return true;
+    }
+    if (host == u"0.0.0.0" || host == u"*" || host == u"any") {
+        *address = QHostAddress::Any;
+        return true;
+    }
+    return address->setAddress(host);
+}
+
+// How the listen address is shown and saved (every interface as 0.0.0.0).
+inline QString listenAddressText(const QHostAddress &address)
+{
+    if (address == QHostAddress::Any || address == QHostAddress::AnyIPv4)
+        return QStringLiteral("0.0.0.0");
+    return address.toString();
+}
+
 struct ServerConfig
 {
     QHostAddress host = QHostAddress::LocalHost;

@@ -5,6 +5,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSqlError>
@@ -768,6 +769,59 @@ std::optional<QList<Store::PushRecord>> Store::agentHistoryPage(const QString &a
     return records;
 }
 
+std::optional<Store::PushMinutes> Store::pushesPerMinute(Instant since, qint64 maxRows,
+                                                         int pageRows)
+{
+    constexpr qint64 MinuteUs = 60'000'000;
+    const qint64 firstMinute = since / MinuteUs;
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    // One page: the newest rows below an id, counted per minute by the database (a page
+    // sends back a few dozen rows, whatever its size).
+    if (!prepare(q,
+                 QStringLiteral("SELECT received_us / 60000000, COUNT(*), MIN(id) FROM "
+                                "(SELECT id, received_us FROM summaries WHERE id < ? "
+                                "ORDER BY id DESC LIMIT ?) page GROUP BY received_us / 60000000")))
+        return std::nullopt;
+    QMap<qint64, qint64> counts;
+    qint64 below = std::numeric_limits<qint64>::max();
+    qint64 read = 0;
+    PushMinutes result;
+    while (true) {
+        q.bindValue(0, below);
+        q.bindValue(1, pageRows);
+        if (!q.exec()) {
+            fail(q, QStringLiteral("pushes per minute"));
+            return std::nullopt;
+        }
+        qint64 rows = 0;
+        qint64 oldestMinute = std::numeric_limits<qint64>::max();
+        while (q.next()) {
+            const qint64 minute = q.value(0).toLongLong();
+            const qint64 count = q.value(1).toLongLong();
+            rows += count;
+            below = std::min(below, q.value(2).toLongLong());
+            oldestMinute = std::min(oldestMinute, minute);
+            if (minute >= firstMinute)
+                counts[minute] += count;
+        }
+        read += rows;
+        // The end of the history, or the cutoff reached (pushes of several instances come
+        // in id order only roughly: the rest of this page still counted).
+        if (rows < pageRows || oldestMinute < firstMinute)
+            break;
+        if (read >= maxRows) {
+            counts.remove(oldestMinute);
+            result.complete = false;
+            break;
+        }
+    }
+    result.minutes.reserve(counts.size());
+    for (auto it = counts.cbegin(); it != counts.cend(); ++it)
+        result.minutes.append({it.key() * MinuteUs, it.value()});
+    return result;
+}
+
 std::optional<qint64> Store::sizeBytes()
 {
     QSqlQuery q(database());
@@ -790,6 +844,94 @@ std::optional<qint64> Store::sizeBytes()
         return std::nullopt;
     }
     return q.value(0).toLongLong();
+}
+
+std::optional<Store::HistoryExtent> Store::historyExtent()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("SELECT COUNT(*), MAX(id) FROM summaries")) || !q.next()) {
+        fail(q, QStringLiteral("history extent"));
+        return std::nullopt;
+    }
+    HistoryExtent extent;
+    extent.count = q.value(0).toLongLong();
+    extent.maxId = q.isNull(1) ? 0 : q.value(1).toLongLong();
+    return extent;
+}
+
+std::optional<QList<Store::PushRecord>> Store::historyBatch(qint64 afterId, qint64 upToId,
+                                                            int limit)
+{
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, QStringLiteral("SELECT id, agent_id, timestamp_us, topic_counts, fact_hashes, "
+                                   "metadata, memory_types, source, received_us FROM summaries "
+                                   "WHERE id > ? AND id <= ? ORDER BY id LIMIT ?")))
+        return std::nullopt;
+    q.addBindValue(afterId);
+    q.addBindValue(upToId);
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("history batch"));
+        return std::nullopt;
+    }
+    QList<PushRecord> records;
+    while (q.next()) {
+        PushRecord r;
+        r.id = q.value(0).toLongLong();
+        r.summary.agentId = q.value(1).toString();
+        r.summary.timestamp = q.value(2).toLongLong();
+        r.summary.topicCounts = decodeTopics(q.value(3).toString());
+        r.summary.factHashes = m_dialect.decodeTextArray(q.value(4).toString());
+        if (!q.isNull(5)) {
+            r.summary.metadata = QJsonDocument::fromJson(q.value(5).toString().toUtf8()).object();
+            r.summary.hasMetadata = true;
+        }
+        if (!q.isNull(6)) {
+            r.summary.memoryTypes = QJsonDocument::fromJson(q.value(6).toString().toUtf8()).array();
+            r.summary.hasMemoryTypes = true;
+        }
+        r.source = q.value(7).toString();
+        r.receivedAt = q.value(8).toLongLong();
+        records.append(std::move(r));
+    }
+    return records;
+}
+
+std::optional<qint64> Store::agentCount()
+{
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("SELECT COUNT(*) FROM agents")) || !q.next()) {
+        fail(q, QStringLiteral("count agents"));
+        return std::nullopt;
+    }
+    return q.value(0).toLongLong();
+}
+
+std::optional<QList<AgentState>> Store::agentsBatch(const QString &afterAgentId, int limit)
+{
+    // SQLite compares TEXT byte by byte (UTF-8: code point order); PostgreSQL's "C" collation
+    // does the same, whatever the database's locale.
+    const QString key = m_dialect.isPostgres() ? QStringLiteral("agent_id COLLATE \"C\"")
+                                               : QStringLiteral("agent_id");
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, QStringLiteral("SELECT agent_id, first_seen_us, last_seen_us, push_count, "
+                                   "current_timestamp_us, topic_counts, fact_hashes, sequence "
+                                   "FROM agents WHERE %1 > ? ORDER BY %1 LIMIT ?")
+                        .arg(key)))
+        return std::nullopt;
+    // A null string would bind as NULL (and match nothing).
+    q.addBindValue(afterAgentId.isNull() ? QStringLiteral("") : afterAgentId);
+    q.addBindValue(limit);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("agents batch"));
+        return std::nullopt;
+    }
+    QList<AgentState> agents;
+    while (q.next())
+        agents.append(readAgent(q, 0));
+    return agents;
 }
 
 bool Store::deleteAgent(const QString &agentId, quint64 sequence)

@@ -109,15 +109,49 @@ public:
         Summary summary;
         Instant receivedAt = 0;
         QString source;
-        qint64 id = 0; // the history row's id (agentHistoryPage only)
+        qint64 id = 0; // the history row's id (agentHistoryPage and historyBatch only)
     };
     std::optional<QList<PushRecord>> agentHistory(const QString &agentId, int limit);
     // GET /agents/{id}: up to `limit` pushes with an id below `before` (0: from the newest),
     // newest first, through the (agent_id, id) index.
     std::optional<QList<PushRecord>> agentHistoryPage(const QString &agentId, int limit,
                                                       qint64 before);
+    // The dashboard's pushes-per-minute chart: pushes received in the minute that holds
+    // `since` and after it, counted per minute of receipt, oldest minute first. Bounded:
+    // walks the history newest first by id (no index on received_us needed), `pageRows` at
+    // a time grouped in the database, and stops at the first page reaching back before that
+    // minute, or after `maxRows` rows; the oldest minute read is then incomplete and left
+    // out, and `complete` is false. History deleted by retention is not counted.
+    struct MinuteCount
+    {
+        Instant minute = 0; // the minute's start, a multiple of 60 s
+        qint64 pushes = 0;
+    };
+    struct PushMinutes
+    {
+        QList<MinuteCount> minutes;
+        bool complete = true;
+    };
+    std::optional<PushMinutes> pushesPerMinute(Instant since, qint64 maxRows,
+                                               int pageRows = 20'000);
     // The database's size on disk (SQLite file and its WAL; PostgreSQL pg_database_size).
     std::optional<qint64> sizeBytes();
+
+    // Reads for export (exporter.h), in batches by key, so no read holds a snapshot or a
+    // lock for longer than one short statement and nothing is loaded whole.
+    struct HistoryExtent
+    {
+        qint64 count = 0; // history rows
+        qint64 maxId = 0; // the newest row's id; 0 when the history is empty
+    };
+    std::optional<HistoryExtent> historyExtent();
+    // Up to `limit` pushes with afterId < id <= upToId, oldest first, with their metadata
+    // and memory types.
+    std::optional<QList<PushRecord>> historyBatch(qint64 afterId, qint64 upToId, int limit);
+    std::optional<qint64> agentCount();
+    // Up to `limit` agents whose id sorts after `afterAgentId` (code point order on both
+    // databases), with their current contributions.
+    std::optional<QList<AgentState>> agentsBatch(const QString &afterAgentId, int limit);
 
     // Writes; call between beginWrite() and commit().
     bool beginWrite();
