@@ -1,5 +1,7 @@
 #include "livemodels.h"
 
+#include "stallprobe.h"
+
 #include "server/httpmessage.h"
 
 #include <QBrush>
@@ -39,6 +41,7 @@ void LiveData::reset()
 
 bool LiveData::refresh(QSet<QString> *changedFacts)
 {
+    const StallProbe::Scope probe("store read");
     if (!m_url) {
         m_lastError = QStringLiteral("no database");
         return false;
@@ -74,9 +77,12 @@ bool LiveData::refresh(QSet<QString> *changedFacts)
         m_lastError = m_store->lastError();
         return false;
     }
-    std::sort(counters->begin(), counters->end(), [](const AgentState &a, const AgentState &b) {
+    // Usually in order already (SQLite compares UTF-8 bytes: code point order).
+    const auto byId = [](const AgentState &a, const AgentState &b) {
         return CodePointLess{}(a.agentId, b.agentId);
-    });
+    };
+    if (!std::is_sorted(counters->cbegin(), counters->cend(), byId))
+        std::sort(counters->begin(), counters->end(), byId);
 
     const auto addFacts = [changedFacts](const std::optional<Contribution> &c) {
         if (c)
@@ -132,6 +138,12 @@ int KeyedTableModel::rowOf(const QString &key) const
 
 void KeyedTableModel::syncKeys(std::vector<QString> next)
 {
+    replaceKeys(std::move(next));
+    allRowsChanged();
+}
+
+void KeyedTableModel::replaceKeys(std::vector<QString> next)
+{
     if (next != m_keys) {
         std::vector<QString> added;
         std::vector<QString> removed;
@@ -141,7 +153,6 @@ void KeyedTableModel::syncKeys(std::vector<QString> next)
                             std::back_inserter(removed), CodePointLess{});
         applyChanges(added, removed);
     }
-    allRowsChanged();
 }
 
 void KeyedTableModel::applyChanges(const std::vector<QString> &added,
@@ -195,51 +206,78 @@ void KeyedTableModel::allRowsChanged()
 
 void AgentsModel::update(const LiveData &data)
 {
+    const StallProbe::Scope probe("agents model");
     m_engine = &data.engine();
-    m_counters.clear();
+    // Only rows whose counters changed are marked changed: with the view sorted by a
+    // counter, every marked row is sorted again.
+    QHash<QString, AgentState> counters;
+    counters.reserve(data.agents().size());
     std::vector<QString> keys;
     keys.reserve(size_t(data.agents().size()));
+    std::vector<QString> changed;
     for (const AgentState &agent : data.agents()) {
-        m_counters.insert(agent.agentId, agent);
+        const auto old = m_counters.constFind(agent.agentId);
+        if (old != m_counters.cend() &&
+            (old->pushCount != agent.pushCount || old->lastSeen != agent.lastSeen ||
+             old->firstSeen != agent.firstSeen || old->sequence != agent.sequence))
+            changed.push_back(agent.agentId);
+        counters.insert(agent.agentId, agent);
         keys.push_back(agent.agentId);
     }
-    syncKeys(std::move(keys));
+    m_counters = std::move(counters);
+    replaceKeys(std::move(keys));
+    // One signal for the span of changed rows (a proxy re-sorts once per signal).
+    int first = rowCount();
+    int last = -1;
+    for (const QString &id : changed) {
+        const int row = rowOf(id);
+        if (row < 0)
+            continue;
+        first = std::min(first, row);
+        last = std::max(last, row);
+    }
+    if (last >= 0)
+        Q_EMIT dataChanged(index(first, 0), index(last, ColumnCount - 1));
 }
 
 QVariant AgentsModel::data(const QModelIndex &index, int role) const
 {
     if (!index.isValid() || index.row() >= rowCount())
         return {};
+    if (role == Qt::TextAlignmentRole && index.column() >= Pushes)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role != Qt::DisplayRole && role != SortRole)
+        return {};
+    // Called for every comparison when the view sorts: no copies, the engine only for
+    // the columns that need it.
     const QString &id = keyAt(index.row());
-    const AgentState agent = m_counters.value(id);
+    static const AgentState none;
+    const auto found = m_counters.constFind(id);
+    const AgentState &agent = found != m_counters.cend() ? *found : none;
     qsizetype topics = 0;
     qsizetype facts = 0;
-    if (m_engine) {
+    if (m_engine && index.column() >= Topics) {
         const auto it = m_engine->agents().constFind(id);
         if (it != m_engine->agents().cend() && it->current) {
             topics = it->current->topics.size();
             facts = it->current->facts.size();
         }
     }
-    if (role == Qt::DisplayRole || role == SortRole) {
-        const bool sort = role == SortRole;
-        switch (index.column()) {
-        case Agent:
-            return id;
-        case FirstSeen:
-            return sort ? QVariant(agent.firstSeen) : QVariant(formatInstant(agent.firstSeen));
-        case LastSeen:
-            return sort ? QVariant(agent.lastSeen) : QVariant(formatInstant(agent.lastSeen));
-        case Pushes:
-            return sort ? QVariant(agent.pushCount) : QVariant(QLocale().toString(agent.pushCount));
-        case Topics:
-            return sort ? QVariant(topics) : QVariant(QLocale().toString(topics));
-        case Facts:
-            return sort ? QVariant(facts) : QVariant(QLocale().toString(facts));
-        }
+    const bool sort = role == SortRole;
+    switch (index.column()) {
+    case Agent:
+        return id;
+    case FirstSeen:
+        return sort ? QVariant(agent.firstSeen) : QVariant(formatInstant(agent.firstSeen));
+    case LastSeen:
+        return sort ? QVariant(agent.lastSeen) : QVariant(formatInstant(agent.lastSeen));
+    case Pushes:
+        return sort ? QVariant(agent.pushCount) : QVariant(QLocale().toString(agent.pushCount));
+    case Topics:
+        return sort ? QVariant(topics) : QVariant(QLocale().toString(topics));
+    case Facts:
+        return sort ? QVariant(facts) : QVariant(QLocale().toString(facts));
     }
-    if (role == Qt::TextAlignmentRole && index.column() >= Pushes)
-        return int(Qt::AlignRight | Qt::AlignVCenter);
     return {};
 }
 
@@ -268,6 +306,7 @@ QVariant AgentsModel::headerData(int section, Qt::Orientation orientation, int r
 
 void TopicsModel::update(const MergeEngine &engine)
 {
+    const StallProbe::Scope probe("topics model");
     m_totals = &engine.topicTotals();
     std::vector<QString> keys;
     keys.reserve(m_totals->size());
@@ -346,6 +385,7 @@ void FactsModel::setFilter(const QString &text)
 
 void FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
 {
+    const StallProbe::Scope probe("facts model");
     if (m_holders != &engine.factHolders()) {
         m_holders = &engine.factHolders();
         rebuild();
@@ -400,6 +440,7 @@ ActivityModel::ActivityModel(QObject *parent)
 
 void ActivityModel::append(const QList<RequestEvent> &events)
 {
+    const StallProbe::Scope probe("activity model");
     if (events.isEmpty())
         return;
     if (m_paused) {

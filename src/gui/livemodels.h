@@ -67,6 +67,8 @@ public:
 protected:
     // Replaces the keys (both sorted by code point) and marks every row changed.
     void syncKeys(std::vector<QString> next);
+    // Replaces the keys, inserting and removing rows; marks nothing changed.
+    void replaceKeys(std::vector<QString> next);
     void applyChanges(const std::vector<QString> &added, const std::vector<QString> &removed);
     void allRowsChanged();
 
@@ -99,6 +101,7 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
 
 private:
+    // Counters by agent id; a change of `sequence` means a new contribution.
     QHash<QString, AgentState> m_counters;
     const MergeEngine *m_engine = nullptr;
 };

@@ -1,6 +1,11 @@
 #include "mainwindow.h"
 #include "ui_mainwindow.h"
 
+#include "exportdialog.h"
+#include "pushratechart.h"
+#include "settingsdialog.h"
+#include "stallprobe.h"
+
 #include "core/apikey.h"
 
 #include <QAction>
@@ -67,27 +72,6 @@ QString lanAddress()
     return QStringLiteral("127.0.0.1");
 }
 
-bool parseHost(const QString &text, QHostAddress *address)
-{
-    const QString host = text.trimmed();
-    if (host == u"localhost") {
-        *address = QHostAddress::LocalHost;
-        return true;
-    }
-    if (host == u"0.0.0.0" || host == u"*" || host == u"any") {
-        *address = QHostAddress::Any;
-        return true;
-    }
-    return address->setAddress(host);
-}
-
-QString hostText(const QHostAddress &address)
-{
-    if (address == QHostAddress::Any || address == QHostAddress::AnyIPv4)
-        return QStringLiteral("0.0.0.0");
-    return address.toString();
-}
-
 } // namespace
 
 MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
@@ -112,6 +96,9 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_ui->copySnippetButton->setIcon(icon("copy"));
     m_ui->teamKeyButton->setIcon(icon("key"));
     m_ui->quitAction->setShortcut(QKeySequence::Quit);
+    // The platform's Preferences shortcut where it has one, else Ctrl+, (set in the form).
+    if (const auto keys = QKeySequence::keyBindings(QKeySequence::Preferences); !keys.isEmpty())
+        m_ui->settingsAction->setShortcuts(keys);
 
     m_ui->exposedBanner->setStyleSheet(
         QStringLiteral("QLabel { background: #c5221f; color: white; font-weight: bold;"
@@ -125,7 +112,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
                        "QCheckBox::indicator:unchecked { image: url(:/icons/switch-off.svg); }"
                        "QCheckBox::indicator:checked { image: url(:/icons/switch-on.svg); }"));
     m_ui->snippetEdit->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_ui->hostEdit->setText(hostText(m_config.host));
+    m_ui->hostEdit->setText(listenAddressText(m_config.host));
     m_ui->portSpin->setValue(m_config.port);
     m_ui->shareSwitch->setChecked(!m_config.host.isLoopback());
 
@@ -138,6 +125,10 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_refreshTimer.setSingleShot(true);
     m_refreshTimer.setInterval(RefreshIntervalMs);
     connect(&m_refreshTimer, &QTimer::timeout, this, &MainWindow::refreshNow);
+    // The chart asks for a refresh at each new minute and, on PostgreSQL, every few seconds:
+    // other instances' pushes send no signal to this window.
+    m_ui->pushRateChart->setPolling(m_config.store.kind == StoreUrl::Kind::PostgreSql);
+    connect(m_ui->pushRateChart, &PushRateChart::refreshDue, this, &MainWindow::scheduleRefresh);
 
     connect(m_ui->startButton, &QPushButton::clicked, this, &MainWindow::startServer);
     connect(m_ui->stopButton, &QPushButton::clicked, this, &MainWindow::stopServer);
@@ -145,7 +136,14 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     connect(m_ui->stopAction, &QAction::triggered, this, &MainWindow::stopServer);
     connect(m_ui->hostEdit, &QLineEdit::returnPressed, this, &MainWindow::startServer);
     connect(m_ui->quitAction, &QAction::triggered, qApp, &QApplication::quit);
+    connect(m_ui->exportAction, &QAction::triggered, this, [this] {
+        // Its own worker thread and read-only connection: the server is not held up.
+        auto *dialog = new ExportDialog(m_config.store, this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->open();
+    });
     connect(m_ui->aboutAction, &QAction::triggered, this, &MainWindow::showAbout);
+    connect(m_ui->settingsAction, &QAction::triggered, this, &MainWindow::showSettings);
     connect(m_ui->copyUrlAction, &QAction::triggered, this, [this] {
         if (m_controller.state() == ServerController::State::Listening)
             QGuiApplication::clipboard()->setText(m_controller.url().toString());
@@ -336,7 +334,7 @@ bool MainWindow::confirm(const QString &title, const QString &text, const QStrin
 bool MainWindow::applyHostAndPort()
 {
     QHostAddress host;
-    if (!parseHost(m_ui->hostEdit->text(), &host)) {
+    if (!parseListenAddress(m_ui->hostEdit->text(), &host)) {
         m_error = tr("\"%1\" is not an IP address (use 127.0.0.1 for this computer only, "
                      "0.0.0.0 for every network interface).")
                       .arg(m_ui->hostEdit->text().trimmed());
@@ -544,6 +542,7 @@ void MainWindow::scheduleRefresh()
 
 void MainWindow::refreshNow()
 {
+    const StallProbe::Scope probe("refresh");
     m_refreshTimer.stop();
     QSet<QString> changedFacts;
     if (!m_live.refresh(&changedFacts))
@@ -551,6 +550,7 @@ void MainWindow::refreshNow()
     m_agents->update(m_live);
     m_topics->update(m_live.engine());
     m_facts->update(m_live.engine(), changedFacts);
+    m_ui->pushRateChart->feed(m_live.store(), m_live.state());
     if (!m_shownAgent.isEmpty()) {
         const auto it =
             std::find_if(m_live.agents().cbegin(), m_live.agents().cend(),
@@ -570,9 +570,10 @@ void MainWindow::updateStatusBar()
     const QString facts = locale.toString(qint64(engine.factHolders().size()));
     m_ui->factsCountLabel->setText(
         m_facts->filter().isEmpty()
-            ? tr("%1 unique facts").arg(facts)
-            : tr("%1 of %2 facts match").arg(locale.toString(m_facts->rowCount()), facts));
-    statusBar()->showMessage(tr("%1 agents · %2 topics · %3 unique facts · %4 pushes in total")
+            ? tr("Unique facts: %1").arg(facts)
+            : tr("Matching: %1 of %2 facts").arg(locale.toString(m_facts->rowCount()), facts));
+    // Labels before the numbers: no plural forms needed ("1 topics").
+    statusBar()->showMessage(tr("Agents: %1 · Topics: %2 · Unique facts: %3 · Pushes in total: %4")
                                  .arg(locale.toString(engine.agentCount()),
                                       locale.toString(qint64(engine.topicTotals().size())), facts,
                                       locale.toString(m_live.state().totalPushes)));
@@ -668,6 +669,46 @@ void MainWindow::showTopic(const QString &topic)
         count->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         table->setItem(row, 1, count);
     }
+}
+
+void MainWindow::showSettings()
+{
+    if (m_settingsDialog) {
+        m_settingsDialog->raise();
+        m_settingsDialog->activateWindow();
+        return;
+    }
+    auto *dialog = new SettingsDialog(this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &SettingsDialog::applied, this,
+            [this, dialog](const QStringList &changed) { applySettings(*dialog, changed); });
+    m_settingsDialog = dialog;
+    dialog->open();
+}
+
+// Saved settings take effect: server values at the server's next start (offered now when
+// it runs), the database at the app's next start; values a flag or the environment sets
+// for this run stay as they are (the dialog says so).
+void MainWindow::applySettings(const SettingsDialog &dialog, const QStringList &changed)
+{
+    const QStringList applied = dialog.applyTo(&m_config, changed);
+    if (applied.contains(u"host") || applied.contains(u"port")) {
+        m_ui->hostEdit->setText(listenAddressText(m_config.host));
+        m_ui->portSpin->setValue(m_config.port);
+        m_ui->shareSwitch->setChecked(!m_config.host.isLoopback());
+    }
+    updateSnippet();
+    if (changed.contains(u"db"))
+        statusBar()->showMessage(tr("The new database location is used when the app restarts."),
+                                 10000);
+    if (!applied.isEmpty() && m_controller.state() != ServerController::State::Stopped &&
+        confirm(tr("Restart the server?"),
+                tr("The changed settings take effect when the server restarts. Restart it now? "
+                   "Open connections are closed; agents reach it again at their next push."),
+                tr("&Restart")))
+        restartServer();
+    else if (!applied.isEmpty() && m_controller.state() != ServerController::State::Stopped)
+        statusBar()->showMessage(tr("The new settings apply when the server next starts."), 10000);
 }
 
 void MainWindow::showAbout()

@@ -6,6 +6,7 @@
 #include "server/servercontroller.h"
 
 #include <QMainWindow>
+#include <QPointer>
 #include <QTimer>
 
 #include <memory>
@@ -18,6 +19,8 @@ class MainWindow;
 }
 
 namespace agmem {
+
+class SettingsDialog;
 
 // The dashboard: runs the coordinator on its own thread (ServerController) and shows
 // what it does. Reads through its own read-only store connection, refreshed at most ten
@@ -43,6 +46,8 @@ public:
     bool bannerShown() const;
     // Reads the store now (normally coalesced by a timer).
     void refreshNow();
+    // File ▸ Settings: opens the dialog (not modal for the event loop: open(), not exec()).
+    void showSettings();
 
 protected:
     void changeEvent(QEvent *event) override;
@@ -61,6 +66,7 @@ private:
     void createTeamKey();
     void restartServer();
     void showAbout();
+    void applySettings(const SettingsDialog &dialog, const QStringList &changed);
     bool confirm(const QString &title, const QString &text, const QString &acceptLabel);
     bool applyHostAndPort();
 
@@ -85,6 +91,7 @@ private:
     QString m_shownTopic;
     bool m_hasKeys = false;
     bool m_restartPending = false;
+    QPointer<SettingsDialog> m_settingsDialog;
 };
 
 } // namespace agmem

@@ -87,6 +87,7 @@ private Q_SLOTS:
     void pushAppearsInEveryView();
     void filters();
     void factsModelUpdatesIncrementally();
+    void agentsModelMarksOnlyChangedRows();
     void activityPauseAndClear();
     void createAndRevokeKey();
     void shareWithTheTeam();
@@ -294,7 +295,7 @@ void TstDashboard::pushAppearsInEveryView()
     QTRY_COMPARE(facts->rowCount(), 2); // python (agent-8), rust (agent-7)
     QCOMPARE(cell(facts, 0, FactsModel::Fact), u"python"_s);
     QCOMPARE(cell(facts, 1, FactsModel::Fact), u"rust"_s);
-    QVERIFY(m_window->statusBar()->currentMessage().contains(u"3 pushes"));
+    QVERIFY(m_window->statusBar()->currentMessage().contains(u"Pushes in total: 3"));
 }
 
 void TstDashboard::filters()
@@ -379,6 +380,64 @@ void TstDashboard::factsModelUpdatesIncrementally()
     QCOMPARE(resets, 0);
     QCOMPARE(inserts, 1);
     QCOMPARE(removes, 1);
+}
+
+// The agents model marks only the rows whose counters changed (a sorting proxy sorts every
+// marked row again), and nothing when nothing changed.
+void TstDashboard::agentsModelMarksOnlyChangedRows()
+{
+    const StoreUrl url = config().store;
+    QString error;
+    const std::unique_ptr<Store> store = Store::open(url, {}, &error);
+    QVERIFY2(store, qPrintable(error));
+    MergeEngine engine;
+    const auto push = [&](const QString &agent, Instant timestamp) {
+        Summary s;
+        s.agentId = agent;
+        s.timestamp = timestamp;
+        s.factHashes = {agent};
+        const MergeEngine::Plan plan = engine.plan(s);
+        const quint64 next = plan.changesMerge() ? engine.sequence() + 1 : engine.sequence();
+        if (!store->beginWrite() ||
+            !store->recordPush(s, timestamp, u"127.0.0.1"_s, plan.next, next) ||
+            !store->writeState(next, 1) || !store->commit())
+            return false;
+        engine.apply(s.agentId, plan.next, timestamp, next);
+        engine.setSequence(next);
+        return true;
+    };
+    for (const QString &agent : {u"a"_s, u"b"_s, u"c"_s, u"d"_s})
+        QVERIFY(push(agent, 1000));
+    LiveData live;
+    live.setStoreUrl(url);
+    AgentsModel model;
+    QSet<QString> facts;
+    QVERIFY(live.refresh(&facts));
+    model.update(live);
+    QCOMPARE(model.rowCount(), 4);
+    QList<QPair<int, int>> marked;
+    int resets = 0;
+    connect(&model, &QAbstractItemModel::dataChanged, this,
+            [&](const QModelIndex &first, const QModelIndex &last) {
+                marked.append({first.row(), last.row()});
+            });
+    connect(&model, &QAbstractItemModel::modelReset, this, [&] { ++resets; });
+
+    QVERIFY(live.refresh(&facts));
+    model.update(live);
+    QCOMPARE(marked.size(), 0);
+    QVERIFY(push(u"c"_s, 2000)); // a new contribution
+    QVERIFY(live.refresh(&facts));
+    model.update(live);
+    QCOMPARE(marked, (QList<QPair<int, int>>{{2, 2}}));
+    QCOMPARE(model.index(2, AgentsModel::Pushes).data(SortRole).toLongLong(), 2);
+    marked.clear();
+    QVERIFY(push(u"a"_s, 1000)); // the same summary again: only the counters change
+    QVERIFY(live.refresh(&facts));
+    model.update(live);
+    QCOMPARE(marked, (QList<QPair<int, int>>{{0, 0}}));
+    QCOMPARE(model.index(0, AgentsModel::Pushes).data(SortRole).toLongLong(), 2);
+    QCOMPARE(resets, 0);
 }
 
 void TstDashboard::activityPauseAndClear()
