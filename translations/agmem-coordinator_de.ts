@@ -2,6 +2,69 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="de">
 <context>
+    <name>ExportDialog</name>
+    <message>
+        <source>Export</source>
+        <translation>Exportieren</translation>
+    </message>
+    <message>
+        <source>&amp;What:</source>
+        <translation>&amp;Was:</translation>
+    </message>
+    <message>
+        <source>What to export</source>
+        <translation>Was exportiert wird</translation>
+    </message>
+    <message>
+        <source>&amp;Format:</source>
+        <translation>&amp;Format:</translation>
+    </message>
+    <message>
+        <source>File format</source>
+        <translation>Dateiformat</translation>
+    </message>
+    <message>
+        <source>F&amp;ile:</source>
+        <translation>Da&amp;tei:</translation>
+    </message>
+    <message>
+        <source>File to export to</source>
+        <translation>Datei, in die exportiert wird</translation>
+    </message>
+    <message>
+        <source>Choose the file</source>
+        <translation>Die Datei auswählen</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>&amp;Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Export progress</source>
+        <translation>Exportfortschritt</translation>
+    </message>
+    <message>
+        <source>Export status</source>
+        <translation>Exportstatus</translation>
+    </message>
+    <message>
+        <source>&amp;Export</source>
+        <translation>&amp;Exportieren</translation>
+    </message>
+    <message>
+        <source>Stop the export; no file is written</source>
+        <translation>Den Export abbrechen; es wird keine Datei geschrieben</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel export</source>
+        <translation>Export &amp;abbrechen</translation>
+    </message>
+    <message>
+        <source>C&amp;lose</source>
+        <translation>&amp;Schließen</translation>
+    </message>
+</context>
+<context>
     <name>KeysPage</name>
     <message>
         <source>New key</source>
@@ -354,6 +417,437 @@
         <source>&amp;About agmem Coordinator</source>
         <translation>Ü&amp;ber den agmem-Koordinator</translation>
     </message>
+    <message>
+        <source>&amp;Export…</source>
+        <translation>E&amp;xportieren…</translation>
+    </message>
+    <message>
+        <source>Export the merged view, the agents or the history as JSON or CSV</source>
+        <translation>Die zusammengeführte Sicht, die Agenten oder den Verlauf als JSON oder CSV exportieren</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>&amp;Einstellungen…</translation>
+    </message>
+    <message>
+        <source>Host, port, merge mode, durability, limits, TLS and database location</source>
+        <translation>Host, Port, Zusammenführungsmodus, Dauerhaftigkeit, Grenzwerte, TLS und Speicherort der Datenbank</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>Einstellungen</translation>
+    </message>
+    <message>
+        <source>Settings overridden for this run</source>
+        <translation>Für diesen Lauf überschriebene Einstellungen</translation>
+    </message>
+    <message>
+        <source>&amp;Server</source>
+        <translation>&amp;Server</translation>
+    </message>
+    <message>
+        <source>&amp;Host:</source>
+        <translation>&amp;Host:</translation>
+    </message>
+    <message>
+        <source>Host address to listen on</source>
+        <translation>Adresse, auf der gelauscht wird</translation>
+    </message>
+    <message>
+        <source>Address to listen on. Anything but loopback exposes the coordinator to the network.</source>
+        <translation>Adresse, auf der gelauscht wird. Alles außer Loopback macht den Koordinator im Netzwerk erreichbar.</translation>
+    </message>
+    <message>
+        <source>Host address check</source>
+        <translation>Prüfung der Host-Adresse</translation>
+    </message>
+    <message>
+        <source>&amp;Port:</source>
+        <translation>&amp;Port:</translation>
+    </message>
+    <message>
+        <source>Port to listen on</source>
+        <translation>Port, auf dem gelauscht wird</translation>
+    </message>
+    <message>
+        <source>TCP port to listen on; 0 picks a free one.</source>
+        <translation>TCP-Port, auf dem gelauscht wird; 0 wählt einen freien.</translation>
+    </message>
+    <message>
+        <source>Any free port</source>
+        <translation>Beliebiger freier Port</translation>
+    </message>
+    <message>
+        <source>Start serving when the app starts</source>
+        <translation>Server beim Start der Anwendung starten</translation>
+    </message>
+    <message>
+        <source>Start serving when the app sta&amp;rts</source>
+        <translation>Server beim Start der Anwendung sta&amp;rten</translation>
+    </message>
+    <message>
+        <source>Takes effect the next time the app starts. Without it, press Start in the window.</source>
+        <translation>Wirkt beim nächsten Start der Anwendung. Ohne diese Option klicken Sie im Fenster auf „Starten“.</translation>
+    </message>
+    <message>
+        <source>Host and port take effect when the server restarts. If it is running when you press OK or Apply, you are asked whether to restart it now.</source>
+        <translation>Host und Port wirken beim Neustart des Servers. Läuft er, wenn Sie auf OK oder Anwenden klicken, werden Sie gefragt, ob er jetzt neu gestartet werden soll.</translation>
+    </message>
+    <message>
+        <source>When server settings take effect</source>
+        <translation>Wann Servereinstellungen wirksam werden</translation>
+    </message>
+    <message>
+        <source>&amp;Merge &amp;&amp; storage</source>
+        <translation>&amp;Zusammenführung &amp;&amp; Speicherung</translation>
+    </message>
+    <message>
+        <source>Merge mode</source>
+        <translation>Zusammenführungsmodus</translation>
+    </message>
+    <message>
+        <source>Merge mode latest</source>
+        <translation>Zusammenführungsmodus Neueste</translation>
+    </message>
+    <message>
+        <source>Lat&amp;est</source>
+        <translation>Neu&amp;este</translation>
+    </message>
+    <message>
+        <source>Each agent&apos;s newest summary counts once; an older or repeated push changes nothing.</source>
+        <translation>Die neueste Zusammenfassung jedes Agenten zählt einmal; eine ältere oder wiederholte Sendung ändert nichts.</translation>
+    </message>
+    <message>
+        <source>Merge mode cumulative</source>
+        <translation>Zusammenführungsmodus Kumulativ</translation>
+    </message>
+    <message>
+        <source>C&amp;umulative</source>
+        <translation>K&amp;umulativ</translation>
+    </message>
+    <message>
+        <source>Every accepted push is added up, exactly like the reference server.</source>
+        <translation>Jede angenommene Sendung wird aufaddiert, genau wie beim Referenzserver.</translation>
+    </message>
+    <message>
+        <source>Durability</source>
+        <translation>Dauerhaftigkeit</translation>
+    </message>
+    <message>
+        <source>Durability full</source>
+        <translation>Dauerhaftigkeit Vollständig</translation>
+    </message>
+    <message>
+        <source>&amp;Full</source>
+        <translation>&amp;Vollständig</translation>
+    </message>
+    <message>
+        <source>A confirmed push survives a power loss.</source>
+        <translation>Eine bestätigte Sendung übersteht einen Stromausfall.</translation>
+    </message>
+    <message>
+        <source>Durability normal</source>
+        <translation>Dauerhaftigkeit Normal</translation>
+    </message>
+    <message>
+        <source>&amp;Normal</source>
+        <translation>&amp;Normal</translation>
+    </message>
+    <message>
+        <source>Faster: survives a crash of the coordinator, but not of the machine.</source>
+        <translation>Schneller: übersteht einen Absturz des Koordinators, aber nicht des Rechners.</translation>
+    </message>
+    <message>
+        <source>Merge mode and durability take effect when the server restarts; a new merge mode is recomputed from the stored history.</source>
+        <translation>Zusammenführungsmodus und Dauerhaftigkeit wirken beim Neustart des Servers; bei einem neuen Zusammenführungsmodus wird die Zusammenführung aus dem gespeicherten Verlauf neu berechnet.</translation>
+    </message>
+    <message>
+        <source>When merge mode and durability take effect</source>
+        <translation>Wann Zusammenführungsmodus und Dauerhaftigkeit wirksam werden</translation>
+    </message>
+    <message>
+        <source>Database</source>
+        <translation>Datenbank</translation>
+    </message>
+    <message>
+        <source>Data&amp;base:</source>
+        <translation>Daten&amp;bank:</translation>
+    </message>
+    <message>
+        <source>Database location</source>
+        <translation>Speicherort der Datenbank</translation>
+    </message>
+    <message>
+        <source>A SQLite file, sqlite:///path/file.db, :memory: (throwaway) or postgresql://user:password@host:5432/database.</source>
+        <translation>Eine SQLite-Datei, sqlite:///path/file.db, :memory: (flüchtig) oder postgresql://user:password@host:5432/database.</translation>
+    </message>
+    <message>
+        <source>Default: a SQLite file in the app-data folder</source>
+        <translation>Standard: eine SQLite-Datei im Datenordner der Anwendung</translation>
+    </message>
+    <message>
+        <source>Choose a SQLite database file</source>
+        <translation>Eine SQLite-Datenbankdatei auswählen</translation>
+    </message>
+    <message>
+        <source>Bro&amp;wse…</source>
+        <translation>&amp;Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Database location check</source>
+        <translation>Prüfung des Datenbank-Speicherorts</translation>
+    </message>
+    <message>
+        <source>A SQLite file, or postgresql://user:password@host:5432/database. Empty: the default.</source>
+        <translation>Eine SQLite-Datei oder postgresql://user:password@host:5432/database. Leer: der Standard.</translation>
+    </message>
+    <message>
+        <source>Takes effect when the app restarts: the window reads this database too.</source>
+        <translation>Wirkt beim Neustart der Anwendung: Auch das Fenster liest diese Datenbank.</translation>
+    </message>
+    <message>
+        <source>When the database location takes effect</source>
+        <translation>Wann der Speicherort der Datenbank wirksam wird</translation>
+    </message>
+    <message>
+        <source>&amp;Limits</source>
+        <translation>&amp;Grenzwerte</translation>
+    </message>
+    <message>
+        <source>Each push</source>
+        <translation>Pro Sendung</translation>
+    </message>
+    <message>
+        <source>Largest request &amp;body:</source>
+        <translation>Max. Anfrage&amp;rumpf:</translation>
+    </message>
+    <message>
+        <source>Largest request body in bytes</source>
+        <translation>Höchstgröße des Anfragerumpfs in Byte</translation>
+    </message>
+    <message>
+        <source>Largest request body accepted (else 413).</source>
+        <translation>Größter angenommener Anfragerumpf (sonst 413).</translation>
+    </message>
+    <message>
+        <source> bytes</source>
+        <translation> Byte</translation>
+    </message>
+    <message>
+        <source>Longest agent &amp;ID:</source>
+        <translation>Max. Länge der Agenten&amp;kennung:</translation>
+    </message>
+    <message>
+        <source>Longest agent ID in characters</source>
+        <translation>Höchstlänge der Agentenkennung in Zeichen</translation>
+    </message>
+    <message>
+        <source>Longest agent_id accepted.</source>
+        <translation>Längste angenommene agent_id.</translation>
+    </message>
+    <message>
+        <source> characters</source>
+        <translation> Zeichen</translation>
+    </message>
+    <message>
+        <source>Most to&amp;pics:</source>
+        <translation>Max. The&amp;men:</translation>
+    </message>
+    <message>
+        <source>Most topics in one summary</source>
+        <translation>Höchstzahl an Themen in einer Zusammenfassung</translation>
+    </message>
+    <message>
+        <source>Most topics in one summary.</source>
+        <translation>Höchstzahl an Themen in einer Zusammenfassung.</translation>
+    </message>
+    <message>
+        <source>Longest topic &amp;name:</source>
+        <translation>Max. Länge des Themen&amp;namens:</translation>
+    </message>
+    <message>
+        <source>Longest topic name in characters</source>
+        <translation>Höchstlänge eines Themennamens in Zeichen</translation>
+    </message>
+    <message>
+        <source>Longest topic name.</source>
+        <translation>Höchstlänge eines Themennamens.</translation>
+    </message>
+    <message>
+        <source>Most &amp;facts:</source>
+        <translation>Max. &amp;Fakten:</translation>
+    </message>
+    <message>
+        <source>Most fact hashes in one summary</source>
+        <translation>Höchstzahl an Fakten-Hashes in einer Zusammenfassung</translation>
+    </message>
+    <message>
+        <source>Most fact hashes in one summary.</source>
+        <translation>Höchstzahl an Fakten-Hashes in einer Zusammenfassung.</translation>
+    </message>
+    <message>
+        <source>Longest fact &amp;hash:</source>
+        <translation>Max. Länge des Fakten-&amp;Hashes:</translation>
+    </message>
+    <message>
+        <source>Longest fact hash or label in characters</source>
+        <translation>Höchstlänge eines Fakten-Hashes oder einer Bezeichnung in Zeichen</translation>
+    </message>
+    <message>
+        <source>Longest fact hash or label.</source>
+        <translation>Höchstlänge eines Fakten-Hashes oder einer Bezeichnung.</translation>
+    </message>
+    <message>
+        <source>Lar&amp;gest metadata:</source>
+        <translation>Max. Größe der Meta&amp;daten:</translation>
+    </message>
+    <message>
+        <source>Largest metadata object in bytes</source>
+        <translation>Höchstgröße des Metadatenobjekts in Byte</translation>
+    </message>
+    <message>
+        <source>Largest metadata object (as compact JSON).</source>
+        <translation>Höchstgröße des Metadatenobjekts (als kompaktes JSON).</translation>
+    </message>
+    <message>
+        <source>Connections</source>
+        <translation>Verbindungen</translation>
+    </message>
+    <message>
+        <source>Most open conn&amp;ections:</source>
+        <translation>Max. offene &amp;Verbindungen:</translation>
+    </message>
+    <message>
+        <source>Most open connections</source>
+        <translation>Höchstzahl offener Verbindungen</translation>
+    </message>
+    <message>
+        <source>Open connections at most; more are answered 503.</source>
+        <translation>Höchstzahl offener Verbindungen; weitere erhalten die Antwort 503.</translation>
+    </message>
+    <message>
+        <source>Idle timeo&amp;ut:</source>
+        <translation>&amp;Leerlauf-Timeout:</translation>
+    </message>
+    <message>
+        <source>Idle timeout in seconds</source>
+        <translation>Leerlauf-Timeout in Sekunden</translation>
+    </message>
+    <message>
+        <source>A keep-alive connection with no request is closed after this long.</source>
+        <translation>Eine Keep-alive-Verbindung ohne Anfrage wird nach dieser Zeit geschlossen.</translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation> s</translation>
+    </message>
+    <message>
+        <source>&amp;Read timeout:</source>
+        <translation>Les&amp;e-Timeout:</translation>
+    </message>
+    <message>
+        <source>Read timeout in seconds</source>
+        <translation>Lese-Timeout in Sekunden</translation>
+    </message>
+    <message>
+        <source>A request must arrive whole within this long (else 408).</source>
+        <translation>Eine Anfrage muss innerhalb dieser Zeit vollständig eintreffen (sonst 408).</translation>
+    </message>
+    <message>
+        <source>Largest re&amp;quest head:</source>
+        <translation>Max. Anfragek&amp;opf:</translation>
+    </message>
+    <message>
+        <source>Largest request head in bytes</source>
+        <translation>Höchstgröße des Anfragekopfs in Byte</translation>
+    </message>
+    <message>
+        <source>Largest request line plus headers (else 431).</source>
+        <translation>Höchstgröße von Anfragezeile plus Headern (sonst 431).</translation>
+    </message>
+    <message>
+        <source>Rate limit per &amp;key:</source>
+        <translation>Ratenl&amp;imit pro Schlüssel:</translation>
+    </message>
+    <message>
+        <source>Rate limit in requests per second</source>
+        <translation>Ratenlimit in Anfragen pro Sekunde</translation>
+    </message>
+    <message>
+        <source>Requests per second per API key (per address without a key), bursts of twice as many; 0 turns it off.</source>
+        <translation>Anfragen pro Sekunde je API-Schlüssel (ohne Schlüssel je Adresse), Spitzen bis zur doppelten Menge; 0 schaltet es ab.</translation>
+    </message>
+    <message>
+        <source> requests/s</source>
+        <translation> Anfragen/s</translation>
+    </message>
+    <message>
+        <source>Off</source>
+        <translation>Aus</translation>
+    </message>
+    <message>
+        <source>Limits take effect when the server restarts.</source>
+        <translation>Grenzwerte wirken beim Neustart des Servers.</translation>
+    </message>
+    <message>
+        <source>When limits take effect</source>
+        <translation>Wann Grenzwerte wirksam werden</translation>
+    </message>
+    <message>
+        <source>&amp;TLS</source>
+        <translation>&amp;TLS</translation>
+    </message>
+    <message>
+        <source>Cert&amp;ificate:</source>
+        <translation>Zert&amp;ifikat:</translation>
+    </message>
+    <message>
+        <source>TLS certificate file</source>
+        <translation>TLS-Zertifikatsdatei</translation>
+    </message>
+    <message>
+        <source>Serve HTTPS with this certificate (chain), a PEM file.</source>
+        <translation>HTTPS mit diesem Zertifikat (bzw. dieser Zertifikatskette) ausliefern; eine PEM-Datei.</translation>
+    </message>
+    <message>
+        <source>Choose the certificate file</source>
+        <translation>Die Zertifikatsdatei auswählen</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>&amp;Durchsuchen…</translation>
+    </message>
+    <message>
+        <source>Private &amp;key:</source>
+        <translation>&amp;Privater Schlüssel:</translation>
+    </message>
+    <message>
+        <source>TLS private key file</source>
+        <translation>Datei des privaten TLS-Schlüssels</translation>
+    </message>
+    <message>
+        <source>The certificate&apos;s unencrypted private key, a PEM file.</source>
+        <translation>Der unverschlüsselte private Schlüssel des Zertifikats; eine PEM-Datei.</translation>
+    </message>
+    <message>
+        <source>Choose the private key file</source>
+        <translation>Die Datei des privaten Schlüssels auswählen</translation>
+    </message>
+    <message>
+        <source>TLS files check</source>
+        <translation>Prüfung der TLS-Dateien</translation>
+    </message>
+    <message>
+        <source>Both files or neither. With both, the server answers HTTPS only; the agmem clients then need an https:// coordinator_url. Takes effect when the server restarts.</source>
+        <translation>Beide Dateien oder keine. Mit beiden antwortet der Server nur per HTTPS; die agmem-Clients brauchen dann eine coordinator_url mit https://. Wirkt beim Neustart des Servers.</translation>
+    </message>
+    <message>
+        <source>When TLS takes effect</source>
+        <translation>Wann TLS wirksam wird</translation>
+    </message>
 </context>
 <context>
     <name>agmem::ActivityModel</name>
@@ -419,6 +913,113 @@
     <message>
         <source>Facts</source>
         <translation>Fakten</translation>
+    </message>
+</context>
+<context>
+    <name>agmem::ExportDialog</name>
+    <message>
+        <source>Merged view (as /pull answers it)</source>
+        <translation>Zusammengeführte Sicht (wie /pull sie liefert)</translation>
+    </message>
+    <message>
+        <source>Agents</source>
+        <translation>Agenten</translation>
+    </message>
+    <message>
+        <source>History (every push)</source>
+        <translation>Verlauf (jede Sendung)</translation>
+    </message>
+    <message>
+        <source>JSON</source>
+        <translation>JSON</translation>
+    </message>
+    <message>
+        <source>CSV</source>
+        <translation>CSV</translation>
+    </message>
+    <message>
+        <source>Exactly the answer of GET /pull: merged topic counts, unique facts, contributing agents.</source>
+        <translation>Genau die Antwort von GET /pull: zusammengeführte Themenzahlen, eindeutige Fakten, beteiligte Agenten.</translation>
+    </message>
+    <message>
+        <source>One table: kind (topic or fact), name, count (merged count of a topic, number of agents holding a fact).</source>
+        <translation>Eine Tabelle: Art (Thema oder Fakt), Name, Anzahl (zusammengeführte Anzahl eines Themas, Zahl der Agenten mit einem Fakt).</translation>
+    </message>
+    <message>
+        <source>Per agent: id, first and last seen (UTC), pushes, topics and facts of its current summary.</source>
+        <translation>Pro Agent: Kennung, zuerst und zuletzt gesehen (UTC), Sendungen, Themen und Fakten seiner aktuellen Zusammenfassung.</translation>
+    </message>
+    <message>
+        <source>JSON lines: one push per line, oldest first, with its topic counts, facts and metadata.</source>
+        <translation>JSON Lines: eine Sendung pro Zeile, älteste zuerst, mit ihren Themenzahlen, Fakten und Metadaten.</translation>
+    </message>
+    <message>
+        <source>One row per push, oldest first: agent, timestamps, source and the numbers of its topics and facts.</source>
+        <translation>Eine Zeile pro Sendung, älteste zuerst: Agent, Zeitstempel, Quelle und die Anzahl ihrer Themen und Fakten.</translation>
+    </message>
+    <message>
+        <source>Text starting with = + - or @ gets a leading apostrophe, so spreadsheets do not run it as a formula.</source>
+        <translation>Text, der mit = + - oder @ beginnt, erhält einen vorangestellten Apostroph, damit Tabellenkalkulationen ihn nicht als Formel ausführen.</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>CSV-Dateien (*.csv)</translation>
+    </message>
+    <message>
+        <source>JSON lines (*.jsonl *.json)</source>
+        <translation>JSON Lines (*.jsonl *.json)</translation>
+    </message>
+    <message>
+        <source>JSON files (*.json)</source>
+        <translation>JSON-Dateien (*.json)</translation>
+    </message>
+    <message>
+        <source>All files (*)</source>
+        <translation>Alle Dateien (*)</translation>
+    </message>
+    <message>
+        <source>Export to</source>
+        <translation>Exportieren nach</translation>
+    </message>
+    <message>
+        <source>Choose a file to export to.</source>
+        <translation>Wählen Sie eine Datei für den Export.</translation>
+    </message>
+    <message>
+        <source>Exporting…</source>
+        <translation>Export läuft…</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>Wird abgebrochen…</translation>
+    </message>
+    <message>
+        <source>Exporting… %1 of %2</source>
+        <translation>Export läuft… %1 von %2</translation>
+    </message>
+    <message>
+        <source>Exported to %1. %2 · Bytes: %3</source>
+        <translation>Nach %1 exportiert. %2 · Bytes: %3</translation>
+    </message>
+    <message>
+        <source>Export cancelled; no file was written.</source>
+        <translation>Export abgebrochen; es wurde keine Datei geschrieben.</translation>
+    </message>
+    <message>
+        <source>Export failed: %1</source>
+        <translation>Export fehlgeschlagen: %1</translation>
+    </message>
+    <message>
+        <source>Topics and facts: %1</source>
+        <translation>Themen und Fakten: %1</translation>
+    </message>
+    <message>
+        <source>Agents: %1</source>
+        <translation>Agenten: %1</translation>
+    </message>
+    <message>
+        <source>Pushes: %1</source>
+        <translation>Sendungen: %1</translation>
     </message>
 </context>
 <context>
@@ -606,18 +1207,6 @@
         <translation>Schlüssel „Team“ (push, pull) erzeugt; er steht im Ausschnitt unten.</translation>
     </message>
     <message>
-        <source>%1 unique facts</source>
-        <translation>%1 eindeutige Fakten</translation>
-    </message>
-    <message>
-        <source>%1 of %2 facts match</source>
-        <translation>%1 von %2 Fakten passen</translation>
-    </message>
-    <message>
-        <source>%1 agents · %2 topics · %3 unique facts · %4 pushes in total</source>
-        <translation>%1 Agenten · %2 Themen · %3 eindeutige Fakten · %4 Sendungen insgesamt</translation>
-    </message>
-    <message>
         <source>Select an agent to see its current summary.</source>
         <translation>Wählen Sie einen Agenten, um seine aktuelle Zusammenfassung zu sehen.</translation>
     </message>
@@ -652,6 +1241,214 @@
     <message>
         <source>&lt;b&gt;%1&lt;/b&gt; · agents reporting it: %2</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; · Agenten, die es melden: %2</translation>
+    </message>
+    <message>
+        <source>Unique facts: %1</source>
+        <translation>Eindeutige Fakten: %1</translation>
+    </message>
+    <message>
+        <source>Matching: %1 of %2 facts</source>
+        <translation>Treffer: %1 von %2 Fakten</translation>
+    </message>
+    <message>
+        <source>Agents: %1 · Topics: %2 · Unique facts: %3 · Pushes in total: %4</source>
+        <translation>Agenten: %1 · Themen: %2 · Eindeutige Fakten: %3 · Sendungen insgesamt: %4</translation>
+    </message>
+    <message>
+        <source>The new database location is used when the app restarts.</source>
+        <translation>Der neue Speicherort der Datenbank wird beim Neustart der Anwendung verwendet.</translation>
+    </message>
+    <message>
+        <source>Restart the server?</source>
+        <translation>Den Server neu starten?</translation>
+    </message>
+    <message>
+        <source>The changed settings take effect when the server restarts. Restart it now? Open connections are closed; agents reach it again at their next push.</source>
+        <translation>Die geänderten Einstellungen wirken beim Neustart des Servers. Jetzt neu starten? Offene Verbindungen werden geschlossen; Agenten erreichen ihn bei ihrer nächsten Sendung wieder.</translation>
+    </message>
+    <message>
+        <source>&amp;Restart</source>
+        <translation>&amp;Neu starten</translation>
+    </message>
+    <message>
+        <source>The new settings apply when the server next starts.</source>
+        <translation>Die neuen Einstellungen gelten beim nächsten Start des Servers.</translation>
+    </message>
+</context>
+<context>
+    <name>agmem::PushRateChart</name>
+    <message>
+        <source>Pushes per minute, last hour: total %1, peak %2</source>
+        <translation>Sendungen pro Minute, letzte Stunde: insgesamt %1, Spitze %2</translation>
+    </message>
+    <message>
+        <source>This minute: %1. Scale: 0 to %2 pushes per minute; bars from 60 minutes ago to now.</source>
+        <translation>Diese Minute: %1. Skala: 0 bis %2 Sendungen pro Minute; Balken von vor 60 Minuten bis jetzt.</translation>
+    </message>
+    <message>
+        <source>This minute: %1 · Last hour: %2</source>
+        <translation>Diese Minute: %1 · Letzte Stunde: %2</translation>
+    </message>
+    <message>
+        <source>%1–%2
+Not read: too many pushes in the history to read at start</source>
+        <translation>%1–%2
+Nicht gelesen: zu viele Sendungen im Verlauf, um sie beim Start zu lesen</translation>
+    </message>
+    <message>
+        <source>This minute, %1–%2
+Pushes so far: %3</source>
+        <translation>Diese Minute, %1–%2
+Bisherige Sendungen: %3</translation>
+    </message>
+    <message>
+        <source>%1–%2
+Pushes: %3</source>
+        <translation>%1–%2
+Sendungen: %3</translation>
+    </message>
+    <message>
+        <source>Pushes per minute</source>
+        <translation>Sendungen pro Minute</translation>
+    </message>
+    <message>
+        <source>No pushes in the last hour</source>
+        <translation>Keine Sendungen in der letzten Stunde</translation>
+    </message>
+    <message>
+        <source>−%1 min</source>
+        <translation>−%1 min</translation>
+    </message>
+    <message>
+        <source>now</source>
+        <translation>jetzt</translation>
+    </message>
+</context>
+<context>
+    <name>agmem::SettingsDialog</name>
+    <message>
+        <source>Restore &amp;defaults</source>
+        <translation>Standard&amp;werte wiederherstellen</translation>
+    </message>
+    <message>
+        <source>TLS certificate</source>
+        <translation>TLS-Zertifikat</translation>
+    </message>
+    <message>
+        <source>TLS private key</source>
+        <translation>Privater TLS-Schlüssel</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>Einstellungen</translation>
+    </message>
+    <message>
+        <source>The settings could not be saved to %1.</source>
+        <translation>Die Einstellungen konnten nicht in %1 gespeichert werden.</translation>
+    </message>
+    <message>
+        <source>Enter an address: 127.0.0.1 for this computer only, 0.0.0.0 for every network interface.</source>
+        <translation>Geben Sie eine Adresse ein: 127.0.0.1 nur für diesen Rechner, 0.0.0.0 für alle Netzwerkschnittstellen.</translation>
+    </message>
+    <message>
+        <source>&quot;%1&quot; is not an IP address (use 127.0.0.1 for this computer only, 0.0.0.0 for every network interface).</source>
+        <translation>„%1“ ist keine IP-Adresse (127.0.0.1 nur für diesen Rechner, 0.0.0.0 für alle Netzwerkschnittstellen).</translation>
+    </message>
+    <message>
+        <source>Only this computer can connect.</source>
+        <translation>Nur dieser Rechner kann sich verbinden.</translation>
+    </message>
+    <message>
+        <source>Every network interface: other machines can reach the coordinator. Create an API key for them.</source>
+        <translation>Alle Netzwerkschnittstellen: Andere Rechner können den Koordinator erreichen. Erzeugen Sie einen API-Schlüssel für sie.</translation>
+    </message>
+    <message>
+        <source>Only connections to %1 are accepted.</source>
+        <translation>Nur Verbindungen an %1 werden angenommen.</translation>
+    </message>
+    <message>
+        <source>Not a database location: %1</source>
+        <translation>Kein gültiger Speicherort für die Datenbank: %1</translation>
+    </message>
+    <message>
+        <source>Default: the SQLite file %1</source>
+        <translation>Standard: die SQLite-Datei %1</translation>
+    </message>
+    <message>
+        <source>SQLite file %1</source>
+        <translation>SQLite-Datei %1</translation>
+    </message>
+    <message>
+        <source>In memory: everything is lost when the app quits.</source>
+        <translation>Im Arbeitsspeicher: Beim Beenden der Anwendung geht alles verloren.</translation>
+    </message>
+    <message>
+        <source>PostgreSQL database &quot;%1&quot; on %2, port %3.</source>
+        <translation>PostgreSQL-Datenbank „%1“ auf %2, Port %3.</translation>
+    </message>
+    <message>
+        <source>The password is saved as plain text in the settings file (~/.pgpass keeps it out).</source>
+        <translation>Das Passwort wird im Klartext in der Einstellungsdatei gespeichert (mit ~/.pgpass bleibt es außen vor).</translation>
+    </message>
+    <message>
+        <source>No TLS: the server speaks plain HTTP.</source>
+        <translation>Kein TLS: Der Server spricht unverschlüsseltes HTTP.</translation>
+    </message>
+    <message>
+        <source>Choose both a certificate and its private key, or neither.</source>
+        <translation>Wählen Sie sowohl ein Zertifikat als auch seinen privaten Schlüssel oder keines von beiden.</translation>
+    </message>
+    <message>
+        <source>The file %1 does not exist.</source>
+        <translation>Die Datei %1 existiert nicht.</translation>
+    </message>
+    <message>
+        <source>TLS is not available on this system (%1).</source>
+        <translation>TLS ist auf diesem System nicht verfügbar (%1).</translation>
+    </message>
+    <message>
+        <source>Cannot read %1: %2</source>
+        <translation>%1 kann nicht gelesen werden: %2</translation>
+    </message>
+    <message>
+        <source>%1 holds no PEM certificate.</source>
+        <translation>%1 enthält kein PEM-Zertifikat.</translation>
+    </message>
+    <message>
+        <source>%1 holds no unencrypted PEM private key.</source>
+        <translation>%1 enthält keinen unverschlüsselten privaten PEM-Schlüssel.</translation>
+    </message>
+    <message>
+        <source>HTTPS with the certificate for %1, valid until %2.</source>
+        <translation>HTTPS mit dem Zertifikat für %1, gültig bis %2.</translation>
+    </message>
+    <message>
+        <source>It has expired: clients will refuse it.</source>
+        <translation>Es ist abgelaufen: Clients werden es ablehnen.</translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation>%1 (%2)</translation>
+    </message>
+    <message>
+        <source>For this run, %1 sets this; the value saved here is used at a launch without it.</source>
+        <translation>In diesem Lauf legt %1 diesen Wert fest; der hier gespeicherte Wert gilt bei einem Start ohne diese Angabe.</translation>
+    </message>
+    <message>
+        <source>Set by the command line or the environment for this run, so the saved value is not used now: %1. What you save here applies at a launch without them.</source>
+        <translation>In diesem Lauf über die Befehlszeile oder die Umgebung festgelegt, daher wird der gespeicherte Wert jetzt nicht verwendet: %1. Was Sie hier speichern, gilt bei einem Start ohne diese Angaben.</translation>
+    </message>
+    <message>
+        <source>Database file</source>
+        <translation>Datenbankdatei</translation>
+    </message>
+    <message>
+        <source>SQLite databases (*.db *.sqlite *.sqlite3);;All files (*)</source>
+        <translation>SQLite-Datenbanken (*.db *.sqlite *.sqlite3);;Alle Dateien (*)</translation>
+    </message>
+    <message>
+        <source>PEM files (*.pem *.crt *.cer *.key);;All files (*)</source>
+        <translation>PEM-Dateien (*.pem *.crt *.cer *.key);;Alle Dateien (*)</translation>
     </message>
 </context>
 <context>

@@ -2,6 +2,69 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="es">
 <context>
+    <name>ExportDialog</name>
+    <message>
+        <source>Export</source>
+        <translation>Exportar</translation>
+    </message>
+    <message>
+        <source>&amp;What:</source>
+        <translation>&amp;Contenido:</translation>
+    </message>
+    <message>
+        <source>What to export</source>
+        <translation>Qué exportar</translation>
+    </message>
+    <message>
+        <source>&amp;Format:</source>
+        <translation>&amp;Formato:</translation>
+    </message>
+    <message>
+        <source>File format</source>
+        <translation>Formato de archivo</translation>
+    </message>
+    <message>
+        <source>F&amp;ile:</source>
+        <translation>&amp;Archivo:</translation>
+    </message>
+    <message>
+        <source>File to export to</source>
+        <translation>Archivo de destino</translation>
+    </message>
+    <message>
+        <source>Choose the file</source>
+        <translation>Elegir el archivo</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>Exa&amp;minar…</translation>
+    </message>
+    <message>
+        <source>Export progress</source>
+        <translation>Progreso de la exportación</translation>
+    </message>
+    <message>
+        <source>Export status</source>
+        <translation>Estado de la exportación</translation>
+    </message>
+    <message>
+        <source>&amp;Export</source>
+        <translation>&amp;Exportar</translation>
+    </message>
+    <message>
+        <source>Stop the export; no file is written</source>
+        <translation>Detener la exportación; no se escribe ningún archivo</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel export</source>
+        <translation>Ca&amp;ncelar exportación</translation>
+    </message>
+    <message>
+        <source>C&amp;lose</source>
+        <translation>Ce&amp;rrar</translation>
+    </message>
+</context>
+<context>
     <name>KeysPage</name>
     <message>
         <source>New key</source>
@@ -354,6 +417,437 @@
         <source>&amp;About agmem Coordinator</source>
         <translation>&amp;Acerca del coordinador agmem</translation>
     </message>
+    <message>
+        <source>&amp;Export…</source>
+        <translation>&amp;Exportar…</translation>
+    </message>
+    <message>
+        <source>Export the merged view, the agents or the history as JSON or CSV</source>
+        <translation>Exportar la vista combinada, los agentes o el historial en JSON o CSV</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>&amp;Configuración…</translation>
+    </message>
+    <message>
+        <source>Host, port, merge mode, durability, limits, TLS and database location</source>
+        <translation>Host, puerto, modo de combinación, durabilidad, límites, TLS y ubicación de la base de datos</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Settings</source>
+        <translation>Configuración</translation>
+    </message>
+    <message>
+        <source>Settings overridden for this run</source>
+        <translation>Valores anulados en esta ejecución</translation>
+    </message>
+    <message>
+        <source>&amp;Server</source>
+        <translation>&amp;Servidor</translation>
+    </message>
+    <message>
+        <source>&amp;Host:</source>
+        <translation>&amp;Host:</translation>
+    </message>
+    <message>
+        <source>Host address to listen on</source>
+        <translation>Dirección en la que escuchar</translation>
+    </message>
+    <message>
+        <source>Address to listen on. Anything but loopback exposes the coordinator to the network.</source>
+        <translation>Dirección en la que escuchar. Cualquiera que no sea de bucle local (loopback) expone el coordinador a la red.</translation>
+    </message>
+    <message>
+        <source>Host address check</source>
+        <translation>Comprobación de la dirección</translation>
+    </message>
+    <message>
+        <source>&amp;Port:</source>
+        <translation>&amp;Puerto:</translation>
+    </message>
+    <message>
+        <source>Port to listen on</source>
+        <translation>Puerto en el que escuchar</translation>
+    </message>
+    <message>
+        <source>TCP port to listen on; 0 picks a free one.</source>
+        <translation>Puerto TCP en el que escuchar; 0 elige uno libre.</translation>
+    </message>
+    <message>
+        <source>Any free port</source>
+        <translation>Cualquier puerto libre</translation>
+    </message>
+    <message>
+        <source>Start serving when the app starts</source>
+        <translation>Iniciar el servidor al abrir la aplicación</translation>
+    </message>
+    <message>
+        <source>Start serving when the app sta&amp;rts</source>
+        <translation>Iniciar el servidor al a&amp;brir la aplicación</translation>
+    </message>
+    <message>
+        <source>Takes effect the next time the app starts. Without it, press Start in the window.</source>
+        <translation>Se aplica la próxima vez que se abra la aplicación. Si no está marcada, pulse Iniciar en la ventana.</translation>
+    </message>
+    <message>
+        <source>Host and port take effect when the server restarts. If it is running when you press OK or Apply, you are asked whether to restart it now.</source>
+        <translation>El host y el puerto se aplican cuando se reinicia el servidor. Si está en marcha al pulsar Aceptar o Aplicar, se preguntará si reiniciarlo ahora.</translation>
+    </message>
+    <message>
+        <source>When server settings take effect</source>
+        <translation>Cuándo se aplica la configuración del servidor</translation>
+    </message>
+    <message>
+        <source>&amp;Merge &amp;&amp; storage</source>
+        <translation>Co&amp;mbinación y almacenamiento</translation>
+    </message>
+    <message>
+        <source>Merge mode</source>
+        <translation>Modo de combinación</translation>
+    </message>
+    <message>
+        <source>Merge mode latest</source>
+        <translation>Modo de combinación: más reciente</translation>
+    </message>
+    <message>
+        <source>Lat&amp;est</source>
+        <translation>Más &amp;reciente</translation>
+    </message>
+    <message>
+        <source>Each agent&apos;s newest summary counts once; an older or repeated push changes nothing.</source>
+        <translation>El resumen más reciente de cada agente cuenta una sola vez; un envío más antiguo o repetido no cambia nada.</translation>
+    </message>
+    <message>
+        <source>Merge mode cumulative</source>
+        <translation>Modo de combinación: acumulativo</translation>
+    </message>
+    <message>
+        <source>C&amp;umulative</source>
+        <translation>Ac&amp;umulativo</translation>
+    </message>
+    <message>
+        <source>Every accepted push is added up, exactly like the reference server.</source>
+        <translation>Se suman todos los envíos aceptados, exactamente como en el servidor de referencia.</translation>
+    </message>
+    <message>
+        <source>Durability</source>
+        <translation>Durabilidad</translation>
+    </message>
+    <message>
+        <source>Durability full</source>
+        <translation>Durabilidad: completa</translation>
+    </message>
+    <message>
+        <source>&amp;Full</source>
+        <translation>&amp;Completa</translation>
+    </message>
+    <message>
+        <source>A confirmed push survives a power loss.</source>
+        <translation>Un envío confirmado sobrevive a un corte de corriente.</translation>
+    </message>
+    <message>
+        <source>Durability normal</source>
+        <translation>Durabilidad: normal</translation>
+    </message>
+    <message>
+        <source>&amp;Normal</source>
+        <translation>&amp;Normal</translation>
+    </message>
+    <message>
+        <source>Faster: survives a crash of the coordinator, but not of the machine.</source>
+        <translation>Más rápida: sobrevive a un fallo del coordinador, pero no de la máquina.</translation>
+    </message>
+    <message>
+        <source>Merge mode and durability take effect when the server restarts; a new merge mode is recomputed from the stored history.</source>
+        <translation>El modo de combinación y la durabilidad se aplican cuando se reinicia el servidor; con un modo de combinación nuevo, todo se recalcula a partir del historial almacenado.</translation>
+    </message>
+    <message>
+        <source>When merge mode and durability take effect</source>
+        <translation>Cuándo se aplican el modo de combinación y la durabilidad</translation>
+    </message>
+    <message>
+        <source>Database</source>
+        <translation>Base de datos</translation>
+    </message>
+    <message>
+        <source>Data&amp;base:</source>
+        <translation>&amp;Base de datos:</translation>
+    </message>
+    <message>
+        <source>Database location</source>
+        <translation>Ubicación de la base de datos</translation>
+    </message>
+    <message>
+        <source>A SQLite file, sqlite:///path/file.db, :memory: (throwaway) or postgresql://user:password@host:5432/database.</source>
+        <translation>Un archivo SQLite, sqlite:///path/file.db, :memory: (desechable) o postgresql://user:password@host:5432/database.</translation>
+    </message>
+    <message>
+        <source>Default: a SQLite file in the app-data folder</source>
+        <translation>Predeterminado: un archivo SQLite en la carpeta de datos de la aplicación</translation>
+    </message>
+    <message>
+        <source>Choose a SQLite database file</source>
+        <translation>Elegir un archivo de base de datos SQLite</translation>
+    </message>
+    <message>
+        <source>Bro&amp;wse…</source>
+        <translation>E&amp;xaminar…</translation>
+    </message>
+    <message>
+        <source>Database location check</source>
+        <translation>Comprobación de la ubicación de la base de datos</translation>
+    </message>
+    <message>
+        <source>A SQLite file, or postgresql://user:password@host:5432/database. Empty: the default.</source>
+        <translation>Un archivo SQLite o postgresql://user:password@host:5432/database. Vacío: el predeterminado.</translation>
+    </message>
+    <message>
+        <source>Takes effect when the app restarts: the window reads this database too.</source>
+        <translation>Se aplica al reiniciar la aplicación: la ventana también lee esta base de datos.</translation>
+    </message>
+    <message>
+        <source>When the database location takes effect</source>
+        <translation>Cuándo se aplica la ubicación de la base de datos</translation>
+    </message>
+    <message>
+        <source>&amp;Limits</source>
+        <translation>&amp;Límites</translation>
+    </message>
+    <message>
+        <source>Each push</source>
+        <translation>Cada envío</translation>
+    </message>
+    <message>
+        <source>Largest request &amp;body:</source>
+        <translation>Tamaño máximo del &amp;cuerpo:</translation>
+    </message>
+    <message>
+        <source>Largest request body in bytes</source>
+        <translation>Tamaño máximo del cuerpo de la solicitud en bytes</translation>
+    </message>
+    <message>
+        <source>Largest request body accepted (else 413).</source>
+        <translation>Tamaño máximo aceptado del cuerpo de la solicitud (si se supera, 413).</translation>
+    </message>
+    <message>
+        <source> bytes</source>
+        <translation> bytes</translation>
+    </message>
+    <message>
+        <source>Longest agent &amp;ID:</source>
+        <translation>Longitud máxima del &amp;ID de agente:</translation>
+    </message>
+    <message>
+        <source>Longest agent ID in characters</source>
+        <translation>Longitud máxima del ID de agente en caracteres</translation>
+    </message>
+    <message>
+        <source>Longest agent_id accepted.</source>
+        <translation>Longitud máxima aceptada de agent_id.</translation>
+    </message>
+    <message>
+        <source> characters</source>
+        <translation> caracteres</translation>
+    </message>
+    <message>
+        <source>Most to&amp;pics:</source>
+        <translation>Máximo de t&amp;emas:</translation>
+    </message>
+    <message>
+        <source>Most topics in one summary</source>
+        <translation>Máximo de temas en un resumen</translation>
+    </message>
+    <message>
+        <source>Most topics in one summary.</source>
+        <translation>Máximo de temas en un resumen.</translation>
+    </message>
+    <message>
+        <source>Longest topic &amp;name:</source>
+        <translation>Longitud máxima del &amp;nombre de tema:</translation>
+    </message>
+    <message>
+        <source>Longest topic name in characters</source>
+        <translation>Longitud máxima del nombre de tema en caracteres</translation>
+    </message>
+    <message>
+        <source>Longest topic name.</source>
+        <translation>Longitud máxima del nombre de un tema.</translation>
+    </message>
+    <message>
+        <source>Most &amp;facts:</source>
+        <translation>Máximo de &amp;hechos:</translation>
+    </message>
+    <message>
+        <source>Most fact hashes in one summary</source>
+        <translation>Máximo de hashes de hechos en un resumen</translation>
+    </message>
+    <message>
+        <source>Most fact hashes in one summary.</source>
+        <translation>Máximo de hashes de hechos en un resumen.</translation>
+    </message>
+    <message>
+        <source>Longest fact &amp;hash:</source>
+        <translation>Lon&amp;gitud máxima del hash de hecho:</translation>
+    </message>
+    <message>
+        <source>Longest fact hash or label in characters</source>
+        <translation>Longitud máxima del hash o la etiqueta de un hecho en caracteres</translation>
+    </message>
+    <message>
+        <source>Longest fact hash or label.</source>
+        <translation>Longitud máxima del hash o la etiqueta de un hecho.</translation>
+    </message>
+    <message>
+        <source>Lar&amp;gest metadata:</source>
+        <translation>Tamaño má&amp;ximo de metadatos:</translation>
+    </message>
+    <message>
+        <source>Largest metadata object in bytes</source>
+        <translation>Tamaño máximo del objeto de metadatos en bytes</translation>
+    </message>
+    <message>
+        <source>Largest metadata object (as compact JSON).</source>
+        <translation>Tamaño máximo del objeto de metadatos (como JSON compacto).</translation>
+    </message>
+    <message>
+        <source>Connections</source>
+        <translation>Conexiones</translation>
+    </message>
+    <message>
+        <source>Most open conn&amp;ections:</source>
+        <translation>Máximo de c&amp;onexiones abiertas:</translation>
+    </message>
+    <message>
+        <source>Most open connections</source>
+        <translation>Máximo de conexiones abiertas</translation>
+    </message>
+    <message>
+        <source>Open connections at most; more are answered 503.</source>
+        <translation>Máximo de conexiones abiertas; a las que sobran se responde con 503.</translation>
+    </message>
+    <message>
+        <source>Idle timeo&amp;ut:</source>
+        <translation>Tiem&amp;po de inactividad:</translation>
+    </message>
+    <message>
+        <source>Idle timeout in seconds</source>
+        <translation>Tiempo de inactividad en segundos</translation>
+    </message>
+    <message>
+        <source>A keep-alive connection with no request is closed after this long.</source>
+        <translation>Una conexión keep-alive sin solicitudes se cierra pasado este tiempo.</translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation> s</translation>
+    </message>
+    <message>
+        <source>&amp;Read timeout:</source>
+        <translation>Tiempo de espera de lect&amp;ura:</translation>
+    </message>
+    <message>
+        <source>Read timeout in seconds</source>
+        <translation>Tiempo de espera de lectura en segundos</translation>
+    </message>
+    <message>
+        <source>A request must arrive whole within this long (else 408).</source>
+        <translation>Una solicitud debe llegar completa en este tiempo (si no, 408).</translation>
+    </message>
+    <message>
+        <source>Largest re&amp;quest head:</source>
+        <translation>Tamaño máximo de la ca&amp;becera:</translation>
+    </message>
+    <message>
+        <source>Largest request head in bytes</source>
+        <translation>Tamaño máximo de la cabecera de la solicitud en bytes</translation>
+    </message>
+    <message>
+        <source>Largest request line plus headers (else 431).</source>
+        <translation>Tamaño máximo de la línea de solicitud más las cabeceras (si se supera, 431).</translation>
+    </message>
+    <message>
+        <source>Rate limit per &amp;key:</source>
+        <translation>Límite de frecuencia por cla&amp;ve:</translation>
+    </message>
+    <message>
+        <source>Rate limit in requests per second</source>
+        <translation>Límite de frecuencia en solicitudes por segundo</translation>
+    </message>
+    <message>
+        <source>Requests per second per API key (per address without a key), bursts of twice as many; 0 turns it off.</source>
+        <translation>Solicitudes por segundo por clave de API (por dirección si no hay clave), con ráfagas del doble; 0 lo desactiva.</translation>
+    </message>
+    <message>
+        <source> requests/s</source>
+        <translation> solicitudes/s</translation>
+    </message>
+    <message>
+        <source>Off</source>
+        <translation>Desactivado</translation>
+    </message>
+    <message>
+        <source>Limits take effect when the server restarts.</source>
+        <translation>Los límites se aplican cuando se reinicia el servidor.</translation>
+    </message>
+    <message>
+        <source>When limits take effect</source>
+        <translation>Cuándo se aplican los límites</translation>
+    </message>
+    <message>
+        <source>&amp;TLS</source>
+        <translation>&amp;TLS</translation>
+    </message>
+    <message>
+        <source>Cert&amp;ificate:</source>
+        <translation>Cert&amp;ificado:</translation>
+    </message>
+    <message>
+        <source>TLS certificate file</source>
+        <translation>Archivo del certificado TLS</translation>
+    </message>
+    <message>
+        <source>Serve HTTPS with this certificate (chain), a PEM file.</source>
+        <translation>Servir HTTPS con este certificado (o cadena), un archivo PEM.</translation>
+    </message>
+    <message>
+        <source>Choose the certificate file</source>
+        <translation>Elegir el archivo del certificado</translation>
+    </message>
+    <message>
+        <source>&amp;Browse…</source>
+        <translation>&amp;Examinar…</translation>
+    </message>
+    <message>
+        <source>Private &amp;key:</source>
+        <translation>&amp;Clave privada:</translation>
+    </message>
+    <message>
+        <source>TLS private key file</source>
+        <translation>Archivo de la clave privada TLS</translation>
+    </message>
+    <message>
+        <source>The certificate&apos;s unencrypted private key, a PEM file.</source>
+        <translation>La clave privada sin cifrar del certificado, un archivo PEM.</translation>
+    </message>
+    <message>
+        <source>Choose the private key file</source>
+        <translation>Elegir el archivo de la clave privada</translation>
+    </message>
+    <message>
+        <source>TLS files check</source>
+        <translation>Comprobación de los archivos TLS</translation>
+    </message>
+    <message>
+        <source>Both files or neither. With both, the server answers HTTPS only; the agmem clients then need an https:// coordinator_url. Takes effect when the server restarts.</source>
+        <translation>Los dos archivos o ninguno. Con ambos, el servidor solo responde por HTTPS; los clientes agmem necesitan entonces un coordinator_url con https://. Se aplica cuando se reinicia el servidor.</translation>
+    </message>
+    <message>
+        <source>When TLS takes effect</source>
+        <translation>Cuándo se aplica TLS</translation>
+    </message>
 </context>
 <context>
     <name>agmem::ActivityModel</name>
@@ -419,6 +913,113 @@
     <message>
         <source>Facts</source>
         <translation>Hechos</translation>
+    </message>
+</context>
+<context>
+    <name>agmem::ExportDialog</name>
+    <message>
+        <source>Merged view (as /pull answers it)</source>
+        <translation>Vista combinada (tal como la devuelve /pull)</translation>
+    </message>
+    <message>
+        <source>Agents</source>
+        <translation>Agentes</translation>
+    </message>
+    <message>
+        <source>History (every push)</source>
+        <translation>Historial (todos los envíos)</translation>
+    </message>
+    <message>
+        <source>JSON</source>
+        <translation>JSON</translation>
+    </message>
+    <message>
+        <source>CSV</source>
+        <translation>CSV</translation>
+    </message>
+    <message>
+        <source>Exactly the answer of GET /pull: merged topic counts, unique facts, contributing agents.</source>
+        <translation>Exactamente la respuesta de GET /pull: recuentos combinados por tema, hechos únicos y agentes que contribuyen.</translation>
+    </message>
+    <message>
+        <source>One table: kind (topic or fact), name, count (merged count of a topic, number of agents holding a fact).</source>
+        <translation>Una tabla: tipo (tema o hecho), nombre, cantidad (total combinado de un tema, número de agentes que tienen un hecho).</translation>
+    </message>
+    <message>
+        <source>Per agent: id, first and last seen (UTC), pushes, topics and facts of its current summary.</source>
+        <translation>Por agente: identificador, primera y última vez visto (UTC), envíos, temas y hechos de su resumen actual.</translation>
+    </message>
+    <message>
+        <source>JSON lines: one push per line, oldest first, with its topic counts, facts and metadata.</source>
+        <translation>JSON Lines: un envío por línea, del más antiguo al más reciente, con sus recuentos por tema, hechos y metadatos.</translation>
+    </message>
+    <message>
+        <source>One row per push, oldest first: agent, timestamps, source and the numbers of its topics and facts.</source>
+        <translation>Una fila por envío, del más antiguo al más reciente: agente, marcas de tiempo, origen y número de temas y de hechos.</translation>
+    </message>
+    <message>
+        <source>Text starting with = + - or @ gets a leading apostrophe, so spreadsheets do not run it as a formula.</source>
+        <translation>Al texto que empieza por = + - o @ se le antepone un apóstrofo para que las hojas de cálculo no lo ejecuten como fórmula.</translation>
+    </message>
+    <message>
+        <source>CSV files (*.csv)</source>
+        <translation>Archivos CSV (*.csv)</translation>
+    </message>
+    <message>
+        <source>JSON lines (*.jsonl *.json)</source>
+        <translation>JSON Lines (*.jsonl *.json)</translation>
+    </message>
+    <message>
+        <source>JSON files (*.json)</source>
+        <translation>Archivos JSON (*.json)</translation>
+    </message>
+    <message>
+        <source>All files (*)</source>
+        <translation>Todos los archivos (*)</translation>
+    </message>
+    <message>
+        <source>Export to</source>
+        <translation>Exportar a</translation>
+    </message>
+    <message>
+        <source>Choose a file to export to.</source>
+        <translation>Elija un archivo de destino.</translation>
+    </message>
+    <message>
+        <source>Exporting…</source>
+        <translation>Exportando…</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>Cancelando…</translation>
+    </message>
+    <message>
+        <source>Exporting… %1 of %2</source>
+        <translation>Exportando… %1 de %2</translation>
+    </message>
+    <message>
+        <source>Exported to %1. %2 · Bytes: %3</source>
+        <translation>Exportado a %1. %2 · Bytes: %3</translation>
+    </message>
+    <message>
+        <source>Export cancelled; no file was written.</source>
+        <translation>Exportación cancelada; no se escribió ningún archivo.</translation>
+    </message>
+    <message>
+        <source>Export failed: %1</source>
+        <translation>Error al exportar: %1</translation>
+    </message>
+    <message>
+        <source>Topics and facts: %1</source>
+        <translation>Temas y hechos: %1</translation>
+    </message>
+    <message>
+        <source>Agents: %1</source>
+        <translation>Agentes: %1</translation>
+    </message>
+    <message>
+        <source>Pushes: %1</source>
+        <translation>Envíos: %1</translation>
     </message>
 </context>
 <context>
@@ -606,18 +1207,6 @@
         <translation>Clave «equipo» (push, pull) creada; está en el fragmento de abajo.</translation>
     </message>
     <message>
-        <source>%1 unique facts</source>
-        <translation>%1 hechos únicos</translation>
-    </message>
-    <message>
-        <source>%1 of %2 facts match</source>
-        <translation>%1 de %2 hechos coinciden</translation>
-    </message>
-    <message>
-        <source>%1 agents · %2 topics · %3 unique facts · %4 pushes in total</source>
-        <translation>%1 agentes · %2 temas · %3 hechos únicos · %4 envíos en total</translation>
-    </message>
-    <message>
         <source>Select an agent to see its current summary.</source>
         <translation>Seleccione un agente para ver su resumen actual.</translation>
     </message>
@@ -652,6 +1241,214 @@
     <message>
         <source>&lt;b&gt;%1&lt;/b&gt; · agents reporting it: %2</source>
         <translation>&lt;b&gt;%1&lt;/b&gt; · agentes que lo informan: %2</translation>
+    </message>
+    <message>
+        <source>Unique facts: %1</source>
+        <translation>Hechos únicos: %1</translation>
+    </message>
+    <message>
+        <source>Matching: %1 of %2 facts</source>
+        <translation>Coincidencias: %1 de %2 hechos</translation>
+    </message>
+    <message>
+        <source>Agents: %1 · Topics: %2 · Unique facts: %3 · Pushes in total: %4</source>
+        <translation>Agentes: %1 · Temas: %2 · Hechos únicos: %3 · Envíos en total: %4</translation>
+    </message>
+    <message>
+        <source>The new database location is used when the app restarts.</source>
+        <translation>La nueva ubicación de la base de datos se usará al reiniciar la aplicación.</translation>
+    </message>
+    <message>
+        <source>Restart the server?</source>
+        <translation>¿Reiniciar el servidor?</translation>
+    </message>
+    <message>
+        <source>The changed settings take effect when the server restarts. Restart it now? Open connections are closed; agents reach it again at their next push.</source>
+        <translation>Los cambios de configuración se aplican cuando se reinicia el servidor. ¿Reiniciarlo ahora? Se cierran las conexiones abiertas; los agentes vuelven a conectarse en su próximo envío.</translation>
+    </message>
+    <message>
+        <source>&amp;Restart</source>
+        <translation>&amp;Reiniciar</translation>
+    </message>
+    <message>
+        <source>The new settings apply when the server next starts.</source>
+        <translation>La nueva configuración se aplicará la próxima vez que se inicie el servidor.</translation>
+    </message>
+</context>
+<context>
+    <name>agmem::PushRateChart</name>
+    <message>
+        <source>Pushes per minute, last hour: total %1, peak %2</source>
+        <translation>Envíos por minuto, última hora: total %1, máximo %2</translation>
+    </message>
+    <message>
+        <source>This minute: %1. Scale: 0 to %2 pushes per minute; bars from 60 minutes ago to now.</source>
+        <translation>Este minuto: %1. Escala: de 0 a %2 envíos por minuto; barras desde hace 60 minutos hasta ahora.</translation>
+    </message>
+    <message>
+        <source>This minute: %1 · Last hour: %2</source>
+        <translation>Este minuto: %1 · Última hora: %2</translation>
+    </message>
+    <message>
+        <source>%1–%2
+Not read: too many pushes in the history to read at start</source>
+        <translation>%1–%2
+Sin leer: demasiados envíos en el historial para leerlos al iniciar</translation>
+    </message>
+    <message>
+        <source>This minute, %1–%2
+Pushes so far: %3</source>
+        <translation>Este minuto, %1–%2
+Envíos hasta ahora: %3</translation>
+    </message>
+    <message>
+        <source>%1–%2
+Pushes: %3</source>
+        <translation>%1–%2
+Envíos: %3</translation>
+    </message>
+    <message>
+        <source>Pushes per minute</source>
+        <translation>Envíos por minuto</translation>
+    </message>
+    <message>
+        <source>No pushes in the last hour</source>
+        <translation>Sin envíos en la última hora</translation>
+    </message>
+    <message>
+        <source>−%1 min</source>
+        <translation>−%1 min</translation>
+    </message>
+    <message>
+        <source>now</source>
+        <translation>ahora</translation>
+    </message>
+</context>
+<context>
+    <name>agmem::SettingsDialog</name>
+    <message>
+        <source>Restore &amp;defaults</source>
+        <translation>Restaurar valores pre&amp;determinados</translation>
+    </message>
+    <message>
+        <source>TLS certificate</source>
+        <translation>Certificado TLS</translation>
+    </message>
+    <message>
+        <source>TLS private key</source>
+        <translation>Clave privada TLS</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>Configuración</translation>
+    </message>
+    <message>
+        <source>The settings could not be saved to %1.</source>
+        <translation>No se pudo guardar la configuración en %1.</translation>
+    </message>
+    <message>
+        <source>Enter an address: 127.0.0.1 for this computer only, 0.0.0.0 for every network interface.</source>
+        <translation>Introduzca una dirección: 127.0.0.1 solo para este equipo, 0.0.0.0 para todas las interfaces de red.</translation>
+    </message>
+    <message>
+        <source>&quot;%1&quot; is not an IP address (use 127.0.0.1 for this computer only, 0.0.0.0 for every network interface).</source>
+        <translation>«%1» no es una dirección IP (127.0.0.1 solo para este equipo, 0.0.0.0 para todas las interfaces de red).</translation>
+    </message>
+    <message>
+        <source>Only this computer can connect.</source>
+        <translation>Solo este equipo puede conectarse.</translation>
+    </message>
+    <message>
+        <source>Every network interface: other machines can reach the coordinator. Create an API key for them.</source>
+        <translation>Todas las interfaces de red: otras máquinas pueden alcanzar el coordinador. Cree una clave de API para ellas.</translation>
+    </message>
+    <message>
+        <source>Only connections to %1 are accepted.</source>
+        <translation>Solo se aceptan conexiones a %1.</translation>
+    </message>
+    <message>
+        <source>Not a database location: %1</source>
+        <translation>Ubicación de base de datos no válida: %1</translation>
+    </message>
+    <message>
+        <source>Default: the SQLite file %1</source>
+        <translation>Predeterminado: el archivo SQLite %1</translation>
+    </message>
+    <message>
+        <source>SQLite file %1</source>
+        <translation>Archivo SQLite %1</translation>
+    </message>
+    <message>
+        <source>In memory: everything is lost when the app quits.</source>
+        <translation>En memoria: todo se pierde al cerrar la aplicación.</translation>
+    </message>
+    <message>
+        <source>PostgreSQL database &quot;%1&quot; on %2, port %3.</source>
+        <translation>Base de datos PostgreSQL «%1» en %2, puerto %3.</translation>
+    </message>
+    <message>
+        <source>The password is saved as plain text in the settings file (~/.pgpass keeps it out).</source>
+        <translation>La contraseña se guarda como texto sin cifrar en el archivo de configuración (con ~/.pgpass no se guarda ahí).</translation>
+    </message>
+    <message>
+        <source>No TLS: the server speaks plain HTTP.</source>
+        <translation>Sin TLS: el servidor usa HTTP sin cifrar.</translation>
+    </message>
+    <message>
+        <source>Choose both a certificate and its private key, or neither.</source>
+        <translation>Elija un certificado y su clave privada, o ninguno de los dos.</translation>
+    </message>
+    <message>
+        <source>The file %1 does not exist.</source>
+        <translation>El archivo %1 no existe.</translation>
+    </message>
+    <message>
+        <source>TLS is not available on this system (%1).</source>
+        <translation>TLS no está disponible en este sistema (%1).</translation>
+    </message>
+    <message>
+        <source>Cannot read %1: %2</source>
+        <translation>No se puede leer %1: %2</translation>
+    </message>
+    <message>
+        <source>%1 holds no PEM certificate.</source>
+        <translation>%1 no contiene ningún certificado PEM.</translation>
+    </message>
+    <message>
+        <source>%1 holds no unencrypted PEM private key.</source>
+        <translation>%1 no contiene ninguna clave privada PEM sin cifrar.</translation>
+    </message>
+    <message>
+        <source>HTTPS with the certificate for %1, valid until %2.</source>
+        <translation>HTTPS con el certificado de %1, válido hasta el %2.</translation>
+    </message>
+    <message>
+        <source>It has expired: clients will refuse it.</source>
+        <translation>Ha caducado: los clientes lo rechazarán.</translation>
+    </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation>%1 (%2)</translation>
+    </message>
+    <message>
+        <source>For this run, %1 sets this; the value saved here is used at a launch without it.</source>
+        <translation>En esta ejecución, %1 fija este valor; el valor guardado aquí se usa al iniciar sin él.</translation>
+    </message>
+    <message>
+        <source>Set by the command line or the environment for this run, so the saved value is not used now: %1. What you save here applies at a launch without them.</source>
+        <translation>Fijados por la línea de comandos o el entorno en esta ejecución, por lo que ahora no se usan los valores guardados: %1. Lo que guarde aquí se aplica al iniciar sin ellos.</translation>
+    </message>
+    <message>
+        <source>Database file</source>
+        <translation>Archivo de base de datos</translation>
+    </message>
+    <message>
+        <source>SQLite databases (*.db *.sqlite *.sqlite3);;All files (*)</source>
+        <translation>Bases de datos SQLite (*.db *.sqlite *.sqlite3);;Todos los archivos (*)</translation>
+    </message>
+    <message>
+        <source>PEM files (*.pem *.crt *.cer *.key);;All files (*)</source>
+        <translation>Archivos PEM (*.pem *.crt *.cer *.key);;Todos los archivos (*)</translation>
     </message>
 </context>
 <context>
