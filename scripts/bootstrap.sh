@@ -12,6 +12,7 @@ packages=(
     qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-tools-dev qt6-tools-dev-tools
     qt6-l10n-tools qt6-svg-dev qt6-charts-dev libqt6svg6 libgl-dev
     libqt6sql6-sqlite libqt6sql6-psql
+    qt6-translations-l10n    # Qt's own strings (OK, Cancel, file dialogs) in the window's language
     postgresql
     openssl
     prometheus    # promtool, for the /metrics test

@@ -135,7 +135,8 @@ void ExportDialog::onChoiceChanged()
         QString folder = m_suggestedPath.isEmpty()
                              ? QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)
                              : QFileInfo(m_suggestedPath).absolutePath();
-        if (folder.isEmpty())
+        // A fresh account may have no Documents folder yet: propose the home folder then.
+        if (folder.isEmpty() || !QFileInfo(folder).isDir())
             folder = QDir::homePath();
         m_suggestedPath = QDir(folder).filePath(suggestedFileName(w, f));
         m_ui->fileEdit->setText(QDir::toNativeSeparators(m_suggestedPath));

@@ -14,6 +14,7 @@
 #include <QCloseEvent>
 #include <QFontDatabase>
 #include <QHeaderView>
+#include <QLabel>
 #include <QMenu>
 #include <QMessageBox>
 #include <QNetworkInterface>
@@ -83,6 +84,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_ui->setupUi(this);
     setWindowIcon(icon("agmem"));
     m_keysPage = new KeysPage(this);
+    m_keysPage->setObjectName(QStringLiteral("keysTab"));
     m_ui->tabs->insertTab(4, m_keysPage, icon("key"), tr("API &keys"));
     m_ui->tabs->setTabIcon(0, icon("agents"));
     m_ui->tabs->setTabIcon(1, icon("topics"));
@@ -121,6 +123,10 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_keysPage->setConfirm([this](const QString &title, const QString &text,
                                   const QString &accept) { return confirm(title, text, accept); });
     setupViews();
+    m_summaryLabel = new QLabel(this);
+    m_summaryLabel->setObjectName(QStringLiteral("summaryLabel"));
+    m_summaryLabel->setAccessibleName(tr("Totals"));
+    statusBar()->addWidget(m_summaryLabel, 1);
 
     m_refreshTimer.setSingleShot(true);
     m_refreshTimer.setInterval(RefreshIntervalMs);
@@ -221,11 +227,14 @@ void MainWindow::setupViews()
         const int digits = header->fontMetrics().horizontalAdvance(QStringLiteral("0000000"));
         const int date =
             header->fontMetrics().horizontalAdvance(QStringLiteral("0000-00-00 00:00:00")) + 24;
-        header->resizeSection(AgentsModel::Agent, 2 * date - digits);
+        // Every column fits beside the detail pane: the agent id takes what the dates and
+        // counts leave.
+        header->setStretchLastSection(false);
+        header->setSectionResizeMode(AgentsModel::Agent, QHeaderView::Stretch);
         header->resizeSection(AgentsModel::FirstSeen, date);
         header->resizeSection(AgentsModel::LastSeen, date);
         for (int c = AgentsModel::Pushes; c < AgentsModel::ColumnCount; ++c)
-            header->resizeSection(c, digits);
+            header->resizeSection(c, std::max(digits, header->sectionSizeHint(c)));
     }
     connect(m_ui->agentFilter, &QLineEdit::textChanged, m_agentsProxy,
             &QSortFilterProxyModel::setFilterFixedString);
@@ -239,7 +248,7 @@ void MainWindow::setupViews()
         setupTable(table);
         table->setSortingEnabled(false);
     }
-    m_ui->agentsSplitter->setSizes({640, 420});
+    m_ui->agentsSplitter->setSizes({680, 380});
     m_ui->agentDetailSplitter->setSizes({200, 150, 200});
 
     m_topicsProxy = new QSortFilterProxyModel(this);
@@ -573,10 +582,10 @@ void MainWindow::updateStatusBar()
             ? tr("Unique facts: %1").arg(facts)
             : tr("Matching: %1 of %2 facts").arg(locale.toString(m_facts->rowCount()), facts));
     // Labels before the numbers: no plural forms needed ("1 topics").
-    statusBar()->showMessage(tr("Agents: %1 · Topics: %2 · Unique facts: %3 · Pushes in total: %4")
-                                 .arg(locale.toString(engine.agentCount()),
-                                      locale.toString(qint64(engine.topicTotals().size())), facts,
-                                      locale.toString(m_live.state().totalPushes)));
+    m_summaryLabel->setText(tr("Agents: %1 · Topics: %2 · Unique facts: %3 · Pushes in total: %4")
+                                .arg(locale.toString(engine.agentCount()),
+                                     locale.toString(qint64(engine.topicTotals().size())), facts,
+                                     locale.toString(m_live.state().totalPushes)));
 }
 
 void MainWindow::showAgent(const QString &agentId)

@@ -12,6 +12,7 @@
 #include <memory>
 
 class QSortFilterProxyModel;
+class QLabel;
 class QSystemTrayIcon;
 
 namespace Ui {
@@ -82,6 +83,9 @@ private:
     QSortFilterProxyModel *m_topicsProxy;
     KeysPage *m_keysPage;
     QSystemTrayIcon *m_tray = nullptr;
+    // The totals in the status bar: a widget, so menus and passing messages do not erase
+    // them (they only cover it for a while).
+    QLabel *m_summaryLabel;
     QTimer m_refreshTimer;
     KeysPage::Confirm m_confirm;
     QString m_error;

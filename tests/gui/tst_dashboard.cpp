@@ -295,7 +295,9 @@ void TstDashboard::pushAppearsInEveryView()
     QTRY_COMPARE(facts->rowCount(), 2); // python (agent-8), rust (agent-7)
     QCOMPARE(cell(facts, 0, FactsModel::Fact), u"python"_s);
     QCOMPARE(cell(facts, 1, FactsModel::Fact), u"rust"_s);
-    QVERIFY(m_window->statusBar()->currentMessage().contains(u"Pushes in total: 3"));
+    const auto *totals = m_window->statusBar()->findChild<QLabel *>(u"summaryLabel"_s);
+    QVERIFY(totals);
+    QVERIFY2(totals->text().contains(u"Pushes in total: 3"), qPrintable(totals->text()));
 }
 
 void TstDashboard::filters()
