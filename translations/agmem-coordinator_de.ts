@@ -1274,6 +1274,10 @@
         <source>The new settings apply when the server next starts.</source>
         <translation>Die neuen Einstellungen gelten beim nächsten Start des Servers.</translation>
     </message>
+    <message>
+        <source>Totals</source>
+        <translation>Summen</translation>
+    </message>
 </context>
 <context>
     <name>agmem::PushRateChart</name>

@@ -1274,6 +1274,10 @@
         <source>The new settings apply when the server next starts.</source>
         <translation>La nueva configuración se aplicará la próxima vez que se inicie el servidor.</translation>
     </message>
+    <message>
+        <source>Totals</source>
+        <translation>Totales</translation>
+    </message>
 </context>
 <context>
     <name>agmem::PushRateChart</name>

@@ -1274,6 +1274,10 @@
         <source>The new settings apply when the server next starts.</source>
         <translation>Les nouveaux paramètres s’appliqueront au prochain démarrage du serveur.</translation>
     </message>
+    <message>
+        <source>Totals</source>
+        <translation>Totaux</translation>
+    </message>
 </context>
 <context>
     <name>agmem::PushRateChart</name>
