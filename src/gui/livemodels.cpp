@@ -136,6 +136,14 @@ int KeyedTableModel::rowOf(const QString &key) const
     return it != m_keys.cend() && *it == key ? int(it - m_keys.cbegin()) : -1;
 }
 
+int KeyedTableModel::rowAtOrAfter(const QString &key) const
+{
+    if (m_keys.empty())
+        return -1;
+    const auto it = std::lower_bound(m_keys.cbegin(), m_keys.cend(), key, CodePointLess{});
+    return it == m_keys.cend() ? int(m_keys.size()) - 1 : int(it - m_keys.cbegin());
+}
+
 void KeyedTableModel::syncKeys(std::vector<QString> next)
 {
     replaceKeys(std::move(next));
@@ -155,27 +163,38 @@ void KeyedTableModel::replaceKeys(std::vector<QString> next)
     }
 }
 
-void KeyedTableModel::applyChanges(const std::vector<QString> &added,
+bool KeyedTableModel::applyChanges(const std::vector<QString> &added,
                                    const std::vector<QString> &removed)
 {
     if (added.empty() && removed.empty())
-        return;
+        return false;
     const size_t changes = added.size() + removed.size();
     // One row at a time keeps selections and scroll positions, but each costs a move of
     // every later row: past a point, one reset is cheaper.
     if (changes > 256 || changes * std::max<size_t>(m_keys.size(), 1) > 4'000'000) {
-        std::vector<QString> kept;
-        kept.reserve(m_keys.size() + added.size());
-        std::set_difference(m_keys.cbegin(), m_keys.cend(), removed.cbegin(), removed.cend(),
-                            std::back_inserter(kept), CodePointLess{});
-        std::vector<QString> next;
-        next.reserve(kept.size() + added.size());
-        std::merge(kept.cbegin(), kept.cend(), added.cbegin(), added.cend(),
-                   std::back_inserter(next), CodePointLess{});
+        // One pass over the sorted keys that moves them (a copy of a million QStrings costs
+        // two million atomic reference-count changes).
         beginResetModel();
+        const CodePointLess less;
+        std::vector<QString> next;
+        next.reserve(m_keys.size() + added.size());
+        auto gone = removed.cbegin();
+        auto fresh = added.cbegin();
+        for (QString &key : m_keys) {
+            while (gone != removed.cend() && less(*gone, key))
+                ++gone;
+            if (gone != removed.cend() && *gone == key)
+                continue;
+            while (fresh != added.cend() && less(*fresh, key))
+                next.push_back(*fresh++);
+            if (fresh != added.cend() && *fresh == key)
+                ++fresh;
+            next.push_back(std::move(key));
+        }
+        next.insert(next.end(), fresh, added.cend());
         m_keys = std::move(next);
         endResetModel();
-        return;
+        return true;
     }
     for (const QString &key : removed) {
         const int row = rowOf(key);
@@ -194,6 +213,7 @@ void KeyedTableModel::applyChanges(const std::vector<QString> &added,
         m_keys.insert(m_keys.begin() + row, key);
         endInsertRows();
     }
+    return false;
 }
 
 void KeyedTableModel::allRowsChanged()
@@ -383,13 +403,13 @@ void FactsModel::setFilter(const QString &text)
     rebuild();
 }
 
-void FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
+bool FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
 {
     const StallProbe::Scope probe("facts model");
     if (m_holders != &engine.factHolders()) {
         m_holders = &engine.factHolders();
         rebuild();
-        return;
+        return true;
     }
     std::vector<QString> added;
     std::vector<QString> removed;
@@ -403,9 +423,10 @@ void FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
     }
     std::sort(added.begin(), added.end(), CodePointLess{});
     std::sort(removed.begin(), removed.end(), CodePointLess{});
-    applyChanges(added, removed);
+    const bool reset = applyChanges(added, removed);
     // Holder counts: the views repaint only the visible rows.
     allRowsChanged();
+    return reset;
 }
 
 QVariant FactsModel::data(const QModelIndex &index, int role) const

@@ -63,13 +63,17 @@ public:
     }
     const QString &keyAt(int row) const { return m_keys.at(size_t(row)); }
     int rowOf(const QString &key) const;
+    // The row of `key`, else of the first key after it, else the last row (-1: no rows).
+    int rowAtOrAfter(const QString &key) const;
 
 protected:
     // Replaces the keys (both sorted by code point) and marks every row changed.
     void syncKeys(std::vector<QString> next);
     // Replaces the keys, inserting and removing rows; marks nothing changed.
     void replaceKeys(std::vector<QString> next);
-    void applyChanges(const std::vector<QString> &added, const std::vector<QString> &removed);
+    // Inserts and removes rows one by one, or resets the model when that is cheaper (then
+    // returns true: the views lose their position).
+    bool applyChanges(const std::vector<QString> &added, const std::vector<QString> &removed);
     void allRowsChanged();
 
     std::vector<QString> m_keys;
@@ -148,7 +152,8 @@ public:
         ColumnCount
     };
     using KeyedTableModel::KeyedTableModel;
-    void update(const MergeEngine &engine, const QSet<QString> &changed);
+    // True when the rows were reset rather than inserted and removed one by one.
+    bool update(const MergeEngine &engine, const QSet<QString> &changed);
     void setFilter(const QString &text);
     QString filter() const { return m_filter; }
     qsizetype totalFacts() const { return m_holders ? qsizetype(m_holders->size()) : 0; }

@@ -558,7 +558,21 @@ void MainWindow::refreshNow()
         return;
     m_agents->update(m_live);
     m_topics->update(m_live.engine());
-    m_facts->update(m_live.engine(), changedFacts);
+    {
+        // A large change resets the facts model: the view then goes on from the same fact.
+        QTableView *view = m_ui->factsView;
+        const QModelIndex top = view->indexAt(QPoint(0, 0));
+        const QString topFact =
+            top.isValid() ? top.siblingAtColumn(0).data().toString() : QString();
+        const QString currentFact = view->currentIndex().siblingAtColumn(0).data().toString();
+        const bool wasReset = m_facts->update(m_live.engine(), changedFacts);
+        if (wasReset && !topFact.isEmpty()) {
+            if (const int row = m_facts->rowAtOrAfter(topFact); row >= 0)
+                view->scrollTo(m_facts->index(row, 0), QAbstractItemView::PositionAtTop);
+            if (const int row = m_facts->rowOf(currentFact); row >= 0 && !currentFact.isEmpty())
+                view->setCurrentIndex(m_facts->index(row, 0));
+        }
+    }
     m_ui->pushRateChart->feed(m_live.store(), m_live.state());
     if (!m_shownAgent.isEmpty()) {
         const auto it =

@@ -87,6 +87,7 @@ private Q_SLOTS:
     void pushAppearsInEveryView();
     void filters();
     void factsModelUpdatesIncrementally();
+    void factsModelLargeChange();
     void agentsModelMarksOnlyChangedRows();
     void activityPauseAndClear();
     void createAndRevokeKey();
@@ -382,6 +383,47 @@ void TstDashboard::factsModelUpdatesIncrementally()
     QCOMPARE(resets, 0);
     QCOMPARE(inserts, 1);
     QCOMPARE(removes, 1);
+}
+
+// A push that changes many facts resets the model in one pass over the sorted keys: the
+// rows are exactly the engine's facts, in code-point order, with their holder counts.
+void TstDashboard::factsModelLargeChange()
+{
+    MergeEngine engine;
+    FactsModel model;
+    QSet<QString> changed;
+    const auto push = [&](const QString &agent, int from, int to) {
+        AgentState state;
+        state.agentId = agent;
+        Contribution c;
+        for (int i = from; i < to; ++i)
+            c.facts.append(u"fact-%1"_s.arg(i, 5, 10, QChar(u'0')));
+        std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
+        if (const auto old = engine.agents().value(agent).current)
+            changed = QSet<QString>(old->facts.cbegin(), old->facts.cend());
+        else
+            changed.clear();
+        changed.unite(QSet<QString>(c.facts.cbegin(), c.facts.cend()));
+        state.current = c;
+        engine.restore(state);
+        return model.update(engine, changed);
+    };
+    push(u"a"_s, 0, 3000);    // fact-00000 .. fact-02999
+    push(u"b"_s, 2000, 2600); // 600 shared with a
+    QCOMPARE(model.rowCount(), 3000);
+    // a drops 0..999 and adds 3000..4499: 2500 changes, far above the row-by-row limit.
+    QVERIFY(push(u"a"_s, 1000, 4500));
+    QCOMPARE(model.rowCount(), 3500);
+    QCOMPARE(qsizetype(model.rowCount()), qsizetype(engine.factHolders().size()));
+    for (int row = 0; row < model.rowCount(); ++row) {
+        const QString expected = u"fact-%1"_s.arg(row + 1000, 5, 10, QChar(u'0'));
+        QCOMPARE(model.keyAt(row), expected);
+        const qint64 holders = (row + 1000 >= 2000 && row + 1000 < 2600) ? 2 : 1;
+        QCOMPARE(model.index(row, FactsModel::Holders).data(SortRole).toLongLong(), holders);
+    }
+    QCOMPARE(model.rowAtOrAfter(u"fact-00999"_s), 0);
+    QCOMPARE(model.rowAtOrAfter(u"fact-01000x"_s), 1);
+    QCOMPARE(model.rowAtOrAfter(u"zzz"_s), 3499);
 }
 
 // The agents model marks only the rows whose counters changed (a sorting proxy sorts every
