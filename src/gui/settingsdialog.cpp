@@ -1,6 +1,8 @@
 #include "settingsdialog.h"
 #include "ui_settingsdialog.h"
 
+#include "server/tlsfiles.h"
+
 #include <QCheckBox>
 #include <QCoreApplication>
 #include <QDateTime>
@@ -8,7 +10,6 @@
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QEvent>
-#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGroupBox>
@@ -22,7 +23,6 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSslCertificate>
-#include <QSslKey>
 #include <QSslSocket>
 #include <QStyle>
 
@@ -587,26 +587,20 @@ QString SettingsDialog::tlsError(QString *summary) const
     if (!QSslSocket::supportsSsl())
         return tr("TLS is not available on this system (%1).")
             .arg(QSslSocket::sslLibraryBuildVersionString());
-    QFile certFile(cert);
-    if (!certFile.open(QIODevice::ReadOnly))
-        return tr("Cannot read %1: %2").arg(nativePath(cert), certFile.errorString());
-    const QList<QSslCertificate> chain = QSslCertificate::fromData(certFile.readAll(), QSsl::Pem);
-    if (chain.isEmpty() || chain.first().isNull())
+    const TlsFiles files = readTlsFiles(cert, key);
+    switch (files.problem) {
+    case TlsFiles::Problem::None:
+        break;
+    case TlsFiles::Problem::CannotReadCertificate:
+        return tr("Cannot read %1: %2").arg(nativePath(cert), files.fileError);
+    case TlsFiles::Problem::NoCertificate:
         return tr("%1 holds no PEM certificate.").arg(nativePath(cert));
-    QFile keyFile(key);
-    if (!keyFile.open(QIODevice::ReadOnly))
-        return tr("Cannot read %1: %2").arg(nativePath(key), keyFile.errorString());
-    const QByteArray keyData = keyFile.readAll();
-    QSslKey sslKey;
-    // As the server loads it (servercontroller.cpp).
-    for (QSsl::KeyAlgorithm algorithm : {QSsl::Rsa, QSsl::Ec, QSsl::Dsa}) {
-        sslKey = QSslKey(keyData, algorithm, QSsl::Pem);
-        if (!sslKey.isNull())
-            break;
-    }
-    if (sslKey.isNull())
+    case TlsFiles::Problem::CannotReadKey:
+        return tr("Cannot read %1: %2").arg(nativePath(key), files.fileError);
+    case TlsFiles::Problem::NoKey:
         return tr("%1 holds no unencrypted PEM private key.").arg(nativePath(key));
-    const QSslCertificate &first = chain.first();
+    }
+    const QSslCertificate &first = files.chain.first();
     QString name = first.subjectInfo(QSslCertificate::CommonName).join(QStringLiteral(", "));
     if (name.isEmpty())
         name = first.subjectDisplayName();

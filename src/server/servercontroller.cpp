@@ -1,13 +1,11 @@
 #include "servercontroller.h"
 
 #include "coordinatorapi.h"
+#include "tlsfiles.h"
 
 #include "core/logging.h"
 
 #include <QEventLoop>
-#include <QFile>
-#include <QSslCertificate>
-#include <QSslKey>
 #include <QSslSocket>
 #include <QTcpServer>
 #include <QTimer>
@@ -28,37 +26,28 @@ std::optional<QSslConfiguration> loadTls(const ServerConfig &config, QString *er
         *error = QStringLiteral("TLS needs both --tls-cert and --tls-key");
         return std::nullopt;
     }
-    QFile certFile(config.tlsCertificate);
-    if (!certFile.open(QIODevice::ReadOnly)) {
+    const TlsFiles files = readTlsFiles(config.tlsCertificate, config.tlsKey);
+    switch (files.problem) {
+    case TlsFiles::Problem::None:
+        break;
+    case TlsFiles::Problem::CannotReadCertificate:
         *error = QStringLiteral("cannot read the TLS certificate %1: %2")
-                     .arg(config.tlsCertificate, certFile.errorString());
+                     .arg(config.tlsCertificate, files.fileError);
         return std::nullopt;
-    }
-    const QList<QSslCertificate> chain = QSslCertificate::fromData(certFile.readAll(), QSsl::Pem);
-    if (chain.isEmpty() || chain.first().isNull()) {
+    case TlsFiles::Problem::NoCertificate:
         *error = QStringLiteral("%1 holds no PEM certificate").arg(config.tlsCertificate);
         return std::nullopt;
-    }
-    QFile keyFile(config.tlsKey);
-    if (!keyFile.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("cannot read the TLS key %1: %2")
-                     .arg(config.tlsKey, keyFile.errorString());
+    case TlsFiles::Problem::CannotReadKey:
+        *error =
+            QStringLiteral("cannot read the TLS key %1: %2").arg(config.tlsKey, files.fileError);
         return std::nullopt;
-    }
-    const QByteArray keyData = keyFile.readAll();
-    QSslKey key;
-    for (QSsl::KeyAlgorithm algorithm : {QSsl::Rsa, QSsl::Ec, QSsl::Dsa}) {
-        key = QSslKey(keyData, algorithm, QSsl::Pem);
-        if (!key.isNull())
-            break;
-    }
-    if (key.isNull()) {
+    case TlsFiles::Problem::NoKey:
         *error = QStringLiteral("%1 holds no unencrypted PEM private key").arg(config.tlsKey);
         return std::nullopt;
     }
     QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
-    tls.setLocalCertificateChain(chain);
-    tls.setPrivateKey(key);
+    tls.setLocalCertificateChain(files.chain);
+    tls.setPrivateKey(files.key);
     tls.setPeerVerifyMode(QSslSocket::VerifyNone);
     tls.setProtocol(QSsl::TlsV1_2OrLater);
     return tls;
