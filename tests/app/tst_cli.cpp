@@ -3,7 +3,8 @@
 // gets a throwaway HOME / XDG_CONFIG_HOME / XDG_DATA_HOME so the user's files are never
 // touched.
 
-#include <QDeadlineTimer>
+#include "clisupport.h"
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
@@ -16,16 +17,12 @@
 #include <QRegularExpression>
 #include <QStandardPaths>
 #include <QTcpServer>
-#include <QTcpSocket>
-#include <QTemporaryDir>
 #include <QtTest>
-
-#include <memory>
-#include <vector>
 
 #include <signal.h>
 #include <sys/types.h>
 
+using namespace agmem::test;
 using namespace Qt::StringLiterals;
 
 namespace {
@@ -35,53 +32,6 @@ constexpr int StartTimeoutMs = 5000;
 constexpr int StopTimeoutMs = 5000;
 // What "quickly" means for a failing start and for a signal-triggered stop.
 constexpr qint64 QuickMs = 3000;
-
-struct HttpResult
-{
-    int status = 0;
-    QByteArray head;
-    QByteArray body;
-
-    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-};
-
-// One request on a fresh connection with Connection: close; reads until the server hangs
-// up. status 0 when nothing (or no status line) came back.
-HttpResult httpRequest(quint16 port, const QByteArray &method, const QByteArray &path,
-                       const QByteArray &body = QByteArray())
-{
-    HttpResult result;
-    QTcpSocket socket;
-    socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!socket.waitForConnected(3000))
-        return result;
-    QByteArray request = method + ' ' + path +
-                         " HTTP/1.1\r\nHost: 127.0.0.1:" + QByteArray::number(port) +
-                         "\r\nConnection: close\r\n";
-    if (method == "POST" || method == "PUT") {
-        request +=
-            "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
-            "\r\n";
-    }
-    request += "\r\n" + body;
-    socket.write(request);
-    QByteArray response;
-    const QDeadlineTimer deadline(5000);
-    while (!deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
-        response += socket.readAll();
-    response += socket.readAll();
-
-    const qsizetype split = response.indexOf("\r\n\r\n");
-    if (split < 0)
-        return result;
-    result.head = response.left(split);
-    result.body = response.mid(split + 4);
-    static const QRegularExpression statusLine(u"^HTTP/1\\.[01] (\\d{3})"_s);
-    const auto match = statusLine.match(QString::fromLatin1(result.head));
-    if (match.hasMatch())
-        result.status = match.captured(1).toInt();
-    return result;
-}
 
 QByteArray pushBody(const QString &agent, int episodic,
                     const QString &timestamp = u"2026-11-27T09:29:35.164165+00:00"_s)
@@ -119,16 +69,6 @@ QStringList linesContaining(const QByteArray &text, const QString &needle)
     return nonEmptyLines(text).filter(needle);
 }
 
-struct Finished
-{
-    bool finished = false;
-    QProcess::ExitStatus exitStatus = QProcess::CrashExit;
-    int exitCode = -1;
-    QByteArray out;
-    QByteArray err;
-    qint64 elapsedMs = 0;
-};
-
 } // namespace
 
 class TstCli : public QObject
@@ -162,7 +102,7 @@ private slots:
     void defaultDatabaseLocation();
 
 private:
-    QString tmp(const QString &name) const { return m_dir->filePath(name); }
+    QString tmp(const QString &name) const { return m_cli.tmp(name); }
     QString dbPath() const { return tmp(u"c.db"_s); }
     QString dbUrl() const { return u"sqlite://"_s + dbPath(); }
     QString dataHome() const { return tmp(u"data"_s); }
@@ -172,103 +112,45 @@ private:
     {
         return dataHome() + u"/agmem/agmem-coordinator/coordinator.db"_s;
     }
-    QProcessEnvironment environment() const;
-    QProcess *launch(const QStringList &arguments, const QProcessEnvironment &env);
+    QProcessEnvironment environment() const { return m_cli.environment(); }
+    QProcess *launch(const QStringList &arguments, const QProcessEnvironment &env)
+    {
+        return m_cli.launch(arguments, env);
+    }
     QProcess *launch(const QStringList &arguments) { return launch(arguments, environment()); }
-    // Waits for the "listening on" line and returns the port; 0 (and `why`) on failure.
-    quint16 waitListening(QProcess *process, QString *why);
+    quint16 waitListening(QProcess *process, QString *why)
+    {
+        return CliRunner::waitListening(process, why, StartTimeoutMs);
+    }
     // Starts, waits for the port; 0 on failure (with a message in `why`).
     quint16 startServing(const QStringList &arguments, const QProcessEnvironment &env,
                          QProcess **process, QString *why);
-    Finished runToExit(const QStringList &arguments, const QProcessEnvironment &env);
+    Finished runToExit(const QStringList &arguments, const QProcessEnvironment &env)
+    {
+        return m_cli.runToExit(arguments, env, StartTimeoutMs);
+    }
     Finished runToExit(const QStringList &arguments) { return runToExit(arguments, environment()); }
     // Sends `signal` (SIGTERM through QProcess::terminate) and waits for the exit.
     Finished stop(QProcess *process, int signal);
 
-    QString m_binary;
-    std::unique_ptr<QTemporaryDir> m_dir;
-    std::vector<std::unique_ptr<QProcess>> m_processes;
+    CliRunner m_cli;
 };
 
 void TstCli::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
-    // Absolute: every process runs in its own temporary working directory.
-    m_binary = QFileInfo(qEnvironmentVariable("AGMEM_TEST_BINARY")).absoluteFilePath();
-    QVERIFY2(!qEnvironmentVariableIsEmpty("AGMEM_TEST_BINARY"),
-             "AGMEM_TEST_BINARY is not set (run through ctest)");
-    QVERIFY2(QFileInfo(m_binary).isExecutable(), qPrintable(m_binary));
+    QString why;
+    QVERIFY2(m_cli.findBinary(&why), qPrintable(why));
 }
 
 void TstCli::init()
 {
-    m_dir = std::make_unique<QTemporaryDir>();
-    QVERIFY(m_dir->isValid());
+    QVERIFY(m_cli.newHome());
 }
 
 void TstCli::cleanup()
 {
-    for (const auto &process : m_processes) {
-        if (process->state() != QProcess::NotRunning) {
-            process->kill();
-            process->waitForFinished(StopTimeoutMs);
-        }
-    }
-    m_processes.clear();
-    m_dir.reset();
-}
-
-QProcessEnvironment TstCli::environment() const
-{
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    const QStringList keys = env.keys();
-    for (const QString &key : keys) {
-        if (key.startsWith(u"AGMEM_COORDINATOR_") || key == u"DATABASE_URL" ||
-            key == u"QT_MESSAGE_PATTERN" || key == u"QT_LOGGING_RULES" || key == u"QT_LOGGING_CONF")
-            env.remove(key);
-    }
-    env.insert(u"HOME"_s, m_dir->path());
-    env.insert(u"XDG_CONFIG_HOME"_s, configHome());
-    env.insert(u"XDG_CONFIG_DIRS"_s, tmp(u"system-config"_s));
-    env.insert(u"XDG_DATA_HOME"_s, dataHome());
-    return env;
-}
-
-QProcess *TstCli::launch(const QStringList &arguments, const QProcessEnvironment &env)
-{
-    auto process = std::make_unique<QProcess>();
-    process->setProgram(m_binary);
-    process->setArguments(arguments);
-    process->setProcessEnvironment(env);
-    process->setWorkingDirectory(m_dir->path());
-    process->start();
-    m_processes.push_back(std::move(process));
-    return m_processes.back().get();
-}
-
-quint16 TstCli::waitListening(QProcess *process, QString *why)
-{
-    static const QRegularExpression listening(
-        u"^agmem-coordinator listening on http://127\\.0\\.0\\.1:(\\d+)/?\\n"_s,
-        QRegularExpression::MultilineOption);
-    if (!process->waitForStarted(StartTimeoutMs)) {
-        *why = u"did not start: "_s + process->errorString();
-        return 0;
-    }
-    QByteArray out;
-    const QDeadlineTimer deadline(StartTimeoutMs);
-    while (true) {
-        out += process->readAllStandardOutput();
-        const auto match = listening.match(QString::fromLocal8Bit(out));
-        if (match.hasMatch())
-            return quint16(match.captured(1).toUInt());
-        if (process->state() == QProcess::NotRunning || deadline.hasExpired())
-            break;
-        process->waitForReadyRead(int(qMax<qint64>(1, deadline.remainingTime())));
-    }
-    *why = u"no \"listening on\" line; stdout: %1 stderr: %2"_s.arg(
-        QString::fromLocal8Bit(out), QString::fromLocal8Bit(process->readAllStandardError()));
-    return 0;
+    m_cli.cleanup(StopTimeoutMs);
 }
 
 quint16 TstCli::startServing(const QStringList &arguments, const QProcessEnvironment &env,
@@ -276,21 +158,6 @@ quint16 TstCli::startServing(const QStringList &arguments, const QProcessEnviron
 {
     *process = launch(arguments, env);
     return waitListening(*process, why);
-}
-
-Finished TstCli::runToExit(const QStringList &arguments, const QProcessEnvironment &env)
-{
-    QElapsedTimer timer;
-    timer.start();
-    QProcess *process = launch(arguments, env);
-    Finished result;
-    result.finished = process->waitForFinished(StartTimeoutMs);
-    result.elapsedMs = timer.elapsed();
-    result.exitStatus = process->exitStatus();
-    result.exitCode = process->exitCode();
-    result.out = process->readAllStandardOutput();
-    result.err = process->readAllStandardError();
-    return result;
 }
 
 Finished TstCli::stop(QProcess *process, int signal)
@@ -301,14 +168,8 @@ Finished TstCli::stop(QProcess *process, int signal)
         process->terminate();
     else
         ::kill(pid_t(process->processId()), signal);
-    Finished result;
-    result.finished = process->waitForFinished(StopTimeoutMs);
-    result.elapsedMs = timer.elapsed();
-    result.exitStatus = process->exitStatus();
-    result.exitCode = process->exitCode();
-    result.out = process->readAllStandardOutput();
-    result.err = process->readAllStandardError();
-    return result;
+    const bool finished = process->waitForFinished(StopTimeoutMs);
+    return finishedOf(process, finished, timer.elapsed());
 }
 
 void TstCli::version()

@@ -2,9 +2,9 @@
 // database a running server writes to, to a file and to standard output, and bad values.
 // Every process gets a throwaway HOME / XDG_CONFIG_HOME / XDG_DATA_HOME.
 
+#include "clisupport.h"
 #include "exportsupport.h"
 
-#include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -12,55 +12,15 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
-#include <QRegularExpression>
 #include <QStandardPaths>
-#include <QTcpSocket>
-#include <QTemporaryDir>
 #include <QtTest>
 
-#include <memory>
-#include <vector>
-
+using namespace agmem::test;
 using namespace Qt::StringLiterals;
 
 namespace {
 
 constexpr int TimeoutMs = 10000;
-
-struct HttpResult
-{
-    int status = 0;
-    QByteArray body;
-};
-
-// One request with Connection: close; reads until the server hangs up.
-HttpResult httpRequest(quint16 port, const QByteArray &method, const QByteArray &path,
-                       const QByteArray &body = QByteArray())
-{
-    HttpResult result;
-    QTcpSocket socket;
-    socket.connectToHost(QHostAddress::LocalHost, port);
-    if (!socket.waitForConnected(3000))
-        return result;
-    QByteArray request =
-        method + ' ' + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-    if (method == "POST")
-        request +=
-            "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
-            "\r\n";
-    socket.write(request + "\r\n" + body);
-    QByteArray response;
-    const QDeadlineTimer deadline(5000);
-    while (!deadline.hasExpired() && socket.waitForReadyRead(int(deadline.remainingTime())))
-        response += socket.readAll();
-    response += socket.readAll();
-    const qsizetype split = response.indexOf("\r\n\r\n");
-    if (split < 0 || !response.startsWith("HTTP/1.1 "))
-        return result;
-    result.status = response.mid(9, 3).toInt();
-    result.body = response.mid(split + 4);
-    return result;
-}
 
 QByteArray pushBody(const QString &agent, const QString &topic, int count, const QString &fact,
                     const QString &timestamp)
@@ -83,15 +43,6 @@ QByteArray readAll(const QString &path)
     return file.readAll();
 }
 
-struct Finished
-{
-    bool finished = false;
-    QProcess::ExitStatus exitStatus = QProcess::CrashExit;
-    int exitCode = -1;
-    QByteArray out;
-    QByteArray err;
-};
-
 } // namespace
 
 class TstExportCli : public QObject
@@ -111,115 +62,49 @@ private Q_SLOTS:
     void missingDatabaseIsNotCreated();
 
 private:
-    QString tmp(const QString &name) const { return m_dir->filePath(name); }
+    QString tmp(const QString &name) const { return m_cli.tmp(name); }
     QString dbPath() const { return tmp(u"c.db"_s); }
     QString dbUrl() const { return u"sqlite://"_s + dbPath(); }
-    QProcessEnvironment environment() const;
-    QProcess *launch(const QStringList &arguments);
-    Finished run(const QStringList &arguments);
+    QProcessEnvironment environment() const { return m_cli.environment(); }
+    QProcess *launch(const QStringList &arguments)
+    {
+        return m_cli.launch(arguments, environment());
+    }
+    Finished run(const QStringList &arguments)
+    {
+        return m_cli.runToExit(arguments, environment(), TimeoutMs);
+    }
     // Starts a headless server on dbUrl(), port 0; its port, or 0 (and `why`).
     quint16 startServer(QString *why);
     // Pushes `count` summaries through the server; false when one is not accepted.
     bool push(quint16 port, int first, int count);
 
-    QString m_binary;
-    std::unique_ptr<QTemporaryDir> m_dir;
-    std::vector<std::unique_ptr<QProcess>> m_processes;
+    CliRunner m_cli;
 };
 
 void TstExportCli::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
-    QVERIFY2(!qEnvironmentVariableIsEmpty("AGMEM_TEST_BINARY"),
-             "AGMEM_TEST_BINARY is not set (run through ctest)");
-    m_binary = QFileInfo(qEnvironmentVariable("AGMEM_TEST_BINARY")).absoluteFilePath();
-    QVERIFY2(QFileInfo(m_binary).isExecutable(), qPrintable(m_binary));
+    QString why;
+    QVERIFY2(m_cli.findBinary(&why), qPrintable(why));
 }
 
 void TstExportCli::init()
 {
-    m_dir = std::make_unique<QTemporaryDir>();
-    QVERIFY(m_dir->isValid());
+    QVERIFY(m_cli.newHome());
 }
 
 void TstExportCli::cleanup()
 {
-    for (const auto &process : m_processes) {
-        if (process->state() != QProcess::NotRunning) {
-            process->kill();
-            process->waitForFinished(TimeoutMs);
-        }
-    }
-    m_processes.clear();
-    m_dir.reset();
-}
-
-QProcessEnvironment TstExportCli::environment() const
-{
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    const QStringList keys = env.keys();
-    for (const QString &key : keys) {
-        if (key.startsWith(u"AGMEM_COORDINATOR_") || key == u"DATABASE_URL" ||
-            key == u"QT_MESSAGE_PATTERN" || key == u"QT_LOGGING_RULES" || key == u"QT_LOGGING_CONF")
-            env.remove(key);
-    }
-    env.insert(u"HOME"_s, m_dir->path());
-    env.insert(u"XDG_CONFIG_HOME"_s, tmp(u"config"_s));
-    env.insert(u"XDG_CONFIG_DIRS"_s, tmp(u"system-config"_s));
-    env.insert(u"XDG_DATA_HOME"_s, tmp(u"data"_s));
-    return env;
-}
-
-QProcess *TstExportCli::launch(const QStringList &arguments)
-{
-    auto process = std::make_unique<QProcess>();
-    process->setProgram(m_binary);
-    process->setArguments(arguments);
-    process->setProcessEnvironment(environment());
-    process->setWorkingDirectory(m_dir->path());
-    process->start();
-    m_processes.push_back(std::move(process));
-    return m_processes.back().get();
-}
-
-Finished TstExportCli::run(const QStringList &arguments)
-{
-    QProcess *process = launch(arguments);
-    Finished result;
-    result.finished = process->waitForFinished(TimeoutMs);
-    result.exitStatus = process->exitStatus();
-    result.exitCode = process->exitCode();
-    result.out = process->readAllStandardOutput();
-    result.err = process->readAllStandardError();
-    return result;
+    m_cli.cleanup(TimeoutMs);
 }
 
 quint16 TstExportCli::startServer(QString *why)
 {
-    static const QRegularExpression listening(
-        u"^agmem-coordinator listening on http://127\\.0\\.0\\.1:(\\d+)/?\\n"_s,
-        QRegularExpression::MultilineOption);
     QProcess *process =
         launch({u"--no-gui"_s, u"--port"_s, u"0"_s, u"--db"_s, dbUrl(), u"--no-access-log"_s,
                 u"--auth"_s, u"open"_s, u"--rate-limit"_s, u"0"_s});
-    if (!process->waitForStarted(TimeoutMs)) {
-        *why = u"did not start: "_s + process->errorString();
-        return 0;
-    }
-    QByteArray out;
-    const QDeadlineTimer deadline(TimeoutMs);
-    while (true) {
-        out += process->readAllStandardOutput();
-        const auto match = listening.match(QString::fromLocal8Bit(out));
-        if (match.hasMatch())
-            return quint16(match.captured(1).toUInt());
-        if (process->state() == QProcess::NotRunning || deadline.hasExpired())
-            break;
-        process->waitForReadyRead(int(qMax<qint64>(1, deadline.remainingTime())));
-    }
-    *why = u"no \"listening on\" line; stdout: %1 stderr: %2"_s.arg(
-        QString::fromLocal8Bit(out), QString::fromLocal8Bit(process->readAllStandardError()));
-    return 0;
+    return CliRunner::waitListening(process, why, TimeoutMs);
 }
 
 bool TstExportCli::push(quint16 port, int first, int count)
