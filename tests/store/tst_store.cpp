@@ -1,6 +1,7 @@
 // The store against SQLite, and (run as tst_store_pg, AGMEM_TEST_BACKEND=postgresql) the
 // same cases against PostgreSQL; the SQLite-only ones (PRAGMAs, files, :memory:) skip there.
 
+#include "historyfill.h"
 #include "pgsupport.h"
 
 #include "core/mergeengine.h"
@@ -31,6 +32,8 @@
 #include <optional>
 
 using namespace agmem;
+using agmem::test::commitPushes;
+using agmem::test::StoredPush;
 using namespace Qt::StringLiterals;
 
 namespace {
@@ -56,42 +59,8 @@ Summary makeSummary(const QString &agent, Instant timestamp, const Topics &topic
     return s;
 }
 
-struct Push
-{
-    Summary summary;
-    Instant receivedAt;
-};
-
-// Commits pushes the way CoordinatorApi::flushPushes does: plan, record, apply, state.
-bool commitPushes(Store &store, MergeEngine &engine, const QList<Push> &pushes)
-{
-    quint64 sequence = engine.sequence();
-    if (!store.beginWrite())
-        return false;
-    qint64 added = 0;
-    for (const Push &p : pushes) {
-        const MergeEngine::Plan plan = engine.plan(p.summary);
-        if (plan.overflows()) {
-            store.rollback();
-            return false;
-        }
-        const quint64 next = plan.changesMerge() ? sequence + 1 : sequence;
-        if (!store.recordPush(p.summary, p.receivedAt, QStringLiteral("127.0.0.1"), plan.next,
-                              next)) {
-            store.rollback();
-            return false;
-        }
-        engine.apply(p.summary.agentId, plan.next, p.receivedAt, next);
-        sequence = next;
-        ++added;
-    }
-    if (!store.writeState(sequence, added) || !store.commit()) {
-        store.rollback();
-        return false;
-    }
-    engine.setSequence(sequence);
-    return true;
-}
+// Pushes committed the way CoordinatorApi::flushPushes does (historyfill.h), from 127.0.0.1.
+using Push = StoredPush;
 
 StoreUrl fileUrl(const QTemporaryDir &dir, const QString &name = QStringLiteral("agmem.db"))
 {
