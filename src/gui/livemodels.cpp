@@ -8,6 +8,7 @@
 #include <QColor>
 #include <QDateTime>
 #include <QLocale>
+#include <QThreadPool>
 
 #include <algorithm>
 
@@ -22,110 +23,23 @@ QString formatInstant(Instant instant)
         .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
 }
 
-// ---------------------------------------------------------------------------- LiveData
+// ---------------------------------------------------------------------------- LiveView
 
-void LiveData::setStoreUrl(const StoreUrl &url)
+void LiveView::apply(const LiveDelta &delta)
 {
-    m_url = url;
-    m_store.reset();
-    reset();
-}
-
-void LiveData::reset()
-{
-    m_engine.clear();
-    m_agents.clear();
-    m_state = {};
-    m_loaded = false;
-}
-
-bool LiveData::refresh(QSet<QString> *changedFacts)
-{
-    const StallProbe::Scope probe("store read");
-    if (!m_url) {
-        m_lastError = QStringLiteral("no database");
-        return false;
-    }
-    if (!m_store) {
-        StoreOptions options;
-        options.readOnly = true;
-        QString error;
-        m_store = Store::open(*m_url, options, &error);
-        if (!m_store) {
-            m_lastError = error;
-            return false;
-        }
-    }
-    const std::optional<StoreState> state = m_store->readState();
-    if (!state) {
-        // Not created yet (the server migrates it), or gone: try again next time.
-        m_lastError = m_store->lastError();
-        m_store.reset();
-        return false;
-    }
-    if (m_loaded && state->databaseId != m_state.databaseId) {
-        for (const AgentState &agent : m_engine.agents()) {
-            if (agent.current)
-                changedFacts->unite(
-                    QSet<QString>(agent.current->facts.cbegin(), agent.current->facts.cend()));
-        }
-        reset();
-    }
-    std::optional<QList<AgentState>> counters = m_store->listAgents();
-    MergeEngine changed;
-    if (!counters || !m_store->loadAgents(changed, m_loaded ? m_state.sequence : 0)) {
-        m_lastError = m_store->lastError();
-        return false;
-    }
-    // Usually in order already (SQLite compares UTF-8 bytes: code point order).
-    const auto byId = [](const AgentState &a, const AgentState &b) {
-        return CodePointLess{}(a.agentId, b.agentId);
-    };
-    if (!std::is_sorted(counters->cbegin(), counters->cend(), byId))
-        std::sort(counters->begin(), counters->end(), byId);
-
-    const auto addFacts = [changedFacts](const std::optional<Contribution> &c) {
-        if (c)
-            changedFacts->unite(QSet<QString>(c->facts.cbegin(), c->facts.cend()));
-    };
-    // Agents deleted from the store (reset, DELETE /agents/{id}).
-    QSet<QString> present;
-    present.reserve(counters->size());
-    for (const AgentState &agent : *counters)
-        present.insert(agent.agentId);
-    QStringList gone;
-    for (auto it = m_engine.agents().cbegin(); it != m_engine.agents().cend(); ++it) {
-        if (!present.contains(it.key()))
-            gone.append(it.key());
-    }
-    for (const QString &id : gone) {
-        addFacts(m_engine.agents().value(id).current);
-        m_engine.removeAgent(id);
-    }
-    // Agents whose contribution changed: only facts in one list but not the other can
-    // appear or disappear (the others just change their holder count).
-    for (const AgentState &agent : changed.agents()) {
-        const auto old = m_engine.agents().constFind(agent.agentId);
-        if (old == m_engine.agents().cend() || !old->current) {
-            addFacts(agent.current);
-        } else if (!agent.current) {
-            addFacts(old->current);
-        } else {
-            QStringList diff;
-            std::set_symmetric_difference(old->current->facts.cbegin(), old->current->facts.cend(),
-                                          agent.current->facts.cbegin(),
-                                          agent.current->facts.cend(), std::back_inserter(diff),
-                                          CodePointLess{});
-            changedFacts->unite(QSet<QString>(diff.cbegin(), diff.cend()));
-        }
-        m_engine.restore(agent);
-    }
-    m_engine.setSequence(state->sequence);
-    m_agents = std::move(*counters);
-    m_state = *state;
+    const StallProbe::Scope probe("live view");
+    if (delta.reset)
+        m_contributions.clear();
+    for (const QString &id : delta.goneAgents)
+        m_contributions.remove(id);
+    for (const AgentState &agent : delta.changedAgents)
+        m_contributions.insert(agent.agentId, agent);
+    if (delta.topics)
+        m_topics = *delta.topics;
+    m_agents = delta.counters;
+    m_state = delta.state;
+    m_factCount = delta.factCount;
     m_loaded = true;
-    m_lastError.clear();
-    return true;
 }
 
 // ------------------------------------------------------------------------ KeyedTableModel
@@ -224,10 +138,10 @@ void KeyedTableModel::allRowsChanged()
 
 // ---------------------------------------------------------------------------- AgentsModel
 
-void AgentsModel::update(const LiveData &data)
+void AgentsModel::update(const LiveView &data)
 {
     const StallProbe::Scope probe("agents model");
-    m_engine = &data.engine();
+    m_view = &data;
     // Only rows whose counters changed are marked changed: with the view sorted by a
     // counter, every marked row is sorted again.
     QHash<QString, AgentState> counters;
@@ -266,6 +180,8 @@ QVariant AgentsModel::data(const QModelIndex &index, int role) const
         return {};
     if (role == Qt::TextAlignmentRole && index.column() >= Pushes)
         return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::ToolTipRole && index.column() == Agent)
+        return keyAt(index.row());
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     // Called for every comparison when the view sorts: no copies, the engine only for
@@ -276,9 +192,9 @@ QVariant AgentsModel::data(const QModelIndex &index, int role) const
     const AgentState &agent = found != m_counters.cend() ? *found : none;
     qsizetype topics = 0;
     qsizetype facts = 0;
-    if (m_engine && index.column() >= Topics) {
-        const auto it = m_engine->agents().constFind(id);
-        if (it != m_engine->agents().cend() && it->current) {
+    if (m_view && index.column() >= Topics) {
+        const auto it = m_view->contributions().constFind(id);
+        if (it != m_view->contributions().cend() && it->current) {
             topics = it->current->topics.size();
             facts = it->current->facts.size();
         }
@@ -324,10 +240,10 @@ QVariant AgentsModel::headerData(int section, Qt::Orientation orientation, int r
 
 // ---------------------------------------------------------------------------- TopicsModel
 
-void TopicsModel::update(const MergeEngine &engine)
+void TopicsModel::update(const TopicTotals &totals)
 {
     const StallProbe::Scope probe("topics model");
-    m_totals = &engine.topicTotals();
+    m_totals = &totals;
     std::vector<QString> keys;
     keys.reserve(m_totals->size());
     for (const auto &[topic, total] : *m_totals)
@@ -380,15 +296,38 @@ bool FactsModel::matches(const QString &fact) const
     return m_filter.isEmpty() || fact.contains(m_filter, Qt::CaseInsensitive);
 }
 
+namespace {
+
+// Containers handed over by the reader are let go of on another thread: freeing a million
+// strings is not the window's work either.
+template <typename T>
+void releaseElsewhere(T &&value)
+{
+    if (value.size() < 10'000)
+        return;
+    QThreadPool::globalInstance()->start(
+        [doomed = std::move(value)]() mutable { T().swap(doomed); });
+}
+
+} // namespace
+
 void FactsModel::rebuild()
 {
-    std::vector<QString> keys;
-    if (m_holders) {
-        keys.reserve(m_filter.isEmpty() ? m_holders->size() : 0);
-        for (const auto &[fact, holders] : *m_holders) {
-            if (matches(fact))
-                keys.push_back(fact);
+    if (m_filter.isEmpty()) {
+        if (!m_all.empty()) {
+            beginResetModel();
+            m_keys = std::move(m_all);
+            m_all.clear();
+            endResetModel();
         }
+        return;
+    }
+    if (m_all.empty())
+        m_all = std::move(m_keys);
+    std::vector<QString> keys;
+    for (const QString &fact : m_all) {
+        if (matches(fact))
+            keys.push_back(fact);
     }
     beginResetModel();
     m_keys = std::move(keys);
@@ -403,26 +342,57 @@ void FactsModel::setFilter(const QString &text)
     rebuild();
 }
 
-bool FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
+bool FactsModel::apply(const LiveDelta &delta)
 {
     const StallProbe::Scope probe("facts model");
-    if (m_holders != &engine.factHolders()) {
-        m_holders = &engine.factHolders();
-        rebuild();
+    if (delta.allHolders) {
+        QHash<QString, qint64> old;
+        old.swap(m_holders);
+        m_holders.swap(*delta.allHolders);
+        releaseElsewhere(std::move(old));
+    } else {
+        for (const auto &[fact, count] : delta.changedFacts) {
+            if (count > 0)
+                m_holders.insert(fact, count);
+            else
+                m_holders.remove(fact);
+        }
+    }
+    if (delta.allFacts) {
+        // Sorted by the reader: swapped in whole.
+        std::vector<QString> old;
+        if (m_filter.isEmpty()) {
+            beginResetModel();
+            old.swap(m_keys);
+            m_keys.swap(*delta.allFacts);
+            endResetModel();
+        } else {
+            old.swap(m_all);
+            m_all.swap(*delta.allFacts);
+            rebuild();
+        }
+        releaseElsewhere(std::move(old));
         return true;
     }
     std::vector<QString> added;
     std::vector<QString> removed;
-    for (const QString &fact : changed) {
-        const bool wanted = m_holders->count(fact) > 0 && matches(fact);
+    for (const auto &[fact, count] : delta.changedFacts) {
         const bool shown = rowOf(fact) >= 0;
+        const bool wanted = count > 0 && matches(fact);
         if (wanted && !shown)
             added.push_back(fact);
         else if (!wanted && shown)
             removed.push_back(fact);
+        if (!m_filter.isEmpty()) {
+            const auto it = std::lower_bound(m_all.cbegin(), m_all.cend(), fact, CodePointLess{});
+            const bool listed = it != m_all.cend() && *it == fact;
+            if (count > 0 && !listed)
+                m_all.insert(it, fact);
+            else if (count == 0 && listed)
+                m_all.erase(it);
+        }
     }
-    std::sort(added.begin(), added.end(), CodePointLess{});
-    std::sort(removed.begin(), removed.end(), CodePointLess{});
+    // changedFacts is sorted: so are these.
     const bool reset = applyChanges(added, removed);
     // Holder counts: the views repaint only the visible rows.
     allRowsChanged();
@@ -431,14 +401,13 @@ bool FactsModel::update(const MergeEngine &engine, const QSet<QString> &changed)
 
 QVariant FactsModel::data(const QModelIndex &index, int role) const
 {
-    if (!index.isValid() || index.row() >= rowCount() || !m_holders)
+    if (!index.isValid() || index.row() >= rowCount())
         return {};
     const QString &fact = keyAt(index.row());
     if (role == Qt::DisplayRole || role == SortRole) {
         if (index.column() == Fact)
             return fact;
-        const auto it = m_holders->find(fact);
-        const qint64 holders = it != m_holders->end() ? it->second : 0;
+        const qint64 holders = m_holders.value(fact);
         return role == SortRole ? QVariant(holders) : QVariant(QLocale().toString(holders));
     }
     if (role == Qt::TextAlignmentRole && index.column() == Holders)

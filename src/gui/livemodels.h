@@ -3,6 +3,7 @@
 #include "core/mergeengine.h"
 #include "server/apiserver.h"
 #include "store/store.h"
+#include "storereader.h"
 
 #include <QAbstractTableModel>
 #include <QList>
@@ -18,35 +19,31 @@ namespace agmem {
 // Sort key for proxies: raw numbers and instants instead of the display text.
 inline constexpr int SortRole = Qt::UserRole + 1;
 
-// The dashboard's copy of the merged view, read through its own read-only store
-// connection. A refresh reads only the agents whose contribution changed since the
-// last one (the store's change sequence), plus every agent's counters.
-class LiveData
+// The window's copy of what the reader (storereader.h) found: every agent's counters and
+// contribution, the topic totals and the store's state. Applied on the GUI thread from the
+// reader's deltas; costs the size of the change.
+class LiveView
 {
 public:
-    // `url` must be the very StoreUrl the server uses (for :memory: it names the shared
-    // in-memory database).
-    void setStoreUrl(const StoreUrl &url);
-    // Reads what changed. `changedFacts` gets every fact whose holder count may have
-    // changed. false (see lastError) when the store cannot be read yet.
-    bool refresh(QSet<QString> *changedFacts);
-    void reset();
+    void apply(const LiveDelta &delta);
 
-    const MergeEngine &engine() const { return m_engine; }
-    // Every agent's counters (sorted by id); contributions are in engine().agents().
+    // Every agent's counters, sorted by id.
     const QList<AgentState> &agents() const { return m_agents; }
+    // Contributions by agent id.
+    const QHash<QString, AgentState> &contributions() const { return m_contributions; }
+    const TopicTotals &topics() const { return m_topics; }
     const StoreState &state() const { return m_state; }
-    Store *store() const { return m_store.get(); }
-    QString lastError() const { return m_lastError; }
+    qsizetype factCount() const { return m_factCount; }
+    // The first snapshot has arrived.
+    bool loaded() const { return m_loaded; }
 
 private:
-    std::optional<StoreUrl> m_url;
-    std::unique_ptr<Store> m_store;
-    MergeEngine m_engine;
     QList<AgentState> m_agents;
+    QHash<QString, AgentState> m_contributions;
+    TopicTotals m_topics;
     StoreState m_state;
+    qsizetype m_factCount = 0;
     bool m_loaded = false;
-    QString m_lastError;
 };
 
 // Keeps rows keyed by sorted strings, inserting and removing only what changed so views
@@ -95,7 +92,7 @@ public:
         ColumnCount
     };
     using KeyedTableModel::KeyedTableModel;
-    void update(const LiveData &data);
+    void update(const LiveView &view);
 
     int columnCount(const QModelIndex &parent = {}) const override
     {
@@ -107,7 +104,7 @@ public:
 private:
     // Counters by agent id; a change of `sequence` means a new contribution.
     QHash<QString, AgentState> m_counters;
-    const MergeEngine *m_engine = nullptr;
+    const LiveView *m_view = nullptr;
 };
 
 class TopicsModel : public KeyedTableModel
@@ -123,7 +120,7 @@ public:
         ColumnCount
     };
     using KeyedTableModel::KeyedTableModel;
-    void update(const MergeEngine &engine);
+    void update(const TopicTotals &totals);
 
     int columnCount(const QModelIndex &parent = {}) const override
     {
@@ -136,10 +133,11 @@ private:
     const TopicTotals *m_totals = nullptr;
 };
 
-// Unique facts and how many agents hold each. Lazy: rows are the engine's own keys,
-// looked up when painted; a refresh inserts and removes only the facts that changed, so
-// a million facts scroll smoothly and a push costs the size of the push. Filtering is
-// done here (a proxy would copy every row on each change).
+// Unique facts and how many agents hold each, applied from the reader's deltas: a small
+// change inserts and removes single rows (views keep their place), a large one swaps in
+// the list the reader sorted, so a million facts scroll smoothly and a push costs the GUI
+// thread the size of the push. Filtering is done here (a proxy would copy every row on
+// each change).
 class FactsModel : public KeyedTableModel
 {
     Q_OBJECT
@@ -153,10 +151,10 @@ public:
     };
     using KeyedTableModel::KeyedTableModel;
     // True when the rows were reset rather than inserted and removed one by one.
-    bool update(const MergeEngine &engine, const QSet<QString> &changed);
+    bool apply(const LiveDelta &delta);
     void setFilter(const QString &text);
     QString filter() const { return m_filter; }
-    qsizetype totalFacts() const { return m_holders ? qsizetype(m_holders->size()) : 0; }
+    qsizetype totalFacts() const { return m_holders.size(); }
 
     int columnCount(const QModelIndex &parent = {}) const override
     {
@@ -169,7 +167,9 @@ private:
     bool matches(const QString &fact) const;
     void rebuild();
 
-    const FactHolders *m_holders = nullptr;
+    QHash<QString, qint64> m_holders;
+    // Every fact, sorted, while a filter is set (else m_keys holds them all).
+    std::vector<QString> m_all;
     QString m_filter;
 };
 

@@ -21,7 +21,9 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSortFilterProxyModel>
+#include <QStyle>
 #include <QSystemTrayIcon>
+#include <QVBoxLayout>
 
 // The icons live in this static library: register them before the first use.
 static void initGuiResources()
@@ -118,7 +120,24 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_ui->portSpin->setValue(m_config.port);
     m_ui->shareSwitch->setChecked(!m_config.host.isLoopback());
 
-    m_live.setStoreUrl(m_config.store);
+    // The reader opens its connection on its own thread: nothing here waits for the
+    // database, so the window shows at once and fills in when the first snapshot arrives.
+    m_reader = std::make_unique<ReaderThread>(m_config.store);
+    connect(m_reader->reader(), &StoreReader::refreshed, this, &MainWindow::applyDelta);
+    connect(m_reader->reader(), &StoreReader::refreshFailed, this, &MainWindow::onRefreshFailed);
+    connect(m_reader->reader(), &StoreReader::agentHistoryRead, this,
+            &MainWindow::showAgentHistory);
+    m_databaseBanner = new QLabel(this);
+    m_databaseBanner->setObjectName(QStringLiteral("databaseBanner"));
+    m_databaseBanner->setWordWrap(true);
+    m_databaseBanner->setStyleSheet(
+        QStringLiteral("QLabel { background: #b06000; color: white; font-weight: bold;"
+                       " padding: 8px; border-radius: 4px; }"));
+    m_databaseBanner->hide();
+    m_ui->centralLayout->insertWidget(1, m_databaseBanner);
+    m_readerWatch.setInterval(250);
+    connect(&m_readerWatch, &QTimer::timeout, this, &MainWindow::checkReader);
+    m_readerWatch.start();
     m_keysPage->setStoreUrl(m_config.store);
     m_keysPage->setConfirm([this](const QString &title, const QString &text,
                                   const QString &accept) { return confirm(title, text, accept); });
@@ -197,6 +216,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
         restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     }
     updateServerState();
+    updateLoading();
     refreshNow(); // an existing database shows its data even before the server starts
 }
 
@@ -204,6 +224,8 @@ MainWindow::~MainWindow()
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    // Stops the reader before the models it feeds go.
+    m_reader.reset();
 }
 
 void MainWindow::setupViews()
@@ -225,8 +247,14 @@ void MainWindow::setupViews()
     {
         QHeaderView *header = m_ui->agentsView->horizontalHeader();
         const int digits = header->fontMetrics().horizontalAdvance(QStringLiteral("0000000"));
-        const int date =
-            header->fontMetrics().horizontalAdvance(QStringLiteral("0000-00-00 00:00:00")) + 24;
+        // Dates and counts take what their text needs (plus the cell's margins), no more:
+        // the agent id gets the rest, and a long id keeps its distinctive ends.
+        const int margin =
+            2 * (m_ui->agentsView->style()->pixelMetric(QStyle::PM_FocusFrameHMargin) + 4);
+        const int date = m_ui->agentsView->fontMetrics().horizontalAdvance(
+                             QStringLiteral("0000-00-00 00:00:00")) +
+                         margin;
+        m_ui->agentsView->setTextElideMode(Qt::ElideMiddle);
         // Every column fits beside the detail pane: the agent id takes what the dates and
         // counts leave.
         header->setStretchLastSection(false);
@@ -248,6 +276,11 @@ void MainWindow::setupViews()
         setupTable(table);
         table->setSortingEnabled(false);
     }
+    // Columns as wide as their headers and cells (German headers are long); the table
+    // scrolls sideways when the pane is narrower.
+    m_ui->agentHistoryTable->horizontalHeader()->setSectionResizeMode(
+        QHeaderView::ResizeToContents);
+    m_ui->agentHistoryTable->horizontalHeader()->setStretchLastSection(false);
     m_ui->agentsSplitter->setSizes({680, 380});
     m_ui->agentDetailSplitter->setSizes({200, 150, 200});
 
@@ -270,6 +303,17 @@ void MainWindow::setupViews()
             });
     m_ui->topicsSplitter->setSizes({600, 460});
 
+    // Until the reader's first snapshot arrives, the tables say so.
+    for (QAbstractItemView *view : std::initializer_list<QAbstractItemView *>{
+             m_ui->agentsView, m_ui->topicsView, m_ui->factsView}) {
+        auto *label = new QLabel(view->viewport());
+        label->setObjectName(view->objectName() + u"Loading");
+        label->setAlignment(Qt::AlignCenter);
+        label->setAttribute(Qt::WA_TransparentForMouseEvents);
+        label->setEnabled(false);
+        auto *layout = new QVBoxLayout(view->viewport());
+        layout->addWidget(label);
+    }
     m_ui->factsView->setModel(m_facts);
     setupTable(m_ui->factsView);
     m_ui->factsView->horizontalHeader()->setSectionResizeMode(FactsModel::Fact,
@@ -551,13 +595,38 @@ void MainWindow::scheduleRefresh()
 
 void MainWindow::refreshNow()
 {
-    const StallProbe::Scope probe("refresh");
     m_refreshTimer.stop();
-    QSet<QString> changedFacts;
-    if (!m_live.refresh(&changedFacts))
+    if (m_refreshInFlight) {
+        // One refresh at a time; the next one after its answer.
+        m_refreshAgain = true;
         return;
+    }
+    StoreReader::Request request;
+    request.pushMinutesSince = m_ui->pushRateChart->seedSince();
+    request.pushMinutesMaxRows = PushRateChart::MaxSeedRows;
+    m_refreshInFlight = true;
+    m_refreshAgain = false;
+    m_inFlight.start();
+    StoreReader *reader = m_reader->reader();
+    m_reader->post([reader, request] { reader->refresh(request); });
+}
+
+void MainWindow::applyDelta(const LiveDeltaPtr &delta)
+{
+    const StallProbe::Scope probe("refresh");
+    m_refreshInFlight = false;
+    if (m_troubleSince.isValid()) {
+        m_troubleSince = {};
+        m_troubleText.clear();
+        updateDatabaseBanner();
+    }
+    if (std::exchange(m_refreshAgain, false))
+        scheduleRefresh();
+    const bool first = !m_live.loaded();
+    m_live.apply(*delta);
     m_agents->update(m_live);
-    m_topics->update(m_live.engine());
+    if (delta->topics)
+        m_topics->update(m_live.topics());
     {
         // A large change resets the facts model: the view then goes on from the same fact.
         QTableView *view = m_ui->factsView;
@@ -565,7 +634,7 @@ void MainWindow::refreshNow()
         const QString topFact =
             top.isValid() ? top.siblingAtColumn(0).data().toString() : QString();
         const QString currentFact = view->currentIndex().siblingAtColumn(0).data().toString();
-        const bool wasReset = m_facts->update(m_live.engine(), changedFacts);
+        const bool wasReset = m_facts->apply(*delta);
         if (wasReset && !topFact.isEmpty()) {
             if (const int row = m_facts->rowAtOrAfter(topFact); row >= 0)
                 view->scrollTo(m_facts->index(row, 0), QAbstractItemView::PositionAtTop);
@@ -573,32 +642,107 @@ void MainWindow::refreshNow()
                 view->setCurrentIndex(m_facts->index(row, 0));
         }
     }
-    m_ui->pushRateChart->feed(m_live.store(), m_live.state());
+    m_ui->pushRateChart->feed(delta->state, delta->pushMinutes);
     if (!m_shownAgent.isEmpty()) {
         const auto it =
             std::find_if(m_live.agents().cbegin(), m_live.agents().cend(),
                          [this](const AgentState &a) { return a.agentId == m_shownAgent; });
-        if (it == m_live.agents().cend() || it->pushCount != m_shownAgentPushes)
+        if (first || it == m_live.agents().cend() || it->pushCount != m_shownAgentPushes)
             showAgent(m_shownAgent);
     }
-    if (!m_shownTopic.isEmpty())
+    if (!m_shownTopic.isEmpty() && (delta->topics || first))
         showTopic(m_shownTopic);
     updateStatusBar();
+    if (first)
+        updateLoading();
+}
+
+void MainWindow::onRefreshFailed(const QString &error)
+{
+    m_refreshInFlight = false;
+    if (!m_troubleSince.isValid())
+        m_troubleSince = QDateTime::currentDateTime();
+    m_troubleText = error;
+    updateDatabaseBanner();
+    if (std::exchange(m_refreshAgain, false))
+        scheduleRefresh();
+}
+
+// Every quarter second: a reader that has not answered for a while means the database
+// does not answer (a hung server, a lost network); one that failed is asked again.
+void MainWindow::checkReader()
+{
+    constexpr int RetryMs = 2000;
+    if (m_refreshInFlight) {
+        const qint64 waited = m_inFlight.elapsed();
+        if (waited >= m_unreachableAfterMs) {
+            if (!m_troubleSince.isValid())
+                m_troubleSince = QDateTime::currentDateTime().addMSecs(-waited);
+            m_troubleText = tr("no answer for %n second(s)", nullptr, int(waited / 1000));
+        }
+    } else if (m_troubleSince.isValid() && m_inFlight.elapsed() >= RetryMs) {
+        refreshNow();
+    }
+    updateDatabaseBanner();
+}
+
+bool MainWindow::databaseBannerShown() const
+{
+    return !m_databaseBanner->isHidden();
+}
+
+void MainWindow::updateDatabaseBanner()
+{
+    // A failure shorter than the grace period (the database being created at the first
+    // start) is not worth a banner.
+    const bool show = m_troubleSince.isValid() &&
+                      m_troubleSince.msecsTo(QDateTime::currentDateTime()) >= m_unreachableAfterMs;
+    if (show) {
+        const QString text =
+            tr("The database %1 cannot be reached since %2 (%3). The window shows what was read "
+               "before and keeps trying.")
+                .arg(m_config.store.displayName().toHtmlEscaped(),
+                     QLocale().toString(m_troubleSince.time(), QLocale::LongFormat),
+                     m_troubleText.toHtmlEscaped());
+        if (m_databaseBanner->text() != text)
+            m_databaseBanner->setText(text);
+    }
+    if (m_databaseBanner->isHidden() == show)
+        m_databaseBanner->setVisible(show);
+}
+
+void MainWindow::updateLoading()
+{
+    const bool loading = !m_live.loaded();
+    for (QAbstractItemView *view : std::initializer_list<QAbstractItemView *>{
+             m_ui->agentsView, m_ui->topicsView, m_ui->factsView}) {
+        if (auto *label = view->viewport()->findChild<QLabel *>(view->objectName() + u"Loading")) {
+            label->setText(tr("Reading the database…"));
+            label->setVisible(loading);
+        }
+    }
+    if (loading) {
+        m_summaryLabel->setText(tr("Reading the database…"));
+        m_ui->factsCountLabel->setText(tr("Reading the database…"));
+    } else {
+        updateStatusBar();
+    }
 }
 
 void MainWindow::updateStatusBar()
 {
-    const MergeEngine &engine = m_live.engine();
+    if (!m_live.loaded())
+        return;
     const QLocale locale;
-    const QString facts = locale.toString(qint64(engine.factHolders().size()));
+    const QString facts = locale.toString(qint64(m_live.factCount()));
     m_ui->factsCountLabel->setText(
         m_facts->filter().isEmpty()
             ? tr("Unique facts: %1").arg(facts)
             : tr("Matching: %1 of %2 facts").arg(locale.toString(m_facts->rowCount()), facts));
-    // Labels before the numbers: no plural forms needed ("1 topics").
+    // Labels before the numbers: no plural forms needed.
     m_summaryLabel->setText(tr("Agents: %1 · Topics: %2 · Unique facts: %3 · Pushes in total: %4")
-                                .arg(locale.toString(engine.agentCount()),
-                                     locale.toString(qint64(engine.topicTotals().size())), facts,
+                                .arg(locale.toString(m_live.agents().size()),
+                                     locale.toString(qint64(m_live.topics().size())), facts,
                                      locale.toString(m_live.state().totalPushes)));
 }
 
@@ -609,6 +753,7 @@ void MainWindow::showAgent(const QString &agentId)
     QTableWidget *topics = m_ui->agentTopicsTable;
     QTableWidget *history = m_ui->agentHistoryTable;
     topics->setRowCount(0);
+    history->clearSpans();
     history->setRowCount(0);
     m_ui->agentFactsList->clear();
     if (agentId.isEmpty()) {
@@ -619,16 +764,19 @@ void MainWindow::showAgent(const QString &agentId)
                                        [&](const AgentState &a) { return a.agentId == agentId; });
     if (counters != m_live.agents().cend())
         m_shownAgentPushes = counters->pushCount;
-    const auto state = m_live.engine().agents().constFind(agentId);
-    if (state == m_live.engine().agents().cend() || !state->current) {
+    const auto state = m_live.contributions().constFind(agentId);
+    if (!m_live.loaded()) {
+        m_ui->agentHeading->setText(
+            tr("<b>%1</b><br>Reading the database…").arg(agentId.toHtmlEscaped()));
+    } else if (state == m_live.contributions().cend() || !state->current) {
         m_ui->agentHeading->setText(
             tr("<b>%1</b><br>No current summary.").arg(agentId.toHtmlEscaped()));
     } else {
         const Contribution &c = *state->current;
-        m_ui->agentHeading->setText(
-            tr("<b>%1</b><br>Current summary from %2 · topics: %3 · facts: %4")
-                .arg(agentId.toHtmlEscaped(), formatInstant(c.timestamp),
-                     QLocale().toString(c.topics.size()), QLocale().toString(c.facts.size())));
+        m_ui->agentHeading->setText(tr("<b>%1</b><br>Current summary from %2 · %3 · %4")
+                                        .arg(agentId.toHtmlEscaped(), formatInstant(c.timestamp),
+                                             tr("%n topic(s)", nullptr, int(c.topics.size())),
+                                             tr("%n fact(s)", nullptr, int(c.facts.size()))));
         topics->setRowCount(int(c.topics.size()));
         for (int row = 0; row < c.topics.size(); ++row) {
             topics->setItem(row, 0, new QTableWidgetItem(c.topics.at(row).first));
@@ -642,21 +790,39 @@ void MainWindow::showAgent(const QString &agentId)
                 tr("… and %1 more").arg(QLocale().toString(c.facts.size() - MaxFactsShown)));
         m_ui->agentFactsList->addItems(facts);
     }
-    if (Store *store = m_live.store()) {
-        const auto records = store->agentHistory(agentId, HistoryRows);
-        if (records) {
-            history->setRowCount(int(records->size()));
-            for (int row = 0; row < records->size(); ++row) {
-                const Store::PushRecord &r = records->at(row);
-                const QStringList texts{formatInstant(r.receivedAt),
-                                        formatInstant(r.summary.timestamp), r.source,
-                                        QLocale().toString(r.summary.topicCounts.size()),
-                                        QLocale().toString(r.summary.factHashes.size())};
-                for (int column = 0; column < texts.size(); ++column)
-                    history->setItem(row, column, new QTableWidgetItem(texts.at(column)));
-            }
-            history->resizeColumnsToContents();
-        }
+    // The history comes from the reader; until then the table says it is loading.
+    history->setRowCount(1);
+    history->setSpan(0, 0, 1, history->columnCount());
+    history->setItem(0, 0, new QTableWidgetItem(tr("Reading the history…")));
+    const quint64 token = ++m_historyToken;
+    StoreReader *reader = m_reader->reader();
+    m_reader->post(
+        [reader, agentId, token] { reader->readAgentHistory(agentId, HistoryRows, token); });
+}
+
+void MainWindow::showAgentHistory(quint64 token, const QString &agentId,
+                                  const QList<Store::PushRecord> &records, const QString &error)
+{
+    if (token != m_historyToken || agentId != m_shownAgent)
+        return; // another agent is shown by now
+    QTableWidget *history = m_ui->agentHistoryTable;
+    history->clearSpans();
+    history->setRowCount(0);
+    if (!error.isEmpty()) {
+        history->setRowCount(1);
+        history->setSpan(0, 0, 1, history->columnCount());
+        history->setItem(0, 0,
+                         new QTableWidgetItem(tr("The history cannot be read: %1").arg(error)));
+        return;
+    }
+    history->setRowCount(int(records.size()));
+    for (int row = 0; row < records.size(); ++row) {
+        const Store::PushRecord &r = records.at(row);
+        const QStringList texts{formatInstant(r.receivedAt), formatInstant(r.summary.timestamp),
+                                r.source, QLocale().toString(r.summary.topicCounts.size()),
+                                QLocale().toString(r.summary.factHashes.size())};
+        for (int column = 0; column < texts.size(); ++column)
+            history->setItem(row, column, new QTableWidgetItem(texts.at(column)));
     }
 }
 
@@ -670,7 +836,7 @@ void MainWindow::showTopic(const QString &topic)
         return;
     }
     QList<QPair<QString, qint64>> rows;
-    for (const AgentState &agent : m_live.engine().agents()) {
+    for (const AgentState &agent : m_live.contributions()) {
         if (!agent.current)
             continue;
         for (const auto &[name, count] : agent.current->topics) {

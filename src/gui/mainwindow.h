@@ -2,9 +2,12 @@
 
 #include "keyspage.h"
 #include "livemodels.h"
+#include "storereader.h"
 
 #include "server/servercontroller.h"
 
+#include <QDateTime>
+#include <QElapsedTimer>
 #include <QMainWindow>
 #include <QPointer>
 #include <QTimer>
@@ -24,8 +27,10 @@ namespace agmem {
 class SettingsDialog;
 
 // The dashboard: runs the coordinator on its own thread (ServerController) and shows
-// what it does. Reads through its own read-only store connection, refreshed at most ten
-// times a second when the server reports changes.
+// what it does. Reads through its reader (storereader.h: its own thread and read-only
+// store connection), refreshed at most ten times a second when the server reports
+// changes. It never waits for the reader: views say they are loading until the first
+// answer, and a reader that does not answer shows the database as unreachable.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
@@ -45,8 +50,15 @@ public:
     // The .mem/config.yaml snippet for agmem clients, as shown.
     QString clientSnippet() const;
     bool bannerShown() const;
-    // Reads the store now (normally coalesced by a timer).
+    // The "database unreachable" banner is shown.
+    bool databaseBannerShown() const;
+    // The first snapshot from the reader has arrived.
+    bool loaded() const { return m_live.loaded(); }
+    // Asks the reader for a refresh now (normally coalesced by a timer); the views change
+    // when its answer arrives.
     void refreshNow();
+    // How long the reader may take before the database counts as unreachable (tests).
+    void setUnreachableAfter(int ms) { m_unreachableAfterMs = ms; }
     // File ▸ Settings: opens the dialog (not modal for the event loop: open(), not exec()).
     void showSettings();
 
@@ -57,11 +69,18 @@ private:
     void setupViews();
     void setupTray();
     void scheduleRefresh();
+    void applyDelta(const LiveDeltaPtr &delta);
+    void onRefreshFailed(const QString &error);
+    void checkReader();
+    void updateDatabaseBanner();
+    void updateLoading();
     void updateServerState();
     void updateBanner();
     void updateSnippet();
     void updateStatusBar();
     void showAgent(const QString &agentId);
+    void showAgentHistory(quint64 token, const QString &agentId,
+                          const QList<Store::PushRecord> &records, const QString &error);
     void showTopic(const QString &topic);
     void onShareClicked(bool on);
     void createTeamKey();
@@ -74,7 +93,8 @@ private:
     std::unique_ptr<Ui::MainWindow> m_ui;
     ServerConfig m_config;
     ServerController m_controller;
-    LiveData m_live;
+    std::unique_ptr<ReaderThread> m_reader;
+    LiveView m_live;
     AgentsModel *m_agents;
     TopicsModel *m_topics;
     FactsModel *m_facts;
@@ -87,6 +107,17 @@ private:
     // them (they only cover it for a while).
     QLabel *m_summaryLabel;
     QTimer m_refreshTimer;
+    // The reader's refresh in progress: one at a time, the next asked for after it.
+    bool m_refreshInFlight = false;
+    bool m_refreshAgain = false;
+    QElapsedTimer m_inFlight;
+    QTimer m_readerWatch;
+    int m_unreachableAfterMs = 2000;
+    // Since when the database cannot be read (invalid: it can), and why.
+    QDateTime m_troubleSince;
+    QString m_troubleText;
+    QLabel *m_databaseBanner;
+    quint64 m_historyToken = 0;
     KeysPage::Confirm m_confirm;
     QString m_error;
     QString m_teamKey;

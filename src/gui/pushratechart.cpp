@@ -19,9 +19,6 @@ namespace agmem {
 
 namespace {
 
-// The history read at start, bounded: ~0.2 s on a development machine (SQLite). An hour
-// with more pushes (above ~140 a second) shows its oldest minutes as not read.
-constexpr qint64 MaxSeedRows = 500'000;
 constexpr int PollIntervalMs = 5000;
 // Past the minute boundary, so the new minute has begun when the timer fires.
 constexpr int TickSlackMs = 20;
@@ -154,27 +151,32 @@ void PushRateChart::onTick()
     Q_EMIT refreshDue();
 }
 
-void PushRateChart::feed(Store *store, const StoreState &state)
+Instant PushRateChart::seedSince() const
 {
-    if (!m_seeded && store) {
+    if (m_seeded)
+        return 0;
+    PushRateSeries series = m_series;
+    series.advance();
+    return series.windowStart();
+}
+
+void PushRateChart::feed(const StoreState &state, const std::optional<Store::PushMinutes> &minutes)
+{
+    if (!m_seeded && minutes) {
+        // The history read at start is bounded (MaxSeedRows, ~0.2 s on SQLite, on the
+        // reader's thread): an hour with more pushes shows its oldest minutes as not read.
         const StallProbe::Scope probe("chart seed");
         m_seeded = true;
         m_series.advance();
-        if (const auto history = store->pushesPerMinute(m_series.windowStart(), MaxSeedRows)) {
-            const Instant current = m_series.minuteStart(PushRateSeries::Minutes - 1);
-            const Instant knownFrom = history->complete ? 0
-                                      : history->minutes.isEmpty()
-                                          ? current
-                                          : history->minutes.constFirst().minute;
-            m_series.seed(history->minutes, knownFrom);
-        }
-        // The baseline from after the history was read: pushes in between count once.
-        const std::optional<StoreState> fresh = store->readState();
-        const StoreState &base = fresh ? *fresh : state;
-        m_series.sample(base.totalPushes, base.databaseId);
-    } else {
-        m_series.sample(state.totalPushes, state.databaseId);
+        const Instant current = m_series.minuteStart(PushRateSeries::Minutes - 1);
+        const Instant knownFrom = minutes->complete ? 0
+                                  : minutes->minutes.isEmpty()
+                                      ? current
+                                      : minutes->minutes.constFirst().minute;
+        m_series.seed(minutes->minutes, knownFrom);
     }
+    // The state was read after the history, in the same snapshot: pushes count once.
+    m_series.sample(state.totalPushes, state.databaseId);
     changed();
 }
 

@@ -68,9 +68,14 @@ class PushRateChart : public QWidget
 public:
     explicit PushRateChart(QWidget *parent = nullptr);
 
-    // After each refresh of the window's store connection: the first call seeds the last
-    // hour from the history, every call samples the push total.
-    void feed(Store *store, const StoreState &state);
+    // After each refresh of the window's reader: `minutes` (read in the same snapshot as
+    // `state`, when seedSince() asked for it) seeds the last hour, every call samples the
+    // push total.
+    void feed(const StoreState &state, const std::optional<Store::PushMinutes> &minutes = {});
+    // Where the reader's next refresh should start reading the history for the seed; 0
+    // once seeded.
+    Instant seedSince() const;
+    static constexpr qint64 MaxSeedRows = 500'000;
     // Asks for refresh() every few seconds as well as at each new minute (on PostgreSQL,
     // other instances' pushes send no signal to this window).
     void setPolling(bool on);

@@ -3,15 +3,18 @@
 #include "gui/keyspage.h"
 #include "gui/livemodels.h"
 #include "gui/mainwindow.h"
+#include "gui/storereader.h"
 
 #include "core/apikey.h"
 
 #include <QCheckBox>
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QSqlDatabase>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTableView>
@@ -71,6 +74,47 @@ QString cell(QAbstractItemModel *model, int row, int column)
     return model->index(row, column).data().toString();
 }
 
+// Writes pushes straight into a store, as the server's writer does.
+struct StoreWriter
+{
+    Store &store;
+    MergeEngine engine;
+    Instant clock = 1000;
+
+    bool push(const QString &agent, QStringList facts, Instant timestamp = 0)
+    {
+        Summary s;
+        s.agentId = agent;
+        s.timestamp = timestamp ? timestamp : ++clock;
+        s.factHashes = std::move(facts);
+        const MergeEngine::Plan plan = engine.plan(s);
+        const quint64 next = plan.changesMerge() ? engine.sequence() + 1 : engine.sequence();
+        if (!store.beginWrite() ||
+            !store.recordPush(s, s.timestamp, u"127.0.0.1"_s, plan.next, next) ||
+            !store.writeState(next, 1) || !store.commit())
+            return false;
+        engine.apply(s.agentId, plan.next, s.timestamp, next);
+        engine.setSequence(next);
+        return true;
+    }
+};
+
+// One refresh of the window's reader, run here on the test's thread.
+LiveDeltaPtr readDelta(StoreReader &reader)
+{
+    LiveDeltaPtr delta;
+    QString failure;
+    QObject context;
+    QObject::connect(&reader, &StoreReader::refreshed, &context,
+                     [&](const LiveDeltaPtr &d) { delta = d; });
+    QObject::connect(&reader, &StoreReader::refreshFailed, &context,
+                     [&](const QString &error) { failure = error; });
+    reader.refresh({});
+    if (!delta)
+        qWarning("reader: %s", qPrintable(failure));
+    return delta;
+}
+
 } // namespace
 
 class TstDashboard : public QObject
@@ -93,6 +137,9 @@ private Q_SLOTS:
     void createAndRevokeKey();
     void shareWithTheTeam();
     void bannerWhenExposedWithoutKey();
+    void loadingThenFilled();
+    void databaseUnreachableBanner();
+    void hangingDatabaseKeepsWindowResponsive();
 
 private:
     ServerConfig config() const;
@@ -347,25 +394,25 @@ void TstDashboard::filters()
 }
 
 // The facts model inserts and removes single rows for small changes (no reset), so views
-// keep their place; counts follow the engine.
+// keep their place; counts follow the store, as the reader reports them.
 void TstDashboard::factsModelUpdatesIncrementally()
 {
-    MergeEngine engine;
+    QString error;
+    const std::unique_ptr<Store> store = Store::open(config().store, {}, &error);
+    QVERIFY2(store, qPrintable(error));
+    StoreWriter writer{*store, MergeEngine()};
+    StoreReader reader(config().store);
     FactsModel model;
     const auto push = [&](const QString &agent, const QStringList &facts) {
-        AgentState state;
-        state.agentId = agent;
-        Contribution c;
-        c.facts = facts;
-        std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
-        state.current = c;
-        QSet<QString> changed(facts.cbegin(), facts.cend());
-        if (const auto old = engine.agents().value(agent).current)
-            changed.unite(QSet<QString>(old->facts.cbegin(), old->facts.cend()));
-        engine.restore(state);
-        model.update(engine, changed);
+        if (!writer.push(agent, facts))
+            return false;
+        const LiveDeltaPtr delta = readDelta(reader);
+        if (!delta)
+            return false;
+        model.apply(*delta);
+        return true;
     };
-    push(u"a"_s, {u"f1"_s, u"f3"_s});
+    QVERIFY(push(u"a"_s, {u"f1"_s, u"f3"_s}));
     QCOMPARE(model.rowCount(), 2);
     int resets = 0;
     int inserts = 0;
@@ -373,54 +420,75 @@ void TstDashboard::factsModelUpdatesIncrementally()
     connect(&model, &QAbstractItemModel::modelReset, this, [&] { ++resets; });
     connect(&model, &QAbstractItemModel::rowsInserted, this, [&] { ++inserts; });
     connect(&model, &QAbstractItemModel::rowsRemoved, this, [&] { ++removes; });
-    push(u"b"_s, {u"f2"_s, u"f3"_s});
+    QVERIFY(push(u"b"_s, {u"f2"_s, u"f3"_s}));
     QCOMPARE(model.rowCount(), 3);
     QCOMPARE(model.keyAt(1), u"f2"_s);
     QCOMPARE(model.index(2, FactsModel::Holders).data(SortRole).toLongLong(), 2);
-    push(u"a"_s, {u"f3"_s});
+    QVERIFY(push(u"a"_s, {u"f3"_s}));
     QCOMPARE(model.rowCount(), 2);
     QCOMPARE(model.keyAt(0), u"f2"_s);
     QCOMPARE(resets, 0);
     QCOMPARE(inserts, 1);
     QCOMPARE(removes, 1);
+    // A filter shows the matching facts, and follows changes while it is set.
+    model.setFilter(u"f2"_s);
+    QCOMPARE(model.rowCount(), 1);
+    QVERIFY(push(u"c"_s, {u"f2x"_s, u"g"_s}));
+    QCOMPARE(model.rowCount(), 2);
+    model.setFilter({});
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(model.keyAt(3), u"g"_s);
 }
 
-// A push that changes many facts resets the model in one pass over the sorted keys: the
-// rows are exactly the engine's facts, in code-point order, with their holder counts.
+// A push that changes many facts comes from the reader as the whole sorted list, swapped in
+// at once: the rows are exactly the store's facts, in code-point order, with their holder
+// counts, also through a filter.
 void TstDashboard::factsModelLargeChange()
 {
-    MergeEngine engine;
+    QString error;
+    const std::unique_ptr<Store> store = Store::open(config().store, {}, &error);
+    QVERIFY2(store, qPrintable(error));
+    StoreWriter writer{*store, MergeEngine()};
+    // The large lists in a delta are handed over to one facts model: one reader each.
+    StoreReader reader(config().store);
+    StoreReader filteredReader(config().store);
     FactsModel model;
-    QSet<QString> changed;
+    FactsModel filtered;
+    filtered.setFilter(u"fact-03"_s);
     const auto push = [&](const QString &agent, int from, int to) {
-        AgentState state;
-        state.agentId = agent;
-        Contribution c;
+        QStringList facts;
         for (int i = from; i < to; ++i)
-            c.facts.append(u"fact-%1"_s.arg(i, 5, 10, QChar(u'0')));
-        std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
-        if (const auto old = engine.agents().value(agent).current)
-            changed = QSet<QString>(old->facts.cbegin(), old->facts.cend());
-        else
-            changed.clear();
-        changed.unite(QSet<QString>(c.facts.cbegin(), c.facts.cend()));
-        state.current = c;
-        engine.restore(state);
-        return model.update(engine, changed);
+            facts.append(u"fact-%1"_s.arg(i, 5, 10, QChar(u'0')));
+        if (!writer.push(agent, facts))
+            return LiveDeltaPtr();
+        LiveDeltaPtr delta = readDelta(reader);
+        const LiveDeltaPtr other = readDelta(filteredReader);
+        if (delta && other) {
+            model.apply(*delta);
+            filtered.apply(*other);
+        }
+        return delta;
     };
-    push(u"a"_s, 0, 3000);    // fact-00000 .. fact-02999
-    push(u"b"_s, 2000, 2600); // 600 shared with a
+    QVERIFY(push(u"a"_s, 0, 3000));    // fact-00000 .. fact-02999
+    QVERIFY(push(u"b"_s, 2000, 2600)); // 600 shared with a
     QCOMPARE(model.rowCount(), 3000);
+    QCOMPARE(filtered.rowCount(), 0);
     // a drops 0..999 and adds 3000..4499: 2500 changes, far above the row-by-row limit.
-    QVERIFY(push(u"a"_s, 1000, 4500));
+    const LiveDeltaPtr delta = push(u"a"_s, 1000, 4500);
+    QVERIFY(delta);
+    QVERIFY(delta->allFacts);
+    QCOMPARE(delta->addedFacts, 1500);
+    QCOMPARE(delta->removedFacts, 1000);
     QCOMPARE(model.rowCount(), 3500);
-    QCOMPARE(qsizetype(model.rowCount()), qsizetype(engine.factHolders().size()));
+    QCOMPARE(qsizetype(model.rowCount()), qsizetype(writer.engine.factHolders().size()));
     for (int row = 0; row < model.rowCount(); ++row) {
         const QString expected = u"fact-%1"_s.arg(row + 1000, 5, 10, QChar(u'0'));
         QCOMPARE(model.keyAt(row), expected);
         const qint64 holders = (row + 1000 >= 2000 && row + 1000 < 2600) ? 2 : 1;
         QCOMPARE(model.index(row, FactsModel::Holders).data(SortRole).toLongLong(), holders);
     }
+    QCOMPARE(filtered.rowCount(), 1000); // fact-03000 .. fact-03999
+    QCOMPARE(filtered.keyAt(0), u"fact-03000"_s);
     QCOMPARE(model.rowAtOrAfter(u"fact-00999"_s), 0);
     QCOMPARE(model.rowAtOrAfter(u"fact-01000x"_s), 1);
     QCOMPARE(model.rowAtOrAfter(u"zzz"_s), 3499);
@@ -434,30 +502,24 @@ void TstDashboard::agentsModelMarksOnlyChangedRows()
     QString error;
     const std::unique_ptr<Store> store = Store::open(url, {}, &error);
     QVERIFY2(store, qPrintable(error));
-    MergeEngine engine;
+    StoreWriter writer{*store, MergeEngine()};
     const auto push = [&](const QString &agent, Instant timestamp) {
-        Summary s;
-        s.agentId = agent;
-        s.timestamp = timestamp;
-        s.factHashes = {agent};
-        const MergeEngine::Plan plan = engine.plan(s);
-        const quint64 next = plan.changesMerge() ? engine.sequence() + 1 : engine.sequence();
-        if (!store->beginWrite() ||
-            !store->recordPush(s, timestamp, u"127.0.0.1"_s, plan.next, next) ||
-            !store->writeState(next, 1) || !store->commit())
-            return false;
-        engine.apply(s.agentId, plan.next, timestamp, next);
-        engine.setSequence(next);
-        return true;
+        return writer.push(agent, {agent}, timestamp);
     };
     for (const QString &agent : {u"a"_s, u"b"_s, u"c"_s, u"d"_s})
         QVERIFY(push(agent, 1000));
-    LiveData live;
-    live.setStoreUrl(url);
+    StoreReader reader(url);
+    LiveView live;
     AgentsModel model;
-    QSet<QString> facts;
-    QVERIFY(live.refresh(&facts));
-    model.update(live);
+    const auto refresh = [&] {
+        const LiveDeltaPtr delta = readDelta(reader);
+        if (!delta)
+            return false;
+        live.apply(*delta);
+        model.update(live);
+        return true;
+    };
+    QVERIFY(refresh());
     QCOMPARE(model.rowCount(), 4);
     QList<QPair<int, int>> marked;
     int resets = 0;
@@ -467,18 +529,15 @@ void TstDashboard::agentsModelMarksOnlyChangedRows()
             });
     connect(&model, &QAbstractItemModel::modelReset, this, [&] { ++resets; });
 
-    QVERIFY(live.refresh(&facts));
-    model.update(live);
+    QVERIFY(refresh());
     QCOMPARE(marked.size(), 0);
     QVERIFY(push(u"c"_s, 2000)); // a new contribution
-    QVERIFY(live.refresh(&facts));
-    model.update(live);
+    QVERIFY(refresh());
     QCOMPARE(marked, (QList<QPair<int, int>>{{2, 2}}));
     QCOMPARE(model.index(2, AgentsModel::Pushes).data(SortRole).toLongLong(), 2);
     marked.clear();
     QVERIFY(push(u"a"_s, 1000)); // the same summary again: only the counters change
-    QVERIFY(live.refresh(&facts));
-    model.update(live);
+    QVERIFY(refresh());
     QCOMPARE(marked, (QList<QPair<int, int>>{{0, 0}}));
     QCOMPARE(model.index(0, AgentsModel::Pushes).data(SortRole).toLongLong(), 2);
     QCOMPARE(resets, 0);
@@ -633,6 +692,88 @@ void TstDashboard::bannerWhenExposedWithoutKey()
     m_window->stopServer();
     QTRY_COMPARE(m_window->controller().state(), ServerController::State::Stopped);
     QVERIFY(!m_window->bannerShown());
+}
+
+// The window shows before anything is read: the views say they are loading, then fill in
+// from the reader's first snapshot (which arrives through the event loop).
+void TstDashboard::loadingThenFilled()
+{
+    {
+        QString error;
+        const std::unique_ptr<Store> store = Store::open(config().store, {}, &error);
+        QVERIFY2(store, qPrintable(error));
+        StoreWriter writer{*store, MergeEngine()};
+        QVERIFY(writer.push(u"agent-1"_s, {u"f1"_s, u"f2"_s}));
+        QVERIFY(writer.push(u"agent-2"_s, {u"f2"_s}));
+    }
+    m_window = std::make_unique<MainWindow>(config());
+    m_window->show();
+    QVERIFY(!m_window->loaded());
+    auto *loading = m_window->findChild<QLabel *>(u"agentsViewLoading"_s);
+    QVERIFY(loading);
+    QVERIFY(loading->isVisibleTo(m_window.get()));
+    QVERIFY(loading->text().contains(u"Reading"));
+    QVERIFY(child<QLabel>("summaryLabel")->text().contains(u"Reading"));
+    QCOMPARE(child<QTableView>("agentsView")->model()->rowCount(), 0);
+
+    QTRY_VERIFY(m_window->loaded());
+    QVERIFY(!loading->isVisibleTo(m_window.get()));
+    QCOMPARE(child<QTableView>("agentsView")->model()->rowCount(), 2);
+    QCOMPARE(child<QTableView>("factsView")->model()->rowCount(), 2);
+    QVERIFY2(child<QLabel>("summaryLabel")->text().contains(u"Agents: 2"),
+             qPrintable(child<QLabel>("summaryLabel")->text()));
+    // The agent's history comes from the reader too.
+    child<QTableView>("agentsView")->selectRow(0);
+    auto *history = child<QTableWidget>("agentHistoryTable");
+    QTRY_VERIFY(history->item(0, 1) && !history->item(0, 1)->text().isEmpty());
+    QCOMPARE(history->rowCount(), 1);
+    QVERIFY(!m_window->databaseBannerShown());
+}
+
+// A database that cannot be opened shows the banner with the time it started; once the
+// database is there (the server creates it), the window recovers by itself.
+void TstDashboard::databaseUnreachableBanner()
+{
+    m_window = std::make_unique<MainWindow>(config()); // no database file yet
+    m_window->setUnreachableAfter(300);
+    m_window->show();
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->databaseBannerShown(), 10000);
+    const QString text = child<QLabel>("databaseBanner")->text();
+    QVERIFY2(text.contains(u"coordinator.db") && text.contains(u"since"), qPrintable(text));
+    QVERIFY(!m_window->loaded());
+    m_window->startServer(); // creates the database
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->loaded(), 10000);
+    QTRY_VERIFY(!m_window->databaseBannerShown());
+}
+
+// A PostgreSQL server that accepts connections and never answers (as one stopped with
+// SIGSTOP): the reader hangs, the window does not. It says the database does not answer.
+void TstDashboard::hangingDatabaseKeepsWindowResponsive()
+{
+    if (!QSqlDatabase::isDriverAvailable(u"QPSQL"_s))
+        QSKIP("the Qt PostgreSQL driver is not installed");
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    ServerConfig c = config();
+    QString error;
+    const auto url = StoreUrl::parse(
+        u"postgresql://agmem@127.0.0.1:%1/agmem"_s.arg(silent.serverPort()), &error);
+    QVERIFY2(url, qPrintable(error));
+    c.store = *url;
+    m_window = std::make_unique<MainWindow>(c);
+    m_window->setUnreachableAfter(300);
+    m_window->show();
+    // The event loop keeps running (QTRY spins it) while the reader waits on the socket.
+    QElapsedTimer clock;
+    clock.start();
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->databaseBannerShown(), 4000);
+    QVERIFY(clock.elapsed() < 4000);
+    QVERIFY(!m_window->loaded());
+    const QString text = child<QLabel>("databaseBanner")->text();
+    QVERIFY2(text.contains(u"since"), qPrintable(text));
+    // Other work goes on: the filter edits at once.
+    child<QLineEdit>("agentFilter")->setText(u"x"_s);
+    QCOMPARE(child<QLineEdit>("agentFilter")->text(), u"x"_s);
 }
 
 QTEST_MAIN(TstDashboard)

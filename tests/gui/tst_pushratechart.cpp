@@ -378,14 +378,19 @@ void TstPushRateChart::storeCountsPerMinuteSinceTheCutoff()
     Instant now = Midnight + 5 * Minute + 50 * Second;
     PushRateChart chart;
     chart.setClock([&] { return now; });
+    // As the window's reader reads it: the history, then the state, in one snapshot.
+    QVERIFY(chart.seedSince() > 0);
+    const auto seed = store->pushesPerMinute(chart.seedSince(), PushRateChart::MaxSeedRows);
+    QVERIFY(seed);
     const std::optional<StoreState> state = store->readState();
     QVERIFY(state);
-    chart.feed(store.get(), *state);
+    chart.feed(*state, seed);
+    QCOMPARE(chart.seedSince(), 0);
     QCOMPARE(chart.series().current(), 4);
     QCOMPARE(chart.series().count(PushRateSeries::Minutes - 6), 3);
     QCOMPARE(chart.series().total(), 8);
     QVERIFY(recordPushes(*store, engine, {Midnight + 5 * Minute + 55 * Second}));
-    chart.feed(store.get(), *store->readState());
+    chart.feed(*store->readState());
     QCOMPARE(chart.series().current(), 5);
     QCOMPARE(chart.series().total(), 9);
 }
@@ -438,12 +443,12 @@ void TstPushRateChart::paintsTheCurrentBar()
     chart.resize(600, chart.sizeHint().height());
     QVERIFY(chart.sizeHint().height() >= 3 * chart.fontMetrics().height());
     StoreState state;
-    chart.feed(nullptr, state);
+    chart.feed(state);
     state.totalPushes = 12;
-    chart.feed(nullptr, state);
+    chart.feed(state);
     now += Minute;
     state.totalPushes = 17;
-    chart.feed(nullptr, state);
+    chart.feed(state);
     QCOMPARE(chart.series().current(), 5);
     QCOMPARE(chart.series().count(PushRateSeries::Minutes - 2), 12);
     QVERIFY2(chart.caption().contains(u"This minute: 5"), qPrintable(chart.caption()));
@@ -514,6 +519,7 @@ void TstPushRateChart::windowChartShowsPushes()
     QVERIFY(chart);
     chart->setClock([] { return nowInstant(); });
     window.refreshNow();
+    QTRY_VERIFY(chart->seeded()); // from the reader's thread, after the window showed
     QCOMPARE(chart->series().total(), 2);
     window.startServer();
     QTRY_COMPARE(window.controller().state(), ServerController::State::Listening);
