@@ -1,6 +1,6 @@
 #pragma once
 
-#include "options.h"
+#include "config/options.h"
 
 namespace agmem {
 

@@ -2,7 +2,7 @@
 #include "jsonlog.h"
 #include "keyscommand.h"
 #include "migratecommand.h"
-#include "options.h"
+#include "config/options.h"
 
 #include "core/logging.h"
 #include "gui/dashboard.h"

@@ -1,6 +1,7 @@
 #include "settingsdialog.h"
 #include "ui_settingsdialog.h"
 
+#include "config/options.h"
 #include "server/tlsfiles.h"
 
 #include <QCheckBox>
@@ -41,36 +42,36 @@ enum class Kind
     Choice  // two radio buttons in a group box: the option's word
 };
 
-// Every key, its input and its label. The bounds are those of src/app/options.cpp.
+// Every key, its input and its label. Everything else about an option (range, default,
+// words, environment names, where it goes in ServerConfig) comes from the option table
+// (config/options.h).
 struct KeyInfo
 {
     const char *key;
     Kind kind;
     const char *field;
     const char *label; // a QLabel, or the QGroupBox/QCheckBox that names the field
-    qint64 min = 0;
-    qint64 max = 0;
 };
 
 const KeyInfo keyTable[] = {
     {"host", Kind::Text, "hostEdit", "hostLabel"},
-    {"port", Kind::Number, "portSpin", "portLabel", 0, 65535},
+    {"port", Kind::Number, "portSpin", "portLabel"},
     {"start-at-launch", Kind::Flag, "startAtLaunchCheck", "startAtLaunchCheck"},
     {"merge-mode", Kind::Choice, "mergeBox", "mergeBox"},
     {"durability", Kind::Choice, "durabilityBox", "durabilityBox"},
     {"db", Kind::Text, "dbEdit", "dbLabel"},
-    {"max-body", Kind::Number, "maxBodySpin", "maxBodyLabel", 1024, qint64(1) << 32},
-    {"max-agent-id", Kind::Number, "maxAgentIdSpin", "maxAgentIdLabel", 1, 65536},
-    {"max-topics", Kind::Number, "maxTopicsSpin", "maxTopicsLabel", 1, 10000000},
-    {"max-topic-length", Kind::Number, "maxTopicLengthSpin", "maxTopicLengthLabel", 1, 65536},
-    {"max-facts", Kind::Number, "maxFactsSpin", "maxFactsLabel", 1, 100000000},
-    {"max-fact-length", Kind::Number, "maxFactLengthSpin", "maxFactLengthLabel", 1, 65536},
-    {"max-metadata", Kind::Number, "maxMetadataSpin", "maxMetadataLabel", 2, qint64(1) << 30},
-    {"max-connections", Kind::Number, "maxConnectionsSpin", "maxConnectionsLabel", 1, 1000000},
-    {"idle-timeout", Kind::Number, "idleTimeoutSpin", "idleTimeoutLabel", 1, 86400},
-    {"read-timeout", Kind::Number, "readTimeoutSpin", "readTimeoutLabel", 1, 86400},
-    {"max-head", Kind::Number, "maxHeadSpin", "maxHeadLabel", 1024, 1024 * 1024},
-    {"rate-limit", Kind::Real, "rateLimitSpin", "rateLimitLabel", 0, 10000000},
+    {"max-body", Kind::Number, "maxBodySpin", "maxBodyLabel"},
+    {"max-agent-id", Kind::Number, "maxAgentIdSpin", "maxAgentIdLabel"},
+    {"max-topics", Kind::Number, "maxTopicsSpin", "maxTopicsLabel"},
+    {"max-topic-length", Kind::Number, "maxTopicLengthSpin", "maxTopicLengthLabel"},
+    {"max-facts", Kind::Number, "maxFactsSpin", "maxFactsLabel"},
+    {"max-fact-length", Kind::Number, "maxFactLengthSpin", "maxFactLengthLabel"},
+    {"max-metadata", Kind::Number, "maxMetadataSpin", "maxMetadataLabel"},
+    {"max-connections", Kind::Number, "maxConnectionsSpin", "maxConnectionsLabel"},
+    {"idle-timeout", Kind::Number, "idleTimeoutSpin", "idleTimeoutLabel"},
+    {"read-timeout", Kind::Number, "readTimeoutSpin", "readTimeoutLabel"},
+    {"max-head", Kind::Number, "maxHeadSpin", "maxHeadLabel"},
+    {"rate-limit", Kind::Real, "rateLimitSpin", "rateLimitLabel"},
     {"tls-cert", Kind::Text, "certEdit", "certLabel"},
     {"tls-key", Kind::Text, "keyEdit", "keyLabel"},
 };
@@ -84,100 +85,26 @@ const KeyInfo *info(const QString &key)
     return nullptr;
 }
 
-QString durabilityName(Durability durability)
-{
-    return durability == Durability::Full ? QStringLiteral("full") : QStringLiteral("normal");
-}
-
 // A server key's value in `config`, as SettingsDialog::value() gives it.
 QVariant configValue(const ServerConfig &config, const QString &key)
 {
-    const SummaryLimits &limits = config.limits;
-    const ConnectionLimits &connection = config.connection;
-    if (key == u"host")
-        return listenAddressText(config.host);
-    if (key == u"port")
-        return qlonglong(config.port);
-    if (key == u"merge-mode")
-        return mergeModeName(config.mergeMode);
-    if (key == u"durability")
-        return durabilityName(config.storeOptions.durability);
-    if (key == u"max-body")
-        return qlonglong(limits.maxBodyBytes);
-    if (key == u"max-agent-id")
-        return qlonglong(limits.maxAgentIdLength);
-    if (key == u"max-topics")
-        return qlonglong(limits.maxTopics);
-    if (key == u"max-topic-length")
-        return qlonglong(limits.maxTopicLength);
-    if (key == u"max-facts")
-        return qlonglong(limits.maxFacts);
-    if (key == u"max-fact-length")
-        return qlonglong(limits.maxFactLength);
-    if (key == u"max-metadata")
-        return qlonglong(limits.maxMetadataBytes);
-    if (key == u"max-connections")
-        return qlonglong(connection.maxConnections);
-    if (key == u"idle-timeout")
-        return qlonglong(connection.idleTimeoutMs / 1000);
-    if (key == u"read-timeout")
-        return qlonglong(connection.readTimeoutMs / 1000);
-    if (key == u"max-head")
-        return qlonglong(connection.maxHeadBytes);
-    if (key == u"rate-limit")
-        return config.access.rateLimit;
-    if (key == u"tls-cert")
-        return config.tlsCertificate;
-    if (key == u"tls-key")
-        return config.tlsKey;
-    return {};
+    const OptionDef *option = findOption(key);
+    if (!option || !option->isServer())
+        return {};
+    AppOptions options;
+    options.server = config;
+    return option->get(options);
 }
 
 void setConfigValue(ServerConfig *config, const QString &key, const QVariant &value)
 {
-    SummaryLimits &limits = config->limits;
-    ConnectionLimits &connection = config->connection;
-    const qlonglong n = value.toLongLong();
-    if (key == u"host") {
-        QHostAddress address;
-        if (parseListenAddress(value.toString(), &address))
-            config->host = address;
-    } else if (key == u"port") {
-        config->port = quint16(n);
-    } else if (key == u"merge-mode") {
-        config->mergeMode = mergeModeFromName(value.toString()).value_or(config->mergeMode);
-    } else if (key == u"durability") {
-        config->storeOptions.durability =
-            value.toString() == u"normal" ? Durability::Normal : Durability::Full;
-    } else if (key == u"max-body") {
-        limits.maxBodyBytes = n;
-    } else if (key == u"max-agent-id") {
-        limits.maxAgentIdLength = int(n);
-    } else if (key == u"max-topics") {
-        limits.maxTopics = int(n);
-    } else if (key == u"max-topic-length") {
-        limits.maxTopicLength = int(n);
-    } else if (key == u"max-facts") {
-        limits.maxFacts = int(n);
-    } else if (key == u"max-fact-length") {
-        limits.maxFactLength = int(n);
-    } else if (key == u"max-metadata") {
-        limits.maxMetadataBytes = n;
-    } else if (key == u"max-connections") {
-        connection.maxConnections = int(n);
-    } else if (key == u"idle-timeout") {
-        connection.idleTimeoutMs = int(n) * 1000;
-    } else if (key == u"read-timeout") {
-        connection.readTimeoutMs = int(n) * 1000;
-    } else if (key == u"max-head") {
-        connection.maxHeadBytes = int(n);
-    } else if (key == u"rate-limit") {
-        config->access.rateLimit = value.toDouble();
-    } else if (key == u"tls-cert") {
-        config->tlsCertificate = value.toString();
-    } else if (key == u"tls-key") {
-        config->tlsKey = value.toString();
-    }
+    const OptionDef *option = findOption(key);
+    if (!option || !option->isServer())
+        return;
+    AppOptions options;
+    options.server = *config;
+    option->set(options, value);
+    *config = options.server;
 }
 
 // The explanation under each radio button is its accessible description too.
@@ -214,12 +141,15 @@ SettingsDialog::SettingsDialog(QWidget *parent)
     describeChoices(m_ui.get());
     retranslateButtons();
 
-    // Ranges as in options.cpp; the byte count of max-body passes what a QSpinBox holds.
+    // Ranges from the option table; the byte count of max-body passes what a QSpinBox holds.
     for (const KeyInfo &k : keyTable) {
+        const OptionDef *option = findOption(QString::fromLatin1(k.key));
+        if (!option)
+            continue;
         if (auto *spin = findChild<QSpinBox *>(QLatin1String(k.field)))
-            spin->setRange(int(k.min), int(k.max));
+            spin->setRange(int(option->min), int(option->max));
         else if (auto *real = findChild<QDoubleSpinBox *>(QLatin1String(k.field)))
-            real->setRange(double(k.min), double(k.max));
+            real->setRange(double(option->min), double(option->max));
     }
     m_ui->maxBodySpin->setSingleStep(1024 * 1024);
     m_ui->maxMetadataSpin->setSingleStep(1024);
@@ -282,15 +212,14 @@ QVariant SettingsDialog::defaultValue(const QString &key)
 {
     if (key == StartAtLaunchKey)
         return true;
-    if (key == u"db")
-        return QString();
-    static const ServerConfig defaults;
-    return configValue(defaults, key);
+    const OptionDef *option = findOption(key);
+    return option ? option->defaultValue() : QVariant();
 }
 
 bool SettingsDialog::isServerKey(const QString &key)
 {
-    return info(key) && key != StartAtLaunchKey && key != u"db";
+    const OptionDef *option = findOption(key);
+    return info(key) && option && option->isServer();
 }
 
 QWidget *SettingsDialog::field(const QString &key) const
@@ -369,37 +298,27 @@ void SettingsDialog::setValue(const QString &key, const QVariant &value)
         static_cast<QCheckBox *>(widget)->setChecked(value.toBool());
         return;
     case Kind::Choice:
-        if (key == u"merge-mode") {
-            const auto mode = mergeModeFromName(text);
-            if (!mode)
-                return invalid();
-            (*mode == MergeMode::Cumulative ? m_ui->cumulativeRadio : m_ui->latestRadio)
-                ->setChecked(true);
-        } else {
-            if (text != u"full" && text != u"normal")
-                return invalid();
-            (text == u"normal" ? m_ui->normalRadio : m_ui->fullRadio)->setChecked(true);
-        }
-        return;
-    case Kind::Number: {
-        bool ok = false;
-        const qlonglong n = text.toLongLong(&ok);
-        if (!ok || n < k->min || n > k->max)
-            return invalid();
-        if (auto *spin = qobject_cast<QSpinBox *>(widget))
-            spin->setValue(int(n));
+    case Kind::Number:
+    case Kind::Real:
+        break;
+    }
+    // Checked as a launch checks it (the option table): words, ranges.
+    const OptionDef *option = findOption(key);
+    QString error;
+    const std::optional<QVariant> checked = option ? option->convert(value, &error) : std::nullopt;
+    if (!checked)
+        return invalid();
+    if (k->kind == Kind::Choice) {
+        // The first word is the first radio button of the group.
+        const bool first = checked->toString() == option->words.value(0);
+        if (key == u"merge-mode")
+            (first ? m_ui->latestRadio : m_ui->cumulativeRadio)->setChecked(true);
         else
-            static_cast<QDoubleSpinBox *>(widget)->setValue(double(n));
-        return;
-    }
-    case Kind::Real: {
-        bool ok = false;
-        const double d = text.toDouble(&ok);
-        if (!ok || d < double(k->min) || d > double(k->max))
-            return invalid();
-        static_cast<QDoubleSpinBox *>(widget)->setValue(d);
-        return;
-    }
+            (first ? m_ui->fullRadio : m_ui->normalRadio)->setChecked(true);
+    } else if (auto *spin = qobject_cast<QSpinBox *>(widget)) {
+        spin->setValue(int(checked->toLongLong()));
+    } else {
+        static_cast<QDoubleSpinBox *>(widget)->setValue(checked->toDouble());
     }
 }
 
@@ -636,23 +555,8 @@ QString SettingsDialog::overriddenBy(const QString &key) const
 {
     if (!isServerKey(key) && key != u"db")
         return {};
-    // As QCommandLineParser reads them (long options, also with one dash).
-    for (const QString &argument : m_arguments.mid(1)) {
-        if (argument == u"--")
-            break;
-        for (const QString &flag : {QString(u"--" + key), QString(u"-" + key)}) {
-            if (argument == flag || argument.startsWith(flag + u'='))
-                return u"--" + key;
-        }
-    }
-    QStringList names{u"AGMEM_COORDINATOR_" + QString(key).replace(u'-', u'_').toUpper()};
-    if (key == u"db")
-        names.append(QStringLiteral("DATABASE_URL"));
-    for (const QString &name : names) {
-        if (m_environment.contains(name))
-            return name;
-    }
-    return {};
+    // The option table answers, as the launch read the command line and environment.
+    return optionOverriddenBy(key, m_arguments, m_environment);
 }
 
 void SettingsDialog::setRunContext(const QStringList &arguments,

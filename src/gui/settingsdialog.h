@@ -18,8 +18,8 @@ class SettingsDialog;
 
 namespace agmem {
 
-// File ▸ Settings: the saved options. The QSettings keys are the option names of
-// src/app/options.cpp ("host", "port", "merge-mode", "max-body", "tls-cert", …), so what is
+// File ▸ Settings: the saved options. The QSettings keys are the option names of the
+// option table (config/options.h: "host", "port", "merge-mode", "max-body", …), so what is
 // saved here applies at the next launch, headless too (flag > environment > saved >
 // default). A value equal to its default is not stored: its key is removed. Nothing is
 // written before OK or Apply, and nothing at all while a field is invalid.

@@ -4,7 +4,7 @@
 // Never touches the person's settings: QSettings lives in a temporary folder (main()).
 #include "gui/mainwindow.h"
 #include "gui/settingsdialog.h"
-#include "options.h"
+#include "config/options.h"
 
 #include <QAction>
 #include <QApplication>

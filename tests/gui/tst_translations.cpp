@@ -1,7 +1,7 @@
 // --lang picks the window's language; the German translation is built in and complete.
 #include "gui/dashboard.h"
 #include "gui/mainwindow.h"
-#include "options.h"
+#include "config/options.h"
 
 #include <QCoreApplication>
 #include <QLabel>
