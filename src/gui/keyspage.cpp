@@ -2,6 +2,7 @@
 #include "ui_keyspage.h"
 
 #include "livemodels.h"
+#include "storereader.h"
 
 #include "core/apikey.h"
 
@@ -57,21 +58,12 @@ KeysPage::KeysPage(QWidget *parent)
 
 KeysPage::~KeysPage() = default;
 
-void KeysPage::setStoreUrl(const StoreUrl &url)
+void KeysPage::setReader(ReaderThread *reader)
 {
-    m_url = url;
-    m_store.reset();
-}
-
-Store *KeysPage::store()
-{
-    if (!m_store && m_url) {
-        QString error;
-        m_store = Store::open(*m_url, StoreOptions{}, &error);
-        if (!m_store)
-            showError(tr("Cannot open the database: %1").arg(error));
-    }
-    return m_store.get();
+    m_reader = reader;
+    StoreReader *r = reader->reader();
+    connect(r, &StoreReader::keysListed, this, &KeysPage::onKeysListed);
+    reload();
 }
 
 void KeysPage::showError(const QString &text)
@@ -95,19 +87,27 @@ void KeysPage::changeEvent(QEvent *event)
 
 void KeysPage::reload()
 {
-    Store *s = store();
-    if (!s)
-        return;
-    const auto keys = s->listKeys();
-    if (!keys) {
-        showError(tr("Cannot read the keys: %1").arg(s->lastError()));
+    if (!m_reader || m_listing)
+        return; // the answer to the request in progress comes soon enough
+    m_listing = true;
+    StoreReader *reader = m_reader->reader();
+    const quint64 token = ++m_token;
+    m_reader->post([reader, token] { reader->listKeys(token); });
+}
+
+void KeysPage::onKeysListed(quint64, const QList<ApiKeyRecord> &keys, const QString &error)
+{
+    m_listing = false;
+    if (!error.isEmpty()) {
+        showError(tr("Cannot read the keys: %1").arg(error));
         return;
     }
     const qint64 selected = [this] {
         const int row = m_ui->keysTable->currentRow();
         return row >= 0 && row < m_keys.size() ? m_keys.at(row).id : -1;
     }();
-    m_keys = *keys;
+    m_keys = keys;
+    m_loaded = true;
     QTableWidget *table = m_ui->keysTable;
     table->setRowCount(int(m_keys.size()));
     for (int row = 0; row < m_keys.size(); ++row) {
@@ -132,6 +132,7 @@ void KeysPage::reload()
     table->resizeColumnsToContents();
     table->horizontalHeader()->setStretchLastSection(true);
     updateRevokeButton();
+    Q_EMIT keysChanged();
 }
 
 void KeysPage::updateRevokeButton()
@@ -142,23 +143,35 @@ void KeysPage::updateRevokeButton()
                                    m_keys.at(row).active());
 }
 
-std::optional<QString> KeysPage::createKey(const QString &name, unsigned scopes)
+void KeysPage::createKey(const QString &name, unsigned scopes,
+                         std::function<void(const QString &key)> done)
 {
-    Store *s = store();
-    if (!s)
-        return std::nullopt;
-    ApiKeyRecord record;
-    const std::optional<QString> key = s->createKey(name, scopes, &record);
-    if (!key) {
-        showError(tr("Cannot create the key: %1").arg(s->lastError()));
-        return std::nullopt;
-    }
-    m_ui->newKeyEdit->setText(*key);
-    m_ui->newKeyFrame->show();
-    m_ui->keysStatus->setText(tr("Key \"%1\" created.").arg(name));
-    reload();
-    Q_EMIT keysChanged();
-    return key;
+    if (!m_reader)
+        return;
+    StoreReader *reader = m_reader->reader();
+    const quint64 token = ++m_token;
+    // One answer per request: the connection goes with it.
+    auto connection = std::make_shared<QMetaObject::Connection>();
+    *connection = connect(reader, &StoreReader::keyCreated, this,
+                          [this, token, name, done,
+                           connection](quint64 answered, const QString &key, const QString &error) {
+                              if (answered != token)
+                                  return;
+                              disconnect(*connection);
+                              if (!error.isEmpty()) {
+                                  showError(tr("Cannot create the key: %1").arg(error));
+                                  return;
+                              }
+                              m_ui->newKeyEdit->setText(key);
+                              m_ui->newKeyFrame->show();
+                              m_ui->keysStatus->setText(tr("Key \"%1\" created.").arg(name));
+                              m_listing = false;
+                              reload();
+                              if (done)
+                                  done(key);
+                              Q_EMIT keyCreated(key);
+                          });
+    m_reader->post([reader, name, scopes, token] { reader->createKey(name, scopes, token); });
 }
 
 void KeysPage::onCreate()
@@ -180,23 +193,31 @@ void KeysPage::onCreate()
         showError(tr("Choose at least one scope."));
         return;
     }
-    if (createKey(name, scopes))
-        m_ui->nameEdit->clear();
+    createKey(name, scopes, [this](const QString &) { m_ui->nameEdit->clear(); });
 }
 
-bool KeysPage::revokeKey(qint64 id, const QString &name)
+void KeysPage::revokeKey(qint64 id, const QString &name)
 {
-    Store *s = store();
-    if (!s)
-        return false;
-    if (!s->revokeKey(id)) {
-        showError(tr("Cannot revoke the key: %1").arg(s->lastError()));
-        return false;
-    }
-    m_ui->keysStatus->setText(tr("Key \"%1\" revoked.").arg(name));
-    reload();
-    Q_EMIT keysChanged();
-    return true;
+    if (!m_reader)
+        return;
+    StoreReader *reader = m_reader->reader();
+    const quint64 token = ++m_token;
+    auto connection = std::make_shared<QMetaObject::Connection>();
+    *connection =
+        connect(reader, &StoreReader::keyRevoked, this,
+                [this, token, name, connection](quint64 answered, bool ok, const QString &error) {
+                    if (answered != token)
+                        return;
+                    disconnect(*connection);
+                    if (!ok) {
+                        showError(tr("Cannot revoke the key: %1").arg(error));
+                        return;
+                    }
+                    m_ui->keysStatus->setText(tr("Key \"%1\" revoked.").arg(name));
+                    m_listing = false;
+                    reload();
+                });
+    m_reader->post([reader, id, token] { reader->revokeKey(id, token); });
 }
 
 void KeysPage::onRevoke()
@@ -215,15 +236,9 @@ void KeysPage::onRevoke()
     revokeKey(key.id, key.name);
 }
 
-bool KeysPage::hasActiveKey(unsigned scopes)
+bool KeysPage::hasActiveKey(unsigned scopes) const
 {
-    Store *s = store();
-    if (!s)
-        return false;
-    const auto keys = s->listKeys();
-    if (!keys)
-        return false;
-    return std::any_of(keys->cbegin(), keys->cend(), [scopes](const ApiKeyRecord &k) {
+    return std::any_of(m_keys.cbegin(), m_keys.cend(), [scopes](const ApiKeyRecord &k) {
         return k.active() && (k.scopes & scopes) == scopes;
     });
 }

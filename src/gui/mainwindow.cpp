@@ -83,6 +83,9 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     , m_config(config)
 {
     initGuiResources();
+    // The window never waits on the database: any store use on this thread is a bug
+    // (counted and logged by Store; the tests check the count).
+    Store::forbidThread(thread());
     m_ui->setupUi(this);
     setWindowIcon(icon("agmem"));
     m_keysPage = new KeysPage(this);
@@ -138,7 +141,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_readerWatch.setInterval(250);
     connect(&m_readerWatch, &QTimer::timeout, this, &MainWindow::checkReader);
     m_readerWatch.start();
-    m_keysPage->setStoreUrl(m_config.store);
+    m_keysPage->setReader(m_reader.get());
     m_keysPage->setConfirm([this](const QString &title, const QString &text,
                                   const QString &accept) { return confirm(title, text, accept); });
     setupViews();
@@ -188,6 +191,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     connect(&m_controller, &ServerController::started, this, [this] {
         m_error.clear();
         m_hasKeys = m_keysPage->hasActiveKey(0);
+        m_keysPage->reload();
         updateServerState();
         scheduleRefresh();
     });
@@ -226,6 +230,7 @@ MainWindow::~MainWindow()
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     // Stops the reader before the models it feeds go.
     m_reader.reset();
+    Store::forbidThread(nullptr);
 }
 
 void MainWindow::setupViews()
@@ -578,13 +583,12 @@ void MainWindow::onShareClicked(bool on)
 
 void MainWindow::createTeamKey()
 {
-    const std::optional<QString> key = m_keysPage->createKey(tr("team"), Scope::Push | Scope::Pull);
-    if (!key)
-        return;
-    m_teamKey = *key;
-    updateSnippet();
-    statusBar()->showMessage(
-        tr("Created the key \"team\" (push, pull); it is in the snippet below."), 5000);
+    m_keysPage->createKey(tr("team"), Scope::Push | Scope::Pull, [this](const QString &key) {
+        m_teamKey = key;
+        updateSnippet();
+        statusBar()->showMessage(
+            tr("Created the key \"team\" (push, pull); it is in the snippet below."), 5000);
+    });
 }
 
 void MainWindow::scheduleRefresh()

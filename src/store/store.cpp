@@ -10,6 +10,7 @@
 #include <QJsonObject>
 #include <QSqlError>
 #include <QSqlRecord>
+#include <QThread>
 #include <QUuid>
 
 #include "core/apikey.h"
@@ -24,6 +25,8 @@ namespace agmem {
 namespace {
 
 std::atomic<int> connectionCounter{0};
+std::atomic<QThread *> forbiddenThread{nullptr};
+std::atomic<int> forbiddenUses{0};
 
 QString encodeTopics(const QList<QPair<QString, qint64>> &topics)
 {
@@ -139,8 +142,28 @@ Store::~Store()
     QSqlDatabase::removeDatabase(m_connection);
 }
 
+void Store::forbidThread(QThread *thread)
+{
+    forbiddenThread = thread;
+}
+
+int Store::forbiddenThreadUses()
+{
+    return forbiddenUses;
+}
+
+void Store::checkThread()
+{
+    QThread *forbidden = forbiddenThread;
+    if (forbidden && QThread::currentThread() == forbidden) {
+        ++forbiddenUses;
+        qCWarning(lcStore, "the database is used on a thread that must not wait for it");
+    }
+}
+
 std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &options, QString *error)
 {
+    checkThread();
     const QString connection =
         QStringLiteral("agmem-store-%1").arg(connectionCounter.fetch_add(1) + 1);
     std::unique_ptr<Store> store(new Store(url, connection));

@@ -11,6 +11,8 @@
 #include <QSqlQuery>
 #include <QString>
 
+class QThread;
+
 #include <memory>
 #include <optional>
 
@@ -179,10 +181,20 @@ public:
     // Changes whenever a key is created or revoked: servers reload their key cache.
     std::optional<qint64> keysVersion();
 
-    QSqlDatabase database() const { return QSqlDatabase::database(m_connection, false); }
+    QSqlDatabase database() const
+    {
+        checkThread();
+        return QSqlDatabase::database(m_connection, false);
+    }
+
+    // A thread that must never wait on the database (the window's GUI thread sets itself):
+    // opening or querying a store there is counted and logged. nullptr: none.
+    static void forbidThread(QThread *thread);
+    static int forbiddenThreadUses();
 
 private:
     Store(const StoreUrl &url, const QString &connection);
+    static void checkThread();
     bool configure(const StoreOptions &options);
     std::optional<StoreState> queryState(bool forUpdate);
     bool migrate();

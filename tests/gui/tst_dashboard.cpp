@@ -170,6 +170,8 @@ void TstDashboard::init()
 void TstDashboard::cleanup()
 {
     m_window.reset();
+    // No store was opened or queried on the GUI thread while a window was open.
+    QCOMPARE(Store::forbiddenThreadUses(), 0);
     m_dir.reset();
 }
 
@@ -589,11 +591,13 @@ void TstDashboard::createAndRevokeKey()
     page->findChild<QCheckBox *>(u"pullCheck"_s)->setChecked(false);
     page->findChild<QPushButton *>(u"createButton"_s)->click();
     auto *newKey = page->findChild<QLineEdit *>(u"newKeyEdit"_s);
+    // Written by the reader's thread: the answer arrives through the event loop.
+    QTRY_VERIFY(!newKey->text().isEmpty());
     const QString key = newKey->text();
     QVERIFY2(ApiKey::looksLikeKey(key), qPrintable(key));
     QVERIFY(newKey->isVisible());
     auto *table = page->findChild<QTableWidget *>(u"keysTable"_s);
-    QCOMPARE(table->rowCount(), 1);
+    QTRY_COMPARE(table->rowCount(), 1);
     QCOMPARE(table->item(0, 0)->text(), u"ci runner"_s);
     QCOMPARE(table->item(0, 2)->text(), u"push"_s); // one scope: no separator
     QVERIFY(key.startsWith(table->item(0, 1)->text().chopped(1)));
@@ -624,7 +628,7 @@ void TstDashboard::createAndRevokeKey()
     QCOMPARE(table->item(0, 5)->text(), u"active"_s);
     answer = true;
     revoke->click();
-    QVERIFY(table->item(0, 5)->text().startsWith(u"revoked"));
+    QTRY_VERIFY(table->item(0, 5)->text().startsWith(u"revoked"));
     QVERIFY(!revoke->isEnabled());
     QTRY_VERIFY_WITH_TIMEOUT(
         request(port, "POST", "/k/" + key.toLatin1() + "/push", body).status != 200, 10000);
@@ -653,6 +657,7 @@ void TstDashboard::shareWithTheTeam()
     QTRY_COMPARE(m_window->controller().state(), ServerController::State::Listening);
     QTRY_COMPARE(m_window->controller().url().host(), u"0.0.0.0"_s);
     QVERIFY(share->isChecked());
+    QTRY_VERIFY(m_window->clientSnippet().contains(u"/k/agm_"));
     const QString snippet = m_window->clientSnippet();
     QVERIFY2(snippet.startsWith(u"federated:\n  enabled: true\n  coordinator_url: \"http://"),
              qPrintable(snippet));
@@ -687,8 +692,8 @@ void TstDashboard::bannerWhenExposedWithoutKey()
     QTRY_VERIFY(m_window->bannerShown());
     QVERIFY(child<QLabel>("exposedBanner")->isVisible());
     // Creating a key (auth auto) makes the server require one: the banner goes.
-    QVERIFY(m_window->keysPage()->createKey(u"team"_s, Scope::Push | Scope::Pull));
-    QVERIFY(!m_window->bannerShown());
+    m_window->keysPage()->createKey(u"team"_s, Scope::Push | Scope::Pull);
+    QTRY_VERIFY(!m_window->bannerShown());
     m_window->stopServer();
     QTRY_COMPARE(m_window->controller().state(), ServerController::State::Stopped);
     QVERIFY(!m_window->bannerShown());
