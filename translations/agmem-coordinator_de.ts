@@ -1040,10 +1040,6 @@
         <translation>Der Schlüssel ist in der Zwischenablage.</translation>
     </message>
     <message>
-        <source>Cannot open the database: %1</source>
-        <translation>Die Datenbank kann nicht geöffnet werden: %1</translation>
-    </message>
-    <message>
         <source>Cannot read the keys: %1</source>
         <translation>Die Schlüssel können nicht gelesen werden: %1</translation>
     </message>
@@ -1231,10 +1227,6 @@
         <translation>Angehalten · zurückgehaltene neue Anfragen: %1</translation>
     </message>
     <message>
-        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Current summary from %2 · topics: %3 · facts: %4</source>
-        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Aktuelle Zusammenfassung vom %2 · Themen: %3 · Fakten: %4</translation>
-    </message>
-    <message>
         <source>… and %1 more</source>
         <translation>… und %1 weitere</translation>
     </message>
@@ -1277,6 +1269,51 @@
     <message>
         <source>Totals</source>
         <translation>Summen</translation>
+    </message>
+    <message numerus="yes">
+        <source>no answer for %n second(s)</source>
+        <translation>
+            <numerusform>seit %n Sekunde keine Antwort</numerusform>
+            <numerusform>seit %n Sekunden keine Antwort</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>The database %1 cannot be reached since %2 (%3). The window shows what was read before and keeps trying.</source>
+        <translation>Die Datenbank %1 ist seit %2 nicht erreichbar (%3). Das Fenster zeigt, was zuvor gelesen wurde, und versucht es weiter.</translation>
+    </message>
+    <message>
+        <source>Reading the database…</source>
+        <translation>Datenbank wird gelesen…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Reading the database…</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Datenbank wird gelesen…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Current summary from %2 · %3 · %4</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Aktuelle Zusammenfassung vom %2 · %3 · %4</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n topic(s)</source>
+        <translation>
+            <numerusform>%n Thema</numerusform>
+            <numerusform>%n Themen</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n fact(s)</source>
+        <translation>
+            <numerusform>%n Fakt</numerusform>
+            <numerusform>%n Fakten</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Reading the history…</source>
+        <translation>Verlauf wird gelesen…</translation>
+    </message>
+    <message>
+        <source>The history cannot be read: %1</source>
+        <translation>Der Verlauf kann nicht gelesen werden: %1</translation>
     </message>
 </context>
 <context>

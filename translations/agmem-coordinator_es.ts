@@ -1040,10 +1040,6 @@
         <translation>La clave está en el portapapeles.</translation>
     </message>
     <message>
-        <source>Cannot open the database: %1</source>
-        <translation>No se puede abrir la base de datos: %1</translation>
-    </message>
-    <message>
         <source>Cannot read the keys: %1</source>
         <translation>No se pueden leer las claves: %1</translation>
     </message>
@@ -1231,10 +1227,6 @@
         <translation>En pausa · solicitudes nuevas retenidas: %1</translation>
     </message>
     <message>
-        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Current summary from %2 · topics: %3 · facts: %4</source>
-        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Resumen actual del %2 · temas: %3 · hechos: %4</translation>
-    </message>
-    <message>
         <source>… and %1 more</source>
         <translation>… y %1 más</translation>
     </message>
@@ -1277,6 +1269,51 @@
     <message>
         <source>Totals</source>
         <translation>Totales</translation>
+    </message>
+    <message numerus="yes">
+        <source>no answer for %n second(s)</source>
+        <translation>
+            <numerusform>sin respuesta desde hace %n segundo</numerusform>
+            <numerusform>sin respuesta desde hace %n segundos</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>The database %1 cannot be reached since %2 (%3). The window shows what was read before and keeps trying.</source>
+        <translation>No se puede acceder a la base de datos %1 desde las %2 (%3). La ventana muestra lo leído antes y sigue intentándolo.</translation>
+    </message>
+    <message>
+        <source>Reading the database…</source>
+        <translation>Leyendo la base de datos…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Reading the database…</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Leyendo la base de datos…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Current summary from %2 · %3 · %4</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Resumen actual del %2 · %3 · %4</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n topic(s)</source>
+        <translation>
+            <numerusform>%n tema</numerusform>
+            <numerusform>%n temas</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n fact(s)</source>
+        <translation>
+            <numerusform>%n hecho</numerusform>
+            <numerusform>%n hechos</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Reading the history…</source>
+        <translation>Leyendo el historial…</translation>
+    </message>
+    <message>
+        <source>The history cannot be read: %1</source>
+        <translation>No se puede leer el historial: %1</translation>
     </message>
 </context>
 <context>

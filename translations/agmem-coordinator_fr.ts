@@ -1040,10 +1040,6 @@
         <translation>La clé est dans le presse-papiers.</translation>
     </message>
     <message>
-        <source>Cannot open the database: %1</source>
-        <translation>Impossible d’ouvrir la base de données : %1</translation>
-    </message>
-    <message>
         <source>Cannot read the keys: %1</source>
         <translation>Impossible de lire les clés : %1</translation>
     </message>
@@ -1231,10 +1227,6 @@
         <translation>En pause · nouvelles requêtes en attente : %1</translation>
     </message>
     <message>
-        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Current summary from %2 · topics: %3 · facts: %4</source>
-        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Résumé actuel du %2 · sujets : %3 · faits : %4</translation>
-    </message>
-    <message>
         <source>… and %1 more</source>
         <translation>… et %1 de plus</translation>
     </message>
@@ -1277,6 +1269,51 @@
     <message>
         <source>Totals</source>
         <translation>Totaux</translation>
+    </message>
+    <message numerus="yes">
+        <source>no answer for %n second(s)</source>
+        <translation>
+            <numerusform>aucune réponse depuis %n seconde</numerusform>
+            <numerusform>aucune réponse depuis %n secondes</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>The database %1 cannot be reached since %2 (%3). The window shows what was read before and keeps trying.</source>
+        <translation>La base de données %1 est injoignable depuis %2 (%3). La fenêtre affiche ce qui a été lu auparavant et réessaie.</translation>
+    </message>
+    <message>
+        <source>Reading the database…</source>
+        <translation>Lecture de la base de données…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Reading the database…</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Lecture de la base de données…</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Current summary from %2 · %3 · %4</source>
+        <translation>&lt;b&gt;%1&lt;/b&gt;&lt;br&gt;Résumé actuel du %2 · %3 · %4</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n topic(s)</source>
+        <translation>
+            <numerusform>%n sujet</numerusform>
+            <numerusform>%n sujets</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n fact(s)</source>
+        <translation>
+            <numerusform>%n fait</numerusform>
+            <numerusform>%n faits</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Reading the history…</source>
+        <translation>Lecture de l’historique…</translation>
+    </message>
+    <message>
+        <source>The history cannot be read: %1</source>
+        <translation>Impossible de lire l’historique : %1</translation>
     </message>
 </context>
 <context>

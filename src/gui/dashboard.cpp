@@ -25,8 +25,11 @@ bool installTranslations(const QString &language)
     else
         delete qt;
     auto *own = new QTranslator(qApp);
+    // English too (the plural forms of "%n topic(s)"), also as the fallback for a system
+    // language without a translation.
     if (!own->load(locale, QStringLiteral("agmem-coordinator"), QStringLiteral("_"),
-                   QStringLiteral(":/i18n"))) {
+                   QStringLiteral(":/i18n")) &&
+        !own->load(QStringLiteral(":/i18n/agmem-coordinator_en.qm"))) {
         delete own;
         return false;
     }
@@ -41,6 +44,7 @@ int runDashboard(QApplication &app, const ServerConfig &config, const QString &l
     const std::unique_ptr<StallProbe> probe = StallProbe::fromEnvironment();
     MainWindow window(config);
     StallProbe::showTabFromEnvironment(&window);
+    StallProbe::markFirstPaint(&window);
     window.show();
     // Serving starts with the window unless the person turned that off.
     if (QSettings().value(SettingsDialog::StartAtLaunchKey, true).toBool())

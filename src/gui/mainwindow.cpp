@@ -657,8 +657,10 @@ void MainWindow::applyDelta(const LiveDeltaPtr &delta)
     if (!m_shownTopic.isEmpty() && (delta->topics || first))
         showTopic(m_shownTopic);
     updateStatusBar();
-    if (first)
+    if (first) {
         updateLoading();
+        StallProbe::mark("first snapshot shown");
+    }
 }
 
 void MainWindow::onRefreshFailed(const QString &error)
@@ -711,8 +713,10 @@ void MainWindow::updateDatabaseBanner()
         if (m_databaseBanner->text() != text)
             m_databaseBanner->setText(text);
     }
-    if (m_databaseBanner->isHidden() == show)
+    if (m_databaseBanner->isHidden() == show) {
         m_databaseBanner->setVisible(show);
+        StallProbe::mark(show ? "database banner shown" : "database banner hidden");
+    }
 }
 
 void MainWindow::updateLoading()

@@ -2,6 +2,10 @@
 
 #include "core/logging.h"
 
+#include <QDateTime>
+#include <QEvent>
+#include <QWidget>
+
 #include <QSocketNotifier>
 #include <QStringList>
 #include <QTabWidget>
@@ -169,6 +173,39 @@ void StallProbe::tick()
         m_total.add(now - m_lastNs);
     }
     m_lastNs = now;
+}
+
+void StallProbe::mark(const char *name)
+{
+    if (s_active)
+        qCInfo(lcGui).noquote() << QStringLiteral("stall probe mark: %1 at %2")
+                                       .arg(QLatin1String(name))
+                                       .arg(QDateTime::currentMSecsSinceEpoch());
+}
+
+namespace {
+
+class FirstPaint : public QObject
+{
+public:
+    using QObject::QObject;
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::Paint) {
+            StallProbe::mark("window shown");
+            watched->removeEventFilter(this);
+            deleteLater();
+        }
+        return false;
+    }
+};
+
+} // namespace
+
+void StallProbe::markFirstPaint(QWidget *window)
+{
+    if (s_active)
+        window->installEventFilter(new FirstPaint(window));
 }
 
 void StallProbe::log(const QString &what, const Stats &s, const Sections &sections) const

@@ -68,6 +68,11 @@ public:
     static void showTabFromEnvironment(QWidget *window);
 
     Stats total() const { return m_total.stats(); }
+    // Logs a moment for bench/gui-stall.sh ("stall probe mark: NAME at EPOCH_MS") while a
+    // probe runs: the window first painted, the first snapshot shown, the database banner.
+    static void mark(const char *name);
+    // Marks "window shown" at the window's first paint.
+    static void markFirstPaint(QWidget *window);
 
 private:
     // Gaps in 0.1 ms steps up to 2 s (beyond: the last bucket; the worst is kept exactly).

@@ -1,17 +1,20 @@
 // --lang picks the window's language; the German translation is built in and complete.
+#include "config/options.h"
 #include "gui/dashboard.h"
 #include "gui/mainwindow.h"
-#include "config/options.h"
 
 #include <QCoreApplication>
+#include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTranslator>
+#include <tuple>
 
 using namespace agmem;
 using namespace Qt::StringLiterals;
@@ -25,6 +28,7 @@ private Q_SLOTS:
     void langOption_data();
     void langOption();
     void germanWindow();
+    void pluralForms();
 };
 
 void TstTranslations::initTestCase()
@@ -77,6 +81,36 @@ void TstTranslations::germanWindow()
                  ->headerData(1, Qt::Horizontal)
                  .toString(),
              u"Zuerst gesehen"_s);
+}
+
+// Counts use plural forms ("1 topic", not "1 topics"), in English as in the translations.
+void TstTranslations::pluralForms()
+{
+    const auto topics = [](int n) {
+        return QCoreApplication::translate("agmem::MainWindow", "%n topic(s)", nullptr, n);
+    };
+    for (const auto &[language, one, many] : {std::tuple{u"en"_s, u"1 topic"_s, u"3 topics"_s},
+                                              std::tuple{u"de"_s, u"1 Thema"_s, u"3 Themen"_s},
+                                              std::tuple{u"fr"_s, u"1 sujet"_s, u"3 sujets"_s},
+                                              std::tuple{u"es"_s, u"1 tema"_s, u"3 temas"_s}}) {
+        QVERIFY2(installTranslations(language), qPrintable(language));
+        QCOMPARE(topics(1), one);
+        QCOMPARE(topics(3), many);
+    }
+    // The header of the agent history is as wide as its longest German title.
+    QVERIFY(installTranslations(u"de"_s));
+    const AppOptions options =
+        parseOptions({u"agmem-coordinator"_s, u"--db"_s, u":memory:"_s}, nullptr);
+    MainWindow window(options.server);
+    window.show();
+    auto *history = window.findChild<QTableWidget *>(u"agentHistoryTable"_s);
+    QVERIFY(history);
+    QHeaderView *header = history->horizontalHeader();
+    for (int c = 0; c < header->count(); ++c) {
+        const QString title = history->horizontalHeaderItem(c)->text();
+        QVERIFY2(header->sectionSize(c) >= header->fontMetrics().horizontalAdvance(title),
+                 qPrintable(title));
+    }
 }
 
 QTEST_MAIN(TstTranslations)
