@@ -105,6 +105,8 @@ wait_for() { # seconds command...: polls every 20 ms
     while ! "$@"; do [ "$(now_ms)" -lt "$until" ] || return 1; sleep 0.02; done
 }
 app_url() { sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1; }
+has_url() { [ -n "$(app_url "$1")" ]; }
+has_mark() { [ -n "$(mark "$1" "$2")" ]; }
 
 # 100 pushes of 10,000 facts each (64 hex characters, as agmem's SHA-256 hashes), over HTTP;
 # ROUND shifts the facts of agent 0 (a push that replaces all its 10,000).
@@ -145,11 +147,11 @@ launch_runs() {
             "$bin" --port 0 --db "sqlite://$db" --no-access-log --rate-limit 0 \
             >"$work/run/out" 2>"$work/run/err" &
         pid=$!
-        wait_for 60 test -n "$(app_url "$work/run/err")" || { echo "gui-stall: no server"; cat "$work/run/err"; exit 1; }
+        wait_for 60 has_url "$work/run/err" || { echo "gui-stall: no server"; cat "$work/run/err"; exit 1; }
         url=$(app_url "$work/run/err")
         wait_for 30 curl -sf -o /dev/null --max-time 1 "$url/health" || { echo "gui-stall: no answer"; exit 1; }
         local serving; serving=$(now_ms)
-        wait_for 60 test -n "$(mark "$work/run/err" 'first snapshot shown')" ||
+        wait_for 60 has_mark "$work/run/err" 'first snapshot shown' ||
             { echo "gui-stall: no snapshot"; tail "$work/run/err"; exit 1; }
         local shown filled
         shown=$(mark "$work/run/err" 'window shown')
@@ -185,7 +187,7 @@ outage_run() {
         "$bin" --port 0 --db "$dburl" --no-access-log --rate-limit 0 \
         >"$work/run/out" 2>"$work/run/err" &
     pid=$!
-    wait_for 60 test -n "$(app_url "$work/run/err")" || { echo "gui-stall: no server"; cat "$work/run/err"; exit 1; }
+    wait_for 60 has_url "$work/run/err" || { echo "gui-stall: no server"; cat "$work/run/err"; exit 1; }
     local url; url=$(app_url "$work/run/err")
     for i in $(seq 20); do
         curl -sf -o /dev/null --max-time 5 -H 'Content-Type: application/json' "$url/push" \
@@ -208,7 +210,7 @@ outage_run() {
     local t1; t1=$(now_ms)
     kill -CONT "${stopped[@]}"
     stopped=()
-    wait_for 60 test -n "$(mark "$work/run/err" 'database banner hidden')" || true
+    wait_for 60 has_mark "$work/run/err" 'database banner hidden' || true
     sleep 2
     kill -TERM "$pid"; wait "$pid" || true; pid=
     wait

@@ -130,6 +130,8 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     connect(m_reader->reader(), &StoreReader::refreshFailed, this, &MainWindow::onRefreshFailed);
     connect(m_reader->reader(), &StoreReader::agentHistoryRead, this,
             &MainWindow::showAgentHistory);
+    m_pinger = std::make_unique<ReaderThread>(m_config.store);
+    connect(m_pinger->reader(), &StoreReader::pinged, this, &MainWindow::onPinged);
     m_databaseBanner = new QLabel(this);
     m_databaseBanner->setObjectName(QStringLiteral("databaseBanner"));
     m_databaseBanner->setWordWrap(true);
@@ -198,6 +200,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     connect(&m_controller, &ServerController::failed, this, [this](const QString &error) {
         m_error = error;
         updateServerState();
+        scheduleRefresh();
     });
     connect(&m_controller, &ServerController::stopped, this, [this] {
         updateServerState();
@@ -221,14 +224,21 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     }
     updateServerState();
     updateLoading();
-    refreshNow(); // an existing database shows its data even before the server starts
+    // An existing database shows its data even before the server starts; when the server
+    // starts with the window, the first read waits for it (both read every agent: on two
+    // cores one after the other is faster for both), and `started` asks for it.
+    QTimer::singleShot(0, this, [this] {
+        if (m_controller.state() == ServerController::State::Stopped && !m_live.loaded())
+            refreshNow();
+    });
 }
 
 MainWindow::~MainWindow()
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    // Stops the reader before the models it feeds go.
+    // Stops the readers before the models they feed go.
+    m_pinger.reset();
     m_reader.reset();
     Store::forbidThread(nullptr);
 }
@@ -674,20 +684,49 @@ void MainWindow::onRefreshFailed(const QString &error)
         scheduleRefresh();
 }
 
-// Every quarter second: a reader that has not answered for a while means the database
-// does not answer (a hung server, a lost network); one that failed is asked again.
+// Every quarter second: a reader that has not answered for a while may be reading a lot
+// or waiting on a database that does not answer (a hung server, a lost network): a ping
+// on a second connection tells which. A reader that failed is asked again.
 void MainWindow::checkReader()
 {
     constexpr int RetryMs = 2000;
-    if (m_refreshInFlight) {
-        const qint64 waited = m_inFlight.elapsed();
-        if (waited >= m_unreachableAfterMs) {
+    constexpr int PingEveryMs = 1000;
+    if (m_refreshInFlight && m_inFlight.elapsed() >= m_unreachableAfterMs) {
+        if (!m_pingInFlight) {
+            if (!m_pingSent.isValid() || m_pingSent.elapsed() >= PingEveryMs) {
+                m_pingInFlight = true;
+                m_pingSent.start();
+                StoreReader *pinger = m_pinger->reader();
+                const quint64 token = ++m_pingToken;
+                m_pinger->post([pinger, token] { pinger->ping(token); });
+            }
+        } else if (m_pingSent.elapsed() >= m_unreachableAfterMs) {
+            const qint64 waited = m_pingSent.elapsed();
             if (!m_troubleSince.isValid())
                 m_troubleSince = QDateTime::currentDateTime().addMSecs(-waited);
             m_troubleText = tr("no answer for %n second(s)", nullptr, int(waited / 1000));
         }
-    } else if (m_troubleSince.isValid() && m_inFlight.elapsed() >= RetryMs) {
+    } else if (!m_refreshInFlight && m_troubleSince.isValid() && m_inFlight.elapsed() >= RetryMs) {
         refreshNow();
+    }
+    updateDatabaseBanner();
+}
+
+void MainWindow::onPinged(quint64 token, const QString &error)
+{
+    if (token != m_pingToken)
+        return;
+    m_pingInFlight = false;
+    if (error.isEmpty()) {
+        // The database answers: the reader is only busy.
+        if (m_troubleSince.isValid() && m_refreshInFlight) {
+            m_troubleSince = {};
+            m_troubleText.clear();
+        }
+    } else {
+        if (!m_troubleSince.isValid())
+            m_troubleSince = QDateTime::currentDateTime();
+        m_troubleText = error;
     }
     updateDatabaseBanner();
 }

@@ -72,6 +72,7 @@ private:
     void applyDelta(const LiveDeltaPtr &delta);
     void onRefreshFailed(const QString &error);
     void checkReader();
+    void onPinged(quint64 token, const QString &error);
     void updateDatabaseBanner();
     void updateLoading();
     void updateServerState();
@@ -94,6 +95,9 @@ private:
     ServerConfig m_config;
     ServerController m_controller;
     std::unique_ptr<ReaderThread> m_reader;
+    // A second reader that only pings, while the first is busy: a slow read (a million
+    // facts) is not an unreachable database.
+    std::unique_ptr<ReaderThread> m_pinger;
     LiveView m_live;
     AgentsModel *m_agents;
     TopicsModel *m_topics;
@@ -111,6 +115,9 @@ private:
     bool m_refreshInFlight = false;
     bool m_refreshAgain = false;
     QElapsedTimer m_inFlight;
+    bool m_pingInFlight = false;
+    quint64 m_pingToken = 0;
+    QElapsedTimer m_pingSent;
     QTimer m_readerWatch;
     int m_unreachableAfterMs = 2000;
     // Since when the database cannot be read (invalid: it can), and why.

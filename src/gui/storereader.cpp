@@ -269,6 +269,18 @@ void StoreReader::revokeKey(qint64 id, quint64 token)
     Q_EMIT keyRevoked(token, ok, error);
 }
 
+void StoreReader::ping(quint64 token)
+{
+    QString error;
+    if (Store *s = store(&error)) {
+        if (!s->ping()) {
+            error = s->lastError().isEmpty() ? QStringLiteral("no answer") : s->lastError();
+            m_store.reset();
+        }
+    }
+    Q_EMIT pinged(token, error);
+}
+
 // ---------------------------------------------------------------------------- ReaderThread
 
 ReaderThread::ReaderThread(const StoreUrl &url)

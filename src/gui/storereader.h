@@ -75,6 +75,10 @@ public:
     void listKeys(quint64 token);
     void createKey(const QString &name, unsigned scopes, quint64 token);
     void revokeKey(qint64 id, quint64 token);
+    // A cheap round trip (Store::ping) on this reader's connection: the window's second
+    // reader asks it while the first is busy, to tell a slow read from a database that
+    // does not answer.
+    void ping(quint64 token);
     // Closes the connections (before the thread ends: they belong to it).
     void close();
 
@@ -87,6 +91,7 @@ Q_SIGNALS:
     void keysListed(quint64 token, const QList<agmem::ApiKeyRecord> &keys, const QString &error);
     void keyCreated(quint64 token, const QString &key, const QString &error);
     void keyRevoked(quint64 token, bool ok, const QString &error);
+    void pinged(quint64 token, const QString &error);
 
 private:
     Store *store(QString *error);
