@@ -202,9 +202,11 @@ outage_run() {
     local t0; t0=$(now_ms)
     kill -STOP "${stopped[@]}"
     # Agents keep pushing meanwhile (each request waits for the database, up to 3 s).
+    local curls=()
     for i in $(seq 5); do
         curl -s -o /dev/null --max-time 3 -H 'Content-Type: application/json' "$url/push" \
             -d "{\"summary\":{\"agent_id\":\"late-$i\",\"timestamp\":\"2026-11-27T10:00:00Z\",\"topic_counts\":{},\"fact_hashes\":[]}}" &
+        curls+=($!)
     done
     sleep "$seconds"
     local t1; t1=$(now_ms)
@@ -213,7 +215,7 @@ outage_run() {
     wait_for 60 has_mark "$work/run/err" 'database banner hidden' || true
     sleep 2
     kill -TERM "$pid"; wait "$pid" || true; pid=
-    wait
+    wait "${curls[@]}" 2>/dev/null || true
     read -r worst p999 p99 p50 < <(probe_line "$work/run/err")
     local shown hidden
     shown=$(mark "$work/run/err" 'database banner shown')
