@@ -11,7 +11,7 @@
 # Usage: bench/gui-stall.sh path/to/agmem-coordinator   (a Release build; nothing is built)
 # Environment: MODES (default "load launch outage"), DURATION (seconds of load per tab,
 # default 20), TABS (default "agents topics facts activity"), AGENTS (default 1000),
-# LAUNCHES (launch runs, default 3), OUTAGE (seconds, default 15). Needs wrk, python3,
+# LAUNCHES (launch runs, default 3), OUTAGE (seconds, default 15). Needs wrk, python3, awk,
 # curl, PostgreSQL for the outage (scripts/pg-test-server.sh), and Xvfb unless DISPLAY is
 # set (QT_QPA_PLATFORM=offscreen without either). Talks to 127.0.0.1 only; every run is
 # bounded, and only the processes this script started are signalled.
@@ -105,6 +105,7 @@ wait_for() { # seconds command...: polls every 20 ms
     while ! "$@"; do [ "$(now_ms)" -lt "$until" ] || return 1; sleep 0.02; done
 }
 app_url() { sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a - b) / 1000 }'; } # later earlier (ms)
 has_url() { [ -n "$(app_url "$1")" ]; }
 has_mark() { [ -n "$(mark "$1" "$2")" ]; }
 
@@ -167,8 +168,8 @@ launch_runs() {
         kill -TERM "$pid"; wait "$pid" || true; pid=
         read -r worst p999 p99 p50 < <(probe_line "$work/run/err")
         printf 'launch %s   window painted %5.2f s, serving %5.2f s, facts shown %5.2f s after start (RSS %s MB, load %s)\n' \
-            "$n" "$(bc <<<"scale=2; ($shown - $t0) / 1000")" "$(bc <<<"scale=2; ($serving - $t0) / 1000")" \
-            "$(bc <<<"scale=2; ($filled - $t0) / 1000")" "$rss" "$load"
+            "$n" "$(secs "$shown" "$t0")" "$(secs "$serving" "$t0")" \
+            "$(secs "$filled" "$t0")" "$rss" "$load"
         printf '          push replacing 10,000 of 1M facts: worst stall %s ms  p99.9 %s ms  p99 %s ms  p50 %s ms\n' \
             "$worst" "$p999" "$p99" "$p50"
         grep 'stall probe (at exit, whole run) sections: ' "$work/run/err" | tail -1 |
@@ -223,7 +224,7 @@ outage_run() {
     printf 'outage     worst stall %7s ms  p99.9 %6s ms  p99 %6s ms  p50 %5s ms (from 1 s before SIGSTOP to the end)\n' \
         "$worst" "$p999" "$p99" "$p50"
     printf '           banner shown %s s after SIGSTOP, gone %s s after SIGCONT\n' \
-        "${shown:+$(bc <<<"scale=1; ($shown - $t0) / 1000")}" "${hidden:+$(bc <<<"scale=1; ($hidden - $t1) / 1000")}"
+        "${shown:+$(secs "$shown" "$t0")}" "${hidden:+$(secs "$hidden" "$t1")}"
     grep 'stall probe (at exit, whole run) sections: ' "$work/run/err" | tail -1 |
         sed 's/.*sections: /           /; s/; /\n           /g' || true
     scripts/pg-test-server.sh stop "$pgdir" >/dev/null 2>&1 || true
