@@ -135,6 +135,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     m_databaseBanner = new QLabel(this);
     m_databaseBanner->setObjectName(QStringLiteral("databaseBanner"));
     m_databaseBanner->setWordWrap(true);
+    m_databaseBanner->setTextFormat(Qt::PlainText); // error texts may hold < and &
     m_databaseBanner->setStyleSheet(
         QStringLiteral("QLabel { background: #b06000; color: white; font-weight: bold;"
                        " padding: 8px; border-radius: 4px; }"));
@@ -746,9 +747,9 @@ void MainWindow::updateDatabaseBanner()
         const QString text =
             tr("The database %1 cannot be reached since %2 (%3). The window shows what was read "
                "before and keeps trying.")
-                .arg(m_config.store.displayName().toHtmlEscaped(),
+                .arg(m_config.store.displayName(),
                      QLocale().toString(m_troubleSince.time(), QLocale::LongFormat),
-                     m_troubleText.toHtmlEscaped());
+                     m_troubleText);
         if (m_databaseBanner->text() != text)
             m_databaseBanner->setText(text);
     }
