@@ -3,6 +3,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QProcessEnvironment>
+#include <QRegularExpression>
 #include <QUrl>
 
 #include <functional>
@@ -117,8 +118,23 @@ QList<Option> optionTable()
          {}},
         {QStringLiteral("trusted-proxy"),
          QStringLiteral("address[/bits]"),
-         QStringLiteral("A reverse proxy whose X-Forwarded-For / Forwarded headers name the real "
-                        "client. Repeatable; in the environment, comma-separated."),
+         QStringLiteral("A reverse proxy whose forwarding header (--forwarded-header) names the "
+                        "real client. Repeatable; in the environment, comma-separated."),
+         {},
+         {}},
+        // h11b (issue 11, access edge): --forwarded-header, --allowed-host.
+        {QStringLiteral("forwarded-header"),
+         QStringLiteral("x-forwarded-for|forwarded"),
+         QStringLiteral("The one header a trusted proxy names the client in; the other is "
+                        "ignored. The client is the first address from the right that is not a "
+                        "trusted proxy."),
+         QStringLiteral("x-forwarded-for"),
+         {}},
+        {QStringLiteral("allowed-host"),
+         QStringLiteral("name"),
+         QStringLiteral("A Host name (besides localhost, 127.0.0.1 and [::1]) that a server "
+                        "listening on loopback answers to without a trusted proxy (DNS "
+                        "rebinding guard). Repeatable; in the environment, comma-separated."),
          {},
          {}},
         {QStringLiteral("cors-origin"),
@@ -442,6 +458,26 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
             subnet = {single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
         }
         access.trustedProxies.append(subnet);
+    }
+    if (const auto v = lookup.value(find("forwarded-header"))) {
+        const QString header = v->trimmed().toLower();
+        if (header == u"x-forwarded-for")
+            access.forwardedHeader = AccessConfig::ForwardedHeader::XForwardedFor;
+        else if (header == u"forwarded")
+            access.forwardedHeader = AccessConfig::ForwardedHeader::Forwarded;
+        else
+            return fail(QStringLiteral("--forwarded-header: expected x-forwarded-for or "
+                                       "forwarded, got \"%1\"")
+                            .arg(v->left(40)));
+    }
+    for (const QString &host : lookup.values(find("allowed-host"))) {
+        const QString name = host.trimmed().toLower();
+        static const QRegularExpression hostName(
+            QStringLiteral("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"));
+        if (!hostName.match(name).hasMatch() && QHostAddress(name).isNull())
+            return fail(QStringLiteral("--allowed-host: \"%1\" is not a host name or address")
+                            .arg(host.left(60)));
+        access.allowedHosts.append(name);
     }
     for (const QString &origin : lookup.values(find("cors-origin"))) {
         const QUrl url(origin.trimmed(), QUrl::StrictMode);
