@@ -4,6 +4,7 @@
 #include "core/logging.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -249,6 +250,8 @@ bool Store::checkIntegrity()
 {
     // quick_check reads every page once (no index-to-table cross checks, unlike
     // integrity_check): tens of milliseconds for a million facts (docs/SECURITY.md).
+    QElapsedTimer timer;
+    timer.start();
     QSqlQuery q(database());
     QStringList problems;
     if (!q.exec(QStringLiteral("PRAGMA quick_check(5)"))) {
@@ -262,6 +265,7 @@ bool Store::checkIntegrity()
         if (q.lastError().isValid())
             problems.append(q.lastError().text().trimmed());
     }
+    qCDebug(lcStore) << "quick_check took" << timer.elapsed() << "ms";
     if (problems.isEmpty())
         return true;
     m_corrupted = true;
