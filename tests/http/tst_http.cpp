@@ -11,7 +11,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QNetworkInterface>
 #include <QSet>
 #include <QStandardPaths>
 #include <QTest>
@@ -378,23 +377,14 @@ void tst_Http::adminReset()
 
 void tst_Http::adminResetRefusedFromNetwork()
 {
-    QHostAddress external;
-    const QList<QHostAddress> addresses = QNetworkInterface::allAddresses();
-    for (const QHostAddress &a : addresses) {
-        if (a.protocol() == QAbstractSocket::IPv4Protocol && !a.isLoopback() && !a.isLinkLocal()) {
-            external = a;
-            break;
-        }
-    }
-    if (external.isNull())
-        QSKIP("this machine has no non-loopback IPv4 address");
-
+    // "A client from the network" without leaving 127.0.0.0/8: the server treats every
+    // connection as coming from a documentation address (AccessConfig::simulatedPeer).
     TestServer server;
-    server.config.host = external;
+    server.config.access.simulatedPeer = QHostAddress(u"192.0.2.10"_s);
     QString error;
     QVERIFY2(server.start(&error), qPrintable(error));
     RawHttpClient client;
-    QVERIFY(client.connectTo(server.port(), external));
+    QVERIFY(client.connectTo(server.port()));
     VERIFY_STATUS(client.request(buildJsonPost(
                       "/push", body(u"remote"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}))),
                   200);
@@ -403,6 +393,9 @@ void tst_Http::adminResetRefusedFromNetwork()
     const HttpResponse r = client.request(buildRequest("DELETE", "/admin/reset"));
     VERIFY_STATUS(r, 403);
     QVERIFY(r.object().value(u"detail").isString());
+    const HttpResponse agent = client.request(buildRequest("DELETE", "/agents/remote"));
+    VERIFY_STATUS(agent, 403);
+    QVERIFY(agent.object().value(u"detail").isString());
     const HttpResponse after = client.request(buildRequest("GET", "/pull"));
     VERIFY_STATUS(after, 200);
     QCOMPARE(after.body, before.body);

@@ -2,6 +2,7 @@
 // scopes, revocation, rate limits, auth-failure bans, trusted proxies, CORS, redaction of
 // keys in logs, TLS, and the `keys` CLI against a running server. Every refusal is
 // checked to leave the store untouched (/pull body and ETag).
+#include "ciskip.h"
 #include "testsupport.h"
 
 #include "core/apikey.h"
@@ -1274,7 +1275,7 @@ void TstAccess::cliKeys()
 {
     const QString binary = qEnvironmentVariable("AGMEM_TEST_BINARY");
     if (binary.isEmpty())
-        QSKIP("AGMEM_TEST_BINARY is not set (run through ctest)");
+        AGMEM_SKIP_ENVIRONMENT("AGMEM_TEST_BINARY is not set (run through ctest)");
     Server s = start(Mode::Auto, {}, false);
     QVERIFY(s.port);
     const QString db = s.server->databaseFile();
