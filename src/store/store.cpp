@@ -228,9 +228,10 @@ QString damagedAdvice(const StoreUrl &url)
 {
     const QString file = url.kind == StoreUrl::Kind::SqliteFile ? url.path : url.displayName();
     return QStringLiteral("The database %1 is damaged. Stop every agmem-coordinator that uses "
-                          "it, then restore it from a backup, or save what is still readable "
-                          "with `agmem-coordinator export --db %1 --what history --format json "
-                          "--out history.json` (and --what agents) and start with a new "
+                          "it and restore it from a backup. Without one, save what can be read "
+                          "with `agmem-coordinator export --db %1 --what agents` (and --what "
+                          "history; an export stops at the first damaged page and then writes "
+                          "no file; `sqlite3 %1 .recover` salvages more), then start with a new "
                           "database file.")
         .arg(file);
 }
@@ -992,6 +993,10 @@ std::optional<QList<Store::PushRecord>> Store::historyBatch(qint64 afterId, qint
         r.source = q.value(7).toString();
         r.receivedAt = q.value(8).toLongLong();
         records.append(std::move(r));
+    }
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("history batch"));
+        return std::nullopt;
     }
     return records;
 }
