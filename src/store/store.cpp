@@ -190,14 +190,9 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
         return nullptr;
     }
     if (!store->configure(options)) {
-        *error = QStringLiteral("cannot use the database %1: %2")
-                     .arg(url.displayName(), store->m_lastError);
-        return nullptr;
-    }
-    // A damaged file is refused before anything is written to it (the migration).
-    if (url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly && options.checkIntegrity &&
-        !store->checkIntegrity()) {
-        *error = store->m_lastError;
+        *error = store->m_corrupted ? store->m_lastError
+                                    : QStringLiteral("cannot use the database %1: %2")
+                                          .arg(url.displayName(), store->m_lastError);
         return nullptr;
     }
     if (!options.readOnly && !store->migrate()) {
@@ -282,6 +277,10 @@ bool Store::configure(const StoreOptions &options)
         return exec(QStringLiteral("SET client_min_messages TO WARNING"));
     // Fails early with a clear message when the file is not a database.
     if (!exec(QStringLiteral("PRAGMA schema_version")))
+        return false;
+    // A damaged file is refused before anything is written to it (journal mode, migration).
+    if (m_url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly && options.checkIntegrity &&
+        !checkIntegrity())
         return false;
     if (m_url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly &&
         !exec(QStringLiteral("PRAGMA journal_mode=WAL")))
