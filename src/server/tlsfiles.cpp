@@ -1,14 +1,15 @@
 #include "tlsfiles.h"
 
-#include <QEventLoop>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QSslConfiguration>
 #include <QSslSocket>
 #include <QTcpServer>
-#include <QTimer>
 
-#include <functional>
+#include <atomic>
+#include <future>
 #include <memory>
+#include <thread>
 
 namespace agmem {
 
@@ -32,7 +33,6 @@ public:
     }
 
     std::unique_ptr<QSslSocket> socket;
-    std::function<void()> onSocket;
 
 protected:
     void incomingConnection(qintptr descriptor) override
@@ -43,8 +43,6 @@ protected:
         if (!socket->setSocketDescriptor(descriptor))
             return;
         socket->setSslConfiguration(m_configuration);
-        if (onSocket)
-            onSocket();
         socket->startServerEncryption();
     }
 
@@ -53,54 +51,55 @@ private:
 };
 
 // Empty when the certificate and key complete a TLS handshake with each other; otherwise
-// what went wrong.
+// what went wrong. Blocking sockets on two threads: no event loop runs meanwhile, so
+// nothing else queued for the calling thread (the server's) can run in between.
 QString handshakeWithItself(const QList<QSslCertificate> &chain, const QSslKey &key)
 {
-    SelfTestServer server(chain, key);
-    if (!server.listen(QHostAddress::LocalHost, 0)) {
-        // No loopback to test on: the server's own handshakes will tell.
-        return {};
+    std::promise<quint16> listening;
+    std::atomic<bool> serverFinished = false;
+    QString serverProblem;
+    std::thread server([&] {
+        SelfTestServer listener(chain, key);
+        if (!listener.listen(QHostAddress::LocalHost, 0)) {
+            listening.set_value(0);
+            return;
+        }
+        listening.set_value(listener.serverPort());
+        if (!listener.waitForNewConnection(SelfHandshakeMs) || !listener.socket) {
+            serverProblem = QStringLiteral("no TLS connection to test the pair with");
+            serverFinished = true;
+            return;
+        }
+        QSslSocket &s = *listener.socket;
+        if (!s.isEncrypted() && !s.waitForEncrypted(SelfHandshakeMs))
+            serverProblem = s.errorString();
+        serverFinished = true;
+    });
+    const quint16 port = listening.get_future().get();
+    if (port == 0) {
+        server.join();
+        return {}; // no loopback to test on: the server's own handshakes will tell
     }
-    QEventLoop loop;
-    QString problem;
-    bool serverDone = false;
-    bool clientDone = false;
-    const auto fail = [&](const QString &why) {
-        if (problem.isEmpty())
-            problem = why;
-        loop.quit();
-    };
-    const auto check = [&] {
-        if (serverDone && clientDone)
-            loop.quit();
-    };
-    server.onSocket = [&] {
-        QSslSocket *s = server.socket.get();
-        QObject::connect(s, &QSslSocket::encrypted, &loop, [&] {
-            serverDone = true;
-            check();
-        });
-        QObject::connect(s, &QSslSocket::errorOccurred, &loop,
-                         [&, s](QAbstractSocket::SocketError) { fail(s->errorString()); });
-    };
     QSslSocket client;
     client.setPeerVerifyMode(QSslSocket::VerifyNone);
-    QObject::connect(&client, &QSslSocket::encrypted, &loop, [&] {
-        clientDone = true;
-        check();
-    });
-    QObject::connect(&client, &QSslSocket::errorOccurred, &loop,
-                     [&](QAbstractSocket::SocketError) { fail(client.errorString()); });
-    QTimer::singleShot(SelfHandshakeMs, &loop, [&] {
-        fail(QStringLiteral("a TLS handshake with them did not complete within %1 s")
-                 .arg(SelfHandshakeMs / 1000));
-    });
-    client.connectToHostEncrypted(QStringLiteral("127.0.0.1"), server.serverPort());
-    if (!(serverDone && clientDone) && problem.isEmpty())
-        loop.exec();
-    if (server.socket && server.socket->isEncrypted() && client.isEncrypted())
-        return {};
-    return problem.isEmpty() ? QStringLiteral("the TLS handshake failed") : problem;
+    client.connectToHostEncrypted(QStringLiteral("127.0.0.1"), port);
+    const bool clientDone = client.waitForEncrypted(SelfHandshakeMs);
+    const QString clientProblem = client.errorString();
+    // The client is done once it sent its Finished, the server only after reading it: the
+    // connection stays open (and read) until then, or an abort could reset it first.
+    QElapsedTimer waited;
+    waited.start();
+    while (!serverFinished.load() && !waited.hasExpired(SelfHandshakeMs) &&
+           client.state() == QAbstractSocket::ConnectedState)
+        client.waitForReadyRead(20);
+    server.join();
+    client.abort();
+    if (!serverProblem.isEmpty())
+        return serverProblem;
+    if (!clientDone)
+        return clientProblem.isEmpty() ? QStringLiteral("the TLS handshake did not complete")
+                                       : clientProblem;
+    return {};
 }
 
 } // namespace
