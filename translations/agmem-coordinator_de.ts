@@ -1460,6 +1460,10 @@ Sendungen: %3</translation>
         <translation>%1 enthält keinen unverschlüsselten privaten PEM-Schlüssel.</translation>
     </message>
     <message>
+        <source>%1 does not belong to the certificate %2 (%3).</source>
+        <translation>%1 gehört nicht zum Zertifikat %2 (%3).</translation>
+    </message>
+    <message>
         <source>HTTPS with the certificate for %1, valid until %2.</source>
         <translation>HTTPS mit dem Zertifikat für %1, gültig bis %2.</translation>
     </message>

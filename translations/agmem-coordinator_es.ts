@@ -1460,6 +1460,10 @@ Envíos: %3</translation>
         <translation>%1 no contiene ninguna clave privada PEM sin cifrar.</translation>
     </message>
     <message>
+        <source>%1 does not belong to the certificate %2 (%3).</source>
+        <translation>%1 no pertenece al certificado %2 (%3).</translation>
+    </message>
+    <message>
         <source>HTTPS with the certificate for %1, valid until %2.</source>
         <translation>HTTPS con el certificado de %1, válido hasta el %2.</translation>
     </message>

@@ -1460,6 +1460,10 @@ Envois : %3</translation>
         <translation>%1 ne contient aucune clé privée PEM non chiffrée.</translation>
     </message>
     <message>
+        <source>%1 does not belong to the certificate %2 (%3).</source>
+        <translation>%1 n’appartient pas au certificat %2 (%3).</translation>
+    </message>
+    <message>
         <source>HTTPS with the certificate for %1, valid until %2.</source>
         <translation>HTTPS avec le certificat de %1, valable jusqu’au %2.</translation>
     </message>

@@ -4,6 +4,7 @@
 #include <QCoreApplication>
 #include <QHostAddress>
 #include <QProcessEnvironment>
+#include <QRegularExpression>
 #include <QUrl>
 
 #include <functional>
@@ -229,8 +230,8 @@ QList<OptionDef> buildTable()
     t.append(d);
 
     d = row(u"trusted-proxy"_s, u"address[/bits]"_s,
-            u"A reverse proxy whose X-Forwarded-For / Forwarded headers name the real client. "
-            "Repeatable; in the environment, comma-separated."_s,
+            u"A reverse proxy whose forwarding header (--forwarded-header) names the real "
+            "client. Repeatable; in the environment, comma-separated."_s,
             Kind::List);
     d.flags = OptionDef::Server;
     d.check = [](const QVariant &v, QString *error) -> std::optional<QVariant> {
@@ -259,6 +260,50 @@ QList<OptionDef> buildTable()
             }
             o.server.access.trustedProxies.append(subnet);
         }
+    };
+    t.append(d);
+
+    d = row(u"forwarded-header"_s, u"x-forwarded-for|forwarded"_s,
+            u"The one header a trusted proxy names the client in; the other is ignored. The "
+            "client is the first address from the right that is not a trusted proxy."_s,
+            Kind::Choice);
+    d.words = {u"x-forwarded-for"_s, u"forwarded"_s};
+    d.flags = OptionDef::Server;
+    d.get = [](const AppOptions &o) {
+        return QVariant(o.server.access.forwardedHeader == AccessConfig::ForwardedHeader::Forwarded
+                            ? u"forwarded"_s
+                            : u"x-forwarded-for"_s);
+    };
+    d.set = [](AppOptions &o, const QVariant &v) {
+        o.server.access.forwardedHeader = v.toString() == u"forwarded"
+                                              ? AccessConfig::ForwardedHeader::Forwarded
+                                              : AccessConfig::ForwardedHeader::XForwardedFor;
+    };
+    t.append(d);
+
+    d = row(u"allowed-host"_s, u"name"_s,
+            u"A Host name (besides localhost, 127.0.0.1 and [::1]) that a server listening on "
+            "loopback answers to without a trusted proxy (DNS rebinding guard). Repeatable; in "
+            "the environment, comma-separated."_s,
+            Kind::List);
+    d.flags = OptionDef::Server;
+    d.check = [](const QVariant &v, QString *error) -> std::optional<QVariant> {
+        static const QRegularExpression hostName(
+            u"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"_s);
+        QStringList out;
+        for (const QString &host : v.toStringList()) {
+            const QString name = host.trimmed().toLower();
+            if (!hostName.match(name).hasMatch() && QHostAddress(name).isNull()) {
+                *error = QStringLiteral("\"%1\" is not a host name or address").arg(host.left(60));
+                return std::nullopt;
+            }
+            out.append(name);
+        }
+        return out;
+    };
+    d.get = [](const AppOptions &o) { return QVariant(o.server.access.allowedHosts); };
+    d.set = [](AppOptions &o, const QVariant &v) {
+        o.server.access.allowedHosts = v.toStringList();
     };
     t.append(d);
 

@@ -26,6 +26,9 @@
 //    total must be strictly within +-24h. An offset of zero whole seconds is UTC even if
 //    it has a fraction ("+00:00:00.5" is UTC).
 //  * Year 0 is rejected (a datetime cannot hold it), also as an ISO week-date year.
+//  * Unlike CPython, a timestamp whose UTC instant leaves years 1..9999 is rejected
+//    ("0001-01-01T00:00:00+01:00"): the coordinator stores the UTC instant, and Python
+//    clients could not read it back.
 //
 // All of these were checked against CPython 3.11.7 (including a randomized comparison).
 // The only pre-processing the reference did is str.replace("Z", "+00:00"), on every 'Z'.
@@ -408,6 +411,11 @@ std::optional<Instant> parseIsoTimestamp(QStringView text)
             return std::nullopt;
         instant -= offset;
     }
+    // The UTC instant must stay within years 1..9999 too: "9999-12-31T23:59:59-23:59" is
+    // 10000-01-01 in UTC, which no datetime can hold once converted (Python clients parse
+    // the stored value back), so it is refused like any other bad timestamp.
+    if (instant < MinDays * MicrosPerDay || instant >= (MaxDays + 1) * MicrosPerDay)
+        return std::nullopt;
     return instant;
 }
 

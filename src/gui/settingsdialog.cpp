@@ -518,6 +518,9 @@ QString SettingsDialog::tlsError(QString *summary) const
         return tr("Cannot read %1: %2").arg(nativePath(key), files.fileError);
     case TlsFiles::Problem::NoKey:
         return tr("%1 holds no unencrypted PEM private key.").arg(nativePath(key));
+    case TlsFiles::Problem::KeyMismatch:
+        return tr("%1 does not belong to the certificate %2 (%3).")
+            .arg(nativePath(key), nativePath(cert), files.fileError);
     }
     const QSslCertificate &first = files.chain.first();
     QString name = first.subjectInfo(QSslCertificate::CommonName).join(QStringLiteral(", "));

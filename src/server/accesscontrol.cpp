@@ -28,26 +28,121 @@ HttpReply unauthorized(const QString &detail)
         .withHeader("WWW-Authenticate", "Bearer realm=\"agmem-coordinator\"");
 }
 
-// The address in a Forwarded "for=" or X-Forwarded-For element, without port or brackets.
-QString stripAddress(QString text)
+// One entry of a forwarding header as an address: "1.2.3.4", "1.2.3.4:5678", "2001:db8::1",
+// "[2001:db8::1]:80", optionally quoted. Null for anything else ("unknown", "_hidden",
+// garbage).
+QHostAddress parseHop(QByteArray text)
 {
     text = text.trimmed();
-    if (text.startsWith(u'"') && text.endsWith(u'"') && text.size() >= 2)
+    if (text.size() >= 2 && text.startsWith('"') && text.endsWith('"'))
         text = text.mid(1, text.size() - 2);
-    if (text.startsWith(u'[')) {
-        const qsizetype end = text.indexOf(u']');
-        return end > 0 ? text.mid(1, end - 1) : QString();
+    if (text.startsWith('[')) {
+        const qsizetype end = text.indexOf(']');
+        if (end < 0)
+            return {};
+        const QByteArray rest = text.mid(end + 1);
+        if (!rest.isEmpty() && !rest.startsWith(':'))
+            return {};
+        text = text.mid(1, end - 1);
+    } else if (text.count(':') == 1) {
+        text = text.left(text.indexOf(':'));
     }
-    if (text.count(u':') == 1)
-        text = text.section(u':', 0, 0);
-    return text;
+    if (text.isEmpty())
+        return {};
+    QHostAddress address;
+    if (!address.setAddress(QString::fromLatin1(text)))
+        return {};
+    bool mapped = false;
+    const quint32 v4 = address.toIPv4Address(&mapped);
+    if (mapped && address.protocol() == QAbstractSocket::IPv6Protocol)
+        address = QHostAddress(v4);
+    return address;
+}
+
+// Every line of header `name`, joined in order with commas (one list, as RFC 9110 reads
+// repeated fields); nothing when there is no such line.
+std::optional<QByteArray> joinedHeader(const HttpRequest &request, QByteArrayView name)
+{
+    std::optional<QByteArray> out;
+    bool first = true;
+    for (const auto &[key, value] : request.headers) {
+        if (key.compare(name, Qt::CaseInsensitive) != 0)
+            continue;
+        if (!out)
+            out.emplace();
+        if (!first)
+            *out += ',';
+        *out += value;
+        first = false;
+    }
+    return out;
+}
+
+// The for= value of one Forwarded element ("for=1.2.3.4;proto=https"); empty without one.
+QByteArray forwardedFor(const QByteArray &element)
+{
+    for (const QByteArray &pair : element.split(';')) {
+        const QByteArray p = pair.trimmed();
+        if (p.size() >= 4 && p.first(4).compare("for=", Qt::CaseInsensitive) == 0)
+            return p.mid(4);
+    }
+    return {};
+}
+
+bool isJsonContentType(const QByteArray &value)
+{
+    // application/json or application/*+json, parameters (charset) allowed. A missing
+    // Content-Type is not JSON: a web page can send a body without one (and without a
+    // CORS preflight).
+    const QByteArray type = value.split(';').first().trimmed().toLower();
+    return type == "application/json" ||
+           (type.startsWith("application/") && type.endsWith("+json") && type.size() > 17);
+}
+
+// The host of a Host header or of an origin's authority, lower-case, without brackets,
+// and the port (0: none given).
+bool splitAuthority(const QByteArray &authority, QByteArray *host, int *port)
+{
+    QByteArray a = authority.trimmed().toLower();
+    *port = 0;
+    QByteArray portText;
+    if (a.startsWith('[')) {
+        const qsizetype end = a.indexOf(']');
+        if (end < 0)
+            return false;
+        const QByteArray rest = a.mid(end + 1);
+        if (!rest.isEmpty()) {
+            if (!rest.startsWith(':'))
+                return false;
+            portText = rest.mid(1);
+        }
+        *host = a.mid(1, end - 1);
+    } else {
+        const qsizetype colon = a.indexOf(':');
+        if (colon >= 0) {
+            if (a.indexOf(':', colon + 1) >= 0)
+                return false;
+            portText = a.mid(colon + 1);
+        }
+        *host = colon < 0 ? a : a.left(colon);
+    }
+    if (!portText.isEmpty()) {
+        bool ok = false;
+        *port = portText.toInt(&ok);
+        if (!ok || *port <= 0 || *port > 65535)
+            return false;
+    }
+    return !host->isEmpty();
 }
 
 } // namespace
 
-AccessControl::AccessControl(const AccessConfig &config, Store *store)
+AccessControl::AccessControl(const AccessConfig &config, Store *store,
+                             const QHostAddress &listenAddress, bool tls)
     : m_config(config)
     , m_store(store)
+    , m_loopbackOnly(listenAddress.isLoopback())
+    , m_tls(tls)
     , m_rateLimiter(config.rateLimit, config.rateLimit * 2)
 {
     if (!config.environmentKey.isEmpty())
@@ -109,50 +204,135 @@ std::optional<AccessControl::CachedKey> AccessControl::lookup(const QString &key
     return *it;
 }
 
-QString AccessControl::clientAddress(const HttpRequest &request) const
+QHostAddress AccessControl::peerAddress(const HttpRequest &request) const
 {
-    const auto trusted = [this](const QHostAddress &a) {
-        for (const auto &subnet : m_config.trustedProxies) {
-            if (a.isInSubnet(subnet))
-                return true;
-        }
-        return false;
-    };
-    QHostAddress peer = request.peer;
+    QHostAddress peer = m_config.simulatedPeer.isNull() ? request.peer : m_config.simulatedPeer;
     if (peer.protocol() == QAbstractSocket::IPv6Protocol) {
         bool mapped = false;
         const QHostAddress v4(peer.toIPv4Address(&mapped));
         if (mapped)
             peer = v4;
     }
-    if (m_config.trustedProxies.isEmpty() || !trusted(peer))
+    return peer;
+}
+
+bool AccessControl::isTrustedProxy(const QHostAddress &address) const
+{
+    for (const auto &subnet : m_config.trustedProxies) {
+        if (address.isInSubnet(subnet))
+            return true;
+    }
+    return false;
+}
+
+QString AccessControl::clientAddress(const HttpRequest &request) const
+{
+    const QHostAddress peer = peerAddress(request);
+    if (!isTrustedProxy(peer))
         return peer.toString();
 
-    // Walk the chain from the nearest hop back: the first address that is not one of our
-    // proxies is the client.
-    QStringList chain;
-    const QByteArray forwarded = request.header("forwarded");
-    if (!forwarded.isEmpty()) {
-        for (const QByteArray &element : forwarded.split(',')) {
-            for (const QByteArray &pair : element.split(';')) {
-                const QByteArray p = pair.trimmed();
-                if (p.size() > 4 && p.first(4).compare("for=", Qt::CaseInsensitive) == 0)
-                    chain.append(stripAddress(QString::fromLatin1(p.mid(4))));
-            }
-        }
-    } else {
-        for (const QByteArray &hop : request.header("x-forwarded-for").split(','))
-            chain.append(stripAddress(QString::fromLatin1(hop)));
-    }
-    for (auto it = chain.crbegin(); it != chain.crend(); ++it) {
-        const QHostAddress hop(*it);
+    // One header family only (the one the proxy sets; a client-sent other one is ignored),
+    // every line of it in order. Entries are appended by each proxy, so the walk starts at
+    // the right: the first entry that is not a trusted proxy is the client. Anything left
+    // of it was written by the client and is never believed.
+    const bool rfc7239 = m_config.forwardedHeader == AccessConfig::ForwardedHeader::Forwarded;
+    const std::optional<QByteArray> header = joinedHeader(
+        request, rfc7239 ? QByteArrayView("forwarded") : QByteArrayView("x-forwarded-for"));
+    if (!header)
+        return peer.toString(); // a request from the proxy's machine itself, not forwarded
+    const QList<QByteArray> entries = header->split(',');
+    QHostAddress client = peer;
+    for (auto it = entries.crbegin(); it != entries.crend(); ++it) {
+        const QHostAddress hop = parseHop(rfc7239 ? forwardedFor(*it) : *it);
         if (hop.isNull())
-            break; // unparsable (or "unknown"): stop at the last address we could read
-        if (!trusted(hop))
-            return hop.toString();
-        peer = hop;
+            return QStringLiteral("unknown"); // never a guess, never this machine
+        client = hop;
+        if (!isTrustedProxy(hop))
+            break;
     }
-    return peer.toString();
+    return client.toString();
+}
+
+bool AccessControl::hostAllowed(const QByteArray &hostHeader) const
+{
+    QByteArray host;
+    int port = 0;
+    if (!splitAuthority(hostHeader, &host, &port))
+        return false;
+    if (host == "localhost")
+        return true;
+    if (const QHostAddress address(QString::fromLatin1(host)); !address.isNull())
+        return address.isLoopback();
+    for (const QString &allowed : m_config.allowedHosts) {
+        if (allowed.compare(QString::fromLatin1(host), Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool AccessControl::ownOrigin(const HttpRequest &request, const QByteArray &origin) const
+{
+    // scheme://host[:port] of the page that sent the request, against the Host it was
+    // sent to (the same origin, default ports made equal).
+    const qsizetype sep = origin.indexOf("://");
+    if (sep <= 0)
+        return false;
+    const QByteArray scheme = origin.left(sep).toLower();
+    if (scheme != "http" && scheme != "https")
+        return false;
+    // Behind a trusted proxy the public scheme may differ (it terminates TLS).
+    const bool viaProxy = isTrustedProxy(peerAddress(request));
+    if (!viaProxy && scheme != (m_tls ? "https" : "http"))
+        return false;
+    const int defaultPort = scheme == "https" ? 443 : 80;
+    QByteArray originHost, host;
+    int originPort = 0, hostPort = 0;
+    if (!splitAuthority(origin.mid(sep + 3), &originHost, &originPort) ||
+        !splitAuthority(request.header("host"), &host, &hostPort))
+        return false;
+    if (originPort == 0)
+        originPort = defaultPort;
+    if (hostPort == 0)
+        hostPort = defaultPort;
+    return originHost == host && originPort == hostPort;
+}
+
+std::optional<HttpReply> AccessControl::screen(const HttpRequest &request) const
+{
+    // DNS rebinding: a page on evil.example whose name now points to 127.0.0.1 sends
+    // Host: evil.example. A proxy in front passes the public Host, so it is not checked
+    // after one.
+    if (m_loopbackOnly && !isTrustedProxy(peerAddress(request))) {
+        const QByteArray host = request.header("host");
+        if (!host.isEmpty() && !hostAllowed(host)) {
+            return HttpReply::error(
+                421, QStringLiteral("This server listens on this machine only and answers to "
+                                    "Host localhost, 127.0.0.1 or [::1]%1, not \"%2\"")
+                         .arg(m_config.allowedHosts.isEmpty()
+                                  ? QString()
+                                  : QStringLiteral(" or ") +
+                                        m_config.allowedHosts.join(QStringLiteral(", ")),
+                              QString::fromLatin1(host.left(100))));
+        }
+    }
+
+    const QByteArray &method = request.method;
+    const bool stateChanging = method != "GET" && method != "HEAD" && method != "OPTIONS";
+    if (stateChanging) {
+        const QByteArray origin = request.header("origin");
+        if (!origin.isEmpty() && !corsAllowed(request) && !ownOrigin(request, origin)) {
+            return HttpReply::error(
+                403, QStringLiteral("Cross-origin %1 from %2 refused: not this server's origin "
+                                    "nor a --cors-origin")
+                         .arg(QString::fromLatin1(method), QString::fromLatin1(origin.left(100))));
+        }
+    }
+
+    if (method == "POST" || method == "PUT" || method == "PATCH" || !request.body.isEmpty()) {
+        if (!isJsonContentType(request.header("content-type")))
+            return HttpReply::error(415, QStringLiteral("Content-Type must be application/json"));
+    }
+    return std::nullopt;
 }
 
 std::optional<HttpReply> AccessControl::authorize(const HttpRequest &request, const QString &client,
@@ -185,7 +365,8 @@ std::optional<HttpReply> AccessControl::authorize(const HttpRequest &request, co
                 return unauthorized(
                     QStringLiteral("An API key is required (Authorization: Bearer "
                                    "KEY, X-API-Key: KEY, or a /k/KEY/ URL prefix)"));
-            if (scope == Scope::Admin && !request.peer.isLoopback()) {
+            // From this machine: the client behind trusted proxies, never the proxy.
+            if (scope == Scope::Admin && !QHostAddress(client).isLoopback()) {
                 return HttpReply::error(403, QStringLiteral("Admin routes need an API key with "
                                                             "the admin scope, or a request from "
                                                             "this machine"));

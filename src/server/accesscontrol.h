@@ -35,9 +35,23 @@ struct AccessConfig
     // Requests per second per key (per address when no key is used); bursts of twice as
     // many. 0 disables.
     double rateLimit = DefaultRateLimit;
-    // Peers whose X-Forwarded-For / Forwarded headers are believed.
+    // Peers whose forwarding header is believed.
     QList<QPair<QHostAddress, int>> trustedProxies;
+    // Which header a trusted proxy reports the client in (--forwarded-header); the other
+    // one is never read, so a client cannot send it past a proxy that only sets one.
+    enum class ForwardedHeader
+    {
+        XForwardedFor,
+        Forwarded, // RFC 7239, the for= parameter
+    };
+    ForwardedHeader forwardedHeader = ForwardedHeader::XForwardedFor;
     QStringList corsOrigins;
+    // Host names (besides localhost, 127.0.0.1 and [::1]) a loopback-only listener answers
+    // to (--allowed-host); any other Host is refused unless a trusted proxy forwarded it.
+    QStringList allowedHosts;
+    // Tests only: every request is treated as coming from this peer instead of its
+    // socket's (a client "from the network" while the test talks to 127.0.0.1). Null: off.
+    QHostAddress simulatedPeer;
 };
 
 // Who may do what: API keys and scopes, rate limits, auth-failure bans, the client
@@ -45,10 +59,29 @@ struct AccessConfig
 class AccessControl
 {
 public:
-    AccessControl(const AccessConfig &config, Store *store);
+    // `listenAddress` and `tls`: where and how the server listens (the Host and Origin
+    // checks of screen()).
+    AccessControl(const AccessConfig &config, Store *store,
+                  const QHostAddress &listenAddress = QHostAddress(QHostAddress::LocalHost),
+                  bool tls = false);
 
-    // The client's address: the peer, or what a trusted proxy says the peer is.
+    // The client's address: the peer, or, when the peer is a trusted proxy, the first
+    // address from the right of its forwarding header that is not a trusted proxy
+    // ("unknown" when an entry on the way cannot be read).
     QString clientAddress(const HttpRequest &request) const;
+    // The socket peer (IPv4-mapped IPv6 as IPv4), or the simulated peer of tests.
+    QHostAddress peerAddress(const HttpRequest &request) const;
+    bool isTrustedProxy(const QHostAddress &address) const;
+
+    // The checks every request passes before authorization, in this order:
+    //  - DNS rebinding: on a loopback-only listener, a request that did not come through a
+    //    trusted proxy must name this machine (or an --allowed-host) in Host: 421;
+    //  - cross-site writes: a state-changing request (not GET, HEAD or OPTIONS) with an
+    //    Origin that is neither this server's own nor an allowed CORS origin: 403;
+    //  - a request body (any POST, or a body at all) must be declared application/json
+    //    (application/*+json); a missing Content-Type is refused too: 415.
+    // Returns the error answer, or nothing when the request may go on.
+    std::optional<HttpReply> screen(const HttpRequest &request) const;
 
     // Checks a request that needs `scope` (Scope::None: open routes). Returns the error
     // answer, or nothing when the request may proceed. `pathKey` is a key given in the
@@ -78,8 +111,13 @@ private:
     void refreshKeys(bool force = false);
     std::optional<CachedKey> lookup(const QString &key);
 
+    bool hostAllowed(const QByteArray &host) const;
+    bool ownOrigin(const HttpRequest &request, const QByteArray &origin) const;
+
     AccessConfig m_config;
     Store *m_store;
+    bool m_loopbackOnly;
+    bool m_tls;
     QHash<QByteArray, CachedKey> m_keys; // by SHA-256 hex
     qint64 m_keysVersion = -1;
     QElapsedTimer m_sinceRefresh;

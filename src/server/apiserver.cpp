@@ -149,8 +149,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         event.note = reply.note;
         if (m_accessLog) {
             qCInfo(lcAccess).noquote()
-                << event.source << event.method << event.path << event.status << event.bytes
-                << QString::number(event.milliseconds, 'f', 2) + u"ms"
+                << logSafe(event.source) << event.method << logSafe(event.path) << event.status
+                << event.bytes << QString::number(event.milliseconds, 'f', 2) + u"ms"
                 << (target ? QString() : QStringLiteral("(client gone)"));
         }
         Q_EMIT requestFinished(event);

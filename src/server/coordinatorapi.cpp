@@ -72,7 +72,8 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     : QObject(parent)
     , m_config(config)
     , m_store(std::move(store))
-    , m_access(std::make_unique<AccessControl>(config.access, m_store.get()))
+    , m_access(std::make_unique<AccessControl>(config.access, m_store.get(), config.host,
+                                               !config.tlsCertificate.isEmpty()))
     , m_engine(std::move(engine))
     , m_parser(config.limits)
     , m_startedAt(nowInstant())
@@ -179,7 +180,14 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
                    .withHeader("Allow", allowed.join(", ")));
         return;
     }
+    // Host (DNS rebinding), Origin (cross-site writes) and Content-Type, for every route:
+    // the one place these edge checks run (accesscontrol.h).
+    if (const auto refused = m_access->screen(request)) {
+        answer(*refused);
+        return;
+    }
     Scope scope = route->scope;
+    // From this machine: the client address resolved through trusted proxies.
     if (route->path == u"/metrics" && QHostAddress(client).isLoopback())
         scope = Scope::None;
     if (request.path != u"/health") {
@@ -351,7 +359,8 @@ HttpReply CoordinatorApi::reset(const HttpRequest &request)
     if (m_shared)
         m_resyncNeeded = true; // the next catch-up reloads (and learns the new generation)
     m_totalPushes = 0;
-    qCInfo(lcServer) << "store reset by" << request.peer.toString();
+    // The client behind trusted proxies, not the proxy.
+    qCInfo(lcServer).noquote() << "store reset by" << logSafe(m_access->clientAddress(request));
     Q_EMIT mergeChanged(sequence);
     return HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("reset")},
                                             {QStringLiteral("message"),

@@ -286,7 +286,7 @@ HttpReply OperationsApi::deleteAgent(const QString &agentId)
     if (!removeAgent(agentId, &error))
         return HttpReply::error(
             503, QStringLiteral("The store could not delete the agent: %1").arg(error.left(200)));
-    qCInfo(lcServer).noquote() << "agent" << agentId << "deleted";
+    qCInfo(lcServer).noquote() << "agent" << logSafe(agentId) << "deleted";
     HttpReply reply = HttpReply::json(
         200, QJsonObject{{QStringLiteral("status"), QStringLiteral("deleted")},
                          {QStringLiteral("agent_id"), agentId},
@@ -379,8 +379,8 @@ OperationsApi::RetentionPass OperationsApi::runRetention()
                 pass.ok = false;
                 break;
             }
-            qCInfo(lcServer).noquote()
-                << "agent" << id << "expired: no push for" << m_config.agentExpiryDays << "days";
+            qCInfo(lcServer).noquote() << "agent" << logSafe(id) << "expired: no push for"
+                                       << m_config.agentExpiryDays << "days";
             ++pass.agentsExpired;
         }
     }

@@ -44,6 +44,11 @@ std::optional<QSslConfiguration> loadTls(const ServerConfig &config, QString *er
     case TlsFiles::Problem::NoKey:
         *error = QStringLiteral("%1 holds no unencrypted PEM private key").arg(config.tlsKey);
         return std::nullopt;
+    case TlsFiles::Problem::KeyMismatch:
+        *error = QStringLiteral("the TLS key %1 does not belong to the certificate %2 (%3); "
+                                "give the key the certificate was made for")
+                     .arg(config.tlsKey, config.tlsCertificate, files.fileError);
+        return std::nullopt;
     }
     QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
     tls.setLocalCertificateChain(files.chain);

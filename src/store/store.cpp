@@ -4,6 +4,7 @@
 #include "core/logging.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -211,7 +212,13 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
                      .arg(url.displayName(), db.lastError().text());
         return nullptr;
     }
-    if (!store->configure(options) || (!options.readOnly && !store->migrate())) {
+    if (!store->configure(options)) {
+        *error = store->m_corrupted ? store->m_lastError
+                                    : QStringLiteral("cannot use the database %1: %2")
+                                          .arg(url.displayName(), store->m_lastError);
+        return nullptr;
+    }
+    if (!options.readOnly && !store->migrate()) {
         *error = QStringLiteral("cannot use the database %1: %2")
                      .arg(url.displayName(), store->m_lastError);
         return nullptr;
@@ -232,12 +239,71 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
     return store;
 }
 
+namespace {
+
+// What to do about a damaged SQLite file, for the start-up refusal and for /health.
+QString damagedAdvice(const StoreUrl &url)
+{
+    const QString file = url.kind == StoreUrl::Kind::SqliteFile ? url.path : url.displayName();
+    return QStringLiteral("The database %1 is damaged. Stop every agmem-coordinator that uses "
+                          "it and restore it from a backup. Without one, save what can be read "
+                          "with `agmem-coordinator export --db %1 --what agents` (and --what "
+                          "history; an export stops at the first damaged page and then writes "
+                          "no file; `sqlite3 %1 .recover` salvages more), then start with a new "
+                          "database file.")
+        .arg(file);
+}
+
+bool isCorruptionCode(const QSqlError &error)
+{
+    // Primary result codes (extended ones keep them in the low byte): SQLITE_CORRUPT 11,
+    // SQLITE_NOTADB 26.
+    bool ok = false;
+    const int code = error.nativeErrorCode().toInt(&ok);
+    return ok && ((code & 0xff) == 11 || (code & 0xff) == 26);
+}
+
+} // namespace
+
+bool Store::checkIntegrity()
+{
+    // quick_check reads every page once (no index-to-table cross checks, unlike
+    // integrity_check): tens of milliseconds for a million facts (docs/SECURITY.md).
+    QElapsedTimer timer;
+    timer.start();
+    QSqlQuery q(database());
+    QStringList problems;
+    if (!q.exec(QStringLiteral("PRAGMA quick_check(5)"))) {
+        problems.append(q.lastError().text().trimmed());
+    } else {
+        while (q.next()) {
+            const QString line = q.value(0).toString();
+            if (line != u"ok")
+                problems.append(line);
+        }
+        if (q.lastError().isValid())
+            problems.append(q.lastError().text().trimmed());
+    }
+    qCDebug(lcStore) << "quick_check took" << timer.elapsed() << "ms";
+    if (problems.isEmpty())
+        return true;
+    m_corrupted = true;
+    m_lastError = damagedAdvice(m_url) +
+                  QStringLiteral(" (PRAGMA quick_check: %1)").arg(problems.join(u"; ").left(300));
+    qCCritical(lcStore).noquote() << m_lastError;
+    return false;
+}
+
 bool Store::configure(const StoreOptions &options)
 {
     if (m_dialect.isPostgres())
         return exec(QStringLiteral("SET client_min_messages TO WARNING"));
     // Fails early with a clear message when the file is not a database.
     if (!exec(QStringLiteral("PRAGMA schema_version")))
+        return false;
+    // A damaged file is refused before anything is written to it (journal mode, migration).
+    if (m_url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly && options.checkIntegrity &&
+        !checkIntegrity())
         return false;
     if (m_url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly &&
         !exec(QStringLiteral("PRAGMA journal_mode=WAL")))
@@ -269,6 +335,15 @@ bool Store::fail(const QSqlQuery &query, const QString &what)
     if (m_lastError.isEmpty())
         m_lastError = QStringLiteral("database error");
     qCWarning(lcStore).noquote() << "statement failed:" << what << "-" << m_lastError;
+    if (!m_dialect.isPostgres() && isCorruptionCode(error)) {
+        if (!m_corrupted)
+            qCCritical(lcStore).noquote() << damagedAdvice(m_url);
+        m_corrupted = true;
+    }
+    if (m_corrupted)
+        m_lastError = QStringLiteral("the database is damaged (%1); nothing more is written to "
+                                     "it. %2")
+                          .arg(m_lastError, damagedAdvice(m_url));
     return false;
 }
 
@@ -383,6 +458,10 @@ QStringList Store::tableNames()
 
 bool Store::ping()
 {
+    if (m_corrupted) {
+        m_lastError = damagedAdvice(m_url);
+        return false;
+    }
     QSqlQuery q(database());
     if (!q.exec(QStringLiteral("SELECT sequence FROM coordinator_state WHERE id = 1")) || !q.next())
         return fail(q, QStringLiteral("ping"));
@@ -432,7 +511,9 @@ bool Store::loadAgents(MergeEngine &engine, quint64 sinceSequence)
         return fail(q, QStringLiteral("load agents"));
     while (q.next())
         engine.restore(readAgent(q, 0));
-    return true;
+    // A step that failed (a damaged page) ends the loop like the last row: never a silently
+    // shorter result.
+    return !q.lastError().isValid() || fail(q, QStringLiteral("load agents"));
 }
 
 AgentState Store::readAgent(const QSqlQuery &q, int column) const
@@ -516,6 +597,10 @@ std::optional<QList<AgentState>> Store::listAgents()
         agent.sequence = q.value(4).toULongLong();
         agents.append(std::move(agent));
     }
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("list agents"));
+        return std::nullopt;
+    }
     return agents;
 }
 
@@ -543,6 +628,10 @@ std::optional<QList<Store::PushRecord>> Store::agentHistory(const QString &agent
         r.source = q.value(3).toString();
         r.receivedAt = q.value(4).toLongLong();
         records.append(std::move(r));
+    }
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("agent history"));
+        return std::nullopt;
     }
     return records;
 }
@@ -645,6 +734,11 @@ bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
 
 bool Store::beginWrite()
 {
+    if (m_corrupted) {
+        m_lastError =
+            QStringLiteral("nothing is written to a damaged database. ") + damagedAdvice(m_url);
+        return false;
+    }
     return exec(m_dialect.beginWrite());
 }
 
@@ -789,6 +883,10 @@ std::optional<QList<Store::PushRecord>> Store::agentHistoryPage(const QString &a
         r.receivedAt = q.value(5).toLongLong();
         records.append(std::move(r));
     }
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("agent history page"));
+        return std::nullopt;
+    }
     return records;
 }
 
@@ -918,6 +1016,10 @@ std::optional<QList<Store::PushRecord>> Store::historyBatch(qint64 afterId, qint
         r.receivedAt = q.value(8).toLongLong();
         records.append(std::move(r));
     }
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("history batch"));
+        return std::nullopt;
+    }
     return records;
 }
 
@@ -954,6 +1056,10 @@ std::optional<QList<AgentState>> Store::agentsBatch(const QString &afterAgentId,
     QList<AgentState> agents;
     while (q.next())
         agents.append(readAgent(q, 0));
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("agents batch"));
+        return std::nullopt;
+    }
     return agents;
 }
 

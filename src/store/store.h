@@ -30,6 +30,9 @@ struct StoreOptions
 {
     Durability durability = Durability::Full;
     bool readOnly = false;
+    // SQLite file: PRAGMA quick_check before the store is used (writers only: a reader such
+    // as `export` must still get at what a damaged file holds). A damaged file is refused.
+    bool checkIntegrity = true;
 };
 
 struct ApiKeyRecord
@@ -81,8 +84,11 @@ public:
     // The tables of the coordinator's schema.
     QStringList tableNames();
 
-    // A cheap round trip, for /health.
+    // A cheap round trip, for /health. False once the database was found damaged.
     bool ping();
+    // SQLite reported the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB) at some point: from
+    // then on writes are refused and ping() fails, so nothing more is acknowledged into it.
+    bool corrupted() const { return m_corrupted; }
 
     std::optional<StoreState> readState();
     // PostgreSQL, inside a write transaction: reads the state and locks its row until the
@@ -196,6 +202,8 @@ private:
     Store(const StoreUrl &url, const QString &connection);
     static void checkThread();
     bool configure(const StoreOptions &options);
+    // PRAGMA quick_check; false (and the store marked corrupted) when the file is damaged.
+    bool checkIntegrity();
     std::optional<StoreState> queryState(bool forUpdate);
     bool migrate();
     bool exec(const QString &statement);
@@ -211,6 +219,7 @@ private:
     SqlDialect m_dialect;
     QString m_connection;
     QString m_lastError;
+    bool m_corrupted = false;
     StoreOptions m_options;
     std::unique_ptr<QSqlQuery> m_insertSummary;
     std::unique_ptr<QSqlQuery> m_upsertAgent;

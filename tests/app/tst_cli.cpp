@@ -221,6 +221,10 @@ void TstCli::badOptions_data()
                                << QStringList{u"db"_s, u"mysql"_s};
     QTest::addRow("max-body too small")
         << QStringList{u"--max-body"_s, u"10"_s} << QStringList{u"max-body"_s, u"10"_s};
+    QTest::addRow("forwarded header") << QStringList{u"--forwarded-header"_s, u"x-real-ip"_s}
+                                      << QStringList{u"forwarded-header"_s, u"x-real-ip"_s};
+    QTest::addRow("allowed host") << QStringList{u"--allowed-host"_s, u"bad host/x"_s}
+                                  << QStringList{u"allowed-host"_s, u"bad host/x"_s};
     QTest::addRow("unknown command")
         << QStringList{u"frobnicate"_s} << QStringList{u"frobnicate"_s};
 }

@@ -2,6 +2,7 @@
 // (options.cpp), invalid input saves nothing, Restore defaults removes the keys, overrides
 // for this run are shown, and the window restarts the server with new values when asked.
 // Never touches the person's settings: QSettings lives in a temporary folder (main()).
+#include "ciskip.h"
 #include "gui/mainwindow.h"
 #include "gui/settingsdialog.h"
 #include "config/options.h"
@@ -408,7 +409,7 @@ void TstSettings::invalidInputSavesNothing()
     QFETCH(QString, message);
     const bool tls = key.startsWith(u"tls-");
     if (tls && !ensureCertificate())
-        QSKIP("openssl could not make a certificate");
+        AGMEM_SKIP_ENVIRONMENT("openssl could not make a certificate");
     const auto file = [this](const QString &what) {
         if (what == u"CERT")
             return certFile();
@@ -468,7 +469,7 @@ void TstSettings::invalidInputSavesNothing()
 void TstSettings::tlsFilesThatLoad()
 {
     if (!ensureCertificate())
-        QSKIP("openssl could not make a certificate");
+        AGMEM_SKIP_ENVIRONMENT("openssl could not make a certificate");
     SettingsDialog dialog;
     field<QLineEdit>(dialog, "tls-cert")->setText(certFile());
     field<QLineEdit>(dialog, "tls-key")->setText(keyFile());
@@ -692,7 +693,7 @@ void TstSettings::startAtLaunchFalseIsHonored()
 {
     const QString binary = qEnvironmentVariable("AGMEM_TEST_BINARY");
     if (binary.isEmpty() || !QFile::exists(binary))
-        QSKIP("agmem-coordinator is not built (AGMEM_TEST_BINARY)");
+        AGMEM_SKIP_ENVIRONMENT("agmem-coordinator is not built (AGMEM_TEST_BINARY)");
     const QString configHome = m_dir->filePath(u"config"_s);
     const quint16 port = freePort();
     QVERIFY(port != 0);

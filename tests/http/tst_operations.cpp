@@ -3,6 +3,7 @@
 // scopes with API keys, GET /metrics (parsed and checked by promtool), /openapi.json against
 // the router, /docs, gzip for /pull, and retention with a clock the test controls.
 
+#include "ciskip.h"
 #include "testsupport.h"
 
 #include "core/timestamp.h"
@@ -799,7 +800,7 @@ void TestOperations::jsonLogAndOptions()
 {
     const QString binary = qEnvironmentVariable("AGMEM_TEST_BINARY");
     if (binary.isEmpty())
-        QSKIP("AGMEM_TEST_BINARY is not set (run through ctest)");
+        AGMEM_SKIP_ENVIRONMENT("AGMEM_TEST_BINARY is not set (run through ctest)");
     QTemporaryDir dir;
     QProcess bad;
     bad.start(binary, {u"--no-gui"_s, u"--history-retention"_s, u"abc"_s});

@@ -2,6 +2,7 @@
 // scopes, revocation, rate limits, auth-failure bans, trusted proxies, CORS, redaction of
 // keys in logs, TLS, and the `keys` CLI against a running server. Every refusal is
 // checked to leave the store untouched (/pull body and ETag).
+#include "ciskip.h"
 #include "testsupport.h"
 
 #include "core/apikey.h"
@@ -117,6 +118,24 @@ HttpResponse readResponseFrom(QTcpSocket &socket, QByteArray &buffer, int timeou
     return r;
 }
 
+// One request with exactly these header lines (Host included: none is added).
+HttpResponse rawExchange(quint16 port, const QByteArray &method, const QByteArray &path,
+                         const RawHeaders &headers, const QByteArray &body = {})
+{
+    QByteArray out = method + ' ' + path + " HTTP/1.1\r\n";
+    for (const auto &[name, value] : headers)
+        out += name + ": " + value + "\r\n";
+    if (!body.isEmpty() || method == "POST")
+        out += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
+    out += "\r\n" + body;
+    return httpExchange(port, out);
+}
+
+QString detailOf(const HttpResponse &r)
+{
+    return r.object().value(u"detail"_s).toString();
+}
+
 } // namespace
 
 class TstAccess : public QObject
@@ -141,6 +160,16 @@ private Q_SLOTS:
     void authFailureBan();
     void trustedProxy();
     void untrustedProxyHeadersIgnored();
+    void adminBehindProxyNeedsLocalClient();
+    void metricsBehindProxyNeedsLocalClient();
+    void forwardedChain();
+    void forwardedHeaderFamily();
+    void banKeysOnResolvedAddress();
+    void contentTypeRequired();
+    void crossSiteWritesRefused();
+    void dnsRebindingRefused();
+    void logForgingEscaped();
+    void timestampOutsideYearsRefused();
     void cors();
     void corsUnset();
     void keyNeverLogged();
@@ -175,6 +204,7 @@ private:
     bool ensureCertificate();
     QString certificateFile() const { return m_tlsDir.filePath(u"cert.pem"_s); }
     QString keyFile() const { return m_tlsDir.filePath(u"key.pem"_s); }
+    QString otherKeyFile() const { return m_tlsDir.filePath(u"other-key.pem"_s); }
 
     QTemporaryDir m_tlsDir;
 };
@@ -532,7 +562,7 @@ void TstAccess::authFailureBan()
     VERIFY_UNCHANGED(s, before);
 }
 
-// Behind a trusted proxy the client address comes from X-Forwarded-For / Forwarded: it
+// Behind a trusted proxy the client address comes from X-Forwarded-For (by default): it
 // shows in the request events, and rate limits and auth-failure bans apply per forwarded
 // address.
 void TstAccess::trustedProxy()
@@ -568,10 +598,10 @@ void TstAccess::trustedProxy()
     QCOMPARE(pullAs("X-Forwarded-For", "203.0.113.9, 127.0.0.1").status, 200);
     QTRY_COMPARE(events.size(), 6);
     QCOMPARE(events.last().source, u"203.0.113.9"_s);
-    QCOMPARE(pullAs("Forwarded", "for=\"[2001:db8::5]:4711\";proto=https").status, 200);
+    QCOMPARE(pullAs("X-Forwarded-For", "[2001:db8::5]:4711").status, 200);
     QTRY_COMPARE(events.size(), 7);
     QCOMPARE(events.last().source, u"2001:db8::5"_s);
-    QCOMPARE(pullAs("Forwarded", "for=192.0.2.60;proto=https, for=127.0.0.1").status, 200);
+    QCOMPARE(pullAs("X-Forwarded-For", "192.0.2.60, 127.0.0.1").status, 200);
     QTRY_COMPARE(events.size(), 8);
     QCOMPARE(events.last().source, u"192.0.2.60"_s);
 
@@ -736,6 +766,369 @@ void TstAccess::keyNeverLogged()
     }
 }
 
+// #1: behind a trusted proxy, "from this machine" means the client the proxy names, not
+// the proxy: a reset or an agent deletion from the network is refused, and the reset log
+// line names the client.
+void TstAccess::adminBehindProxyNeedsLocalClient()
+{
+    Server s = start(
+        Mode::Open,
+        [](agmem::ServerConfig &c) {
+            c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32}};
+            c.accessLog = true;
+        },
+        false);
+    QVERIFY(s.port);
+    QCOMPARE(post(s.port, "/push", pushBody(u"kept"_s)).status, 200);
+    const PullSnapshot before = snapshot(s);
+    const RawHeaders remote{{"X-Forwarded-For", "203.0.113.7"}};
+    HttpResponse r = httpExchange(s.port, buildRequest("DELETE", "/admin/reset", {}, remote));
+    VERIFY_STATUS(r, 403);
+    QVERIFY2(detailOf(r).contains(u"admin"), r.body.constData());
+    r = httpExchange(s.port, buildRequest("DELETE", "/agents/kept", {}, remote));
+    VERIFY_STATUS(r, 403);
+    QVERIFY(!detailOf(r).isEmpty());
+    // An entry that cannot be read makes the client "unknown", never this machine.
+    r = httpExchange(s.port, buildRequest("DELETE", "/admin/reset", {},
+                                          {{"X-Forwarded-For", "127.0.0.1, not-an-address"}}));
+    VERIFY_STATUS(r, 403);
+    VERIFY_UNCHANGED(s, before);
+
+    // A client on this machine behind the proxy may reset; the log names it, not the proxy.
+    {
+        QMutexLocker lock(&logMutex);
+        logLines.clear();
+    }
+    r = httpExchange(
+        s.port, buildRequest("DELETE", "/admin/reset", {}, {{"X-Forwarded-For", "127.0.0.2"}}));
+    VERIFY_STATUS(r, 200);
+    QStringList lines;
+    QTRY_VERIFY(([&] {
+        QMutexLocker lock(&logMutex);
+        lines = logLines.filter(u"store reset by"_s);
+        return !lines.isEmpty();
+    }()));
+    QVERIFY2(lines.first().endsWith(u"store reset by 127.0.0.2"_s), qPrintable(lines.first()));
+}
+
+// #1/#2: /metrics is open from this machine only; behind the proxy that is the resolved
+// client, and a client-sent Forwarded header does not make it "this machine".
+void TstAccess::metricsBehindProxyNeedsLocalClient()
+{
+    Server s = start(Mode::Auto, [](agmem::ServerConfig &c) {
+        c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32}};
+    });
+    QVERIFY(s.port);
+    VERIFY_STATUS(get(s.port, "/metrics"), 200); // from the proxy's machine, not forwarded
+    VERIFY_STATUS(get(s.port, "/metrics", {{"X-Forwarded-For", "127.0.0.1"}}), 200);
+    HttpResponse r = get(s.port, "/metrics", {{"X-Forwarded-For", "203.0.113.7"}});
+    VERIFY_STATUS(r, 401);
+    QVERIFY(!detailOf(r).isEmpty());
+    // What nginx passes for a client that sent its own Forwarded: for=127.0.0.1.
+    r = get(s.port, "/metrics",
+            {{"Forwarded", "for=127.0.0.1"}, {"X-Forwarded-For", "203.0.113.7"}});
+    VERIFY_STATUS(r, 401);
+    // A client that wrote its own X-Forwarded-For: nginx appends the real address.
+    r = get(s.port, "/metrics", {{"X-Forwarded-For", "127.0.0.1, 203.0.113.7"}});
+    VERIFY_STATUS(r, 401);
+    VERIFY_STATUS(
+        get(s.port, "/metrics", {bearer(s.fullKey).first(), {"X-Forwarded-For", "203.0.113.7"}}),
+        200);
+}
+
+// #2: every line of the header, in order; from the right past trusted proxies; an entry
+// that does not parse is "unknown".
+void TstAccess::forwardedChain()
+{
+    Server s = start(
+        Mode::Open,
+        [](agmem::ServerConfig &c) {
+            c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32},
+                                       {QHostAddress(u"10.0.0.0"_s), 8}};
+        },
+        false);
+    QVERIFY(s.port);
+    QList<agmem::RequestEvent> events;
+    QObject context;
+    connect(s.server->controller(), &agmem::ServerController::requestsFinished, &context,
+            [&events](const QList<agmem::RequestEvent> &batch) { events += batch; });
+    const auto sourceOf = [&](const RawHeaders &headers) -> QString {
+        const qsizetype seen = events.size();
+        if (get(s.port, "/health", headers).status != 200)
+            return u"(request failed)"_s;
+        QElapsedTimer t;
+        t.start();
+        while (events.size() == seen && !t.hasExpired(10000))
+            QTest::qWait(10);
+        return events.size() > seen ? events.last().source : u"(no event)"_s;
+    };
+    // Two lines: joined in order, so the second line's entry is the nearest hop.
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "203.0.113.1"}, {"X-Forwarded-For", "198.51.100.9"}}),
+             u"198.51.100.9"_s);
+    QCOMPARE(
+        sourceOf({{"X-Forwarded-For", "203.0.113.1, 10.0.0.7"}, {"X-Forwarded-For", "10.0.0.8"}}),
+        u"203.0.113.1"_s);
+    // Every hop a trusted proxy: the farthest one is the client.
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "10.0.0.3, 10.0.0.4"}}), u"10.0.0.3"_s);
+    // Unreadable entries on the way.
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "garbage"}}), u"unknown"_s);
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "203.0.113.1, unknown, 10.0.0.4"}}), u"unknown"_s);
+    QCOMPARE(sourceOf({{"X-Forwarded-For", ""}}), u"unknown"_s);
+    // Left of the client: written by the client, never read.
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "garbage, 203.0.113.2"}}), u"203.0.113.2"_s);
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "[2001:db8::7]:443, 10.0.0.1"}}), u"2001:db8::7"_s);
+    QCOMPARE(sourceOf({{"X-Forwarded-For", "203.0.113.3:5555"}}), u"203.0.113.3"_s);
+}
+
+// #2: one header family, chosen by --forwarded-header; the other one is ignored.
+void TstAccess::forwardedHeaderFamily()
+{
+    for (const bool rfc7239 : {false, true}) {
+        Server s = start(
+            Mode::Open,
+            [rfc7239](agmem::ServerConfig &c) {
+                c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32}};
+                if (rfc7239)
+                    c.access.forwardedHeader = AccessConfig::ForwardedHeader::Forwarded;
+            },
+            false);
+        QVERIFY(s.port);
+        QList<agmem::RequestEvent> events;
+        QObject context;
+        connect(s.server->controller(), &agmem::ServerController::requestsFinished, &context,
+                [&events](const QList<agmem::RequestEvent> &batch) { events += batch; });
+        const RawHeaders both{{"Forwarded", "for=192.0.2.60;proto=https"},
+                              {"X-Forwarded-For", "198.51.100.4"}};
+        VERIFY_STATUS(get(s.port, "/health", both), 200);
+        QTRY_COMPARE(events.size(), 1);
+        QCOMPARE(events.last().source, rfc7239 ? u"192.0.2.60"_s : u"198.51.100.4"_s);
+        if (!rfc7239)
+            continue;
+        VERIFY_STATUS(get(s.port, "/health",
+                          {{"Forwarded", "for=\"[2001:db8::5]:4711\";proto=https"},
+                           {"Forwarded", "for=203.0.113.8, for=127.0.0.1"}}),
+                      200);
+        QTRY_COMPARE(events.size(), 2);
+        QCOMPARE(events.last().source, u"203.0.113.8"_s);
+        VERIFY_STATUS(get(s.port, "/health", {{"Forwarded", "for=_hidden"}}), 200);
+        QTRY_COMPARE(events.size(), 3);
+        QCOMPARE(events.last().source, u"unknown"_s);
+        VERIFY_STATUS(get(s.port, "/health", {{"Forwarded", "proto=https"}}), 200);
+        QTRY_COMPARE(events.size(), 4);
+        QCOMPARE(events.last().source, u"unknown"_s);
+    }
+}
+
+// #2: bans and rate limits key on the resolved address: rotating a client-written header
+// neither dodges a ban nor bans somebody else.
+void TstAccess::banKeysOnResolvedAddress()
+{
+    Server s = start(Mode::Required, [](agmem::ServerConfig &c) {
+        c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32}};
+    });
+    QVERIFY(s.port);
+    const PullSnapshot before = snapshot(s);
+    // The attacker (203.0.113.66 per nginx) names the victim in headers of its own.
+    for (int i = 0; i < 10; ++i) {
+        const QByteArray victim = "198.51.100." + QByteArray::number(i % 2 ? 20 : 21);
+        const HttpResponse r = get(s.port, "/pull",
+                                   {{"Forwarded", "for=" + victim},
+                                    {"X-Forwarded-For", victim + ", 203.0.113.66"},
+                                    bearer(agmem::ApiKey::generate()).first()});
+        QCOMPARE(r.status, 401);
+    }
+    // The attacker is banned, whatever it writes next...
+    HttpResponse r =
+        get(s.port, "/pull",
+            {{"X-Forwarded-For", "192.0.2.99, 203.0.113.66"}, bearer(s.fullKey).first()});
+    VERIFY_STATUS(r, 429);
+    QVERIFY(detailOf(r).contains(u"authentication"));
+    // ...and the victims are not.
+    for (const QByteArray victim : {"198.51.100.20", "198.51.100.21"}) {
+        r = get(s.port, "/pull", {{"X-Forwarded-For", victim}, bearer(s.fullKey).first()});
+        VERIFY_STATUS(r, 200);
+    }
+    VERIFY_UNCHANGED(s, before);
+}
+
+// #15: a request body must be declared JSON; a missing Content-Type is refused too.
+void TstAccess::contentTypeRequired()
+{
+    Server s = start(Mode::Open, {}, false);
+    QVERIFY(s.port);
+    const PullSnapshot before = snapshot(s);
+    const QByteArray body = pushBody(u"blob"_s);
+    for (const QByteArray &type :
+         {QByteArray(), QByteArray("text/plain"), QByteArray("application/x-www-form-urlencoded"),
+          QByteArray("multipart/form-data; boundary=x"), QByteArray("application/+json")}) {
+        RawHeaders headers{{"Host", "127.0.0.1"}};
+        if (!type.isEmpty())
+            headers.append({"Content-Type", type});
+        const HttpResponse r = rawExchange(s.port, "POST", "/push", headers, body);
+        VERIFY_STATUS(r, 415);
+        QVERIFY2(detailOf(r).contains(u"application/json"), r.body.constData());
+    }
+    // A body on a route that takes none: declared JSON or refused.
+    HttpResponse r = rawExchange(s.port, "DELETE", "/admin/reset", {{"Host", "127.0.0.1"}}, "x");
+    VERIFY_STATUS(r, 415);
+    VERIFY_UNCHANGED(s, before);
+    VERIFY_STATUS(
+        rawExchange(s.port, "POST", "/push",
+                    {{"Host", "127.0.0.1"}, {"Content-Type", "application/json; charset=utf-8"}},
+                    body),
+        200);
+}
+
+// #15: a state-changing request from a web page of another origin is refused; the
+// server's own origin and --cors-origin are allowed; reads are not affected.
+void TstAccess::crossSiteWritesRefused()
+{
+    Server s = start(
+        Mode::Open,
+        [](agmem::ServerConfig &c) { c.access.corsOrigins = {u"https://dash.example"_s}; }, false);
+    QVERIFY(s.port);
+    const QByteArray host = "127.0.0.1:" + QByteArray::number(s.port);
+    const QByteArray json = "application/json";
+    QCOMPARE(post(s.port, "/push", pushBody(u"kept"_s)).status, 200);
+    const PullSnapshot before = snapshot(s);
+    for (const QByteArray &origin :
+         {QByteArray("https://evil.example"), QByteArray("null"),
+          QByteArray("http://127.0.0.1:" + QByteArray::number(s.port + 1)),
+          QByteArray("https://" + host), QByteArray("http://127.0.0.1.evil.example")}) {
+        HttpResponse r = rawExchange(s.port, "POST", "/push",
+                                     {{"Host", host}, {"Origin", origin}, {"Content-Type", json}},
+                                     pushBody(u"csrf"_s));
+        VERIFY_STATUS(r, 403);
+        QVERIFY2(detailOf(r).contains(u"origin"), r.body.constData());
+        // A Blob body without Content-Type: refused as well.
+        r = rawExchange(s.port, "POST", "/push", {{"Host", host}, {"Origin", origin}},
+                        pushBody(u"csrf"_s));
+        QVERIFY(r.status == 403 || r.status == 415);
+        QVERIFY(!detailOf(r).isEmpty());
+        r = rawExchange(s.port, "DELETE", "/admin/reset", {{"Host", host}, {"Origin", origin}});
+        VERIFY_STATUS(r, 403);
+        r = rawExchange(s.port, "DELETE", "/agents/kept", {{"Host", host}, {"Origin", origin}});
+        VERIFY_STATUS(r, 403);
+    }
+    VERIFY_UNCHANGED(s, before);
+    // Reads from another origin go on (the browser keeps the answer from the page).
+    VERIFY_STATUS(
+        rawExchange(s.port, "GET", "/pull", {{"Host", host}, {"Origin", "https://evil.example"}}),
+        200);
+    // The server's own origin, and an allowed CORS origin, may write.
+    VERIFY_STATUS(
+        rawExchange(s.port, "POST", "/push",
+                    {{"Host", host}, {"Origin", "http://" + host}, {"Content-Type", json}},
+                    pushBody(u"same-origin"_s)),
+        200);
+    VERIFY_STATUS(
+        rawExchange(s.port, "POST", "/push",
+                    {{"Host", host}, {"Origin", "https://dash.example"}, {"Content-Type", json}},
+                    pushBody(u"cors"_s)),
+        200);
+    const auto agents = [](const QByteArray &pull) {
+        return QJsonDocument::fromJson(pull).object().value(u"contributing_agents"_s).toInt(-1);
+    };
+    QCOMPARE(agents(snapshot(s).body), agents(before.body) + 2);
+}
+
+// #15: DNS rebinding: on a loopback listener, a Host that is not this machine is refused
+// (unless an --allowed-host, or the request came through a trusted proxy).
+void TstAccess::dnsRebindingRefused()
+{
+    Server s = start(
+        Mode::Open, [](agmem::ServerConfig &c) { c.access.allowedHosts = {u"coordinator.lan"_s}; },
+        false);
+    QVERIFY(s.port);
+    const QByteArray port = QByteArray::number(s.port);
+    QCOMPARE(post(s.port, "/push", pushBody(u"kept"_s)).status, 200);
+    const PullSnapshot before = snapshot(s);
+    for (const QByteArray &host :
+         {QByteArray("evil.example:" + port), QByteArray("evil.example"),
+          QByteArray("localhost.evil.example"), QByteArray("192.168.1.5:" + port),
+          QByteArray("127.0.0.1.nip.io"), QByteArray("[::1]x")}) {
+        HttpResponse r = rawExchange(s.port, "DELETE", "/admin/reset", {{"Host", host}});
+        VERIFY_STATUS(r, 421);
+        QVERIFY2(detailOf(r).contains(u"Host"), r.body.constData());
+        r = rawExchange(s.port, "GET", "/pull", {{"Host", host}});
+        VERIFY_STATUS(r, 421);
+        r = rawExchange(s.port, "POST", "/push",
+                        {{"Host", host}, {"Content-Type", "application/json"}},
+                        pushBody(u"rebound"_s));
+        VERIFY_STATUS(r, 421);
+    }
+    VERIFY_UNCHANGED(s, before);
+    for (const QByteArray &host :
+         {QByteArray("localhost:" + port), QByteArray("LOCALHOST"), QByteArray("127.0.0.1"),
+          QByteArray("[::1]:" + port), QByteArray("coordinator.lan:" + port),
+          QByteArray("127.0.0.2")}) {
+        VERIFY_STATUS(rawExchange(s.port, "GET", "/pull", {{"Host", host}}), 200);
+    }
+
+    // Through a trusted proxy the public Host is expected.
+    Server proxied = start(
+        Mode::Open,
+        [](agmem::ServerConfig &c) {
+            c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32}};
+        },
+        false);
+    QVERIFY(proxied.port);
+    VERIFY_STATUS(
+        rawExchange(proxied.port, "GET", "/pull",
+                    {{"Host", "coordinator.example.org"}, {"X-Forwarded-For", "203.0.113.5"}}),
+        200);
+}
+
+// #11: control characters from a request never reach a log line raw.
+void TstAccess::logForgingEscaped()
+{
+    Server s = start(
+        Mode::Open, [](agmem::ServerConfig &c) { c.accessLog = true; }, false);
+    QVERIFY(s.port);
+    {
+        QMutexLocker lock(&logMutex);
+        logLines.clear();
+    }
+    const QByteArray forged = "/x%0A2026-11-30T10:00:00.000%20agmem.server%20info:%20store%20"
+                              "reset%20by%20203.0.113.66%0D%1B[2J%5C";
+    VERIFY_STATUS(get(s.port, forged), 404);
+    // An agent id with a line break, deleted by name: that log line is escaped too.
+    QCOMPARE(post(s.port, "/push", pushBody(u"evil\nagent"_s)).status, 200);
+    VERIFY_STATUS(httpExchange(s.port, buildRequest("DELETE", "/agents/evil%0Aagent")), 200);
+    QStringList lines;
+    QTRY_VERIFY(([&] {
+        QMutexLocker lock(&logMutex);
+        lines = logLines;
+        return lines.filter(u"deleted"_s).size() == 1 && lines.filter(u"/x"_s).size() == 1;
+    }()));
+    for (const QString &line : std::as_const(lines)) {
+        for (const QChar c : line)
+            QVERIFY2(c.unicode() >= 0x20 && c.unicode() != 0x7f,
+                     line.toUtf8().toPercentEncoding(" /:").constData());
+    }
+    const QString access = lines.filter(u"/x"_s).first();
+    QVERIFY2(access.contains(u"/x\\n2026-11-30T10:00:00.000 agmem.server info: store reset by "
+                             u"203.0.113.66\\r\\x1b[2J\\\\ 404"_s),
+             qPrintable(access));
+    QVERIFY2(lines.filter(u"deleted"_s).first().contains(u"agent evil\\nagent deleted"_s),
+             qPrintable(lines.filter(u"deleted"_s).first()));
+}
+
+// #12: a timestamp whose UTC instant leaves years 1..9999 is a 400, and nothing is stored.
+void TstAccess::timestampOutsideYearsRefused()
+{
+    Server s = start(Mode::Open, {}, false);
+    QVERIFY(s.port);
+    const PullSnapshot before = snapshot(s);
+    for (const QString &t : {u"9999-12-31T23:59:59-23:59"_s, u"0001-01-01T00:30:00+01:00"_s}) {
+        const HttpResponse r =
+            post(s.port, "/push", summaryBody(u"far"_s, t, QJsonObject{{u"t"_s, 1}}, {u"f"_s}));
+        VERIFY_STATUS(r, 400);
+        QVERIFY2(!detailOf(r).isEmpty(), r.body.constData());
+    }
+    VERIFY_UNCHANGED(s, before);
+}
+
 // HTTPS with a certificate made now: push, pull and keep-alive on one TLS connection.
 void TstAccess::tls()
 {
@@ -802,11 +1195,15 @@ void TstAccess::tlsBadFiles_data()
     QTest::addRow("garbage cert") << garbage << u"USE-REAL"_s << u"cert.pem"_s;
     QTest::addRow("garbage key") << u"USE-REAL"_s << u"garbage"_s << u"key.pem"_s;
     QTest::addRow("key is the cert") << u"USE-REAL"_s << u"USE-CERT"_s << u"key.pem"_s;
+    // Both files load, but the key belongs to another certificate: every handshake would fail.
+    QTest::addRow("key of another certificate")
+        << u"USE-REAL"_s << u"USE-OTHER"_s << u"does not belong to the certificate"_s;
 }
 
 bool TstAccess::ensureCertificate()
 {
-    if (QFile::exists(certificateFile()) && QFile::exists(keyFile()))
+    if (QFile::exists(certificateFile()) && QFile::exists(keyFile()) &&
+        QFile::exists(otherKeyFile()))
         return true;
     if (!m_tlsDir.isValid())
         return false;
@@ -818,6 +1215,15 @@ bool TstAccess::ensureCertificate()
     if (!openssl.waitForFinished(60000) || openssl.exitStatus() != QProcess::NormalExit ||
         openssl.exitCode() != 0) {
         qWarning() << "openssl failed:" << openssl.errorString() << openssl.readAllStandardError();
+        return false;
+    }
+    // A second key that belongs to no certificate here.
+    QProcess other;
+    other.start(u"openssl"_s, {u"genpkey"_s, u"-algorithm"_s, u"RSA"_s, u"-pkeyopt"_s,
+                               u"rsa_keygen_bits:2048"_s, u"-out"_s, otherKeyFile()});
+    if (!other.waitForFinished(60000) || other.exitStatus() != QProcess::NormalExit ||
+        other.exitCode() != 0) {
+        qWarning() << "openssl failed:" << other.errorString() << other.readAllStandardError();
         return false;
     }
     return true;
@@ -849,8 +1255,11 @@ void TstAccess::tlsBadFiles()
             f.write(content.toUtf8());
     };
     write(cert, certContent, realCert);
-    write(key, keyContent == u"USE-CERT" ? u"USE-REAL"_s : keyContent,
-          keyContent == u"USE-CERT" ? realCert : realKey);
+    if (keyContent == u"USE-OTHER")
+        QVERIFY(QFile::copy(otherKeyFile(), key));
+    else
+        write(key, keyContent == u"USE-CERT" ? u"USE-REAL"_s : keyContent,
+              keyContent == u"USE-CERT" ? realCert : realKey);
 
     agmem::test::TestServer server;
     server.config.tlsCertificate = cert;
@@ -866,7 +1275,7 @@ void TstAccess::cliKeys()
 {
     const QString binary = qEnvironmentVariable("AGMEM_TEST_BINARY");
     if (binary.isEmpty())
-        QSKIP("AGMEM_TEST_BINARY is not set (run through ctest)");
+        AGMEM_SKIP_ENVIRONMENT("AGMEM_TEST_BINARY is not set (run through ctest)");
     Server s = start(Mode::Auto, {}, false);
     QVERIFY(s.port);
     const QString db = s.server->databaseFile();

@@ -196,7 +196,7 @@ void TstGuard::headTooLarge()
     const int limit = agmem::ConnectionLimits::DefaultMaxHeadBytes;
 
     // At the limit: served.
-    QByteArray head = "GET /pull HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+    QByteArray head = "GET /pull HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ";
     head += QByteArray(limit - head.size(), 'a');
     QCOMPARE(head.size(), limit);
     HttpResponse r = httpExchange(port, head + "\r\n\r\n");
@@ -307,7 +307,7 @@ void TstGuard::badAfterGoodInLaterWrite()
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
     QVERIFY(client.send(buildJsonPost("/push", pushBody(u"first"_s))));
-    QVERIFY(client.send("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"));
+    QVERIFY(client.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n"));
     HttpResponse r = client.readResponse();
     QVERIFY2(r.valid, qPrintable(r.error));
     QCOMPARE(r.status, 200);
@@ -328,9 +328,10 @@ void TstGuard::chunkedRefused()
     const QByteArray body = pushBody(u"chunked"_s);
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
-    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n" +
-                        QByteArray::number(body.size(), 16) + "\r\n" + body + "\r\n0\r\n\r\n"));
+    QVERIFY(
+        client.send("POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n" +
+                    QByteArray::number(body.size(), 16) + "\r\n" + body + "\r\n0\r\n\r\n"));
     const HttpResponse r = client.readResponse();
     QVERIFY2(r.valid, qPrintable(r.error));
     QCOMPARE(r.status, 411);
@@ -346,9 +347,10 @@ void TstGuard::expectContinue()
     const QByteArray body = pushBody(u"patient"_s);
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
-    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Expect: 100-continue\r\nContent-Length: " +
-                        QByteArray::number(body.size()) + "\r\n\r\n"));
+    QVERIFY(
+        client.send("POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Expect: 100-continue\r\nContent-Length: " +
+                    QByteArray::number(body.size()) + "\r\n\r\n"));
     HttpResponse r = client.readResponse(false, 5000);
     QVERIFY2(r.valid, qPrintable(r.error));
     QCOMPARE(r.status, 100);
@@ -370,8 +372,9 @@ void TstGuard::expectContinueTooLarge()
     const PullSnapshot before = pullSnapshot(port);
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
-    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                        "Expect: 100-continue\r\nContent-Length: 1001\r\n\r\n"));
+    QVERIFY(
+        client.send("POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Expect: 100-continue\r\nContent-Length: 1001\r\n\r\n"));
     const HttpResponse r = client.readResponse(false, 5000);
     QVERIFY2(r.valid, qPrintable(r.error));
     QCOMPARE(r.status, 413); // no "100 Continue" before it
