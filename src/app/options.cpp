@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "server/eventhub.h"
+
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QProcessEnvironment>
@@ -141,6 +143,13 @@ QList<Option> optionTable()
          QStringLiteral("count"),
          QStringLiteral("Open connections at most; more are answered 503."),
          QString::number(ConnectionLimits::DefaultMaxConnections),
+         {}},
+        // h15: GET /events.
+        {QStringLiteral("max-event-streams"),
+         QStringLiteral("count"),
+         QStringLiteral("Open GET /events streams at most (each also counts as a connection); "
+                        "more are answered 503."),
+         QString::number(EventStreams::DefaultMaxStreams),
          {}},
         {QStringLiteral("idle-timeout"),
          QStringLiteral("seconds"),
@@ -481,7 +490,8 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
     if (!number("max-connections", 1, 1000000, &config.connection.maxConnections) ||
         !number("idle-timeout", 1, 86400, &idleSeconds) ||
         !number("read-timeout", 1, 86400, &readSeconds) ||
-        !number("max-head", 1024, 1024 * 1024, &config.connection.maxHeadBytes))
+        !number("max-head", 1024, 1024 * 1024, &config.connection.maxHeadBytes) ||
+        !number("max-event-streams", 0, 1000000, &config.maxEventStreams))
         return fail(error);
     if (!number("history-retention", 0, 36500, &config.historyRetentionDays) ||
         !number("history-max-per-agent", 0, 1000000000, &config.historyMaxPerAgent) ||

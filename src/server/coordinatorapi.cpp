@@ -1,6 +1,7 @@
 #include "coordinatorapi.h"
 
 #include "operationsapi.h"
+#include "webui.h"
 
 #include "core/jsonwriter.h"
 #include "core/logging.h"
@@ -63,6 +64,15 @@ const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
         {QStringLiteral("/metrics"), {Get, Head}, Scope::Pull},
         {QStringLiteral("/openapi.json"), {Get, Head}, Scope::None},
         {QStringLiteral("/docs"), {Get, Head}, Scope::None},
+        {QStringLiteral("/redoc"), {Get, Head}, Scope::None},
+        // The web dashboard (webui.h) and what it reads beyond /agents.
+        {QStringLiteral("/ui"), {Get, Head}, Scope::None},
+        {QStringLiteral("/ui/"), {Get, Head}, Scope::None},
+        {QStringLiteral("/ui/{file}"), {Get, Head}, Scope::None},
+        {QStringLiteral("/events"), {Get}, Scope::Pull},
+        {QStringLiteral("/topics"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/topics/{topic}"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/facts"), {Get, Head}, Scope::Pull},
     };
     return table;
 }
@@ -73,6 +83,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     , m_config(config)
     , m_store(std::move(store))
     , m_access(std::make_unique<AccessControl>(config.access, m_store.get()))
+    , m_events(std::make_unique<EventHub>(config.eventRingSize))
     , m_engine(std::move(engine))
     , m_parser(config.limits)
     , m_startedAt(nowInstant())
@@ -83,6 +94,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
         m_totalPushes = state->totalPushes;
         m_resetGeneration = state->resetGeneration;
         m_engine.setSequence(state->sequence);
+        m_events->setSequence(state->sequence);
         // Pushes through another instance between loading the agents and now.
         m_resyncNeeded = m_shared;
     }
@@ -106,6 +118,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     m_housekeeping.start();
     m_operations = std::make_unique<OperationsApi>(
         config, m_engine, *m_store, [this](quint64 sequence) { Q_EMIT mergeChanged(sequence); });
+    m_operations->setEventHub(m_events.get());
 }
 
 CoordinatorApi::~CoordinatorApi()
@@ -206,9 +219,17 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
             QStringLiteral("The store is unreachable: %1").arg(m_store->lastError().left(200))));
         return;
     }
-    if (request.path == u"/" || route->path.startsWith(u"/agents"))
+    if (request.path == u"/" || route->path.startsWith(u"/agents") ||
+        route->path.startsWith(u"/topics") || route->path == u"/facts" || route->path == u"/events")
         catchUp(); // on failure, the totals this instance knows
-    if (OperationsApi::handles(route->path))
+    if (WebUi::handles(route->path)) {
+        answer(WebUi::handle(request, route->path, parameter));
+    } else if (route->path == u"/events") {
+        // The transport writes the stream head and keeps the connection (apiserver.cpp).
+        HttpReply stream;
+        stream.eventStream = true;
+        answer(stream);
+    } else if (OperationsApi::handles(route->path))
         answer(m_operations->handle(request, route->path, parameter));
     else if (request.path == u"/")
         answer(root());
@@ -260,6 +281,7 @@ bool CoordinatorApi::catchUp(bool reconnect)
     if (!m_shared)
         return true;
     const quint64 before = m_engine.sequence();
+    bool reloaded = false;
     std::optional<StoreState> state;
     if (!m_resyncNeeded) {
         state = m_store->loadChanges(m_engine, m_engine.sequence());
@@ -278,13 +300,45 @@ bool CoordinatorApi::catchUp(bool reconnect)
         if (!state)
             return false;
         m_resyncNeeded = false;
+        reloaded = state->resetGeneration != m_resetGeneration;
         m_resetGeneration = state->resetGeneration;
     }
     m_engine.setSequence(state->sequence);
     m_totalPushes = state->totalPushes;
-    if (state->sequence != before)
+    if (state->sequence != before) {
+        publishCaughtUp(before, reloaded);
         Q_EMIT mergeChanged(state->sequence);
+    }
     return true;
+}
+
+void CoordinatorApi::publishCaughtUp(quint64 before, bool reloaded)
+{
+    // Other instances' changes, as far as the loaded rows tell them: after a reload (a reset
+    // elsewhere) a reset; else each agent that changed, without deltas.
+    QList<ChangeEvent> events;
+    if (reloaded) {
+        events.append(ChangeEvent::reset(m_engine.sequence()));
+        events.last().local = false;
+    } else {
+        for (const AgentState &a : m_engine.agents()) {
+            if (a.sequence <= before)
+                continue;
+            ChangeEvent e;
+            e.agentId = a.agentId;
+            e.sequence = a.sequence;
+            e.timestamp = a.current ? a.current->timestamp : 0;
+            e.receivedAt = a.lastSeen;
+            e.changesMerge = true;
+            e.local = false;
+            events.append(e);
+        }
+        std::sort(events.begin(), events.end(), [](const ChangeEvent &x, const ChangeEvent &y) {
+            return x.sequence < y.sequence;
+        });
+    }
+    m_events->publish(events);
+    m_events->setSequence(m_engine.sequence());
 }
 
 HttpReply CoordinatorApi::health()
@@ -351,6 +405,7 @@ HttpReply CoordinatorApi::reset(const HttpRequest &request)
     if (m_shared)
         m_resyncNeeded = true; // the next catch-up reloads (and learns the new generation)
     m_totalPushes = 0;
+    m_events->publish({ChangeEvent::reset(sequence)});
     qCInfo(lcServer) << "store reset by" << request.peer.toString();
     Q_EMIT mergeChanged(sequence);
     return HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("reset")},
@@ -412,6 +467,7 @@ void CoordinatorApi::flushPushes()
     };
     QList<Undo> undo;
     QList<HttpReply> replies(batch.size());
+    QList<ChangeEvent> events;
     qint64 added = 0;
     bool changed = false;
     bool ok = m_store->beginWrite();
@@ -446,6 +502,9 @@ void CoordinatorApi::flushPushes()
         undo.append({p.summary.agentId, before == m_engine.agents().cend()
                                             ? std::nullopt
                                             : std::optional<AgentState>(*before)});
+        events.append(ChangeEvent::push(
+            p.summary.agentId, undo.last().before ? undo.last().before->current : std::nullopt,
+            plan.next, p.summary.timestamp, p.receivedAt, next));
         m_engine.apply(p.summary.agentId, plan.next, p.receivedAt, next);
         sequence = next;
         changed = changed || plan.changesMerge();
@@ -490,6 +549,8 @@ void CoordinatorApi::flushPushes()
     } else {
         m_engine.setSequence(sequence);
         m_totalPushes += added;
+        // One publish per commit batch: each event stream writes the batch at once.
+        m_events->publish(events);
     }
     for (qsizetype i = 0; i < batch.size(); ++i) {
         replies[i].agentId = batch.at(i).summary.agentId;
