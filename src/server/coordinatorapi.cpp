@@ -273,6 +273,9 @@ HttpReply CoordinatorApi::root() const
                                {QStringLiteral("total_pushes"), m_totalPushes},
                                {QStringLiteral("total_agents"), qint64(m_engine.agentCount())},
                                {QStringLiteral("merge_mode"), mergeModeName(m_engine.mode())},
+                               // Whether push and pull need a key (the web dashboard asks
+                               // for one exactly then).
+                               {QStringLiteral("key_required"), m_access->keysRequired()},
                            });
 }
 
