@@ -320,6 +320,14 @@ function scheduleRefresh() {
 
 // --- pushes per minute -----------------------------------------------------------------
 
+// The last hour from the history (on load and after a reload); live pushes add to it.
+async function loadPerMinute() {
+  const data = await api('pushes/per-minute');
+  state.perMinute.clear();
+  for (const m of data.minutes) state.perMinute.set(Math.floor(Date.parse(m.minute) / 60000), m.pushes);
+  drawChart();
+}
+
 function countPush(at) {
   const minute = Math.floor((at ? Date.parse(at) : Date.now()) / 60000);
   state.perMinute.set(minute, (state.perMinute.get(minute) || 0) + 1);
@@ -404,12 +412,11 @@ function handleFrame(frame) {
   const e = JSON.parse(data);
   state.sequence = e.sequence;
   $('s-sequence').textContent = fmt.format(e.sequence);
-  if (event === 'hello') {
-    if (!e.resumed) refreshAll();
-    return;
-  }
-  if (event === 'reload') {
-    refreshAll();
+  if (event === 'hello' || event === 'reload') {
+    if (event === 'reload' || !e.resumed) {
+      refreshAll();
+      loadPerMinute().catch(onError);
+    }
     return;
   }
   if (event === 'push') countPush(e.received_at);

@@ -73,6 +73,7 @@ const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
         {QStringLiteral("/topics"), {Get, Head}, Scope::Pull},
         {QStringLiteral("/topics/{topic}"), {Get, Head}, Scope::Pull},
         {QStringLiteral("/facts"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/pushes/per-minute"), {Get, Head}, Scope::Pull},
     };
     return table;
 }

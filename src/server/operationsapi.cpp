@@ -163,7 +163,7 @@ bool OperationsApi::handles(const QString &route)
 {
     return route == u"/agents" || route == u"/agents/{agent_id}" || route == u"/metrics" ||
            route == u"/openapi.json" || route == u"/topics" || route == u"/topics/{topic}" ||
-           route == u"/facts";
+           route == u"/facts" || route == u"/pushes/per-minute";
 }
 
 bool OperationsApi::matchRoute(const QString &pattern, const QString &path, QString *parameter)
@@ -196,6 +196,8 @@ HttpReply OperationsApi::handle(const HttpRequest &request, const QString &route
         return topicAgents(request, parameter);
     if (route == u"/facts")
         return listFacts(request);
+    if (route == u"/pushes/per-minute")
+        return pushesPerMinute();
     return HttpReply::json(200, openApiDocument());
 }
 
@@ -259,6 +261,23 @@ HttpReply OperationsApi::topicAgents(const HttpRequest &request, const QString &
     return HttpReply::json(200, QJsonObject{{QStringLiteral("topic"), topic},
                                             {QStringLiteral("total"), it->second.total},
                                             {QStringLiteral("agents"), agents}});
+}
+
+HttpReply OperationsApi::pushesPerMinute()
+{
+    // The last hour, as the window's chart reads it at launch (bounded walk of the history).
+    constexpr qint64 MaxRows = 500000;
+    const Instant since = now() - Instant(59) * 60 * 1000000;
+    const auto minutes = m_store.pushesPerMinute(since, MaxRows);
+    if (!minutes)
+        return HttpReply::error(
+            503, QStringLiteral("The store is unreachable: %1").arg(m_store.lastError().left(200)));
+    QJsonArray out;
+    for (const Store::MinuteCount &m : minutes->minutes)
+        out.append(QJsonObject{{QStringLiteral("minute"), formatIsoTimestamp(m.minute)},
+                               {QStringLiteral("pushes"), m.pushes}});
+    return HttpReply::json(200, QJsonObject{{QStringLiteral("minutes"), out},
+                                            {QStringLiteral("complete"), minutes->complete}});
 }
 
 HttpReply OperationsApi::listFacts(const HttpRequest &request) const

@@ -76,6 +76,7 @@ private:
     HttpReply listTopics(const HttpRequest &request) const;
     HttpReply topicAgents(const HttpRequest &request, const QString &topic) const;
     HttpReply listFacts(const HttpRequest &request) const;
+    HttpReply pushesPerMinute();
     Instant now() const;
 
     ServerConfig m_config;

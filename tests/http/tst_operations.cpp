@@ -639,6 +639,16 @@ void TestOperations::topicsAndFacts()
     QCOMPARE(reversed[u"agents"].toArray().first().toObject()[u"agent_id"].toString(), u"b"_s);
     const QJsonObject onlyB = request(port, "GET", "/agents?q=B").object();
     QCOMPARE(onlyB[u"total"].toInt(), 1);
+
+    // The chart's last hour: both pushes, counted from the history.
+    const QJsonObject minutes = request(port, "GET", "/pushes/per-minute").object();
+    QCOMPARE(minutes[u"complete"].toBool(), true);
+    qint64 counted = 0;
+    for (const QJsonValue &m : minutes[u"minutes"].toArray()) {
+        QVERIFY(m.toObject()[u"minute"].toString().endsWith(u":00+00:00"));
+        counted += m.toObject()[u"pushes"].toInteger();
+    }
+    QCOMPARE(counted, 2);
 }
 
 void TestOperations::browseBadParameters_data()
