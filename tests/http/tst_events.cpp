@@ -469,6 +469,9 @@ void TestEvents::heartbeat()
         QVERIFY(beat->comment);
         QVERIFY(beat->type.isEmpty());
     }
+    // Stopping the server ends the stream (it does not hold the stop up).
+    server.stop();
+    QVERIFY(client.waitClosed(10000));
 }
 
 QTEST_GUILESS_MAIN(TestEvents)
