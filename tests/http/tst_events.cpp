@@ -162,6 +162,7 @@ private Q_SLOTS:
     void exemptFromIdleTimeout();
     void pullScope();
     void heartbeat();
+    void otherInstances();
 };
 
 void TestEvents::initTestCase()
@@ -472,6 +473,35 @@ void TestEvents::heartbeat()
     // Stopping the server ends the stream (it does not hold the stop up).
     server.stop();
     QVERIFY(client.waitClosed(10000));
+}
+
+void TestEvents::otherInstances()
+{
+    if (!postgresBackend())
+        QSKIP("several instances share a PostgreSQL database (tst_events_pg)");
+    TestServer server;
+    QVERIFY(server.start());
+    // A second instance on the same database.
+    ServerConfig config = TestServer::defaultConfig();
+    config.store = *server.store();
+    ServerController other;
+    QString error;
+    QVERIFY2(other.startAndWait(config, &error), qPrintable(error));
+
+    EventClient client;
+    QVERIFY(client.open(server.port()));
+    NEXT_EVENT(client, "hello", hello);
+    // Through the other instance: told by this one's catch-up (within a second or so).
+    QCOMPARE(push(other.port(), u"elsewhere"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    NEXT_EVENT(client, "push", pushed);
+    QCOMPARE(pushed.data[u"agent_id"].toString(), u"elsewhere"_s);
+    QCOMPARE(pushed.data[u"local"].toBool(true), false);
+    QCOMPARE(pushed.data[u"timestamp"].toString(), u"2025-01-01T00:00:00+00:00"_s);
+    QVERIFY(pushed.data[u"sequence"].toInteger() > hello.data[u"sequence"].toInteger());
+    VERIFY_STATUS(httpExchange(other.port(), buildRequest("DELETE", "/admin/reset", {}, {})), 200);
+    NEXT_EVENT(client, "reset", reset);
+    QCOMPARE(reset.data[u"local"].toBool(true), false);
+    other.stopAndWait();
 }
 
 QTEST_GUILESS_MAIN(TestEvents)
