@@ -317,14 +317,19 @@ void EventStreams::write(Stream &stream, const QByteArray &bytes)
 
 void EventStreams::deliver()
 {
+    // Streams usually stand at the same event: the batch's bytes are built once and shared.
+    QHash<quint64, EventHub::Resume> batches;
     const QList<QTcpSocket *> sockets = m_streams.keys();
     for (QTcpSocket *key : sockets) {
         auto it = m_streams.find(key);
         if (it == m_streams.end())
             continue;
-        const EventHub::Resume r = m_hub->since(it->last);
-        it->last = r.last;
-        write(*it, r.frames);
+        auto batch = batches.find(it->last);
+        if (batch == batches.end())
+            batch = batches.insert(it->last, m_hub->since(it->last));
+        it->last = batch->last;
+        const QByteArray frames = batch->frames;
+        write(*it, frames);
     }
 }
 
