@@ -269,7 +269,9 @@ EventStreams::EventStreams(EventHub *hub, int maxStreams, int heartbeatMs, QObje
     , m_hub(hub)
     , m_maxStreams(maxStreams)
 {
-    connect(hub, &EventHub::published, this, &EventStreams::deliver);
+    connect(hub, &EventHub::published, this, &EventStreams::published);
+    m_coalesce.setSingleShot(true);
+    connect(&m_coalesce, &QTimer::timeout, this, &EventStreams::deliver);
     m_heartbeat.setInterval(heartbeatMs > 0 ? heartbeatMs : DefaultHeartbeatMs);
     connect(&m_heartbeat, &QTimer::timeout, this, &EventStreams::heartbeat);
 }
@@ -315,8 +317,20 @@ void EventStreams::write(Stream &stream, const QByteArray &bytes)
     socket->write(bytes);
 }
 
+void EventStreams::published()
+{
+    if (m_coalesce.isActive())
+        return; // written with the batches still to come
+    const qint64 since = m_sinceDelivery.isValid() ? m_sinceDelivery.elapsed() : CoalesceMs;
+    if (since >= CoalesceMs)
+        deliver(); // the first batch after a quiet moment goes out at once
+    else
+        m_coalesce.start(int(CoalesceMs - since));
+}
+
 void EventStreams::deliver()
 {
+    m_sinceDelivery.start();
     // Streams usually stand at the same event: the batch's bytes are built once and shared.
     QHash<quint64, EventHub::Resume> batches;
     const QList<QTcpSocket *> sockets = m_streams.keys();

@@ -4,6 +4,7 @@
 #include "core/timestamp.h"
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QHash>
 #include <QList>
 #include <QMutex>
@@ -141,6 +142,9 @@ public:
     static constexpr int DefaultHeartbeatMs = 15000;
     // A client with this much unsent data is dropped (it resumes with Last-Event-ID).
     static constexpr qint64 MaxBufferedBytes = 4 * 1024 * 1024;
+    // Under load, commit batches that follow each other within this long are written
+    // together: each stream costs at most 20 writes a second, however fast pushes come.
+    static constexpr int CoalesceMs = 50;
 
     EventStreams(EventHub *hub, int maxStreams, int heartbeatMs, QObject *parent = nullptr);
 
@@ -160,6 +164,7 @@ private:
         QPointer<QTcpSocket> socket;
         quint64 last = 0;
     };
+    void published();
     void deliver();
     void heartbeat();
     void write(Stream &stream, const QByteArray &bytes);
@@ -168,6 +173,8 @@ private:
     int m_maxStreams;
     QHash<QTcpSocket *, Stream> m_streams;
     QTimer m_heartbeat;
+    QTimer m_coalesce;
+    QElapsedTimer m_sinceDelivery;
 };
 
 } // namespace agmem
