@@ -14,13 +14,23 @@ duration=${DURATION:-10}
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
+# EVENT_STREAMS=N keeps N clients on GET /events during every run (default 0).
+streams=()
 start() { # start EXTRA-ARGS...
     "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --no-access-log --rate-limit 0 "$@" >"$work/out" 2>"$work/err" &
     pid=$!
     for _ in $(seq 50); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
     url=$(sed -n 's/.*listening on //p' "$work/out")
+    for _ in $(seq "${EVENT_STREAMS:-0}"); do
+        curl -sN "$url/events" >/dev/null &
+        streams+=($!)
+    done
 }
-stop() { kill $pid; wait $pid || true; rm -f "$work"/bench.db*; }
+stop() {
+    for s in "${streams[@]}"; do kill "$s" 2>/dev/null || true; done
+    streams=()
+    kill $pid; wait $pid || true; rm -f "$work"/bench.db*
+}
 cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' /proc/$pid/stat; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 pushes() { curl -s "$url/" | sed 's/.*"total_pushes":\([0-9]*\).*/\1/'; }
@@ -38,7 +48,7 @@ push_run() { # label, extra server args
     stop
 }
 
-echo "== push: wrk -t2 -c32 -d${duration}s -s bench/push.lua (1000 agents, every push changes the merge)"
+echo "== push: wrk -t2 -c32 -d${duration}s -s bench/push.lua (1000 agents, every push changes the merge; ${EVENT_STREAMS:-0} /events streams open)"
 push_run "push, durability full"
 push_run "push, durability normal" --durability normal
 push_run "push, cumulative, durability full" --merge-mode cumulative

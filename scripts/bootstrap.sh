@@ -17,6 +17,7 @@ packages=(
     openssl
     prometheus    # promtool, for the /metrics test
     zlib1g-dev    # gzip for /pull
+    chromium chromium-driver python3-selenium    # the web dashboard tests (ctest -L browser)
 )
 
 missing=()

@@ -352,6 +352,10 @@ QList<OptionDef> buildTable()
     t.append(numberRow(u"max-connections"_s, u"count"_s,
                        u"Open connections at most; more are answered 503."_s, 1, 1000000,
                        number(&ServerConfig::connection, &ConnectionLimits::maxConnections)));
+    t.append(numberRow(u"max-event-streams"_s, u"count"_s,
+                       u"Open GET /events streams at most (each also counts as a connection); "
+                       "more are answered 503."_s,
+                       0, 1000000, number(&ServerConfig::maxEventStreams)));
     t.append(numberRow(u"idle-timeout"_s, u"seconds"_s,
                        u"A keep-alive connection with no request is closed after this long."_s, 1,
                        86400,

@@ -1,6 +1,7 @@
 #include "apiserver.h"
 
 #include "coordinatorapi.h"
+#include "eventhub.h"
 #include "operationsapi.h"
 
 #include "core/logging.h"
@@ -55,6 +56,8 @@ ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool a
     : QAbstractHttpServer(parent)
     , m_api(api)
     , m_limits(limits)
+    , m_streams(new EventStreams(&api->events(), api->config().maxEventStreams,
+                                 api->config().eventHeartbeatMs, this))
     , m_accessLog(accessLog)
 {
     qRegisterMetaType<agmem::RequestEvent>();
@@ -106,6 +109,7 @@ void ApiServer::shutdown()
         return;
     m_listener->close();
     m_api->flushPushes();
+    m_streams->closeAll();
     m_listener->closeAllConnections();
     delete m_listener;
 }
@@ -128,9 +132,29 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     const bool close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
     QPointer<QTcpSocket> target(socket);
     m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
-                        peer = req.peer](const HttpReply &reply) {
-        const QByteArray bytes = reply.serialize(headOnly, close);
-        if (target) {
+                        peer = req.peer,
+                        lastEventId = req.header("last-event-id")](const HttpReply &granted) {
+        HttpReply reply = granted;
+        if (reply.eventStream && m_streams->full()) {
+            reply = HttpReply::error(503, QStringLiteral("Too many open event streams (%1); try "
+                                                         "again later")
+                                              .arg(m_streams->maxStreams()))
+                        .withHeader("Retry-After", "5");
+            reply.client = granted.client;
+        }
+        QByteArray bytes;
+        if (reply.eventStream) {
+            // The head now, the events as they happen: the connection stays with the stream.
+            bytes = EventStreams::responseHead(reply.headers);
+            if (target && m_listener) {
+                target->write(bytes);
+                m_listener->markStreaming(target);
+                m_streams->open(target, lastEventId);
+            }
+        } else {
+            bytes = reply.serialize(headOnly, close);
+        }
+        if (target && !reply.eventStream) {
             target->write(bytes);
             if (close)
                 target->disconnectFromHost();

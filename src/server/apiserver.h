@@ -13,6 +13,7 @@
 namespace agmem {
 
 class CoordinatorApi;
+class EventStreams;
 
 // What happened to one request: for the access log, the activity view and metrics.
 struct RequestEvent
@@ -56,6 +57,8 @@ private:
     CoordinatorApi *m_api;
     ConnectionLimits m_limits;
     QPointer<ConnectionGuard> m_listener;
+    // Open GET /events streams (the sockets stay with this transport).
+    EventStreams *m_streams;
     bool m_accessLog;
 };
 

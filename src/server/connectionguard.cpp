@@ -277,7 +277,7 @@ void ConnectionGuard::incomingConnection(qintptr descriptor)
     }
 
     auto *c = new Connection{
-        socket, RequestHeadScanner(m_limits), {}, 0, {}, {}, false, false, 0, std::nullopt};
+        socket, RequestHeadScanner(m_limits), {}, 0, {}, {}, false, false, 0, std::nullopt, false};
     c->lastActivity.start();
     m_connections.insert(socket, c);
 
@@ -440,12 +440,29 @@ void ConnectionGuard::answered(QTcpSocket *socket)
     rejectWhenAnswered(*c);
 }
 
+void ConnectionGuard::markStreaming(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    if (!c)
+        return;
+    c->streaming = true;
+    c->unanswered = 0;
+    disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
+    connect(socket, &QTcpSocket::readyRead, socket, [socket] {
+        char scratch[4096];
+        while (socket->read(scratch, sizeof scratch) > 0) {
+        }
+    });
+}
+
 void ConnectionGuard::sweep()
 {
     const QList<Connection *> connections = m_connections.values();
     for (Connection *c : connections) {
         QTcpSocket *socket = c->socket;
         if (!socket)
+            continue;
+        if (c->streaming)
             continue;
         if (c->rejecting) {
             if (c->requestStarted.hasExpired(std::min(m_limits.readTimeoutMs, 5000)))

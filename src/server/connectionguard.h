@@ -101,6 +101,10 @@ public:
     void answered(QTcpSocket *socket);
     // Closes every connection now (Stop in the window, shutdown).
     void closeAllConnections();
+    // The connection now carries a long-lived response (GET /events): it stays counted but
+    // is exempt from the idle timeout, and QHttpServer no longer reads it (what the client
+    // still sends is dropped).
+    void markStreaming(QTcpSocket *socket);
 
 Q_SIGNALS:
     // A request the guard answered itself (never reaches the API).
@@ -125,6 +129,8 @@ private:
         int unanswered = 0;
         // A bad request pipelined behind valid ones: answered once they are, in order.
         std::optional<RequestHeadScanner::Verdict> deferred;
+        // An event stream: never idle (see markStreaming).
+        bool streaming = false;
     };
 
     void connectAfterHttpServer();

@@ -1,6 +1,7 @@
 #include "coordinatorapi.h"
 
 #include "operationsapi.h"
+#include "webui.h"
 
 #include "core/jsonwriter.h"
 #include "core/logging.h"
@@ -63,6 +64,16 @@ const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
         {QStringLiteral("/metrics"), {Get, Head}, Scope::Pull},
         {QStringLiteral("/openapi.json"), {Get, Head}, Scope::None},
         {QStringLiteral("/docs"), {Get, Head}, Scope::None},
+        {QStringLiteral("/redoc"), {Get, Head}, Scope::None},
+        // The web dashboard (webui.h) and what it reads beyond /agents.
+        {QStringLiteral("/ui"), {Get, Head}, Scope::None},
+        {QStringLiteral("/ui/"), {Get, Head}, Scope::None},
+        {QStringLiteral("/ui/{file}"), {Get, Head}, Scope::None},
+        {QStringLiteral("/events"), {Get}, Scope::Pull},
+        {QStringLiteral("/topics"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/topics/{topic}"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/facts"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/pushes/per-minute"), {Get, Head}, Scope::Pull},
     };
     return table;
 }
@@ -74,6 +85,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     , m_store(std::move(store))
     , m_access(std::make_unique<AccessControl>(config.access, m_store.get(), config.host,
                                                !config.tlsCertificate.isEmpty()))
+    , m_events(std::make_unique<EventHub>(config.eventRingSize))
     , m_engine(std::move(engine))
     , m_parser(config.limits)
     , m_startedAt(nowInstant())
@@ -84,6 +96,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
         m_totalPushes = state->totalPushes;
         m_resetGeneration = state->resetGeneration;
         m_engine.setSequence(state->sequence);
+        m_events->setSequence(state->sequence);
         // Pushes through another instance between loading the agents and now.
         m_resyncNeeded = m_shared;
     }
@@ -107,6 +120,7 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     m_housekeeping.start();
     m_operations = std::make_unique<OperationsApi>(
         config, m_engine, *m_store, [this](quint64 sequence) { Q_EMIT mergeChanged(sequence); });
+    m_operations->setEventHub(m_events.get());
 }
 
 CoordinatorApi::~CoordinatorApi()
@@ -214,9 +228,17 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
             QStringLiteral("The store is unreachable: %1").arg(m_store->lastError().left(200))));
         return;
     }
-    if (request.path == u"/" || route->path.startsWith(u"/agents"))
+    if (request.path == u"/" || route->path.startsWith(u"/agents") ||
+        route->path.startsWith(u"/topics") || route->path == u"/facts" || route->path == u"/events")
         catchUp(); // on failure, the totals this instance knows
-    if (OperationsApi::handles(route->path))
+    if (WebUi::handles(route->path)) {
+        answer(WebUi::handle(request, route->path, parameter));
+    } else if (route->path == u"/events") {
+        // The transport writes the stream head and keeps the connection (apiserver.cpp).
+        HttpReply stream;
+        stream.eventStream = true;
+        answer(stream);
+    } else if (OperationsApi::handles(route->path))
         answer(m_operations->handle(request, route->path, parameter));
     else if (request.path == u"/")
         answer(root());
@@ -260,6 +282,9 @@ HttpReply CoordinatorApi::root() const
                                {QStringLiteral("total_pushes"), m_totalPushes},
                                {QStringLiteral("total_agents"), qint64(m_engine.agentCount())},
                                {QStringLiteral("merge_mode"), mergeModeName(m_engine.mode())},
+                               // Whether push and pull need a key (the web dashboard asks
+                               // for one exactly then).
+                               {QStringLiteral("key_required"), m_access->keysRequired()},
                            });
 }
 
@@ -268,6 +293,7 @@ bool CoordinatorApi::catchUp(bool reconnect)
     if (!m_shared)
         return true;
     const quint64 before = m_engine.sequence();
+    bool reloaded = false;
     std::optional<StoreState> state;
     if (!m_resyncNeeded) {
         state = m_store->loadChanges(m_engine, m_engine.sequence());
@@ -286,13 +312,45 @@ bool CoordinatorApi::catchUp(bool reconnect)
         if (!state)
             return false;
         m_resyncNeeded = false;
+        reloaded = state->resetGeneration != m_resetGeneration;
         m_resetGeneration = state->resetGeneration;
     }
     m_engine.setSequence(state->sequence);
     m_totalPushes = state->totalPushes;
-    if (state->sequence != before)
+    if (state->sequence != before) {
+        publishCaughtUp(before, reloaded);
         Q_EMIT mergeChanged(state->sequence);
+    }
     return true;
+}
+
+void CoordinatorApi::publishCaughtUp(quint64 before, bool reloaded)
+{
+    // Other instances' changes, as far as the loaded rows tell them: after a reload (a reset
+    // elsewhere) a reset; else each agent that changed, without deltas.
+    QList<ChangeEvent> events;
+    if (reloaded) {
+        events.append(ChangeEvent::reset(m_engine.sequence()));
+        events.last().local = false;
+    } else {
+        for (const AgentState &a : m_engine.agents()) {
+            if (a.sequence <= before)
+                continue;
+            ChangeEvent e;
+            e.agentId = a.agentId;
+            e.sequence = a.sequence;
+            e.timestamp = a.current ? a.current->timestamp : 0;
+            e.receivedAt = a.lastSeen;
+            e.changesMerge = true;
+            e.local = false;
+            events.append(e);
+        }
+        std::sort(events.begin(), events.end(), [](const ChangeEvent &x, const ChangeEvent &y) {
+            return x.sequence < y.sequence;
+        });
+    }
+    m_events->publish(events);
+    m_events->setSequence(m_engine.sequence());
 }
 
 HttpReply CoordinatorApi::health()
@@ -359,6 +417,7 @@ HttpReply CoordinatorApi::reset(const HttpRequest &request)
     if (m_shared)
         m_resyncNeeded = true; // the next catch-up reloads (and learns the new generation)
     m_totalPushes = 0;
+    m_events->publish({ChangeEvent::reset(sequence)});
     // The client behind trusted proxies, not the proxy.
     qCInfo(lcServer).noquote() << "store reset by" << logSafe(m_access->clientAddress(request));
     Q_EMIT mergeChanged(sequence);
@@ -421,6 +480,7 @@ void CoordinatorApi::flushPushes()
     };
     QList<Undo> undo;
     QList<HttpReply> replies(batch.size());
+    QList<ChangeEvent> events;
     qint64 added = 0;
     bool changed = false;
     bool ok = m_store->beginWrite();
@@ -455,6 +515,9 @@ void CoordinatorApi::flushPushes()
         undo.append({p.summary.agentId, before == m_engine.agents().cend()
                                             ? std::nullopt
                                             : std::optional<AgentState>(*before)});
+        events.append(ChangeEvent::push(
+            p.summary.agentId, undo.last().before ? undo.last().before->current : std::nullopt,
+            plan.next, p.summary.timestamp, p.receivedAt, next));
         m_engine.apply(p.summary.agentId, plan.next, p.receivedAt, next);
         sequence = next;
         changed = changed || plan.changesMerge();
@@ -499,6 +562,8 @@ void CoordinatorApi::flushPushes()
     } else {
         m_engine.setSequence(sequence);
         m_totalPushes += added;
+        // One publish per commit batch: each event stream writes the batch at once.
+        m_events->publish(events);
     }
     for (qsizetype i = 0; i < batch.size(); ++i) {
         replies[i].agentId = batch.at(i).summary.agentId;

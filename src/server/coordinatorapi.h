@@ -1,6 +1,7 @@
 #pragma once
 
 #include "accesscontrol.h"
+#include "eventhub.h"
 #include "httpmessage.h"
 #include "serverconfig.h"
 
@@ -46,6 +47,9 @@ public:
     const MergeEngine &engine() const { return m_engine; }
     Store &store() { return *m_store; }
     AccessControl &access() { return *m_access; }
+    const ServerConfig &config() const { return m_config; }
+    // What GET /events tells: every committed change is published here.
+    EventHub &events() { return *m_events; }
     // /agents, /metrics, /openapi.json, /docs, gzip and retention (operationsapi.h).
     OperationsApi &operations() { return *m_operations; }
 
@@ -82,10 +86,13 @@ private:
     // since the last sequence this one saw (all of it after a reset). `reconnect`: reopen
     // the connection once when the database went away. SQLite: nothing to do.
     bool catchUp(bool reconnect = true);
+    // Publishes what a catch-up loaded (agents with a sequence after `before`).
+    void publishCaughtUp(quint64 before, bool reloaded);
 
     ServerConfig m_config;
     std::unique_ptr<Store> m_store;
     std::unique_ptr<AccessControl> m_access;
+    std::unique_ptr<EventHub> m_events;
     QTimer m_housekeeping;
     // PostgreSQL: the database is shared with other instances.
     bool m_shared = false;

@@ -39,6 +39,9 @@ struct HttpReply
     QString agentId;
     // The client's address (behind a trusted proxy: the one it reported).
     QString client;
+    // GET /events was granted: the transport writes a stream head instead (eventhub.h) and
+    // keeps the connection.
+    bool eventStream = false;
 
     static HttpReply json(int status, const QByteArray &body);
     static HttpReply json(int status, const QJsonObject &object);

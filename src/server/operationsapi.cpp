@@ -56,6 +56,26 @@ qint64 intParameter(const QUrlQuery &query, const QString &name, qint64 fallback
     return value;
 }
 
+// ?q= as the dashboard's filter boxes send it: a case-insensitive substring, at most 256
+// characters (else a validation error in `errors`).
+QString searchParameter(const QUrlQuery &query, QJsonArray *errors)
+{
+    const QString q = query.queryItemValue(QStringLiteral("q"), QUrl::FullyDecoded);
+    if (q.size() > 256) {
+        errors->append(QJsonObject{
+            {QStringLiteral("loc"), QJsonArray{QStringLiteral("query"), QStringLiteral("q")}},
+            {QStringLiteral("msg"), QStringLiteral("ensure this value has at most 256 characters")},
+            {QStringLiteral("type"), QStringLiteral("value_error.any_str.max_length")},
+            {QStringLiteral("ctx"), QJsonObject{{QStringLiteral("limit_value"), 256}}}});
+    }
+    return q;
+}
+
+QJsonValue nextOffset(qint64 offset, qint64 limit, qint64 total)
+{
+    return offset + limit < total ? QJsonValue(offset + limit) : QJsonValue::Null;
+}
+
 QJsonObject topicsJson(const QList<QPair<QString, qint64>> &topics)
 {
     QJsonObject out;
@@ -110,12 +130,6 @@ bool acceptsGzip(const QByteArray &acceptEncoding)
     }
     return gzip || (!gzipListed && star);
 }
-
-QString html(const QString &text)
-{
-    return text.toHtmlEscaped();
-}
-
 } // namespace
 
 OperationsApi::OperationsApi(const ServerConfig &config, MergeEngine &engine, Store &store,
@@ -148,7 +162,8 @@ Instant OperationsApi::now() const
 bool OperationsApi::handles(const QString &route)
 {
     return route == u"/agents" || route == u"/agents/{agent_id}" || route == u"/metrics" ||
-           route == u"/openapi.json" || route == u"/docs";
+           route == u"/openapi.json" || route == u"/topics" || route == u"/topics/{topic}" ||
+           route == u"/facts" || route == u"/pushes/per-minute";
 }
 
 bool OperationsApi::matchRoute(const QString &pattern, const QString &path, QString *parameter)
@@ -175,14 +190,133 @@ HttpReply OperationsApi::handle(const HttpRequest &request, const QString &route
     }
     if (route == u"/metrics")
         return metricsReply();
-    if (route == u"/openapi.json")
-        return HttpReply::json(200, openApiDocument());
-    // /docs
-    HttpReply reply;
-    reply.status = 200;
-    reply.body = docsPage(openApiDocument());
-    reply.headers = {{"Content-Type", "text/html; charset=utf-8"}};
-    return reply;
+    if (route == u"/topics")
+        return listTopics(request);
+    if (route == u"/topics/{topic}")
+        return topicAgents(request, parameter);
+    if (route == u"/facts")
+        return listFacts(request);
+    if (route == u"/pushes/per-minute")
+        return pushesPerMinute();
+    return HttpReply::json(200, openApiDocument());
+}
+
+HttpReply OperationsApi::listTopics(const HttpRequest &request) const
+{
+    QJsonArray errors;
+    const qint64 limit =
+        intParameter(request.query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, &errors);
+    const qint64 offset = intParameter(request.query, QStringLiteral("offset"), 0, 0,
+                                       std::numeric_limits<int>::max(), &errors);
+    const QString q = searchParameter(request.query, &errors);
+    if (!errors.isEmpty())
+        return HttpReply::validationError(errors);
+    // In topic order (as /pull); the filter walks every topic, the page only what it shows.
+    QJsonArray page;
+    qint64 matched = 0;
+    for (const auto &[topic, t] : m_engine.topicTotals()) {
+        if (!q.isEmpty() && !topic.contains(q, Qt::CaseInsensitive))
+            continue;
+        if (matched >= offset && matched < offset + limit) {
+            page.append(QJsonObject{{QStringLiteral("topic"), topic},
+                                    {QStringLiteral("total"), t.total},
+                                    {QStringLiteral("agents"), t.holders}});
+        }
+        ++matched;
+    }
+    return HttpReply::json(
+        200, QJsonObject{{QStringLiteral("topics"), page},
+                         {QStringLiteral("total"), matched},
+                         {QStringLiteral("limit"), limit},
+                         {QStringLiteral("offset"), offset},
+                         {QStringLiteral("next_offset"), nextOffset(offset, limit, matched)}});
+}
+
+HttpReply OperationsApi::topicAgents(const HttpRequest &request, const QString &topic) const
+{
+    Q_UNUSED(request);
+    const auto it = m_engine.topicTotals().find(topic);
+    if (it == m_engine.topicTotals().end())
+        return HttpReply::error(404, QStringLiteral("Topic not found"));
+    QList<QPair<qint64, QString>> rows;
+    for (const AgentState &a : m_engine.agents()) {
+        if (!a.current)
+            continue;
+        const auto &topics = a.current->topics;
+        const auto t = std::lower_bound(topics.begin(), topics.end(), topic,
+                                        [](const QPair<QString, qint64> &e, const QString &k) {
+                                            return CodePointLess{}(e.first, k);
+                                        });
+        if (t != topics.end() && t->first == topic)
+            rows.append({t->second, a.agentId});
+    }
+    // Largest count first; the agent id breaks ties.
+    std::sort(rows.begin(), rows.end(), [](const auto &x, const auto &y) {
+        return x.first != y.first ? x.first > y.first : CodePointLess{}(x.second, y.second);
+    });
+    QJsonArray agents;
+    for (const auto &[count, agent] : rows)
+        agents.append(
+            QJsonObject{{QStringLiteral("agent_id"), agent}, {QStringLiteral("count"), count}});
+    return HttpReply::json(200, QJsonObject{{QStringLiteral("topic"), topic},
+                                            {QStringLiteral("total"), it->second.total},
+                                            {QStringLiteral("agents"), agents}});
+}
+
+HttpReply OperationsApi::pushesPerMinute()
+{
+    // The last hour, as the window's chart reads it at launch (bounded walk of the history).
+    constexpr qint64 MaxRows = 500000;
+    const Instant since = now() - Instant(59) * 60 * 1000000;
+    const auto minutes = m_store.pushesPerMinute(since, MaxRows);
+    if (!minutes)
+        return HttpReply::error(
+            503, QStringLiteral("The store is unreachable: %1").arg(m_store.lastError().left(200)));
+    QJsonArray out;
+    for (const Store::MinuteCount &m : minutes->minutes)
+        out.append(QJsonObject{{QStringLiteral("minute"), formatIsoTimestamp(m.minute)},
+                               {QStringLiteral("pushes"), m.pushes}});
+    return HttpReply::json(200, QJsonObject{{QStringLiteral("minutes"), out},
+                                            {QStringLiteral("complete"), minutes->complete}});
+}
+
+HttpReply OperationsApi::listFacts(const HttpRequest &request) const
+{
+    QJsonArray errors;
+    const qint64 limit =
+        intParameter(request.query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, &errors);
+    const qint64 offset = intParameter(request.query, QStringLiteral("offset"), 0, 0,
+                                       std::numeric_limits<int>::max(), &errors);
+    const QString q = searchParameter(request.query, &errors);
+    if (!errors.isEmpty())
+        return HttpReply::validationError(errors);
+    const FactHolders &facts = m_engine.factHolders();
+    QJsonArray page;
+    qint64 matched = 0;
+    if (q.isEmpty()) {
+        // No filter: walk only to the page (a million facts are never all sent).
+        matched = qint64(facts.size());
+        auto it = facts.begin();
+        std::advance(it, std::min<qint64>(offset, matched));
+        for (qint64 i = 0; i < limit && it != facts.end(); ++i, ++it)
+            page.append(QJsonObject{{QStringLiteral("fact"), it->first},
+                                    {QStringLiteral("agents"), it->second}});
+    } else {
+        for (const auto &[fact, holders] : facts) {
+            if (!fact.contains(q, Qt::CaseInsensitive))
+                continue;
+            if (matched >= offset && matched < offset + limit)
+                page.append(QJsonObject{{QStringLiteral("fact"), fact},
+                                        {QStringLiteral("agents"), holders}});
+            ++matched;
+        }
+    }
+    return HttpReply::json(
+        200, QJsonObject{{QStringLiteral("facts"), page},
+                         {QStringLiteral("total"), matched},
+                         {QStringLiteral("limit"), limit},
+                         {QStringLiteral("offset"), offset},
+                         {QStringLiteral("next_offset"), nextOffset(offset, limit, matched)}});
 }
 
 HttpReply OperationsApi::listAgents(const HttpRequest &request) const
@@ -192,17 +326,53 @@ HttpReply OperationsApi::listAgents(const HttpRequest &request) const
         intParameter(request.query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, &errors);
     const qint64 offset = intParameter(request.query, QStringLiteral("offset"), 0, 0,
                                        std::numeric_limits<int>::max(), &errors);
+    const QString q = searchParameter(request.query, &errors);
+    // ?sort=field (ascending) or -field (descending); newest first by default.
+    QString sort = request.query.hasQueryItem(QStringLiteral("sort"))
+                       ? request.query.queryItemValue(QStringLiteral("sort"), QUrl::FullyDecoded)
+                       : QStringLiteral("-last_seen");
+    const bool descending = sort.startsWith(u'-');
+    if (descending)
+        sort.remove(0, 1);
+    static const QStringList fields{QStringLiteral("last_seen"), QStringLiteral("first_seen"),
+                                    QStringLiteral("agent_id"), QStringLiteral("push_count"),
+                                    QStringLiteral("fact_count")};
+    if (!fields.contains(sort)) {
+        errors.append(QJsonObject{
+            {QStringLiteral("loc"), QJsonArray{QStringLiteral("query"), QStringLiteral("sort")}},
+            {QStringLiteral("msg"),
+             QStringLiteral("value is not one of %1, optionally with a leading -")
+                 .arg(fields.join(u", "))},
+            {QStringLiteral("type"), QStringLiteral("type_error.enum")}});
+    }
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
 
     QList<const AgentState *> agents;
     agents.reserve(m_engine.agents().size());
-    for (const AgentState &a : m_engine.agents())
-        agents.append(&a);
-    // Newest first; the agent id breaks ties, so pages are stable.
-    std::sort(agents.begin(), agents.end(), [](const AgentState *a, const AgentState *b) {
-        if (a->lastSeen != b->lastSeen)
-            return a->lastSeen > b->lastSeen;
+    for (const AgentState &a : m_engine.agents()) {
+        if (q.isEmpty() || a.agentId.contains(q, Qt::CaseInsensitive))
+            agents.append(&a);
+    }
+    const auto key = [&sort](const AgentState *a) -> qint64 {
+        if (sort == u"first_seen")
+            return a->firstSeen;
+        if (sort == u"push_count")
+            return a->pushCount;
+        if (sort == u"fact_count")
+            return a->current ? qint64(a->current->facts.size()) : 0;
+        return a->lastSeen;
+    };
+    // The agent id breaks ties, so pages are stable.
+    std::sort(agents.begin(), agents.end(), [&](const AgentState *a, const AgentState *b) {
+        if (sort != u"agent_id") {
+            const qint64 x = key(a);
+            const qint64 y = key(b);
+            if (x != y)
+                return descending ? x > y : x < y;
+        } else if (descending) {
+            return CodePointLess()(b->agentId, a->agentId);
+        }
         return CodePointLess()(a->agentId, b->agentId);
     });
     QJsonArray page;
@@ -273,6 +443,8 @@ bool OperationsApi::removeAgent(const QString &agentId, QString *error)
     m_engine.removeAgent(agentId);
     m_engine.setSequence(sequence);
     m_prunedAt.remove(agentId);
+    if (m_events)
+        m_events->publish({ChangeEvent::agentRemoved(agentId, sequence)});
     if (m_changed)
         m_changed(sequence);
     return true;
@@ -435,93 +607,6 @@ QByteArray OperationsApi::openApiDocument()
         return QJsonDocument(root).toJson(QJsonDocument::Indented);
     }();
     return document;
-}
-
-QByteArray OperationsApi::docsPage(const QByteArray &openApi)
-{
-    const QJsonObject root = QJsonDocument::fromJson(openApi).object();
-    const QJsonObject info = root.value(u"info").toObject();
-    const QJsonObject paths = root.value(u"paths").toObject();
-    const QJsonObject schemas = root.value(u"components").toObject().value(u"schemas").toObject();
-    QString out;
-    out +=
-        QStringLiteral("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    out += u"<title>" + html(info.value(u"title").toString()) + u" API</title>";
-    out += QStringLiteral(
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem;color:#222;line-height:1.45}h2{border-bottom:1px solid #ccc;"
-        "padding-bottom:.2rem;margin-top:2.5rem}.op{border:1px solid #ddd;border-radius:6px;"
-        "margin:1rem 0;padding:.6rem 1rem}.m{display:inline-block;min-width:4.5rem;"
-        "font-weight:bold;font-family:monospace}.get{color:#0a6}.post{color:#06c}"
-        ".delete{color:#c20}.head{color:#777}code,pre{background:#f5f5f5;border-radius:4px}"
-        "pre{padding:.5rem;overflow:auto;font-size:.85rem}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}"
-        ".scope{font-size:.85rem;color:#555}</style></head><body>\n");
-    out += u"<h1>" + html(info.value(u"title").toString()) + u" <small>" +
-           html(info.value(u"version").toString()) + u"</small></h1>\n";
-    out += u"<p>" + html(info.value(u"description").toString()) + u"</p>\n";
-    static const QStringList methods{QStringLiteral("get"), QStringLiteral("head"),
-                                     QStringLiteral("post"), QStringLiteral("delete")};
-    for (auto it = paths.begin(); it != paths.end(); ++it) {
-        const QJsonObject item = it.value().toObject();
-        out += u"<h2 id=\"" + html(it.key()) + u"\"><code>" + html(it.key()) + u"</code></h2>\n";
-        for (const QString &method : methods) {
-            if (!item.contains(method))
-                continue;
-            const QJsonObject op = item.value(method).toObject();
-            out += u"<div class=\"op\"><p><span class=\"m " + method + u"\">" + method.toUpper() +
-                   u"</span> <code>" + html(it.key()) + u"</code> — " +
-                   html(op.value(u"summary").toString());
-            const QString scope = op.value(u"x-scope").toString();
-            if (!scope.isEmpty())
-                out += u" <span class=\"scope\">(scope: " + html(scope) + u")</span>";
-            out += u"</p>";
-            if (op.contains(u"description"))
-                out += u"<p>" + html(op.value(u"description").toString()) + u"</p>";
-            const QJsonArray parameters = op.value(u"parameters").toArray();
-            if (!parameters.isEmpty()) {
-                out += QStringLiteral(
-                    "<table><tr><th>Parameter</th><th>In</th><th>Description</th></tr>");
-                for (const QJsonValue &p : parameters) {
-                    const QJsonObject o = p.toObject();
-                    out += u"<tr><td><code>" + html(o.value(u"name").toString()) +
-                           u"</code></td><td>" + html(o.value(u"in").toString()) + u"</td><td>" +
-                           html(o.value(u"description").toString()) + u"</td></tr>";
-                }
-                out += u"</table>";
-            }
-            if (op.contains(u"requestBody")) {
-                const QJsonObject schema = op.value(u"requestBody")
-                                               .toObject()
-                                               .value(u"content")
-                                               .toObject()
-                                               .value(u"application/json")
-                                               .toObject()
-                                               .value(u"schema")
-                                               .toObject();
-                out += u"<p>Request body:</p><pre>" +
-                       html(QString::fromUtf8(QJsonDocument(schema).toJson())) + u"</pre>";
-            }
-            const QJsonObject responses = op.value(u"responses").toObject();
-            out += QStringLiteral("<table><tr><th>Status</th><th>Response</th></tr>");
-            for (auto r = responses.begin(); r != responses.end(); ++r) {
-                out += u"<tr><td>" + html(r.key()) + u"</td><td>" +
-                       html(r.value().toObject().value(u"description").toString()) + u"</td></tr>";
-            }
-            out += u"</table></div>\n";
-        }
-    }
-    if (!schemas.isEmpty()) {
-        out += u"<h2 id=\"schemas\">Schemas</h2>\n";
-        for (auto it = schemas.begin(); it != schemas.end(); ++it) {
-            out += u"<h3 id=\"schema-" + html(it.key()) + u"\">" + html(it.key()) + u"</h3><pre>" +
-                   html(QString::fromUtf8(QJsonDocument(it.value().toObject()).toJson())) +
-                   u"</pre>\n";
-        }
-    }
-    out += u"</body></html>\n";
-    return out.toUtf8();
 }
 
 } // namespace agmem

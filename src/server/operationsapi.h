@@ -1,5 +1,6 @@
 #pragma once
 
+#include "eventhub.h"
 #include "httpmessage.h"
 #include "metrics.h"
 #include "serverconfig.h"
@@ -15,8 +16,8 @@
 
 namespace agmem {
 
-// The operator's routes of the coordinator: /agents (list, detail, delete), /metrics,
-// /openapi.json and /docs; gzip for /pull; and retention (history pruning, agent expiry)
+// The operator's routes of the coordinator: /agents (list, detail, delete), /topics,
+// /facts, /metrics and /openapi.json; gzip for /pull; and retention (history pruning, agent expiry)
 // on a timer. Owned by CoordinatorApi, in the server thread; works on its engine and store.
 class OperationsApi : public QObject
 {
@@ -54,6 +55,8 @@ public:
     RetentionPass runRetention();
 
     Metrics &metrics() { return m_metrics; }
+    // Where removals are published for GET /events (CoordinatorApi's hub).
+    void setEventHub(EventHub *hub) { m_events = hub; }
     void setOpenConnections(std::function<qint64()> provider)
     {
         m_openConnections = std::move(provider);
@@ -61,8 +64,6 @@ public:
 
     // The OpenAPI document (resources/openapi.json), its version filled in.
     static QByteArray openApiDocument();
-    // The /docs page rendered from it.
-    static QByteArray docsPage(const QByteArray &openApi);
 
     // gzip (RFC 1952) of `data`, via zlib.
     static QByteArray gzip(const QByteArray &data);
@@ -72,6 +73,10 @@ private:
     HttpReply agentDetail(const HttpRequest &request, const QString &agentId);
     HttpReply deleteAgent(const QString &agentId);
     HttpReply metricsReply();
+    HttpReply listTopics(const HttpRequest &request) const;
+    HttpReply topicAgents(const HttpRequest &request, const QString &topic) const;
+    HttpReply listFacts(const HttpRequest &request) const;
+    HttpReply pushesPerMinute();
     Instant now() const;
 
     ServerConfig m_config;
@@ -79,6 +84,7 @@ private:
     Store &m_store;
     std::function<void(quint64)> m_changed;
     std::function<qint64()> m_openConnections;
+    EventHub *m_events = nullptr;
     Metrics m_metrics;
     bool m_shared = false;
     QByteArray m_gzipTag;

@@ -66,6 +66,11 @@ struct ServerConfig
     // How often the retention pass runs, and how many rows one batch deletes.
     int retentionIntervalMs = 60000;
     int retentionBatch = 500;
+    // GET /events: streams open at most (each also counts as a connection), the interval of
+    // its heartbeat comments, and how many recent events Last-Event-ID can resume from.
+    int maxEventStreams = 128;
+    int eventHeartbeatMs = 15000;
+    int eventRingSize = 4096;
     // The clock of retention and expiry; empty: nowInstant(). Tests inject their own.
     std::function<Instant()> clock;
 };

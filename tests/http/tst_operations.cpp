@@ -119,6 +119,10 @@ private Q_SLOTS:
     void metricsPassPromtool();
     void openApiMatchesRouter();
     void docsPage();
+    void webDashboardFiles();
+    void topicsAndFacts();
+    void browseBadParameters_data();
+    void browseBadParameters();
     void gzipPull();
     void retentionByAge();
     void retentionPerAgent();
@@ -536,16 +540,151 @@ void TestOperations::docsPage()
     const HttpResponse r = request(server.port(), "GET", "/docs");
     VERIFY_STATUS(r, 200);
     QVERIFY(r.header("content-type").startsWith("text/html"));
+    // Rendered in the browser from /openapi.json by our own script (tests/browser checks
+    // that every route is on the page): a strict CSP, nothing inline, nothing from elsewhere.
+    const QByteArray csp = r.header("content-security-policy");
+    QVERIFY2(csp.contains("default-src 'self'") && csp.contains("script-src 'self'") &&
+                 !csp.contains("unsafe-inline"),
+             csp.constData());
     const QString page = QString::fromUtf8(r.body);
     QVERIFY(page.startsWith(u"<!DOCTYPE html>"));
-    for (const CoordinatorApi::Route &route : CoordinatorApi::routes()) {
-        QVERIFY2(page.contains(u"<code>" + route.path.toHtmlEscaped() + u"</code>"),
-                 qPrintable(route.path));
-    }
-    // Self-contained: nothing loaded from elsewhere.
-    QVERIFY(!page.contains(u"<script src"));
-    QVERIFY(!page.contains(u"<link"));
+    QVERIFY(page.contains(u"<script src=\"ui/docs.js\" defer></script>"));
+    QVERIFY(!page.contains(u"<script>") && !page.contains(u"style="));
     QVERIFY(!page.contains(u"http://") && !page.contains(u"https://"));
+    // The same page at /redoc; its script is served.
+    const HttpResponse redoc = request(server.port(), "GET", "/redoc");
+    VERIFY_STATUS(redoc, 200);
+    QCOMPARE(redoc.body, r.body);
+    const HttpResponse script = request(server.port(), "GET", "/ui/docs.js");
+    VERIFY_STATUS(script, 200);
+    QVERIFY(script.header("content-type").startsWith("text/javascript"));
+    QVERIFY(script.body.contains("openapi.json"));
+}
+
+void TestOperations::webDashboardFiles()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    const HttpResponse redirect = request(port, "GET", "/ui");
+    VERIFY_STATUS(redirect, 308);
+    QCOMPARE(redirect.header("location"), QByteArray("ui/"));
+    const HttpResponse index = request(port, "GET", "/ui/");
+    VERIFY_STATUS(index, 200);
+    QVERIFY(index.header("content-type").startsWith("text/html"));
+    QVERIFY(index.header("content-security-policy").contains("default-src 'self'"));
+    QCOMPARE(index.header("x-frame-options"), QByteArray("DENY"));
+    for (const QByteArray file : {"app.js", "app.css", "icon.svg"}) {
+        const HttpResponse r = request(port, "GET", "/ui/" + file);
+        VERIFY_STATUS(r, 200);
+        QVERIFY(index.body.contains(file));
+        QVERIFY(!r.body.contains("http://") || file == "icon.svg"); // the SVG namespace only
+    }
+    // Nothing but the files themselves: no paths, no other resources of the binary.
+    for (const QByteArray path : {"/ui/nope.js", "/ui/..%2Fopenapi.json", "/ui/../openapi.json",
+                                  "/ui/icons%2Fagmem.svg", "/ui/%2e%2e%2fagmem%2fopenapi.json"}) {
+        const HttpResponse r = request(port, "GET", path);
+        QVERIFY2(r.status == 404, path.constData());
+    }
+    VERIFY_STATUS(request(port, "POST", "/ui/"), 405);
+    // GET / tells the page whether to ask for a key.
+    QCOMPARE(request(port, "GET", "/").object()[u"key_required"].toBool(true), false);
+}
+
+void TestOperations::topicsAndFacts()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"python"_s, 3}, {u"go"_s, 1}},
+                  {u"f-apple"_s, u"f-pear"_s}),
+             200);
+    QCOMPARE(push(port, u"b"_s, u"2025-01-01T00:00:00Z"_s, {{u"python"_s, 5}},
+                  {u"f-pear"_s, u"f-plum"_s}),
+             200);
+    const QJsonObject topics = request(port, "GET", "/topics").object();
+    QCOMPARE(topics[u"total"].toInt(), 2);
+    QCOMPARE(
+        topics[u"topics"].toArray(),
+        (QJsonArray{QJsonObject{{u"topic"_s, u"go"_s}, {u"total"_s, 1}, {u"agents"_s, 1}},
+                    QJsonObject{{u"topic"_s, u"python"_s}, {u"total"_s, 8}, {u"agents"_s, 2}}}));
+    const QJsonObject filtered = request(port, "GET", "/topics?q=PYT").object();
+    QCOMPARE(filtered[u"total"].toInt(), 1);
+    const QJsonObject python = request(port, "GET", "/topics/python").object();
+    QCOMPARE(python[u"total"].toInt(), 8);
+    QCOMPARE(python[u"agents"].toArray(),
+             (QJsonArray{QJsonObject{{u"agent_id"_s, u"b"_s}, {u"count"_s, 5}},
+                         QJsonObject{{u"agent_id"_s, u"a"_s}, {u"count"_s, 3}}}));
+    VERIFY_STATUS(request(port, "GET", "/topics/nothing"), 404);
+
+    const QJsonObject facts = request(port, "GET", "/facts?limit=2").object();
+    QCOMPARE(facts[u"total"].toInt(), 3);
+    QCOMPARE(facts[u"facts"].toArray(),
+             (QJsonArray{QJsonObject{{u"fact"_s, u"f-apple"_s}, {u"agents"_s, 1}},
+                         QJsonObject{{u"fact"_s, u"f-pear"_s}, {u"agents"_s, 2}}}));
+    QCOMPARE(facts[u"next_offset"].toInt(), 2);
+    const QJsonObject second = request(port, "GET", "/facts?limit=2&offset=2").object();
+    QCOMPARE(second[u"facts"].toArray().size(), 1);
+    QVERIFY(second[u"next_offset"].isNull());
+    const QJsonObject search = request(port, "GET", "/facts?q=PLU").object();
+    QCOMPARE(search[u"total"].toInt(), 1);
+    QCOMPARE(search[u"facts"].toArray().first().toObject()[u"fact"].toString(), u"f-plum"_s);
+    const QJsonObject beyond = request(port, "GET", "/facts?offset=50").object();
+    QCOMPARE(beyond[u"facts"].toArray().size(), 0);
+    QCOMPARE(beyond[u"total"].toInt(), 3);
+
+    // /agents: search and sort.
+    const QJsonObject byPushes = request(port, "GET", "/agents?sort=agent_id").object();
+    QCOMPARE(byPushes[u"agents"].toArray().first().toObject()[u"agent_id"].toString(), u"a"_s);
+    const QJsonObject reversed = request(port, "GET", "/agents?sort=-agent_id").object();
+    QCOMPARE(reversed[u"agents"].toArray().first().toObject()[u"agent_id"].toString(), u"b"_s);
+    const QJsonObject onlyB = request(port, "GET", "/agents?q=B").object();
+    QCOMPARE(onlyB[u"total"].toInt(), 1);
+
+    // The chart's last hour: both pushes, counted from the history.
+    const QJsonObject minutes = request(port, "GET", "/pushes/per-minute").object();
+    QCOMPARE(minutes[u"complete"].toBool(), true);
+    qint64 counted = 0;
+    for (const QJsonValue &m : minutes[u"minutes"].toArray()) {
+        QVERIFY(m.toObject()[u"minute"].toString().endsWith(u":00+00:00"));
+        counted += m.toObject()[u"pushes"].toInteger();
+    }
+    QCOMPARE(counted, 2);
+}
+
+void TestOperations::browseBadParameters_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QString>("field");
+    const QByteArray longQ = "q=" + QByteArray(257, 'x');
+    for (const QByteArray route : {"/topics", "/facts", "/agents"}) {
+        QTest::addRow("%s limit=0", route.constData()) << route + "?limit=0" << u"limit"_s;
+        QTest::addRow("%s limit=1001", route.constData()) << route + "?limit=1001" << u"limit"_s;
+        QTest::addRow("%s limit=abc", route.constData()) << route + "?limit=abc" << u"limit"_s;
+        QTest::addRow("%s offset=-1", route.constData()) << route + "?offset=-1" << u"offset"_s;
+        QTest::addRow("%s long q", route.constData()) << route + "?" + longQ << u"q"_s;
+    }
+    QTest::addRow("/agents sort=bogus") << QByteArray("/agents?sort=bogus") << u"sort"_s;
+    QTest::addRow("/agents sort=--agent_id") << QByteArray("/agents?sort=--agent_id") << u"sort"_s;
+}
+
+void TestOperations::browseBadParameters()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(QString, field);
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, {u"f"_s}), 200);
+    const QByteArray etag = request(port, "GET", "/pull").header("etag");
+    const HttpResponse r = request(port, "GET", path);
+    VERIFY_STATUS(r, 422);
+    const QJsonArray detail = r.object()[u"detail"].toArray();
+    QCOMPARE(detail.size(), 1);
+    QCOMPARE(detail.first().toObject()[u"loc"].toArray(), (QJsonArray{u"query"_s, field}));
+    QVERIFY(!detail.first().toObject()[u"msg"].toString().isEmpty());
+    // Nothing changed.
+    QCOMPARE(request(port, "GET", "/pull").header("etag"), etag);
 }
 
 void TestOperations::gzipPull()

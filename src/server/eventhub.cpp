@@ -1,0 +1,372 @@
+#include "eventhub.h"
+
+#include "core/logging.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMutexLocker>
+#include <QRandomGenerator>
+#include <QTcpSocket>
+
+namespace agmem {
+
+namespace {
+
+// Walks two lists sorted by CodePointLess: calls onlyA / onlyB for items in one list only,
+// both(a, b) for items with the same key.
+template <typename T, typename Key, typename OnlyA, typename OnlyB, typename Both>
+void sortedDiff(const QList<T> &a, const QList<T> &b, Key key, OnlyA onlyA, OnlyB onlyB, Both both)
+{
+    const CodePointLess less;
+    auto i = a.cbegin();
+    auto j = b.cbegin();
+    while (i != a.cend() || j != b.cend()) {
+        if (j == b.cend() || (i != a.cend() && less(key(*i), key(*j))))
+            onlyA(*i++);
+        else if (i == a.cend() || less(key(*j), key(*i)))
+            onlyB(*j++);
+        else
+            both(*i++, *j++);
+    }
+}
+
+QJsonArray listJson(const QStringList &items)
+{
+    return QJsonArray::fromStringList(items);
+}
+
+} // namespace
+
+ChangeEvent ChangeEvent::push(const QString &agentId, const std::optional<Contribution> &before,
+                              const std::optional<Contribution> &after, Instant timestamp,
+                              Instant receivedAt, quint64 sequence)
+{
+    ChangeEvent e;
+    e.kind = Kind::Push;
+    e.agentId = agentId;
+    e.timestamp = timestamp;
+    e.receivedAt = receivedAt;
+    e.sequence = sequence;
+    e.changesMerge = after.has_value();
+    if (!after)
+        return e;
+    static const QList<QPair<QString, qint64>> noTopics;
+    static const QStringList noFacts;
+    const auto &oldTopics = before ? before->topics : noTopics;
+    const auto topicKey = [](const QPair<QString, qint64> &p) -> const QString & {
+        return p.first;
+    };
+    sortedDiff(
+        oldTopics, after->topics, topicKey,
+        [&e](const QPair<QString, qint64> &gone) {
+            if (gone.second != 0)
+                e.topicDeltas.append({gone.first, -gone.second});
+        },
+        [&e](const QPair<QString, qint64> &added) {
+            if (added.second != 0)
+                e.topicDeltas.append(added);
+        },
+        [&e](const QPair<QString, qint64> &was, const QPair<QString, qint64> &now) {
+            if (now.second != was.second)
+                e.topicDeltas.append({now.first, now.second - was.second});
+        });
+    const QStringList &oldFacts = before ? before->facts : noFacts;
+    const auto factKey = [](const QString &f) -> const QString & { return f; };
+    sortedDiff(
+        oldFacts, after->facts, factKey,
+        [&e](const QString &gone) {
+            if (++e.factsRemovedCount <= MaxListedFacts)
+                e.factsRemoved.append(gone);
+        },
+        [&e](const QString &added) {
+            if (++e.factsAddedCount <= MaxListedFacts)
+                e.factsAdded.append(added);
+        },
+        [](const QString &, const QString &) {});
+    return e;
+}
+
+ChangeEvent ChangeEvent::agentRemoved(const QString &agentId, quint64 sequence)
+{
+    ChangeEvent e;
+    e.kind = Kind::AgentRemoved;
+    e.agentId = agentId;
+    e.sequence = sequence;
+    e.receivedAt = nowInstant();
+    return e;
+}
+
+ChangeEvent ChangeEvent::reset(quint64 sequence)
+{
+    ChangeEvent e;
+    e.kind = Kind::Reset;
+    e.sequence = sequence;
+    e.receivedAt = nowInstant();
+    return e;
+}
+
+QString ChangeEvent::typeName() const
+{
+    switch (kind) {
+    case Kind::Push:
+        return QStringLiteral("push");
+    case Kind::AgentRemoved:
+        return QStringLiteral("agent_removed");
+    case Kind::Reset:
+        return QStringLiteral("reset");
+    }
+    return {};
+}
+
+QByteArray ChangeEvent::json() const
+{
+    QJsonObject o{{QStringLiteral("type"), typeName()},
+                  {QStringLiteral("sequence"), qint64(sequence)},
+                  {QStringLiteral("local"), local}};
+    if (receivedAt)
+        o.insert(kind == Kind::Push ? QStringLiteral("received_at") : QStringLiteral("at"),
+                 formatIsoTimestamp(receivedAt));
+    if (kind != Kind::Reset)
+        o.insert(QStringLiteral("agent_id"), agentId);
+    if (kind == Kind::Push) {
+        o.insert(QStringLiteral("timestamp"),
+                 timestamp ? QJsonValue(formatIsoTimestamp(timestamp)) : QJsonValue::Null);
+        o.insert(QStringLiteral("changed"), changesMerge);
+        QJsonObject deltas;
+        for (const auto &[topic, delta] : topicDeltas)
+            deltas.insert(topic, delta);
+        o.insert(QStringLiteral("topic_deltas"), deltas);
+        o.insert(QStringLiteral("facts_added"), listJson(factsAdded));
+        o.insert(QStringLiteral("facts_removed"), listJson(factsRemoved));
+        o.insert(QStringLiteral("facts_added_count"), factsAddedCount);
+        o.insert(QStringLiteral("facts_removed_count"), factsRemovedCount);
+    }
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+EventHub::EventHub(int ringSize, QObject *parent)
+    : QObject(parent)
+    , m_ringSize(qMax(1, ringSize))
+    , m_token(QByteArray::number(QRandomGenerator::system()->generate64() & 0xffffffffffff, 16))
+{}
+
+void EventHub::setSequence(quint64 sequence)
+{
+    QMutexLocker lock(&m_mutex);
+    m_sequence = sequence;
+}
+
+quint64 EventHub::sequence() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_sequence;
+}
+
+QByteArray EventHub::idOf(quint64 number) const
+{
+    return m_token + '-' + QByteArray::number(number);
+}
+
+void EventHub::publish(const QList<ChangeEvent> &events)
+{
+    if (events.isEmpty())
+        return;
+    {
+        QMutexLocker lock(&m_mutex);
+        for (const ChangeEvent &e : events) {
+            const quint64 number = m_next++;
+            QByteArray frame;
+            frame.reserve(64 + 256);
+            frame.append("id: ").append(idOf(number)).append("\nevent: ");
+            frame.append(e.typeName().toLatin1()).append("\ndata: ");
+            frame.append(e.json()).append("\n\n");
+            m_ring.push_back({number, std::move(frame)});
+            if (e.sequence > m_sequence || e.kind == ChangeEvent::Kind::Reset)
+                m_sequence = e.sequence;
+        }
+        while (m_ring.size() > size_t(m_ringSize))
+            m_ring.pop_front();
+    }
+    Q_EMIT published();
+}
+
+QByteArray EventHub::helloFrame(bool resumed) const
+{
+    const QJsonObject o{{QStringLiteral("type"), QStringLiteral("hello")},
+                        {QStringLiteral("sequence"), qint64(m_sequence)},
+                        {QStringLiteral("resumed"), resumed},
+                        {QStringLiteral("at"), formatIsoTimestamp(nowInstant())}};
+    QByteArray frame("retry: 2000\n");
+    // A resumed stream keeps the client's place; a new one starts at the newest event.
+    if (!resumed)
+        frame.append("id: ").append(idOf(m_next - 1)).append('\n');
+    frame.append("event: hello\ndata: ")
+        .append(QJsonDocument(o).toJson(QJsonDocument::Compact))
+        .append("\n\n");
+    return frame;
+}
+
+QByteArray EventHub::reloadFrame(const QString &reason) const
+{
+    const QJsonObject o{{QStringLiteral("type"), QStringLiteral("reload")},
+                        {QStringLiteral("sequence"), qint64(m_sequence)},
+                        {QStringLiteral("reason"), reason}};
+    return "id: " + idOf(m_next - 1) +
+           "\nevent: reload\ndata: " + QJsonDocument(o).toJson(QJsonDocument::Compact) + "\n\n";
+}
+
+EventHub::Resume EventHub::sinceLocked(quint64 after) const
+{
+    Resume r;
+    r.last = m_next - 1;
+    if (after >= r.last)
+        return r;
+    const quint64 oldest = m_ring.empty() ? m_next : m_ring.front().number;
+    if (after + 1 < oldest) {
+        r.frames = reloadFrame(QStringLiteral("events were missed: read the state again"));
+        return r;
+    }
+    for (auto it = m_ring.begin() + qsizetype(after + 1 - oldest); it != m_ring.end(); ++it)
+        r.frames.append(it->frame);
+    return r;
+}
+
+EventHub::Resume EventHub::open(const QByteArray &lastEventId) const
+{
+    QMutexLocker lock(&m_mutex);
+    const QByteArray id = lastEventId.trimmed();
+    if (id.isEmpty()) {
+        Resume r;
+        r.frames = helloFrame(false);
+        r.last = m_next - 1;
+        return r;
+    }
+    bool ok = false;
+    const qsizetype dash = id.lastIndexOf('-');
+    const quint64 number = dash > 0 ? id.mid(dash + 1).toULongLong(&ok) : 0;
+    if (!ok || id.left(dash) != m_token || number >= m_next) {
+        Resume r;
+        r.frames = helloFrame(false) +
+                   reloadFrame(QStringLiteral("the event id is unknown here (another server, or a "
+                                              "restart): read the state again"));
+        r.last = m_next - 1;
+        return r;
+    }
+    Resume r = sinceLocked(number);
+    r.frames.prepend(helloFrame(true));
+    return r;
+}
+
+EventHub::Resume EventHub::since(quint64 after) const
+{
+    QMutexLocker lock(&m_mutex);
+    return sinceLocked(after);
+}
+
+EventStreams::EventStreams(EventHub *hub, int maxStreams, int heartbeatMs, QObject *parent)
+    : QObject(parent)
+    , m_hub(hub)
+    , m_maxStreams(maxStreams)
+{
+    connect(hub, &EventHub::published, this, &EventStreams::published);
+    m_coalesce.setSingleShot(true);
+    connect(&m_coalesce, &QTimer::timeout, this, &EventStreams::deliver);
+    m_heartbeat.setInterval(heartbeatMs > 0 ? heartbeatMs : DefaultHeartbeatMs);
+    connect(&m_heartbeat, &QTimer::timeout, this, &EventStreams::heartbeat);
+}
+
+QByteArray EventStreams::responseHead(const QList<QPair<QByteArray, QByteArray>> &extra)
+{
+    // No length: the body is the stream, which ends when the connection closes.
+    QByteArray head("HTTP/1.1 200 OK\r\n"
+                    "Content-Type: text/event-stream; charset=utf-8\r\n"
+                    "Cache-Control: no-cache, no-store\r\n"
+                    "X-Accel-Buffering: no\r\n"
+                    "X-Content-Type-Options: nosniff\r\n");
+    for (const auto &[name, value] : extra)
+        head.append(name).append(": ").append(value).append("\r\n");
+    head.append("Connection: close\r\n\r\n");
+    return head;
+}
+
+void EventStreams::open(QTcpSocket *socket, const QByteArray &lastEventId)
+{
+    const EventHub::Resume r = m_hub->open(lastEventId);
+    Stream &s = m_streams[socket];
+    s.socket = socket;
+    s.last = r.last;
+    connect(socket, &QObject::destroyed, this, [this, socket] { m_streams.remove(socket); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket] { m_streams.remove(socket); });
+    write(s, r.frames);
+    if (!m_heartbeat.isActive())
+        m_heartbeat.start();
+}
+
+void EventStreams::write(Stream &stream, const QByteArray &bytes)
+{
+    QTcpSocket *socket = stream.socket;
+    if (!socket || bytes.isEmpty())
+        return;
+    if (socket->bytesToWrite() > MaxBufferedBytes) {
+        qCInfo(lcServer) << "event stream to" << socket->peerAddress().toString()
+                         << "dropped: the client does not read";
+        socket->abort();
+        return;
+    }
+    socket->write(bytes);
+}
+
+void EventStreams::published()
+{
+    if (m_coalesce.isActive())
+        return; // written with the batches still to come
+    const qint64 since = m_sinceDelivery.isValid() ? m_sinceDelivery.elapsed() : CoalesceMs;
+    if (since >= CoalesceMs)
+        deliver(); // the first batch after a quiet moment goes out at once
+    else
+        m_coalesce.start(int(CoalesceMs - since));
+}
+
+void EventStreams::deliver()
+{
+    m_sinceDelivery.start();
+    // Streams usually stand at the same event: the batch's bytes are built once and shared.
+    QHash<quint64, EventHub::Resume> batches;
+    const QList<QTcpSocket *> sockets = m_streams.keys();
+    for (QTcpSocket *key : sockets) {
+        auto it = m_streams.find(key);
+        if (it == m_streams.end())
+            continue;
+        auto batch = batches.find(it->last);
+        if (batch == batches.end())
+            batch = batches.insert(it->last, m_hub->since(it->last));
+        it->last = batch->last;
+        const QByteArray frames = batch->frames;
+        write(*it, frames);
+    }
+}
+
+void EventStreams::heartbeat()
+{
+    if (m_streams.isEmpty()) {
+        m_heartbeat.stop();
+        return;
+    }
+    const QList<QTcpSocket *> sockets = m_streams.keys();
+    for (QTcpSocket *key : sockets) {
+        auto it = m_streams.find(key);
+        if (it != m_streams.end())
+            write(*it, QByteArrayLiteral(": keep-alive\n\n"));
+    }
+}
+
+void EventStreams::closeAll()
+{
+    const QList<QTcpSocket *> sockets = m_streams.keys();
+    m_streams.clear();
+    for (QTcpSocket *socket : sockets)
+        socket->abort();
+}
+
+} // namespace agmem

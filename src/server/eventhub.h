@@ -1,0 +1,180 @@
+#pragma once
+
+#include "core/mergeengine.h"
+#include "core/timestamp.h"
+
+#include <QByteArray>
+#include <QElapsedTimer>
+#include <QHash>
+#include <QList>
+#include <QMutex>
+#include <QObject>
+#include <QPointer>
+#include <QString>
+#include <QStringList>
+#include <QTimer>
+
+#include <deque>
+#include <optional>
+
+class QTcpSocket;
+
+namespace agmem {
+
+// One thing that happened to the merged view, as GET /events tells it. Built from what the
+// write path did (its outcome), never by reading the database back.
+struct ChangeEvent
+{
+    enum class Kind
+    {
+        Push,
+        AgentRemoved,
+        Reset,
+    };
+    // Facts listed per event and direction; beyond it only the count is sent.
+    static constexpr int MaxListedFacts = 100;
+
+    Kind kind = Kind::Push;
+    // The merge's change sequence after this event (the /pull ETag's number).
+    quint64 sequence = 0;
+    QString agentId;
+    // Push: the summary's own timestamp; 0 when unknown.
+    Instant timestamp = 0;
+    // Push: when it arrived; removal and reset: when they were committed.
+    Instant receivedAt = 0;
+    // Push: false for a stale or repeated summary (stored, the merge unchanged).
+    bool changesMerge = false;
+    // Push: how each merged topic count changed (sorted by topic; zero deltas left out).
+    QList<QPair<QString, qint64>> topicDeltas;
+    // Push: facts the agent's contribution gained and lost, at most MaxListedFacts each.
+    QStringList factsAdded;
+    QStringList factsRemoved;
+    qint64 factsAddedCount = 0;
+    qint64 factsRemovedCount = 0;
+    // False when the change came from another instance through the catch-up (PostgreSQL):
+    // the deltas are then unknown and left empty.
+    bool local = true;
+
+    // A push from its outcome: the agent's contribution before and after (after empty:
+    // the merge did not change).
+    static ChangeEvent push(const QString &agentId, const std::optional<Contribution> &before,
+                            const std::optional<Contribution> &after, Instant timestamp,
+                            Instant receivedAt, quint64 sequence);
+    static ChangeEvent agentRemoved(const QString &agentId, quint64 sequence);
+    static ChangeEvent reset(quint64 sequence);
+
+    QString typeName() const;
+    // The event's JSON object (one line).
+    QByteArray json() const;
+};
+
+// Recent events, shared by every /events stream of one server. Thread-safe: the write
+// path publishes from its thread, streams read from theirs. Each event gets an id
+// "<token>-<n>" (token: random per process), so a Last-Event-ID from before a restart is
+// recognised and answered with a `reload` event instead of a silent gap.
+class EventHub : public QObject
+{
+    Q_OBJECT
+
+public:
+    static constexpr int DefaultRingSize = 4096;
+
+    explicit EventHub(int ringSize = DefaultRingSize, QObject *parent = nullptr);
+
+    // The sequence before any event (the store's at start, or after a catch-up reload).
+    void setSequence(quint64 sequence);
+    // One call per commit batch; streams write the whole batch at once.
+    void publish(const QList<ChangeEvent> &events);
+
+    struct Resume
+    {
+        // The SSE frames to send (already formatted), in order.
+        QByteArray frames;
+        // The number of the newest event included; pass it to since() next time.
+        quint64 last = 0;
+    };
+    // Frames for a new stream: a `hello` event with the current sequence, then (when
+    // `lastEventId` names an event still in the ring) every event after it, or (when it
+    // does not) a `reload` event telling the client to read the state again.
+    Resume open(const QByteArray &lastEventId) const;
+    // Frames of the events after number `after`; a `reload` frame when some fell out of
+    // the ring meanwhile.
+    Resume since(quint64 after) const;
+
+    QByteArray token() const { return m_token; }
+    quint64 sequence() const;
+
+Q_SIGNALS:
+    // New events are in the ring (queued to streams in other threads).
+    void published();
+
+private:
+    struct Stored
+    {
+        quint64 number;
+        QByteArray frame;
+    };
+    QByteArray idOf(quint64 number) const;
+    QByteArray reloadFrame(const QString &reason) const;
+    QByteArray helloFrame(bool resumed) const;
+    // Caller holds m_mutex.
+    Resume sinceLocked(quint64 after) const;
+
+    const int m_ringSize;
+    const QByteArray m_token;
+    mutable QMutex m_mutex;
+    std::deque<Stored> m_ring;
+    quint64 m_next = 1;
+    quint64 m_sequence = 0;
+};
+
+// The open /events streams of one HTTP thread: writes each published batch to every
+// stream in one write, sends heartbeats, and drops a client that stops reading. The
+// transport (ApiServer) hands over sockets after writing the response head.
+class EventStreams : public QObject
+{
+    Q_OBJECT
+
+public:
+    static constexpr int DefaultMaxStreams = 128;
+    // nginx closes a proxied connection silent for 60 s by default (proxy_read_timeout),
+    // and many setups use 30 s: a comment line every 15 s keeps well inside both.
+    static constexpr int DefaultHeartbeatMs = 15000;
+    // A client with this much unsent data is dropped (it resumes with Last-Event-ID).
+    static constexpr qint64 MaxBufferedBytes = 4 * 1024 * 1024;
+    // Under load, commit batches that follow each other within this long are written
+    // together: each stream costs at most 20 writes a second, however fast pushes come.
+    static constexpr int CoalesceMs = 50;
+
+    EventStreams(EventHub *hub, int maxStreams, int heartbeatMs, QObject *parent = nullptr);
+
+    bool full() const { return m_streams.size() >= m_maxStreams; }
+    int count() const { return int(m_streams.size()); }
+    int maxStreams() const { return m_maxStreams; }
+
+    // The response head of a stream (status line and headers; `extra` adds CORS).
+    static QByteArray responseHead(const QList<QPair<QByteArray, QByteArray>> &extra);
+    // Starts streaming to `socket`, whose response head was written.
+    void open(QTcpSocket *socket, const QByteArray &lastEventId);
+    void closeAll();
+
+private:
+    struct Stream
+    {
+        QPointer<QTcpSocket> socket;
+        quint64 last = 0;
+    };
+    void published();
+    void deliver();
+    void heartbeat();
+    void write(Stream &stream, const QByteArray &bytes);
+
+    EventHub *m_hub;
+    int m_maxStreams;
+    QHash<QTcpSocket *, Stream> m_streams;
+    QTimer m_heartbeat;
+    QTimer m_coalesce;
+    QElapsedTimer m_sinceDelivery;
+};
+
+} // namespace agmem

@@ -1,0 +1,508 @@
+// GET /events over real sockets: the stream's head, the first event, one event per push
+// (deltas, bounded fact lists), removals and resets, resuming with Last-Event-ID, a ring
+// too small to resume from, the cap on streams, the idle timeout that streams are exempt
+// from, the pull scope with API keys, and heartbeats (interval injected).
+
+#include "testsupport.h"
+
+#include "server/coordinatorapi.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QStandardPaths>
+#include <QTcpSocket>
+#include <QTest>
+
+using namespace agmem;
+using namespace agmem::test;
+using namespace Qt::StringLiterals;
+
+namespace {
+
+int push(quint16 port, const QString &agent, const QString &timestamp, const QJsonObject &topics,
+         const QStringList &facts = {}, const RawHeaders &headers = {})
+{
+    RawHeaders h = headers;
+    h.append({QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")});
+    return httpExchange(
+               port, buildRequest("POST", "/push", summaryBody(agent, timestamp, topics, facts), h))
+        .status;
+}
+
+struct Event
+{
+    QByteArray id;
+    QByteArray type;
+    QJsonObject data;
+    bool comment = false;
+};
+
+// A client of GET /events on a raw socket: reads the head, then one event at a time.
+class EventClient
+{
+public:
+    bool open(quint16 port, const RawHeaders &headers = {})
+    {
+        m_socket.connectToHost(QHostAddress::LocalHost, port);
+        if (!m_socket.waitForConnected(10000))
+            return false;
+        QByteArray request =
+            "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+        for (const auto &[name, value] : headers)
+            request += name + ": " + value + "\r\n";
+        m_socket.write(request + "\r\n");
+        QElapsedTimer timer;
+        timer.start();
+        while (!m_buffer.contains("\r\n\r\n")) {
+            if (timer.hasExpired(10000) || !readMore(10000 - int(timer.elapsed())))
+                return false;
+        }
+        const qsizetype end = m_buffer.indexOf("\r\n\r\n");
+        head = m_buffer.left(end + 2);
+        m_buffer.remove(0, end + 4);
+        status = head.mid(9, 3).toInt();
+        return true;
+    }
+
+    QByteArray header(const QByteArray &name) const
+    {
+        for (const QByteArray &line : head.split('\n')) {
+            const qsizetype colon = line.indexOf(':');
+            if (colon > 0 && line.left(colon).trimmed().compare(name, Qt::CaseInsensitive) == 0)
+                return line.mid(colon + 1).trimmed();
+        }
+        return {};
+    }
+
+    // The next event (comments too when `comments`); nullopt after `timeoutMs`.
+    std::optional<Event> next(int timeoutMs = 10000, bool comments = false)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        for (;;) {
+            qsizetype end;
+            while ((end = m_buffer.indexOf("\n\n")) >= 0) {
+                const QByteArray frame = m_buffer.left(end);
+                m_buffer.remove(0, end + 2);
+                Event e;
+                QByteArray data;
+                for (const QByteArray &line : frame.split('\n')) {
+                    if (line.startsWith(':')) {
+                        e.comment = true;
+                        continue;
+                    }
+                    if (line.startsWith("id: "))
+                        e.id = line.mid(4);
+                    else if (line.startsWith("event: "))
+                        e.type = line.mid(7);
+                    else if (line.startsWith("data: "))
+                        data += line.mid(6);
+                }
+                if (e.comment && e.type.isEmpty() && !comments)
+                    continue;
+                e.data = QJsonDocument::fromJson(data).object();
+                return e;
+            }
+            const int left = timeoutMs - int(timer.elapsed());
+            if (left <= 0 || !readMore(left))
+                return std::nullopt;
+        }
+    }
+
+    bool connected() const { return m_socket.state() == QAbstractSocket::ConnectedState; }
+    // True once the server closed the connection (within `timeoutMs`).
+    bool waitClosed(int timeoutMs)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        while (m_socket.state() == QAbstractSocket::ConnectedState && !timer.hasExpired(timeoutMs))
+            m_socket.waitForReadyRead(100);
+        return m_socket.state() != QAbstractSocket::ConnectedState;
+    }
+    void close() { m_socket.abort(); }
+    QByteArray rest() const { return m_buffer; }
+
+    QByteArray head;
+    int status = 0;
+
+private:
+    bool readMore(int timeoutMs)
+    {
+        if (m_socket.bytesAvailable() == 0 && !m_socket.waitForReadyRead(qMax(1, timeoutMs)))
+            return false;
+        m_buffer += m_socket.readAll();
+        return true;
+    }
+
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+};
+
+#define NEXT_EVENT(client, type_, var)                                                             \
+    const std::optional<Event> var##_ = (client).next();                                           \
+    QVERIFY2(var##_, "no event arrived");                                                          \
+    QCOMPARE(var##_->type, QByteArray(type_));                                                     \
+    [[maybe_unused]] const Event &var = *var##_
+
+} // namespace
+
+class TestEvents : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void headAndFirstEvent();
+    void pushEvents();
+    void removalAndReset();
+    void resumeWithLastEventId();
+    void ringOverflowSaysReload();
+    void capOnStreams();
+    void exemptFromIdleTimeout();
+    void pullScope();
+    void heartbeat();
+    void otherInstances();
+};
+
+void TestEvents::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+}
+
+void TestEvents::headAndFirstEvent()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    const HttpResponse pull = httpGet(port, "/pull");
+    VERIFY_STATUS(pull, 200);
+
+    EventClient client;
+    QVERIFY(client.open(port));
+    QCOMPARE(client.status, 200);
+    QVERIFY(client.header("content-type").startsWith("text/event-stream"));
+    QCOMPARE(client.header("x-accel-buffering"), QByteArray("no"));
+    QVERIFY(client.header("cache-control").contains("no-cache"));
+    QVERIFY(client.header("content-length").isEmpty());
+    NEXT_EVENT(client, "hello", hello);
+    QVERIFY(!hello.id.isEmpty());
+    QCOMPARE(hello.data[u"resumed"].toBool(true), false);
+    // The sequence is the one in /pull's ETag.
+    const qint64 sequence = hello.data[u"sequence"].toInteger(-1);
+    QCOMPARE(sequence, 1);
+    QVERIFY2(pull.header("etag").endsWith(QByteArray("-" + QByteArray::number(sequence) + '"')),
+             pull.header("etag").constData());
+    // HEAD and POST are not routes of /events.
+    VERIFY_STATUS(httpExchange(port, buildRequest("POST", "/events", {}, {})), 405);
+}
+
+void TestEvents::pushEvents()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    EventClient client;
+    QVERIFY(client.open(port));
+    NEXT_EVENT(client, "hello", hello);
+
+    QCOMPARE(push(port, u"alpha"_s, u"2025-01-01T00:00:00Z"_s, {{u"x"_s, 3}, {u"y"_s, 1}},
+                  {u"f1"_s, u"f2"_s}),
+             200);
+    NEXT_EVENT(client, "push", first);
+    QCOMPARE(first.data[u"agent_id"].toString(), u"alpha"_s);
+    QCOMPARE(first.data[u"timestamp"].toString(), u"2025-01-01T00:00:00+00:00"_s);
+    QVERIFY(!first.data[u"received_at"].toString().isEmpty());
+    QCOMPARE(first.data[u"sequence"].toInteger(), 1);
+    QCOMPARE(first.data[u"changed"].toBool(), true);
+    QCOMPARE(first.data[u"topic_deltas"].toObject(), (QJsonObject{{u"x"_s, 3}, {u"y"_s, 1}}));
+    QCOMPARE(first.data[u"facts_added"].toArray(), (QJsonArray{u"f1"_s, u"f2"_s}));
+    QCOMPARE(first.data[u"facts_removed_count"].toInteger(), 0);
+    QVERIFY(first.id != hello.id);
+
+    // Newer summary: the deltas against the one it replaces.
+    QCOMPARE(push(port, u"alpha"_s, u"2025-01-02T00:00:00Z"_s, {{u"x"_s, 1}, {u"z"_s, 2}},
+                  {u"f2"_s, u"f3"_s}),
+             200);
+    NEXT_EVENT(client, "push", second);
+    QCOMPARE(second.data[u"sequence"].toInteger(), 2);
+    QCOMPARE(second.data[u"topic_deltas"].toObject(),
+             (QJsonObject{{u"x"_s, -2}, {u"y"_s, -1}, {u"z"_s, 2}}));
+    QCOMPARE(second.data[u"facts_added"].toArray(), (QJsonArray{u"f3"_s}));
+    QCOMPARE(second.data[u"facts_removed"].toArray(), (QJsonArray{u"f1"_s}));
+
+    // A stale push is stored and told, with the sequence unchanged.
+    QCOMPARE(push(port, u"alpha"_s, u"2024-01-01T00:00:00Z"_s, {{u"x"_s, 9}}), 200);
+    NEXT_EVENT(client, "push", stale);
+    QCOMPARE(stale.data[u"changed"].toBool(true), false);
+    QCOMPARE(stale.data[u"sequence"].toInteger(), 2);
+    QCOMPARE(stale.data[u"topic_deltas"].toObject(), QJsonObject{});
+
+    // Many facts: a bounded list, the full count.
+    QStringList facts;
+    for (int i = 0; i < 250; ++i)
+        facts.append(u"fact-%1"_s.arg(i, 3, 10, QChar(u'0')));
+    QCOMPARE(push(port, u"beta"_s, u"2025-01-01T00:00:00Z"_s, {{u"x"_s, 1}}, facts), 200);
+    NEXT_EVENT(client, "push", many);
+    QCOMPARE(many.data[u"facts_added_count"].toInteger(), 250);
+    QCOMPARE(many.data[u"facts_added"].toArray().size(), 100);
+    QCOMPARE(many.data[u"facts_added"].toArray().first().toString(), u"fact-000"_s);
+
+    // A refused push makes no event.
+    VERIFY_STATUS(httpPostJson(port, "/push", "{\"summary\": {}}"), 422);
+    QCOMPARE(push(port, u"gamma"_s, u"2025-01-01T00:00:00Z"_s, {{u"q"_s, 1}}), 200);
+    NEXT_EVENT(client, "push", after);
+    QCOMPARE(after.data[u"agent_id"].toString(), u"gamma"_s);
+}
+
+void TestEvents::removalAndReset()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    QCOMPARE(push(port, u"b"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    EventClient client;
+    QVERIFY(client.open(port));
+    NEXT_EVENT(client, "hello", hello);
+    QCOMPARE(hello.data[u"sequence"].toInteger(), 2);
+
+    VERIFY_STATUS(httpExchange(port, buildRequest("DELETE", "/agents/a", {}, {})), 200);
+    NEXT_EVENT(client, "agent_removed", removed);
+    QCOMPARE(removed.data[u"agent_id"].toString(), u"a"_s);
+    QCOMPARE(removed.data[u"sequence"].toInteger(), 3);
+    // A removal refused (unknown agent) is no event.
+    VERIFY_STATUS(httpExchange(port, buildRequest("DELETE", "/agents/nobody", {}, {})), 404);
+
+    VERIFY_STATUS(httpExchange(port, buildRequest("DELETE", "/admin/reset", {}, {})), 200);
+    NEXT_EVENT(client, "reset", reset);
+    QVERIFY(reset.data[u"sequence"].toInteger() > 3);
+    QVERIFY(!client.next(300).has_value());
+}
+
+void TestEvents::resumeWithLastEventId()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QByteArray lastId;
+    {
+        EventClient client;
+        QVERIFY(client.open(port));
+        NEXT_EVENT(client, "hello", hello);
+        QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+        NEXT_EVENT(client, "push", seen);
+        lastId = seen.id;
+    }
+    // Missed while disconnected.
+    QCOMPARE(push(port, u"b"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    QCOMPARE(push(port, u"c"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+
+    EventClient again;
+    QVERIFY(again.open(port, {{"Last-Event-ID", lastId}}));
+    NEXT_EVENT(again, "hello", hello);
+    QCOMPARE(hello.data[u"resumed"].toBool(), true);
+    QVERIFY(hello.id.isEmpty()); // the client keeps its place
+    NEXT_EVENT(again, "push", b);
+    QCOMPARE(b.data[u"agent_id"].toString(), u"b"_s);
+    NEXT_EVENT(again, "push", c);
+    QCOMPARE(c.data[u"agent_id"].toString(), u"c"_s);
+    // Then live, without a gap or a repeat.
+    QCOMPARE(push(port, u"d"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    NEXT_EVENT(again, "push", d);
+    QCOMPARE(d.data[u"agent_id"].toString(), u"d"_s);
+
+    // Up to date: nothing to replay.
+    EventClient current;
+    QVERIFY(current.open(port, {{"Last-Event-ID", d.id}}));
+    NEXT_EVENT(current, "hello", currentHello);
+    QCOMPARE(currentHello.data[u"resumed"].toBool(), true);
+    QVERIFY(!current.next(300).has_value());
+}
+
+void TestEvents::ringOverflowSaysReload()
+{
+    TestServer server;
+    server.config.eventRingSize = 2;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QByteArray lastId;
+    {
+        EventClient client;
+        QVERIFY(client.open(port));
+        NEXT_EVENT(client, "hello", hello);
+        lastId = hello.id;
+    }
+    for (const QString &agent : {u"a"_s, u"b"_s, u"c"_s})
+        QCOMPARE(push(port, agent, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+
+    EventClient late;
+    QVERIFY(late.open(port, {{"Last-Event-ID", lastId}}));
+    NEXT_EVENT(late, "hello", hello);
+    NEXT_EVENT(late, "reload", reload);
+    QCOMPARE(reload.data[u"sequence"].toInteger(), 3);
+    QVERIFY(!reload.data[u"reason"].toString().isEmpty());
+    QVERIFY(!reload.id.isEmpty());
+    QVERIFY(!late.next(300).has_value()); // no partial replay
+
+    // An id from another server (or before a restart) also means reload.
+    EventClient stranger;
+    QVERIFY(stranger.open(port, {{"Last-Event-ID", "0123abcd-1"}}));
+    NEXT_EVENT(stranger, "hello", strangerHello);
+    QCOMPARE(strangerHello.data[u"resumed"].toBool(true), false);
+    NEXT_EVENT(stranger, "reload", strangerReload);
+    EventClient garbage;
+    QVERIFY(garbage.open(port, {{"Last-Event-ID", "not an id"}}));
+    NEXT_EVENT(garbage, "hello", garbageHello);
+    NEXT_EVENT(garbage, "reload", garbageReload);
+}
+
+void TestEvents::capOnStreams()
+{
+    TestServer server;
+    server.config.maxEventStreams = 2;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    EventClient one;
+    EventClient two;
+    QVERIFY(one.open(port));
+    QVERIFY(two.open(port));
+    QCOMPARE(one.status, 200);
+    QCOMPARE(two.status, 200);
+    EventClient three;
+    QVERIFY(three.open(port));
+    QCOMPARE(three.status, 503);
+    QCOMPARE(three.header("retry-after"), QByteArray("5"));
+    QVERIFY(three.rest().contains("event streams"));
+    // Other routes still work at the cap, and the streams count as open connections.
+    const HttpResponse metrics = httpGet(port, "/metrics");
+    VERIFY_STATUS(metrics, 200);
+    const QByteArray gauge("\nagmem_open_connections ");
+    const qsizetype at = metrics.body.indexOf(gauge);
+    QVERIFY(at >= 0);
+    const qsizetype end = metrics.body.indexOf('\n', at + gauge.size());
+    const qint64 open = metrics.body.mid(at + gauge.size(), end - at - gauge.size()).toLongLong();
+    QVERIFY2(open >= 3, QByteArray::number(open).constData()); // two streams and this request
+    // A slot frees when a client leaves.
+    one.close();
+    bool reopened = false;
+    for (int attempt = 0; attempt < 100 && !reopened; ++attempt) {
+        EventClient again;
+        QVERIFY(again.open(port));
+        reopened = again.status == 200;
+        if (!reopened)
+            QTest::qWait(100);
+    }
+    QVERIFY(reopened);
+}
+
+void TestEvents::exemptFromIdleTimeout()
+{
+    TestServer server;
+    server.config.connection.idleTimeoutMs = 1000;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    EventClient stream;
+    QVERIFY(stream.open(port));
+    NEXT_EVENT(stream, "hello", hello);
+    // A plain keep-alive connection is closed for idleness...
+    RawHttpClient idle;
+    QVERIFY(idle.connectTo(port));
+    QVERIFY(idle.send(buildRequest("GET", "/health", {}, {})));
+    QVERIFY(idle.readResponse().valid);
+    QVERIFY(idle.waitForDisconnected(20000));
+    // ...the stream, idle as long, is not, and still delivers.
+    QVERIFY(stream.connected());
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    NEXT_EVENT(stream, "push", event);
+    QCOMPARE(event.data[u"agent_id"].toString(), u"a"_s);
+}
+
+void TestEvents::pullScope()
+{
+    TestServer server;
+    server.config.access.mode = AccessConfig::AuthMode::Required;
+    QVERIFY(server.start());
+    server.stop();
+    QString error;
+    QString pullKey;
+    QString pushKey;
+    {
+        auto store = Store::open(*server.store(), {}, &error);
+        QVERIFY2(store, qPrintable(error));
+        pullKey = store->createKey(u"reader"_s, unsigned(Scope::Pull), nullptr).value_or(QString());
+        pushKey = store->createKey(u"writer"_s, unsigned(Scope::Push), nullptr).value_or(QString());
+    }
+    QVERIFY(!pullKey.isEmpty() && !pushKey.isEmpty());
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+
+    EventClient anonymous;
+    QVERIFY(anonymous.open(port));
+    QCOMPARE(anonymous.status, 401);
+    EventClient wrongScope;
+    QVERIFY(wrongScope.open(port, {{"Authorization", "Bearer " + pushKey.toLatin1()}}));
+    QCOMPARE(wrongScope.status, 403);
+    EventClient reader;
+    QVERIFY(reader.open(port, {{"Authorization", "Bearer " + pullKey.toLatin1()}}));
+    QCOMPARE(reader.status, 200);
+    NEXT_EVENT(reader, "hello", hello);
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, {},
+                  {{"X-API-Key", pushKey.toLatin1()}}),
+             200);
+    NEXT_EVENT(reader, "push", event);
+    QCOMPARE(event.data[u"agent_id"].toString(), u"a"_s);
+}
+
+void TestEvents::heartbeat()
+{
+    TestServer server;
+    server.config.eventHeartbeatMs = 200;
+    QVERIFY(server.start());
+    EventClient client;
+    QVERIFY(client.open(server.port()));
+    NEXT_EVENT(client, "hello", hello);
+    // Comment lines only (no event a client would see), more than one.
+    for (int i = 0; i < 2; ++i) {
+        const std::optional<Event> beat = client.next(10000, true);
+        QVERIFY(beat);
+        QVERIFY(beat->comment);
+        QVERIFY(beat->type.isEmpty());
+    }
+    // Stopping the server ends the stream (it does not hold the stop up).
+    server.stop();
+    QVERIFY(client.waitClosed(10000));
+}
+
+void TestEvents::otherInstances()
+{
+    if (!postgresBackend())
+        QSKIP("several instances share a PostgreSQL database (tst_events_pg)");
+    TestServer server;
+    QVERIFY(server.start());
+    // A second instance on the same database.
+    ServerConfig config = TestServer::defaultConfig();
+    config.store = *server.store();
+    ServerController other;
+    QString error;
+    QVERIFY2(other.startAndWait(config, &error), qPrintable(error));
+
+    EventClient client;
+    QVERIFY(client.open(server.port()));
+    NEXT_EVENT(client, "hello", hello);
+    // Through the other instance: told by this one's catch-up (within a second or so).
+    QCOMPARE(push(other.port(), u"elsewhere"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    NEXT_EVENT(client, "push", pushed);
+    QCOMPARE(pushed.data[u"agent_id"].toString(), u"elsewhere"_s);
+    QCOMPARE(pushed.data[u"local"].toBool(true), false);
+    QCOMPARE(pushed.data[u"timestamp"].toString(), u"2025-01-01T00:00:00+00:00"_s);
+    QVERIFY(pushed.data[u"sequence"].toInteger() > hello.data[u"sequence"].toInteger());
+    VERIFY_STATUS(httpExchange(other.port(), buildRequest("DELETE", "/admin/reset", {}, {})), 200);
+    NEXT_EVENT(client, "reset", reset);
+    QCOMPARE(reset.data[u"local"].toBool(true), false);
+    other.stopAndWait();
+}
+
+QTEST_GUILESS_MAIN(TestEvents)
+#include "tst_events.moc"
