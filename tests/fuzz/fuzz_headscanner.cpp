@@ -3,7 +3,7 @@
 // Besides crashes, it checks that the scanner's decisions do not depend on how the bytes
 // were split into reads: the input is fed once whole and once in pieces whose sizes come
 // from the input itself; the verdicts and the request heads found must be the same.
-#include "server/connectionguard.h"
+#include "server/requestheadscanner.h"
 
 #include <algorithm>
 #include <cstdint>

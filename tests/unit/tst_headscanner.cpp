@@ -1,7 +1,7 @@
 // RequestHeadScanner: the guard's view of a byte stream of HTTP/1.x requests. Every row is
 // fed whole, byte by byte, and in pseudo-random pieces: the verdict and the heads found must
 // not depend on how the bytes arrived (the fuzz target checks the same property).
-#include "server/connectionguard.h"
+#include "server/requestheadscanner.h"
 
 #include <QFile>
 #include <QRandomGenerator>
