@@ -157,6 +157,25 @@ QList<Option> optionTable()
          QStringLiteral("Largest request line plus headers (else 431)."),
          QString::number(ConnectionLimits::DefaultMaxHeadBytes),
          {}},
+        // Issue 11, transport edge (h11a).
+        {QStringLiteral("max-connections-per-address"),
+         QStringLiteral("count"),
+         QStringLiteral("Open connections from one address at most (trusted proxies exempt); "
+                        "more are answered 503. 0: no limit."),
+         QStringLiteral("0"),
+         {}},
+        {QStringLiteral("max-buffered-body"),
+         QStringLiteral("bytes"),
+         QStringLiteral("Request bodies being received at once, over all connections; past it "
+                        "a request with a body is answered 503 before its body is read. "
+                        "0: no limit."),
+         QString::number(ConnectionLimits::DefaultMaxBufferedBodyBytes),
+         {}},
+        {QStringLiteral("listen-backlog"),
+         QStringLiteral("count"),
+         QStringLiteral("Connections the system queues before they are accepted."),
+         QString::number(ConnectionLimits::DefaultListenBacklog),
+         {}},
         {QStringLiteral("scopes"),
          QStringLiteral("list"),
          QStringLiteral("keys create: the new key's scopes, from push, pull, admin."),
@@ -482,6 +501,11 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
         !number("idle-timeout", 1, 86400, &idleSeconds) ||
         !number("read-timeout", 1, 86400, &readSeconds) ||
         !number("max-head", 1024, 1024 * 1024, &config.connection.maxHeadBytes))
+        return fail(error);
+    if (!number("max-connections-per-address", 0, 1000000,
+                &config.connection.maxConnectionsPerAddress) ||
+        !number("listen-backlog", 1, 65535, &config.connection.listenBacklog) ||
+        !number("max-buffered-body", 0, qint64(1) << 40, &config.connection.maxBufferedBodyBytes))
         return fail(error);
     if (!number("history-retention", 0, 36500, &config.historyRetentionDays) ||
         !number("history-max-per-agent", 0, 1000000000, &config.historyMaxPerAgent) ||

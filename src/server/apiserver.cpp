@@ -9,6 +9,8 @@
 #include <QHttpServerRequest>
 #include <QTcpSocket>
 
+#include <memory>
+
 namespace agmem {
 
 namespace {
@@ -73,6 +75,18 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
     auto *listener = new ConnectionGuard(m_limits, this);
     if (tls)
         listener->setTlsConfiguration(*tls);
+    listener->setListenBacklogSize(m_limits.listenBacklog);
+    listener->setHeadCheck([api = m_api](const HttpRequest &head, bool *authorized) {
+        return api->authorizeHead(head, authorized);
+    });
+    listener->setCapExempt(
+        [proxies = m_api->access().config().trustedProxies](const QHostAddress &peer) {
+            for (const auto &subnet : proxies) {
+                if (peer.isInSubnet(subnet))
+                    return true;
+            }
+            return false;
+        });
     if (!listener->listen(address, port)) {
         *error = QStringLiteral("cannot listen on %1 port %2: %3")
                      .arg(address.toString())
@@ -105,6 +119,8 @@ void ApiServer::shutdown()
     if (!m_listener)
         return;
     m_listener->close();
+    // No new request from here on; the pushes already taken are committed and answered.
+    m_listener->stopReading();
     m_api->flushPushes();
     m_listener->closeAllConnections();
     delete m_listener;
@@ -125,36 +141,45 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
     const bool headOnly = req.method == "HEAD";
     // Always take the guard's entry, so it stays in step with the requests.
-    const bool close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
+    const bool close =
+        m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
     QPointer<QTcpSocket> target(socket);
-    m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
-                        peer = req.peer](const HttpReply &reply) {
-        const QByteArray bytes = reply.serialize(headOnly, close);
-        if (target) {
-            target->write(bytes);
-            if (close)
-                target->disconnectFromHost();
-            else if (m_listener)
-                m_listener->answered(target);
-        }
-        RequestEvent event;
-        event.at = nowInstant();
-        event.method = method;
-        event.path = redactedPath(path);
-        event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
-        event.status = reply.status;
-        event.bytes = bytes.size();
-        event.milliseconds = timer.nsecsElapsed() / 1e6;
-        event.agentId = reply.agentId;
-        event.note = reply.note;
-        if (m_accessLog) {
-            qCInfo(lcAccess).noquote()
-                << event.source << event.method << event.path << event.status << event.bytes
-                << QString::number(event.milliseconds, 'f', 2) + u"ms"
-                << (target ? QString() : QStringLiteral("(client gone)"));
-        }
-        Q_EMIT requestFinished(event);
-    });
+    const QPointer<ApiServer> self(this);
+    const auto answeredAtOnce = std::make_shared<bool>(false);
+    m_api->handle(req,
+                  [this, self, answeredAtOnce, target, headOnly, close, timer, method = req.method,
+                   path = req.path, peer = req.peer](const HttpReply &reply) {
+                      if (!self)
+                          return; // stopped: the connection went with the server
+                      const QByteArray bytes = reply.serialize(headOnly, close);
+                      *answeredAtOnce = true;
+                      if (target) {
+                          target->write(bytes);
+                          if (m_listener)
+                              m_listener->answered(target);
+                          if (close && target)
+                              target->disconnectFromHost();
+                      }
+                      RequestEvent event;
+                      event.at = nowInstant();
+                      event.method = method;
+                      event.path = redactedPath(path);
+                      event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
+                      event.status = reply.status;
+                      event.bytes = bytes.size();
+                      event.milliseconds = timer.nsecsElapsed() / 1e6;
+                      event.agentId = reply.agentId;
+                      event.note = reply.note;
+                      if (m_accessLog) {
+                          qCInfo(lcAccess).noquote()
+                              << event.source << event.method << event.path << event.status
+                              << event.bytes << QString::number(event.milliseconds, 'f', 2) + u"ms"
+                              << (target ? QString() : QStringLiteral("(client gone)"));
+                      }
+                      Q_EMIT requestFinished(event);
+                  });
+    if (!*answeredAtOnce)
+        m_listener->awaitAnswer(socket);
     return true;
 }
 

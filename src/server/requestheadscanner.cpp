@@ -68,8 +68,15 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
                 m_inBody = false;
             continue;
         }
-        // Blank lines before a request line are allowed (RFC 9112 2.2).
+        if (m_closed) {
+            Verdict verdict;
+            verdict.discardFrom = pos;
+            return verdict;
+        }
+        // Blank lines before a request line are allowed (RFC 9112 2.2); they are part of
+        // the request as far as timeouts go.
         if (m_head.isEmpty() && (data[pos] == '\r' || data[pos] == '\n')) {
+            m_leadingBlank = true;
             ++pos;
             continue;
         }
@@ -125,12 +132,17 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
         Head head;
         Verdict verdict = parseHead(&head);
         m_head.clear();
+        if (!verdict.status && m_admission)
+            verdict = m_admission(head);
         if (verdict.status) {
             m_failed = true;
             verdict.requestStart = headStart;
             return verdict;
         }
+        head.fields.clear(); // only the admission check reads them
         heads->append(head);
+        m_leadingBlank = false;
+        m_closed = head.closeAfterResponse;
         m_bodyLeft = head.contentLength;
         m_inBody = m_bodyLeft > 0;
     }
@@ -152,10 +164,23 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
     }
     const bool http10 = requestLine[2][7] == '0';
     head->closeAfterResponse = http10;
+    if (m_admission) {
+        head->method = requestLine[0];
+        head->target = requestLine[1];
+    }
 
+    if (lines.size() - 1 > QtMaxHeaderFields) {
+        return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
+    }
     std::optional<qint64> contentLength;
+    bool connectionUpgrade = false;
+    bool upgradeWebSocket = false;
     for (qsizetype i = 1; i < lines.size(); ++i) {
         const QByteArray &line = lines.at(i);
+        if (line.size() > QtMaxHeaderFieldBytes) {
+            return {431, QStringLiteral("A header field is longer than %1 bytes")
+                             .arg(QtMaxHeaderFieldBytes)};
+        }
         if (line.startsWith(' ') || line.startsWith('\t'))
             return {400, QStringLiteral("Obsolete header line folding is not accepted")};
         const qsizetype colon = line.indexOf(':');
@@ -163,6 +188,8 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
             return {400, QStringLiteral("Malformed header line")};
         const QByteArrayView name = QByteArrayView(line).first(colon);
         const QByteArray value = line.mid(colon + 1).trimmed();
+        if (m_admission)
+            head->fields.append({name.toByteArray(), value});
         if (name.compare("content-length", Qt::CaseInsensitive) == 0) {
             bool ok = false;
             const qint64 n = value.toLongLong(&ok);
@@ -174,7 +201,11 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
         } else if (name.compare("transfer-encoding", Qt::CaseInsensitive) == 0) {
             return {411, QStringLiteral("Chunked request bodies are not accepted; send "
                                         "Content-Length")};
+        } else if (name.compare("upgrade", Qt::CaseInsensitive) == 0) {
+            upgradeWebSocket = upgradeWebSocket || value.toLower().contains("websocket");
         } else if (name.compare("connection", Qt::CaseInsensitive) == 0) {
+            // As loose as QHttpServer's own test (a substring, not a token).
+            connectionUpgrade = connectionUpgrade || value.toLower().contains("upgrade");
             if (hasToken(value, "close"))
                 head->closeAfterResponse = true;
             else if (http10 && hasToken(value, "keep-alive"))
@@ -184,6 +215,11 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
                 return {417, QStringLiteral("Only Expect: 100-continue is supported")};
             head->expectContinue = !http10;
         }
+    }
+    if (connectionUpgrade && upgradeWebSocket) {
+        // QHttpServer 6.4 would hand the request to the API and then answer it a second
+        // time (404) for want of a WebSocket handler.
+        return {400, QStringLiteral("WebSocket upgrades are not supported")};
     }
     head->contentLength = contentLength.value_or(0);
     if (head->contentLength > m_limits.maxBodyBytes) {
