@@ -4,6 +4,8 @@
 // process (its own thread), so /proc/self/status shows its memory.
 #include "testsupport.h"
 
+#include "server/openfilelimit.h"
+
 #include <QAbstractHttpServer>
 #include <QElapsedTimer>
 #include <QFile>
@@ -19,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -160,6 +163,7 @@ private Q_SLOTS:
     void halfCloseStillAnswered();
     void bufferedBodyBudget();
     void unauthorizedBeforeTheBody();
+    void openFileLimitRaised();
 
 private:
     std::unique_ptr<TestServer>
@@ -1128,6 +1132,27 @@ void TstGuard::unauthorizedBeforeTheBody()
     const HttpResponse pull = httpExchange(
         port, buildRequest("GET", "/pull", {}, {{"Authorization", "Bearer " + key.toUtf8()}}));
     QCOMPARE(pull.object().value(u"contributing_agents"_s).toInt(), 1);
+}
+
+// Issue 11: the soft limit on open files is raised to the hard one at start (systemd's
+// soft 1024 equals the default connection cap, so accept() failed before eviction ran).
+void TstGuard::openFileLimitRaised()
+{
+    rlimit limit{};
+    QCOMPARE(getrlimit(RLIMIT_NOFILE, &limit), 0);
+    const rlimit original = limit;
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max > 256) {
+        limit.rlim_cur = 256;
+        QCOMPARE(setrlimit(RLIMIT_NOFILE, &limit), 0);
+    }
+    const qint64 soft = agmem::raiseOpenFileLimit();
+    QCOMPARE(getrlimit(RLIMIT_NOFILE, &limit), 0);
+    QCOMPARE(limit.rlim_cur, original.rlim_max);
+    if (limit.rlim_cur == RLIM_INFINITY)
+        QCOMPARE(soft, qint64(0));
+    else
+        QCOMPARE(soft, qint64(limit.rlim_cur));
+    QCOMPARE(setrlimit(RLIMIT_NOFILE, &original), 0);
 }
 
 QTEST_GUILESS_MAIN(TstGuard)
