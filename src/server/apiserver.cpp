@@ -146,38 +146,39 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     QPointer<QTcpSocket> target(socket);
     const QPointer<ApiServer> self(this);
     const auto answeredAtOnce = std::make_shared<bool>(false);
-    m_api->handle(req,
-                  [this, self, answeredAtOnce, target, headOnly, close, timer, method = req.method,
-                   path = req.path, peer = req.peer](const HttpReply &reply) {
-                      if (!self)
-                          return; // stopped: the connection went with the server
-                      const QByteArray bytes = reply.serialize(headOnly, close);
-                      *answeredAtOnce = true;
-                      if (target) {
-                          target->write(bytes);
-                          if (m_listener)
-                              m_listener->answered(target);
-                          if (close && target)
-                              target->disconnectFromHost();
-                      }
-                      RequestEvent event;
-                      event.at = nowInstant();
-                      event.method = method;
-                      event.path = redactedPath(path);
-                      event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
-                      event.status = reply.status;
-                      event.bytes = bytes.size();
-                      event.milliseconds = timer.nsecsElapsed() / 1e6;
-                      event.agentId = reply.agentId;
-                      event.note = reply.note;
-                      if (m_accessLog) {
-                          qCInfo(lcAccess).noquote()
-                              << event.source << event.method << event.path << event.status
-                              << event.bytes << QString::number(event.milliseconds, 'f', 2) + u"ms"
-                              << (target ? QString() : QStringLiteral("(client gone)"));
-                      }
-                      Q_EMIT requestFinished(event);
-                  });
+    const auto respond = [this, self, answeredAtOnce, target, headOnly, close, timer,
+                          method = req.method, path = req.path,
+                          peer = req.peer](const HttpReply &reply) {
+        if (!self)
+            return; // stopped: the connection went with the server
+        const QByteArray bytes = reply.serialize(headOnly, close);
+        *answeredAtOnce = true;
+        if (target) {
+            target->write(bytes);
+            if (m_listener)
+                m_listener->answered(target);
+            if (close && target)
+                target->disconnectFromHost();
+        }
+        RequestEvent event;
+        event.at = nowInstant();
+        event.method = method;
+        event.path = redactedPath(path);
+        event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
+        event.status = reply.status;
+        event.bytes = bytes.size();
+        event.milliseconds = timer.nsecsElapsed() / 1e6;
+        event.agentId = reply.agentId;
+        event.note = reply.note;
+        if (m_accessLog) {
+            qCInfo(lcAccess).noquote()
+                << event.source << event.method << event.path << event.status << event.bytes
+                << QString::number(event.milliseconds, 'f', 2) + u"ms"
+                << (target ? QString() : QStringLiteral("(client gone)"));
+        }
+        Q_EMIT requestFinished(event);
+    };
+    m_api->handle(req, respond);
     if (!*answeredAtOnce)
         m_listener->awaitAnswer(socket);
     return true;
