@@ -22,7 +22,9 @@ namespace agmem {
 
 // The listening socket handed to QHttpServer::bind(). QHttpServer 6.4 has no limits or
 // timeouts of its own: this sees every request head before QHttpServer reads the socket,
-// and answers 413/431/411/400/408/503 itself before a body is buffered; it answers
+// refuses any head QHttpServer would frame differently, and answers 413/431/411/400/408/503
+// (and, through the head check, 401/403/429) itself before a body is buffered, keeping
+// all bodies in flight within one budget; it answers
 // "100 Continue" when the request is next to be answered, closes after the response when
 // the client asked for it (and never reads a request pipelined behind that), drops idle
 // and slow connections, caps the number of connections (making room by closing the one
@@ -50,8 +52,6 @@ public:
     using HeadCheck =
         std::function<std::optional<HttpReply>(const HttpRequest &head, bool *authorized)>;
     void setHeadCheck(HeadCheck check) { m_headCheck = std::move(check); }
-    // Body bytes announced by requests not yet handed to the API (the budget's use).
-    qint64 bufferedBodyBytes() const { return m_bufferedBody; }
 
     int openConnections() const { return int(m_connections.size()); }
     // Whether the connection should close after the answer to its oldest unanswered
