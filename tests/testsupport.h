@@ -21,6 +21,8 @@
 #include <QJsonParseError>
 #include <QList>
 #include <QPair>
+#include <QSslConfiguration>
+#include <QSslSocket>
 #include <QString>
 #include <QStringList>
 #include <QTcpSocket>
@@ -114,6 +116,25 @@ inline QByteArray buildJsonPost(const QByteArray &path, const QByteArray &body, 
         {{QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")}}, close);
 }
 
+// Suites that rerun over TLS (initTestCase_data rows "http" and "https") set this: every
+// RawHttpClient then connects with TLS (the server's certificate is not verified).
+inline bool &testClientsUseTls()
+{
+    static bool tls = false;
+    return tls;
+}
+
+// The test certificate and key, made once and checked in (tests/data/tls: self-signed for
+// 127.0.0.1 and localhost, valid for 100 years). `sourceDir`: the source tree's root.
+inline QString testTlsCertificate(const QString &sourceDir)
+{
+    return sourceDir + QStringLiteral("/tests/data/tls/cert.pem");
+}
+inline QString testTlsKey(const QString &sourceDir)
+{
+    return sourceDir + QStringLiteral("/tests/data/tls/key.pem");
+}
+
 class RawHttpClient
 {
 public:
@@ -127,8 +148,15 @@ public:
                    int timeoutMs = DefaultTimeoutMs)
     {
         m_buffer.clear();
-        m_socket.connectToHost(host, port);
-        return m_socket.waitForConnected(timeoutMs);
+        if (!testClientsUseTls()) {
+            m_socket.connectToHost(host, port);
+            return m_socket.waitForConnected(timeoutMs);
+        }
+        QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+        tls.setPeerVerifyMode(QSslSocket::VerifyNone);
+        m_socket.setSslConfiguration(tls);
+        m_socket.connectToHostEncrypted(host.toString(), port);
+        return m_socket.waitForEncrypted(timeoutMs);
     }
 
     // Writes every byte (blocking until the kernel took them).
@@ -280,7 +308,7 @@ private:
         return true;
     }
 
-    QTcpSocket m_socket;
+    QSslSocket m_socket; // plain TCP unless testClientsUseTls()
     QByteArray m_buffer;
     QString m_error;
 };

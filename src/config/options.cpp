@@ -367,6 +367,22 @@ QList<OptionDef> buildTable()
                        u"Largest request line plus headers (else 431)."_s, 1024, 1024 * 1024,
                        number(&ServerConfig::connection, &ConnectionLimits::maxHeadBytes)));
 
+    t.append(
+        numberRow(u"max-connections-per-address"_s, u"count"_s,
+                  u"Open connections from one address at most (trusted proxies exempt); "
+                  "more are answered 503. 0: no limit."_s,
+                  0, 1000000,
+                  number(&ServerConfig::connection, &ConnectionLimits::maxConnectionsPerAddress)));
+    t.append(numberRow(u"max-buffered-body"_s, u"bytes"_s,
+                       u"Request bodies being received at once, over all connections; past it "
+                       "a request with a body is answered 503 before its body is read. "
+                       "0: no limit."_s,
+                       0, qint64(1) << 40,
+                       number(&ServerConfig::connection, &ConnectionLimits::maxBufferedBodyBytes)));
+    t.append(numberRow(u"listen-backlog"_s, u"count"_s,
+                       u"Connections the system queues before they are accepted."_s, 1, 65535,
+                       number(&ServerConfig::connection, &ConnectionLimits::listenBacklog)));
+
     d = row(u"scopes"_s, u"list"_s, u"keys create: the new key's scopes, from push, pull, admin."_s,
             Kind::Text);
     d.get = [](const AppOptions &o) { return QVariant(o.scopes); };

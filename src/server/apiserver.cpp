@@ -10,6 +10,8 @@
 #include <QHttpServerRequest>
 #include <QTcpSocket>
 
+#include <memory>
+
 namespace agmem {
 
 namespace {
@@ -76,6 +78,18 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
     auto *listener = new ConnectionGuard(m_limits, this);
     if (tls)
         listener->setTlsConfiguration(*tls);
+    listener->setListenBacklogSize(m_limits.listenBacklog);
+    listener->setHeadCheck([api = m_api](const HttpRequest &head, bool *authorized) {
+        return api->authorizeHead(head, authorized);
+    });
+    listener->setCapExempt(
+        [proxies = m_api->access().config().trustedProxies](const QHostAddress &peer) {
+            for (const auto &subnet : proxies) {
+                if (peer.isInSubnet(subnet))
+                    return true;
+            }
+            return false;
+        });
     if (!listener->listen(address, port)) {
         *error = QStringLiteral("cannot listen on %1 port %2: %3")
                      .arg(address.toString())
@@ -108,6 +122,8 @@ void ApiServer::shutdown()
     if (!m_listener)
         return;
     m_listener->close();
+    // No new request from here on; the pushes already taken are committed and answered.
+    m_listener->stopReading();
     m_api->flushPushes();
     m_streams->closeAll();
     m_listener->closeAllConnections();
@@ -129,11 +145,17 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
     const bool headOnly = req.method == "HEAD";
     // Always take the guard's entry, so it stays in step with the requests.
-    const bool close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
+    const bool close =
+        m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
     QPointer<QTcpSocket> target(socket);
-    m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
-                        peer = req.peer,
-                        lastEventId = req.header("last-event-id")](const HttpReply &granted) {
+    const QPointer<ApiServer> self(this);
+    const auto answeredAtOnce = std::make_shared<bool>(false);
+    const auto respond = [this, self, answeredAtOnce, target, headOnly, close, timer,
+                          method = req.method, path = req.path, peer = req.peer,
+                          lastEventId = req.header("last-event-id")](const HttpReply &granted) {
+        if (!self)
+            return; // stopped: the connection went with the server
+        *answeredAtOnce = true;
         HttpReply reply = granted;
         if (reply.eventStream && m_streams->full()) {
             reply = HttpReply::error(503, QStringLiteral("Too many open event streams (%1); try "
@@ -156,10 +178,10 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         }
         if (target && !reply.eventStream) {
             target->write(bytes);
-            if (close)
-                target->disconnectFromHost();
-            else if (m_listener)
+            if (m_listener)
                 m_listener->answered(target);
+            if (close && target)
+                target->disconnectFromHost();
         }
         RequestEvent event;
         event.at = nowInstant();
@@ -178,7 +200,10 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 << (target ? QString() : QStringLiteral("(client gone)"));
         }
         Q_EMIT requestFinished(event);
-    });
+    };
+    m_api->handle(req, respond);
+    if (!*answeredAtOnce)
+        m_listener->awaitAnswer(socket);
     return true;
 }
 

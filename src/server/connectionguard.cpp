@@ -4,8 +4,13 @@
 
 #include "core/logging.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QThread>
+#include <QUrl>
+#include <QUrlQuery>
 
 #ifdef Q_OS_WIN
 #include <winsock2.h>
@@ -19,196 +24,11 @@ namespace agmem {
 
 namespace {
 
-bool isTokenChar(char c)
-{
-    // RFC 9110 tchar
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
-bool isToken(QByteArrayView s)
-{
-    if (s.isEmpty())
-        return false;
-    for (char c : s) {
-        if (!isTokenChar(c))
-            return false;
-    }
-    return true;
-}
-
-bool hasToken(QByteArrayView list, QByteArrayView token)
-{
-    for (const QByteArray &part : list.toByteArray().split(',')) {
-        if (part.trimmed().compare(token, Qt::CaseInsensitive) == 0)
-            return true;
-    }
-    return false;
-}
-
 // How long to stop accepting after the process ran out of file descriptors.
 constexpr int AcceptPauseMs = 200;
 constexpr int SweepIntervalMs = 1000;
 
 } // namespace
-
-RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype size,
-                                                     QList<Head> *heads)
-{
-    qsizetype pos = 0;
-    while (pos < size && !m_failed) {
-        if (m_inBody) {
-            const qsizetype take = qsizetype(std::min<qint64>(m_bodyLeft, size - pos));
-            m_bodyLeft -= take;
-            pos += take;
-            if (m_bodyLeft == 0)
-                m_inBody = false;
-            continue;
-        }
-        // Blank lines before a request line are allowed (RFC 9112 2.2).
-        if (m_head.isEmpty() && (data[pos] == '\r' || data[pos] == '\n')) {
-            ++pos;
-            continue;
-        }
-        // Collect the head up to the blank line.
-        const qsizetype before = m_head.size();
-        const qsizetype headStart = pos - before;
-        const qsizetype room = m_limits.maxHeadBytes + 4 - before;
-        const qsizetype take = std::min(size - pos, room);
-        m_head.append(data + pos, take);
-        // The head ends at the first empty line: the first LF followed by LF or CRLF
-        // (QHttpServer's parser accepts bare LF line ends too, so the guard must see the
-        // same boundary; searching for CRLFCRLF first would skip an earlier LFLF).
-        qsizetype end = -1;
-        qsizetype endLength = 0;
-        for (qsizetype i = std::max<qsizetype>(0, before - 2); i + 1 < m_head.size(); ++i) {
-            if (m_head.at(i) != '\n')
-                continue;
-            qsizetype after = 0;
-            if (m_head.at(i + 1) == '\n')
-                after = 1;
-            else if (m_head.at(i + 1) == '\r' && i + 2 < m_head.size() && m_head.at(i + 2) == '\n')
-                after = 2;
-            else
-                continue;
-            end = (i > 0 && m_head.at(i - 1) == '\r') ? i - 1 : i;
-            endLength = i + 1 + after - end;
-            break;
-        }
-        if (end < 0) {
-            pos += take;
-            // A terminator (at most 4 bytes) that starts within the limit would have been
-            // found by now; before that, a later read may still complete a head that fits.
-            if (m_head.size() >= m_limits.maxHeadBytes + 4) {
-                m_failed = true;
-                return {431,
-                        QStringLiteral("Request head is larger than %1 bytes")
-                            .arg(m_limits.maxHeadBytes),
-                        headStart};
-            }
-            continue;
-        }
-        if (end > m_limits.maxHeadBytes) {
-            m_failed = true;
-            return {
-                431,
-                QStringLiteral("Request head is larger than %1 bytes").arg(m_limits.maxHeadBytes),
-                headStart};
-        }
-        // Bytes of this chunk that belong after the head.
-        const qsizetype used = end + endLength - before;
-        pos += used;
-        m_head.truncate(end);
-        Head head;
-        Verdict verdict = parseHead(&head);
-        m_head.clear();
-        if (verdict.status) {
-            m_failed = true;
-            verdict.requestStart = headStart;
-            return verdict;
-        }
-        heads->append(head);
-        m_bodyLeft = head.contentLength;
-        m_inBody = m_bodyLeft > 0;
-    }
-    return {};
-}
-
-RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
-{
-    QList<QByteArray> lines = m_head.split('\n');
-    for (QByteArray &line : lines) {
-        if (line.endsWith('\r'))
-            line.chop(1);
-    }
-    const QList<QByteArray> requestLine = lines.first().split(' ');
-    if (requestLine.size() != 3 || !isToken(requestLine[0]) || requestLine[1].isEmpty() ||
-        !requestLine[2].startsWith("HTTP/1.") || requestLine[2].size() != 8 ||
-        (requestLine[2][7] != '0' && requestLine[2][7] != '1')) {
-        return {400, QStringLiteral("Malformed request line")};
-    }
-    const bool http10 = requestLine[2][7] == '0';
-    head->closeAfterResponse = http10;
-
-    std::optional<qint64> contentLength;
-    for (qsizetype i = 1; i < lines.size(); ++i) {
-        const QByteArray &line = lines.at(i);
-        if (line.startsWith(' ') || line.startsWith('\t'))
-            return {400, QStringLiteral("Obsolete header line folding is not accepted")};
-        const qsizetype colon = line.indexOf(':');
-        if (colon <= 0 || !isToken(QByteArrayView(line).first(colon)))
-            return {400, QStringLiteral("Malformed header line")};
-        const QByteArrayView name = QByteArrayView(line).first(colon);
-        const QByteArray value = line.mid(colon + 1).trimmed();
-        if (name.compare("content-length", Qt::CaseInsensitive) == 0) {
-            bool ok = false;
-            const qint64 n = value.toLongLong(&ok);
-            if (!ok || n < 0 || value.startsWith('+') || value.startsWith('-'))
-                return {400, QStringLiteral("Malformed Content-Length")};
-            if (contentLength && *contentLength != n)
-                return {400, QStringLiteral("Conflicting Content-Length headers")};
-            contentLength = n;
-        } else if (name.compare("transfer-encoding", Qt::CaseInsensitive) == 0) {
-            return {411, QStringLiteral("Chunked request bodies are not accepted; send "
-                                        "Content-Length")};
-        } else if (name.compare("connection", Qt::CaseInsensitive) == 0) {
-            if (hasToken(value, "close"))
-                head->closeAfterResponse = true;
-            else if (http10 && hasToken(value, "keep-alive"))
-                head->closeAfterResponse = false;
-        } else if (name.compare("expect", Qt::CaseInsensitive) == 0) {
-            if (value.compare("100-continue", Qt::CaseInsensitive) != 0)
-                return {417, QStringLiteral("Only Expect: 100-continue is supported")};
-            head->expectContinue = !http10;
-        }
-    }
-    head->contentLength = contentLength.value_or(0);
-    if (head->contentLength > m_limits.maxBodyBytes) {
-        return {413,
-                QStringLiteral("Request body is larger than %1 bytes").arg(m_limits.maxBodyBytes)};
-    }
-    return {};
-}
 
 ConnectionGuard::ConnectionGuard(const ConnectionLimits &limits, QObject *parent)
     : QTcpServer(parent)
@@ -265,19 +85,42 @@ void ConnectionGuard::incomingConnection(qintptr descriptor)
             return;
         }
     }
-    if (m_connections.size() >= m_limits.maxConnections) {
-        const QString detail = QStringLiteral("Too many open connections (%1); try again later")
-                                   .arg(m_limits.maxConnections);
-        socket->write(
-            HttpReply::error(503, detail).withHeader("Retry-After", "1").serialize(false, true));
-        socket->disconnectFromHost();
+    const QHostAddress peer = socket->peerAddress();
+    QString refusal;
+    if (m_limits.maxConnectionsPerAddress > 0 &&
+        connectionsFrom(peer) >= m_limits.maxConnectionsPerAddress &&
+        !(m_capExempt && m_capExempt(peer))) {
+        refusal = QStringLiteral("Too many open connections from your address (%1); try again "
+                                 "later")
+                      .arg(m_limits.maxConnectionsPerAddress);
+    } else if (m_connections.size() >= m_limits.maxConnections && !evictIdlest()) {
+        refusal = QStringLiteral("Too many open connections (%1); try again later")
+                      .arg(m_limits.maxConnections);
+    }
+    if (!refusal.isEmpty()) {
+        const QByteArray answer =
+            HttpReply::error(503, refusal).withHeader("Retry-After", "1").serialize(false, true);
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-        Q_EMIT requestRejected(socket->peerAddress().toString(), 503, detail);
+        auto *ssl = qobject_cast<QSslSocket *>(socket);
+        if (ssl && !ssl->isEncrypted()) {
+            // Over TLS the answer can only go out once the handshake is done; a client that
+            // never finishes it is dropped after the read timeout.
+            connect(ssl, &QSslSocket::encrypted, ssl, [ssl, answer] {
+                ssl->write(answer);
+                ssl->disconnectFromHost();
+            });
+            QTimer::singleShot(m_limits.readTimeoutMs, ssl, &QSslSocket::abort);
+        } else {
+            socket->write(answer);
+            socket->disconnectFromHost();
+        }
+        Q_EMIT requestRejected(peer.toString(), 503, refusal);
         return;
     }
 
-    auto *c = new Connection{
-        socket, RequestHeadScanner(m_limits), {}, 0, {}, {}, false, false, 0, std::nullopt, false};
+    auto *c = new Connection{socket, peer, RequestHeadScanner(m_limits)};
+    c->scanner.setAdmission(
+        [this, socket](const RequestHeadScanner::Head &head) { return admit(socket, head); });
     c->lastActivity.start();
     m_connections.insert(socket, c);
 
@@ -318,7 +161,6 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         }
         return;
     }
-    c->lastActivity.start();
     const qint64 available = socket->bytesAvailable();
     if (available <= c->scannedUnread)
         return;
@@ -328,6 +170,10 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         deferReject(*c, c->scannedUnread, *c->deferred);
         return;
     }
+    if (c->discarding) {
+        cutReadBuffer(*c, c->scannedUnread);
+        return;
+    }
     const QByteArray fresh = socket->peek(available).mid(c->scannedUnread);
     c->scannedUnread = available;
     const bool wasInRequest = c->scanner.inRequest();
@@ -335,12 +181,24 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     const RequestHeadScanner::Verdict verdict =
         c->scanner.feed(fresh.constData(), fresh.size(), &heads);
     for (const RequestHeadScanner::Head &head : heads) {
-        c->closeFlags.enqueue(head.closeAfterResponse);
-        if (head.expectContinue && !verdict.status)
-            socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+        Connection::PendingHead pending =
+            c->admitted.isEmpty() ? Connection::PendingHead() : c->admitted.dequeue();
+        pending.closeAfterResponse = head.closeAfterResponse;
+        pending.expectContinue = head.expectContinue && !verdict.status;
+        c->heads.enqueue(pending);
     }
+    continueIfNext(*c);
     if (!wasInRequest && (c->scanner.inRequest() || !heads.isEmpty()))
         c->requestStarted.start();
+    // Idle time counts from the end of the last request (blank lines are not activity).
+    if (!heads.isEmpty() && !c->scanner.inRequest())
+        c->lastActivity.start();
+    if (verdict.discardFrom >= 0) {
+        // A request that closes the connection is complete: what follows is never read.
+        c->discarding = true;
+        cutReadBuffer(*c, available - fresh.size() + verdict.discardFrom);
+        return;
+    }
     if (verdict.status) {
         // Requests before the bad one, still unread by QHttpServer or not answered yet, are
         // answered first (pipelining): only the bytes from the bad request on are dropped.
@@ -350,31 +208,137 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         if ((keep > 0 || c->unanswered > 0) && !socket->isTransactionStarted())
             deferReject(*c, keep, verdict);
         else
-            reject(*c, verdict.status, verdict.detail);
+            reject(*c, verdict.status, verdict.detail, verdict.headers);
     }
 }
 
 void ConnectionGuard::deferReject(Connection &c, qint64 keep,
                                   const RequestHeadScanner::Verdict &verdict)
 {
-    QTcpSocket *socket = c.socket;
     if (!c.deferred) {
         c.deferred = verdict;
         c.requestStarted.start(); // the wait is bounded by the read timeout (sweep)
     }
-    // Cut the read buffer after the valid requests: read everything, put back the start.
+    cutReadBuffer(c, keep);
+    rejectWhenAnswered(c);
+}
+
+void ConnectionGuard::cutReadBuffer(Connection &c, qint64 keep)
+{
+    QTcpSocket *socket = c.socket;
+    c.scannedUnread = keep;
+    if (socket->isTransactionStarted()) {
+        // QHttpServer is in the middle of a request (its bytes are in `keep`): cut once it
+        // has read it whole and committed (afterHttpServerRead).
+        c.cutPending = true;
+        c.availableAtCut = socket->bytesAvailable();
+        return;
+    }
+    c.cutPending = false;
+    // Read everything, put back the start.
     const QByteArray buffered = socket->readAll();
     keep = std::min<qint64>(keep, buffered.size());
     for (qint64 i = keep - 1; i >= 0; --i)
         socket->ungetChar(buffered.at(i));
     c.scannedUnread = keep;
-    rejectWhenAnswered(c);
+}
+
+RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
+                                                   const RequestHeadScanner::Head &head)
+{
+    Connection *c = m_connections.value(socket);
+    if (!c || head.contentLength == 0) {
+        if (c)
+            c->admitted.enqueue({});
+        return {};
+    }
+    Connection::PendingHead pending;
+    if (m_headCheck) {
+        // The request as the API will see it, without its body.
+        HttpRequest request;
+        request.method = head.method;
+        const QUrl url = QUrl::fromEncoded(head.target);
+        request.path = url.path();
+        request.query = QUrlQuery(url);
+        request.headers = head.fields;
+        request.peer = c->peer;
+        if (const std::optional<HttpReply> refused = m_headCheck(request, &pending.authorized)) {
+            RequestHeadScanner::Verdict verdict;
+            verdict.status = refused->status;
+            verdict.detail = QString::fromUtf8(refused->body);
+            const QJsonObject object = QJsonDocument::fromJson(refused->body).object();
+            if (object.value(u"detail").isString())
+                verdict.detail = object.value(u"detail").toString();
+            verdict.headers = refused->headers;
+            return verdict;
+        }
+    }
+    if (m_limits.maxBufferedBodyBytes > 0 &&
+        m_bufferedBody + head.contentLength > m_limits.maxBufferedBodyBytes) {
+        RequestHeadScanner::Verdict verdict;
+        verdict.status = 503;
+        verdict.detail = QStringLiteral("The server is receiving too many request bodies at "
+                                        "once (%1 bytes); try again")
+                             .arg(m_limits.maxBufferedBodyBytes);
+        verdict.headers.append(qMakePair(QByteArray("Retry-After"), QByteArray("1")));
+        return verdict;
+    }
+    pending.reservedBody = head.contentLength;
+    m_bufferedBody += head.contentLength;
+    c->reservedBody += head.contentLength;
+    c->admitted.enqueue(pending);
+    return {};
+}
+
+void ConnectionGuard::releaseBody(Connection &c, qint64 bytes)
+{
+    bytes = std::min(bytes, c.reservedBody);
+    c.reservedBody -= bytes;
+    m_bufferedBody -= bytes;
+}
+
+void ConnectionGuard::continueIfNext(Connection &c)
+{
+    // "100 Continue" goes out only for the request that is next to be answered: before
+    // an earlier answer it would be read as that answer's status line.
+    if (c.unanswered > 0 || c.heads.isEmpty() || !c.heads.head().expectContinue || !c.socket)
+        return;
+    c.heads.head().expectContinue = false;
+    c.socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+bool ConnectionGuard::evictIdlest()
+{
+    Connection *idlest = nullptr;
+    for (Connection *c : std::as_const(m_connections)) {
+        if (!c->socket || !c->idle() || c->socket->bytesToWrite() > 0)
+            continue;
+        if (!idlest || c->lastActivity.elapsed() > idlest->lastActivity.elapsed())
+            idlest = c;
+    }
+    if (!idlest)
+        return false;
+    QTcpSocket *socket = idlest->socket;
+    qCDebug(lcServer) << "closing the connection idle longest, from" << idlest->peer
+                      << "to admit a new one";
+    socket->abort();
+    forget(socket);
+    return true;
+}
+
+int ConnectionGuard::connectionsFrom(const QHostAddress &peer) const
+{
+    int n = 0;
+    for (const Connection *c : std::as_const(m_connections)) {
+        if (c->peer == peer)
+            ++n;
+    }
+    return n;
 }
 
 void ConnectionGuard::rejectWhenAnswered(Connection &c)
 {
-    if (!c.deferred || c.rejecting || c.scannedUnread > 0 || c.unanswered > 0 ||
-        !c.closeFlags.isEmpty())
+    if (!c.deferred || c.rejecting || c.scannedUnread > 0 || c.unanswered > 0 || !c.heads.isEmpty())
         return;
     // After the current signal (QHttpServer may still be in its readyRead slot).
     QMetaObject::invokeMethod(
@@ -385,7 +349,7 @@ void ConnectionGuard::rejectWhenAnswered(Connection &c)
                 socket->state() != QAbstractSocket::ConnectedState)
                 return;
             const RequestHeadScanner::Verdict verdict = *c->deferred;
-            reject(*c, verdict.status, verdict.detail);
+            reject(*c, verdict.status, verdict.detail, verdict.headers);
         },
         Qt::QueuedConnection);
 }
@@ -393,12 +357,18 @@ void ConnectionGuard::rejectWhenAnswered(Connection &c)
 void ConnectionGuard::afterHttpServerRead(QTcpSocket *socket)
 {
     if (Connection *c = m_connections.value(socket)) {
-        c->scannedUnread = socket->bytesAvailable();
+        if (c->cutPending) {
+            const qint64 consumed = c->availableAtCut - socket->bytesAvailable();
+            cutReadBuffer(*c, std::max<qint64>(0, c->scannedUnread - consumed));
+        } else {
+            c->scannedUnread = socket->bytesAvailable();
+        }
         rejectWhenAnswered(*c);
     }
 }
 
-void ConnectionGuard::reject(Connection &c, int status, const QString &detail)
+void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
+                             const HeaderList &headers)
 {
     QTcpSocket *socket = c.socket;
     c.rejecting = true;
@@ -411,7 +381,9 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail)
     // Lingering close: the answer, then end-of-stream for the client; what it still sends
     // is drained (never buffered) until it closes, for a few seconds at most. Closing at
     // once with unread bytes would reset the connection and could destroy the answer.
-    socket->write(HttpReply::error(status, detail).serialize(false, true));
+    HttpReply reply = HttpReply::error(status, detail);
+    reply.headers += headers;
+    socket->write(reply.serialize(false, true));
     socket->flush();
     if (socket->bytesToWrite() == 0)
         ::shutdown(socket->socketDescriptor(), ShutWrite);
@@ -422,13 +394,64 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail)
     Q_EMIT requestRejected(socket->peerAddress().toString(), status, detail);
 }
 
-bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket)
+bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket, bool *authorizedFromHead)
 {
     Connection *c = m_connections.value(socket);
     if (!c)
         return false;
     ++c->unanswered;
-    return c->closeFlags.isEmpty() ? false : c->closeFlags.dequeue();
+    if (c->heads.isEmpty())
+        return false;
+    const Connection::PendingHead head = c->heads.dequeue();
+    releaseBody(*c, head.reservedBody);
+    if (authorizedFromHead)
+        *authorizedFromHead = head.authorized;
+    return head.closeAfterResponse;
+}
+
+void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    // TLS sockets read the encrypted stream underneath: not held (a half-close over TLS
+    // can still lose its answer).
+    if (!c || c->holding || c->unanswered == 0 || qobject_cast<QSslSocket *>(socket) ||
+        socket->isTransactionStarted() || socket->state() != QAbstractSocket::ConnectedState)
+        return;
+    // QAbstractSocket stops reading from the system (and so cannot see end-of-stream)
+    // while its buffer is full. An empty buffer gets one byte, taken out again on release;
+    // signals are blocked so that nobody reads meanwhile.
+    if (socket->bytesAvailable() == 0) {
+        socket->ungetChar('\n');
+        ++c->scannedUnread;
+        c->hostageByte = true;
+    }
+    socket->setReadBufferSize(1);
+    socket->blockSignals(true);
+    c->holding = true;
+}
+
+void ConnectionGuard::releaseHold(Connection &c)
+{
+    if (!c.holding)
+        return;
+    c.holding = false;
+    QTcpSocket *socket = c.socket;
+    socket->blockSignals(false);
+    if (c.hostageByte) {
+        c.hostageByte = false;
+        char byte = 0;
+        if (socket->read(&byte, 1) == 1)
+            --c.scannedUnread;
+    }
+    // Reading from the system resumes (Qt enables its read notifier again).
+    socket->setReadBufferSize(0);
+    if (socket->state() == QAbstractSocket::UnconnectedState) {
+        // It failed while held (its signal was blocked): QHttpServer and the guard let go.
+        Q_EMIT socket->disconnected();
+        return;
+    }
+    if (socket->bytesAvailable() > 0)
+        QMetaObject::invokeMethod(socket, &QTcpSocket::readyRead, Qt::QueuedConnection);
 }
 
 void ConnectionGuard::answered(QTcpSocket *socket)
@@ -437,6 +460,13 @@ void ConnectionGuard::answered(QTcpSocket *socket)
     if (!c)
         return;
     c->unanswered = std::max(0, c->unanswered - 1);
+    if (c->unanswered == 0)
+        releaseHold(*c);
+    c = m_connections.value(socket);
+    if (!c)
+        return;
+    c->lastActivity.start();
+    continueIfNext(*c);
     rejectWhenAnswered(*c);
 }
 
@@ -470,7 +500,7 @@ void ConnectionGuard::sweep()
         } else if (c->deferred) {
             // The requests before the bad one were never all answered: answer it now.
             if (c->requestStarted.hasExpired(m_limits.readTimeoutMs))
-                reject(*c, c->deferred->status, c->deferred->detail);
+                reject(*c, c->deferred->status, c->deferred->detail, c->deferred->headers);
         } else if (c->scanner.inRequest()) {
             if (c->requestStarted.hasExpired(m_limits.readTimeoutMs)) {
                 const QString detail = QStringLiteral("The request did not arrive within %1 ms")
@@ -481,29 +511,61 @@ void ConnectionGuard::sweep()
                 socket->disconnectFromHost();
                 Q_EMIT requestRejected(socket->peerAddress().toString(), 408, detail);
             }
-        } else if (c->lastActivity.hasExpired(m_limits.idleTimeoutMs) &&
+        } else if (c->idle() && c->lastActivity.hasExpired(m_limits.idleTimeoutMs) &&
                    socket->bytesToWrite() == 0) {
             socket->disconnectFromHost();
         }
     }
 }
 
-void ConnectionGuard::closeAllConnections()
+void ConnectionGuard::stopReading()
 {
+    for (Connection *c : std::as_const(m_connections)) {
+        if (QTcpSocket *socket = c->socket) {
+            disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
+            c->holding = false;
+            c->hostageByte = false;
+            socket->blockSignals(false);
+        }
+    }
+}
+
+void ConnectionGuard::closeAllConnections(int graceMs)
+{
+    // Nothing is read while answers leave: a pipelined request must not start now (its
+    // answer would outlive the API). No waitFor*(): it would read, and wait per socket.
+    stopReading();
+    QElapsedTimer waited;
+    waited.start();
+    for (;;) {
+        bool pending = false;
+        // A copy: a socket that fails while flushing is forgotten at once.
+        const QList<Connection *> connections = m_connections.values();
+        for (Connection *c : connections) {
+            QTcpSocket *socket = c->socket;
+            if (socket && socket->bytesToWrite() > 0) {
+                socket->flush();
+                pending = pending || socket->bytesToWrite() > 0;
+            }
+        }
+        if (!pending || waited.hasExpired(graceMs))
+            break;
+        QThread::msleep(10);
+    }
     const QList<Connection *> connections = m_connections.values();
     for (Connection *c : connections) {
-        if (QTcpSocket *socket = c->socket) {
-            if (socket->bytesToWrite() > 0)
-                socket->waitForBytesWritten(1000);
+        if (QTcpSocket *socket = c->socket)
             socket->abort();
-        }
     }
 }
 
 void ConnectionGuard::forget(QTcpSocket *socket)
 {
     // QHttpServer deletes its sockets when they disconnect; only the bookkeeping goes here.
-    delete m_connections.take(socket);
+    if (Connection *c = m_connections.take(socket)) {
+        releaseBody(*c, c->reservedBody);
+        delete c;
+    }
 }
 
 } // namespace agmem

@@ -1,87 +1,35 @@
 #pragma once
 
+#include "httpmessage.h"
+#include "requestheadscanner.h"
+
 #include <QByteArray>
 #include <QElapsedTimer>
 #include <QHash>
+#include <QHostAddress>
 #include <QPointer>
 #include <QQueue>
 #include <QSslConfiguration>
 #include <QTcpServer>
 #include <QTimer>
 
+#include <functional>
 #include <optional>
 
 class QTcpSocket;
 
 namespace agmem {
 
-// Limits the guard enforces. Each has a command-line option (src/app/options.cpp).
-struct ConnectionLimits
-{
-    static constexpr int DefaultMaxConnections = 1024;
-    static constexpr int DefaultIdleTimeoutMs = 15000;
-    static constexpr int DefaultReadTimeoutMs = 30000;
-    static constexpr int DefaultMaxHeadBytes = 16 * 1024;
-
-    int maxConnections = DefaultMaxConnections;
-    // A keep-alive connection with no request in progress is closed after this long.
-    int idleTimeoutMs = DefaultIdleTimeoutMs;
-    // A request must arrive whole (head and body) within this long of its first byte.
-    int readTimeoutMs = DefaultReadTimeoutMs;
-    // Request line plus headers.
-    int maxHeadBytes = DefaultMaxHeadBytes;
-    qint64 maxBodyBytes = 16 * 1024 * 1024;
-};
-
-// Scans a byte stream of HTTP/1.x requests as it arrives and decides, per request head,
-// whether the request may proceed. Pure logic, no sockets: the fuzz target and the unit
-// tests drive it directly.
-class RequestHeadScanner
-{
-public:
-    struct Verdict
-    {
-        int status = 0; // 0: fine so far; else the error status to answer and close
-        QString detail;
-        // A rejected request's first byte, as an offset into the bytes just fed; negative
-        // when its head began in an earlier feed.
-        qsizetype requestStart = 0;
-    };
-    struct Head
-    {
-        bool closeAfterResponse = false;
-        bool expectContinue = false;
-        qint64 contentLength = 0;
-    };
-
-    explicit RequestHeadScanner(const ConnectionLimits &limits)
-        : m_limits(limits)
-    {}
-
-    // Feeds bytes that have not been fed before. Each complete head is appended to
-    // `heads`; a rejected request sets the verdict and the scanner stops.
-    Verdict feed(const char *data, qsizetype size, QList<Head> *heads);
-
-    // True between the first byte of a request and the last byte of its body.
-    bool inRequest() const { return m_inBody || !m_head.isEmpty(); }
-    bool failed() const { return m_failed; }
-
-private:
-    Verdict parseHead(Head *head) const;
-
-    ConnectionLimits m_limits;
-    QByteArray m_head;
-    qint64 m_bodyLeft = 0;
-    bool m_inBody = false;
-    bool m_failed = false;
-};
-
 // The listening socket handed to QHttpServer::bind(). QHttpServer 6.4 has no limits or
 // timeouts of its own: this sees every request head before QHttpServer reads the socket,
-// and answers 413/431/411/400/408/503 itself before a body is buffered; it answers
-// "100 Continue", closes after the response when the client asked for it, drops idle
-// and slow connections, caps the number of connections, and stops accepting for a
-// moment when the process runs out of file descriptors instead of spinning.
+// refuses any head QHttpServer would frame differently, and answers 413/431/411/400/408/503
+// (and, through the head check, 401/403/429) itself before a body is buffered, keeping
+// all bodies in flight within one budget; it answers
+// "100 Continue" when the request is next to be answered, closes after the response when
+// the client asked for it (and never reads a request pipelined behind that), drops idle
+// and slow connections, caps the number of connections (making room by closing the one
+// idle longest) and those from one address, and stops accepting for a moment when the
+// process runs out of file descriptors instead of spinning.
 class ConnectionGuard : public QTcpServer
 {
     Q_OBJECT
@@ -92,15 +40,36 @@ public:
 
     // Serve HTTPS: every accepted connection starts a TLS handshake with this setup.
     void setTlsConfiguration(const QSslConfiguration &configuration);
+    // Addresses exempt from the per-address connection cap (trusted proxies: nginx's
+    // keep-alive pool all comes from one address).
+    void setCapExempt(std::function<bool(const QHostAddress &)> exempt)
+    {
+        m_capExempt = std::move(exempt);
+    }
+    // Access control from the head alone, asked for every request with a body before the
+    // body is read: the refusal to answer (401/403/429), or none. `*authorized`: the full
+    // check ran and passed, so the API need not check (and count) the request again.
+    using HeadCheck =
+        std::function<std::optional<HttpReply>(const HttpRequest &head, bool *authorized)>;
+    void setHeadCheck(HeadCheck check) { m_headCheck = std::move(check); }
 
     int openConnections() const { return int(m_connections.size()); }
     // Whether the connection should close after the answer to its oldest unanswered
     // request (HTTP/1.0, or "Connection: close"); consumes that request's entry. Called
     // when a request is handed to the API; answered() when its answer is written.
-    bool takeCloseAfterResponse(QTcpSocket *socket);
+    // `authorizedFromHead`: the request passed the head check (setHeadCheck()).
+    bool takeCloseAfterResponse(QTcpSocket *socket, bool *authorizedFromHead = nullptr);
+    // The API did not answer at once (a push waits for its group commit): nothing more is
+    // read from the connection until answered(), so a client's end-of-stream (a half-close
+    // after its request) cannot make Qt close the connection before the answer is out.
+    void awaitAnswer(QTcpSocket *socket);
     void answered(QTcpSocket *socket);
-    // Closes every connection now (Stop in the window, shutdown).
-    void closeAllConnections();
+    // No request is read from any connection any more (the start of a stop).
+    void stopReading();
+    // Closes every connection (Stop in the window, shutdown): answers already written get
+    // at most `graceMs` in all to leave, however many slow readers there are.
+    void closeAllConnections(int graceMs = DefaultCloseGraceMs);
+    static constexpr int DefaultCloseGraceMs = 2000;
     // The connection now carries a long-lived response (GET /events): it stays counted but
     // is exempt from the idle timeout, and QHttpServer no longer reads it (what the client
     // still sends is dropped).
@@ -116,29 +85,65 @@ protected:
 private:
     struct Connection
     {
+        struct PendingHead
+        {
+            bool closeAfterResponse = false;
+            bool expectContinue = false;
+            bool authorized = false;
+            qint64 reservedBody = 0;
+        };
         QPointer<QTcpSocket> socket;
+        QHostAddress peer;
         RequestHeadScanner scanner;
-        QQueue<bool> closeFlags;
+        // Heads scanned whose requests are not handed to the API yet, oldest first.
+        QQueue<PendingHead> heads = {};
+        // What the admission check decided for heads the scanner is still returning.
+        QQueue<PendingHead> admitted = {};
+        // Body bytes of this connection counted in the guard's budget.
+        qint64 reservedBody = 0;
         // Bytes QHttpServer left unread after its last pass; already scanned.
         qint64 scannedUnread = 0;
-        QElapsedTimer lastActivity;
-        QElapsedTimer requestStarted;
+        QElapsedTimer lastActivity = {};
+        QElapsedTimer requestStarted = {};
         bool rejecting = false;
         bool hooked = false;
         // Requests handed to the API whose answers are not written yet (group commit).
         int unanswered = 0;
         // A bad request pipelined behind valid ones: answered once they are, in order.
-        std::optional<RequestHeadScanner::Verdict> deferred;
+        std::optional<RequestHeadScanner::Verdict> deferred = {};
+        // After a request that closes the connection: nothing more is read.
+        bool discarding = false;
+        // The read buffer is to be cut to scannedUnread bytes once QHttpServer has no read
+        // transaction open; bytesAvailable() when that was decided.
+        bool cutPending = false;
+        qint64 availableAtCut = 0;
+        // Reading is held until the pending answer is written (awaitAnswer()).
+        bool holding = false;
+        // The guard put one byte at the front of the read buffer for the hold.
+        bool hostageByte = false;
         // An event stream: never idle (see markStreaming).
         bool streaming = false;
+
+        bool idle() const
+        {
+            return !rejecting && !deferred && !scanner.inRequest() && unanswered == 0 &&
+                   heads.isEmpty() && !streaming;
+        }
     };
 
     void connectAfterHttpServer();
     void scan(QTcpSocket *socket);
     void afterHttpServerRead(QTcpSocket *socket);
-    void reject(Connection &c, int status, const QString &detail);
+    void reject(Connection &c, int status, const QString &detail, const HeaderList &headers = {});
+    RequestHeadScanner::Verdict admit(QTcpSocket *socket, const RequestHeadScanner::Head &head);
+    void releaseBody(Connection &c, qint64 bytes);
     void deferReject(Connection &c, qint64 keep, const RequestHeadScanner::Verdict &verdict);
     void rejectWhenAnswered(Connection &c);
+    void cutReadBuffer(Connection &c, qint64 keep);
+    void continueIfNext(Connection &c);
+    void releaseHold(Connection &c);
+    bool evictIdlest();
+    int connectionsFrom(const QHostAddress &peer) const;
     void sweep();
     void forget(QTcpSocket *socket);
 
@@ -148,6 +153,9 @@ private:
     QTimer m_resumeAccepting;
     bool m_hookedNewConnection = false;
     std::optional<QSslConfiguration> m_tls;
+    std::function<bool(const QHostAddress &)> m_capExempt;
+    HeadCheck m_headCheck;
+    qint64 m_bufferedBody = 0;
 };
 
 } // namespace agmem

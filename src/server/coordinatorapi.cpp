@@ -143,6 +143,41 @@ std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &confi
     return std::make_unique<CoordinatorApi>(config, std::move(store), std::move(engine));
 }
 
+std::optional<HttpReply> CoordinatorApi::authorizeHead(const HttpRequest &head, bool *authorized)
+{
+    *authorized = false;
+    HttpRequest request = head;
+    QString pathKey;
+    if (request.path.startsWith(u"/k/")) {
+        const qsizetype slash = request.path.indexOf(u'/', 3);
+        pathKey = request.path.mid(3, slash < 0 ? -1 : slash - 3);
+        request.path = slash < 0 ? QStringLiteral("/") : request.path.mid(slash);
+    }
+    const Route *route = nullptr;
+    QString parameter;
+    for (const Route &r : routes()) {
+        if (r.methods.contains(request.method) &&
+            OperationsApi::matchRoute(r.path, request.path, &parameter)) {
+            route = &r;
+            break;
+        }
+    }
+    // Unknown routes and methods get their 404/405 once the request is whole.
+    if (!route || request.path == u"/health")
+        return std::nullopt;
+    const QString client = m_access->clientAddress(request);
+    Scope scope = route->scope;
+    if (route->path == u"/metrics" && QHostAddress(client).isLoopback())
+        scope = Scope::None;
+    if (auto refused = m_access->authorize(request, client, pathKey, scope)) {
+        refused->client = client;
+        refused->headers += m_access->corsHeaders(request);
+        return refused;
+    }
+    *authorized = true;
+    return std::nullopt;
+}
+
 void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
 {
     HttpRequest request = original;
@@ -204,7 +239,9 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     // From this machine: the client address resolved through trusted proxies.
     if (route->path == u"/metrics" && QHostAddress(client).isLoopback())
         scope = Scope::None;
-    if (request.path != u"/health") {
+    // A request with a body was checked from its head already (authorizeHead()).
+    const bool checked = request.authorizedFromHead && !request.body.isEmpty();
+    if (request.path != u"/health" && !checked) {
         if (const auto refused = m_access->authorize(request, client, pathKey, scope)) {
             answer(*refused);
             return;

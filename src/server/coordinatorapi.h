@@ -39,6 +39,10 @@ public:
     // Answers a request. Pushes are answered after their batch commits, later in the
     // same thread; everything else at once.
     void handle(const HttpRequest &request, const Respond &respond);
+    // For a request whose body is not read yet (the connection guard asks): its
+    // 401/403/429, or none. `*authorized`: the access check ran and passed; handle() then
+    // skips it for that request (request.authorizedFromHead).
+    std::optional<HttpReply> authorizeHead(const HttpRequest &head, bool *authorized);
 
     // Commits the pushes received so far and answers them.
     void flushPushes();

@@ -22,6 +22,8 @@ struct HttpRequest
     HeaderList headers;
     QByteArray body;
     QHostAddress peer;
+    // The connection guard already authorized it from its head (before the body was read).
+    bool authorizedFromHead = false;
 
     // Case-insensitive header lookup; empty when absent.
     QByteArray header(QByteArrayView name) const;

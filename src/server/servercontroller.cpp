@@ -1,6 +1,7 @@
 #include "servercontroller.h"
 
 #include "coordinatorapi.h"
+#include "openfilelimit.h"
 #include "tlsfiles.h"
 
 #include "core/logging.h"
@@ -97,6 +98,16 @@ public:
         }
         ConnectionLimits limits = config.connection;
         limits.maxBodyBytes = config.limits.maxBodyBytes;
+        // The cap stays below the descriptor limit, so accept() never fails first.
+        if (const qint64 files = raiseOpenFileLimit(); files > 0) {
+            const qint64 room = std::max<qint64>(1, files - ReservedFiles);
+            if (limits.maxConnections > room) {
+                qCWarning(lcServer).noquote()
+                    << "the open-file limit is" << files << "- at most" << room
+                    << "connections instead of" << limits.maxConnections;
+                limits.maxConnections = int(room);
+            }
+        }
         m_server = new ApiServer(m_api.get(), limits, config.accessLog);
         if (!m_server->listen(config.host, config.port, &error, tls)) {
             delete m_server;
@@ -181,6 +192,8 @@ private:
             Q_EMIT mergeChanged(*std::exchange(m_changedSequence, std::nullopt));
     }
 
+    // Descriptors kept for the store, logs and TLS files besides connections.
+    static constexpr int ReservedFiles = 64;
     static constexpr int EventIntervalMs = 100;
     static constexpr int MaxEventsPerBatch = 2000;
     QList<RequestEvent> m_events;

@@ -73,6 +73,14 @@ requests = [
     b"GET /pull HTTP/1.1\nHost: x\n\n",
     b"\r\n\r\nGET /pull HTTP/1.1\r\n\r\n",
     b"GET /pull HTTP/1.1\r\nX: " + b"a" * 300 + b"\r\n\r\n",
+    # issue 11: QHttpServer 6.4's header limits, WebSocket upgrades, nothing after close
+    b"POST /push HTTP/1.1\r\n" + b"a:\r\n" * 101 + b"Content-Length: 4\r\n\r\nGET ",
+    b"GET / HTTP/1.1\r\n" + b"a:\r\n" * 100 + b"\r\n",
+    b"GET / HTTP/1.1\r\nX: " + b"a" * 8190 + b"\r\n\r\n",
+    b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nPOST /push HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+    b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    b"\r\n\r\n\r\n",
 ]
 
 for name, items, prefix in (("summaryparser", summaries, b""), ("headscanner", requests, None)):

@@ -4,8 +4,12 @@
 // process (its own thread), so /proc/self/status shows its memory.
 #include "testsupport.h"
 
+#include "server/openfilelimit.h"
+
+#include <QAbstractHttpServer>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QHttpServerRequest>
 #include <QStandardPaths>
 #include <QTest>
 #include <QThread>
@@ -17,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -56,6 +61,61 @@ PullSnapshot pullSnapshot(quint16 port)
     return {r.body, r.header("etag")};
 }
 
+// A bare QHttpServer (the real parser of the Qt in use) that records what it parsed.
+class RecordingHttpServer : public QAbstractHttpServer
+{
+public:
+    struct Parsed
+    {
+        QByteArray path;
+        qsizetype headers = 0;
+        qsizetype bodySize = 0;
+    };
+    QList<Parsed> parsed;
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override
+    {
+        parsed.append(
+            {request.url().path().toUtf8(), request.headers().size(), request.body().size()});
+        socket->write("HTTP/1.1 204 No Content\r\n\r\n");
+        return true;
+    }
+    void missingHandler(const QHttpServerRequest &, QTcpSocket *) override {}
+};
+
+// A plain socket whose receive window stays tiny: a client that does not read.
+int slowReader(quint16 port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool sendAll(int fd, const QByteArray &bytes)
+{
+    qsizetype sent = 0;
+    while (sent < bytes.size()) {
+        const ssize_t n =
+            ::send(fd, bytes.constData() + sent, size_t(bytes.size() - sent), MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        sent += n;
+    }
+    return true;
+}
+
 } // namespace
 
 #define VERIFY_UNCHANGED(port, before)                                                             \
@@ -70,7 +130,9 @@ class TstGuard : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void initTestCase_data();
     void initTestCase();
+    void init();
     void hugeUploadRefusedAtOnce();
     void headTooLarge();
     void malformed_data();
@@ -88,21 +150,54 @@ private Q_SLOTS:
     void connectionCap();
     void pipelining();
     void splitRequest();
+    void sameFramingAsQt_data();
+    void sameFramingAsQt();
+    void blankLinesStartTheReadTimeout();
+    void idlestClosedAtTheCap();
+    void perAddressCap();
+    void nothingRunsAfterClose_data();
+    void nothingRunsAfterClose();
+    void webSocketUpgradeAnsweredOnce();
+    void continueOnlyWhenNext();
+    void stopIsBoundedWithSlowReaders();
+    void halfCloseStillAnswered();
+    void bufferedBodyBudget();
+    void unauthorizedBeforeTheBody();
+    void openFileLimitRaised();
 
 private:
     std::unique_ptr<TestServer>
     startServer(const std::function<void(agmem::ServerConfig &)> &setup = {});
 };
 
+// Every test runs over plain HTTP and again over HTTPS (the guard wraps each accepted
+// socket in TLS itself), with the checked-in test certificate.
+void TstGuard::initTestCase_data()
+{
+    QTest::addColumn<bool>("tls");
+    QTest::addRow("http") << false;
+    QTest::addRow("https") << true;
+}
+
 void TstGuard::initTestCase()
 {
     QStandardPaths::setTestModeEnabled(true);
+}
+
+void TstGuard::init()
+{
+    QFETCH_GLOBAL(bool, tls);
+    testClientsUseTls() = tls;
 }
 
 std::unique_ptr<TestServer>
 TstGuard::startServer(const std::function<void(agmem::ServerConfig &)> &setup)
 {
     auto server = std::make_unique<TestServer>();
+    if (testClientsUseTls()) {
+        server->config.tlsCertificate = testTlsCertificate(QStringLiteral(AGMEM_SOURCE_DIR));
+        server->config.tlsKey = testTlsKey(QStringLiteral(AGMEM_SOURCE_DIR));
+    }
     if (setup)
         setup(server->config);
     QString error;
@@ -141,6 +236,10 @@ void TstGuard::hugeUploadRefusedAtOnce()
     QVERIFY(refused.object().value(u"detail"_s).isString());
 
     client.socket().abort();
+    if (testClientsUseTls()) {
+        VERIFY_UNCHANGED(port, before);
+        return; // the rest streams over a plain socket
+    }
 
     // A client that streams the whole body without listening: a plain socket, which (unlike
     // QTcpSocket) keeps sending after the server has half-closed. The server drains what
@@ -195,8 +294,11 @@ void TstGuard::headTooLarge()
     const PullSnapshot before = pullSnapshot(port);
     const int limit = agmem::ConnectionLimits::DefaultMaxHeadBytes;
 
-    // At the limit: served.
-    QByteArray head = "GET /pull HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ";
+    // At the limit: served (fields of 4 KiB: QHttpServer takes at most 8 KiB per field).
+    QByteArray head = "GET /pull HTTP/1.1\r\nHost: 127.0.0.1";
+    while (limit - head.size() > 4100)
+        head += "\r\nX-Pad: " + QByteArray(4000, 'a');
+    head += "\r\nX-Pad: ";
     head += QByteArray(limit - head.size(), 'a');
     QCOMPARE(head.size(), limit);
     HttpResponse r = httpExchange(port, head + "\r\n\r\n");
@@ -511,8 +613,9 @@ void TstGuard::slowloris()
     VERIFY_UNCHANGED(port, before);
 }
 
-// Beyond the cap, new connections get 503 at once; they are served again once others
-// close.
+// Beyond the cap, with every connection busy (a request in progress, so none can be
+// closed to make room), new connections get 503 at once; they are served again once
+// others close.
 void TstGuard::connectionCap()
 {
     auto server = startServer([](agmem::ServerConfig &c) { c.connection.maxConnections = 3; });
@@ -523,7 +626,11 @@ void TstGuard::connectionCap()
         open.push_back(std::make_unique<RawHttpClient>());
         QVERIFY(open.back()->connectTo(port));
         QCOMPARE(open.back()->request(buildRequest("GET", "/health")).status, 200);
+        QVERIFY(open.back()->send("GET /health HTTP/1.1\r\nHost: x\r\n"));
     }
+    // The server has read the unfinished heads (a request in progress is never closed to
+    // make room) before anyone else connects.
+    QTest::qWait(500);
     for (int i = 0; i < 3; ++i) {
         QElapsedTimer timer;
         timer.start();
@@ -539,7 +646,7 @@ void TstGuard::connectionCap()
     }
     // The open ones are unaffected.
     for (auto &c : open)
-        QCOMPARE(c->request(buildRequest("GET", "/health")).status, 200);
+        QCOMPARE(c->request("\r\n").status, 200);
 
     open.front()->socket().disconnectFromHost();
     open.erase(open.begin());
@@ -596,6 +703,459 @@ void TstGuard::splitRequest()
     QCOMPARE(r.status, 200);
     QVERIFY(client.waitForDisconnected(3000)); // the client asked for Connection: close
     QVERIFY(httpGet(server->port(), "/pull").body.contains("databases"));
+}
+
+// Issue 11: every head the guard lets through is framed by QHttpServer exactly as the
+// guard framed it (same requests, same bodies, no header dropped); what Qt would frame
+// differently the guard refuses. Each accepted row runs through the real QHttpServer.
+void TstGuard::sameFramingAsQt_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<int>("status");
+
+    const QByteArray host = "Host: x\r\n";
+    auto fields = [](int n) {
+        QByteArray extra;
+        for (int i = 0; i < n; ++i)
+            extra += "X-F" + QByteArray::number(i) + ": v\r\n";
+        return extra;
+    };
+    // A body that is itself a request the guard would refuse (chunked push).
+    const QByteArray inner =
+        "POST /push HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    auto withBody = [&](const QByteArray &headers, const QByteArray &body) -> QByteArray {
+        return "POST /push HTTP/1.1\r\n" + host + headers +
+               "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+    };
+    const QByteArray longName = "X-Long: ";
+
+    QTest::addRow("GET") << QByteArray("GET /a HTTP/1.1\r\n" + host + "\r\n") << 0;
+    QTest::addRow("POST with a body") << withBody({}, "hello") << 0;
+    QTest::addRow("pipelined") << QByteArray(withBody({}, "{}") + "GET /b HTTP/1.1\r\n" + host +
+                                             "\r\n")
+                               << 0;
+    QTest::addRow("bare LF line ends") << QByteArray("GET /a HTTP/1.1\nHost: x\n\n") << 0;
+    QTest::addRow("CRLF LF ends the head")
+        << QByteArray("GET /a HTTP/1.1\r\nHost: x\r\n\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n") << 0;
+    QTest::addRow("LF CRLF ends the head")
+        << QByteArray("GET /a HTTP/1.1\nHost: x\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n") << 0;
+    QTest::addRow("blank lines first")
+        << QByteArray("\r\n\r\nGET /a HTTP/1.1\r\n" + host + "\r\n") << 0;
+    QTest::addRow("100 fields") << withBody(fields(98), inner) << 0;
+    QTest::addRow("101 fields") << withBody(fields(99), inner) << 431;
+    QTest::addRow("150 fields") << withBody(fields(148), inner) << 431;
+    QTest::addRow("field of 8 KiB")
+        << withBody(longName + QByteArray(8192 - longName.size(), 'a') + "\r\n", inner) << 0;
+    QTest::addRow("field of 8 KiB + 1")
+        << withBody(longName + QByteArray(8193 - longName.size(), 'a') + "\r\n", inner) << 431;
+    QTest::addRow("obs-fold") << withBody("X-A: b\r\n  c\r\n", inner) << 400;
+    QTest::addRow("obs-fold first")
+        << QByteArray("POST /push HTTP/1.1\r\n folded: x\r\nContent-Length: 3\r\n\r\nabc") << 400;
+    QTest::addRow("equal Content-Length twice") << withBody("Content-Length: 2\r\n", "{}") << 0;
+    QTest::addRow("conflicting Content-Length")
+        << withBody("Content-Length: 200000000\r\n", inner) << 400;
+    QTest::addRow("Content-Length and Transfer-Encoding")
+        << withBody("Transfer-Encoding: chunked\r\n", "0\r\n\r\n") << 411;
+    QTest::addRow("Transfer-Encoding identity")
+        << QByteArray("POST /push HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n")
+        << 411;
+    QTest::addRow("Content-Length +5")
+        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello") << 400;
+    QTest::addRow("Content-Length 0x5")
+        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello") << 400;
+    QTest::addRow("Content-Length beyond 64 bits")
+        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551621\r\n"
+                      "\r\nhello")
+        << 400;
+    QTest::addRow("Content-Length with tabs")
+        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length:\t5\t\r\n\r\nhello") << 0;
+    QTest::addRow("space before the colon")
+        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello") << 400;
+    QTest::addRow("line without a colon") << withBody("no colon\r\n", inner) << 400;
+    QTest::addRow("NUL in a value") << withBody(QByteArray("X-N: a\0b\r\n", 10), "{}") << 0;
+    QTest::addRow("WebSocket upgrade")
+        << QByteArray("GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                      "\r\n")
+        << 400;
+}
+
+void TstGuard::sameFramingAsQt()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(int, status);
+    if (testClientsUseTls())
+        QSKIP("compares the scanner with QHttpServer's parser; no transport involved");
+
+    // The guard's view, with the server's default limits.
+    agmem::ConnectionLimits limits;
+    agmem::RequestHeadScanner scanner(limits);
+    QList<agmem::RequestHeadScanner::Head> heads;
+    const auto verdict = scanner.feed(bytes.constData(), bytes.size(), &heads);
+    QCOMPARE(verdict.status, status);
+    if (status != 0)
+        return; // refused before QHttpServer reads a byte
+
+    // QHttpServer's view of the same bytes, followed by a marker request.
+    RecordingHttpServer qt;
+    auto *tcp = new QTcpServer;
+    QVERIFY(tcp->listen(QHostAddress::LocalHost, 0));
+    qt.bind(tcp);
+    QTcpSocket client;
+    client.connectToHost(QHostAddress::LocalHost, tcp->serverPort());
+    QVERIFY(client.waitForConnected(5000));
+    client.write(bytes + "GET /marker HTTP/1.1\r\nHost: x\r\n\r\n");
+    QElapsedTimer timer;
+    timer.start();
+    auto markerSeen = [&] {
+        for (const auto &p : std::as_const(qt.parsed)) {
+            if (p.path == "/marker")
+                return true;
+        }
+        return false;
+    };
+    while (!markerSeen() && !timer.hasExpired(5000))
+        QTest::qWait(20);
+    QStringList seen;
+    for (const auto &p : std::as_const(qt.parsed)) {
+        seen << QStringLiteral("%1 (%2 headers, %3 body bytes)")
+                    .arg(QString::fromLatin1(p.path))
+                    .arg(p.headers)
+                    .arg(p.bodySize);
+    }
+    QVERIFY2(markerSeen(), qPrintable(seen.join(u"; ")));
+    QCOMPARE(qt.parsed.size(), heads.size() + 1);
+    for (qsizetype i = 0; i < heads.size(); ++i) {
+        QVERIFY2(qt.parsed[i].headers > 0, qPrintable(seen.join(u"; "))); // none dropped
+        QCOMPARE(qt.parsed[i].bodySize, heads[i].contentLength);
+    }
+}
+
+// Issue 11: blank lines are not activity: a client that sends CRLF every few hundred
+// milliseconds is closed by the read timeout (it used to hold its slot forever).
+void TstGuard::blankLinesStartTheReadTimeout()
+{
+    auto server = startServer([](agmem::ServerConfig &c) {
+        c.connection.idleTimeoutMs = 1000;
+        c.connection.readTimeoutMs = 2000;
+    });
+    QVERIFY(server);
+    RawHttpClient client;
+    QVERIFY(client.connectTo(server->port()));
+    QElapsedTimer timer;
+    timer.start();
+    bool closed = false;
+    while (!closed && !timer.hasExpired(12000)) {
+        client.socket().write("\r\n");
+        closed = client.waitForDisconnected(300);
+    }
+    QVERIFY2(closed, "CRLF kept the connection open");
+    QVERIFY2(client.pending().startsWith("HTTP/1.1 408"), client.pending().constData());
+}
+
+// Issue 11: at the cap, the connection idle longest is closed to admit a new one.
+void TstGuard::idlestClosedAtTheCap()
+{
+    auto server = startServer([](agmem::ServerConfig &c) { c.connection.maxConnections = 3; });
+    QVERIFY(server);
+    const quint16 port = server->port();
+    std::vector<std::unique_ptr<RawHttpClient>> open;
+    for (int i = 0; i < 3; ++i) {
+        open.push_back(std::make_unique<RawHttpClient>());
+        QVERIFY(open.back()->connectTo(port));
+        QCOMPARE(open.back()->request(buildRequest("GET", "/health")).status, 200);
+        QTest::qWait(50);
+    }
+    RawHttpClient newcomer;
+    QVERIFY(newcomer.connectTo(port));
+    QCOMPARE(newcomer.request(buildRequest("GET", "/health")).status, 200);
+    QVERIFY(open[0]->waitForDisconnected(5000)); // the oldest idle one
+    QCOMPARE(open[0]->pending(), QByteArray());
+    QCOMPARE(open[1]->request(buildRequest("GET", "/health")).status, 200);
+    QCOMPARE(open[2]->request(buildRequest("GET", "/health")).status, 200);
+}
+
+// Issue 11: --max-connections-per-address; a trusted proxy is exempt.
+void TstGuard::perAddressCap()
+{
+    for (const bool trusted : {false, true}) {
+        auto server = startServer([trusted](agmem::ServerConfig &c) {
+            c.connection.maxConnectionsPerAddress = 2;
+            if (trusted)
+                c.access.trustedProxies = {{QHostAddress(u"127.0.0.1"_s), 32}};
+        });
+        QVERIFY(server);
+        const quint16 port = server->port();
+        RawHttpClient a, b, c;
+        QVERIFY(a.connectTo(port));
+        QCOMPARE(a.request(buildRequest("GET", "/health")).status, 200);
+        QVERIFY(b.connectTo(port));
+        QCOMPARE(b.request(buildRequest("GET", "/health")).status, 200);
+        QVERIFY(c.connectTo(port));
+        if (trusted) {
+            QCOMPARE(c.request(buildRequest("GET", "/health")).status, 200);
+        } else {
+            const HttpResponse r = c.readResponse(false, 5000);
+            QVERIFY2(r.valid, qPrintable(r.error));
+            QCOMPARE(r.status, 503);
+            QVERIFY(r.object().value(u"detail"_s).toString().contains(u"address"_s));
+            // The others were not closed to make room.
+            QCOMPARE(a.request(buildRequest("GET", "/health")).status, 200);
+        }
+    }
+}
+
+void TstGuard::nothingRunsAfterClose_data()
+{
+    QTest::addColumn<QByteArray>("first");
+    QTest::addRow("Connection: close") << buildRequest("GET", "/health", {}, {}, true);
+    QTest::addRow("HTTP/1.0") << QByteArray("GET /health HTTP/1.0\r\n\r\n");
+    QTest::addRow("push with Connection: close")
+        << buildJsonPost("/push", pushBody(u"first"_s), true);
+}
+
+// Issue 11: a request pipelined after one that closes the connection never runs.
+void TstGuard::nothingRunsAfterClose()
+{
+    QFETCH(QByteArray, first);
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    QCOMPARE(httpPostJson(port, "/push", pushBody(u"first"_s)).status, 200);
+    const PullSnapshot before = pullSnapshot(port);
+    RawHttpClient client;
+    QVERIFY(client.connectTo(port));
+    QVERIFY(client.send(first + buildJsonPost("/push", pushBody(u"smuggled"_s)) +
+                        buildRequest("DELETE", "/agents/first")));
+    const HttpResponse r = client.readResponse();
+    QVERIFY2(r.valid, qPrintable(r.error));
+    QCOMPARE(r.status, 200);
+    QVERIFY(client.waitForDisconnected(5000));
+    QCOMPARE(client.pending(), QByteArray());
+    QTest::qWait(300); // a request run anyway would have reached the store by now
+    VERIFY_UNCHANGED(port, before);
+}
+
+// Issue 11: "Upgrade: websocket" gets exactly one answer, and the request does not run.
+void TstGuard::webSocketUpgradeAnsweredOnce()
+{
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const PullSnapshot before = pullSnapshot(port);
+    const QByteArray body = pushBody(u"upgrader"_s);
+    RawHttpClient client;
+    QVERIFY(client.connectTo(port));
+    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
+                        "websocket\r\nContent-Type: application/json\r\nContent-Length: " +
+                        QByteArray::number(body.size()) + "\r\n\r\n" + body));
+    const HttpResponse r = client.readResponse();
+    QVERIFY2(r.valid, qPrintable(r.error));
+    QCOMPARE(r.status, 400);
+    QVERIFY(r.object().value(u"detail"_s).toString().contains(u"WebSocket"_s));
+    QVERIFY(client.waitForDisconnected(5000));
+    QCOMPARE(client.pending(), QByteArray()); // no second answer
+    VERIFY_UNCHANGED(port, before);
+}
+
+// Issue 11: "100 Continue" for a pipelined request waits for the answer before it.
+void TstGuard::continueOnlyWhenNext()
+{
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const QByteArray body = pushBody(u"patient"_s);
+    RawHttpClient client;
+    QVERIFY(client.connectTo(port));
+    QVERIFY(client.send(buildRequest("GET", "/pull") +
+                        "POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Expect: 100-continue\r\nContent-Length: " +
+                        QByteArray::number(body.size()) + "\r\n\r\n"));
+    HttpResponse r = client.readResponse(false, 5000);
+    QVERIFY2(r.valid, qPrintable(r.error));
+    QCOMPARE(r.status, 200); // the /pull answer, not "100 Continue"
+    QVERIFY(r.body.contains("metadata"));
+    r = client.readResponse(false, 5000);
+    QVERIFY2(r.valid, qPrintable(r.error));
+    QCOMPARE(r.status, 100);
+    QVERIFY(client.send(body));
+    r = client.readResponse();
+    QCOMPARE(r.status, 200);
+    QCOMPARE(httpGet(port, "/pull").object().value(u"contributing_agents"_s).toInt(), 1);
+}
+
+// Issue 11: stop finishes in bounded time with many clients that never read their
+// answers (it used to wait up to a second for each), and with pipelined pushes arriving.
+void TstGuard::stopIsBoundedWithSlowReaders()
+{
+    if (testClientsUseTls())
+        QSKIP("slow readers are plain sockets that never read (the stop is the same)");
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    QStringList facts;
+    for (int i = 0; i < 2000; ++i)
+        facts << u"fact-%1-"_s.arg(i) + QString(40, u'x');
+    QCOMPARE(httpPostJson(port, "/push",
+                          summaryBody(u"big"_s, u"2025-01-01T00:00:00+00:00"_s,
+                                      QJsonObject{{u"t"_s, 1}}, facts))
+                 .status,
+             200);
+    const int pullBytes = int(httpGet(port, "/pull").body.size());
+    QVERIFY(pullBytes > 50000);
+
+    constexpr int SlowReaders = 20;
+    std::vector<int> fds;
+    QByteArray pulls;
+    for (int i = 0; i < 40; ++i)
+        pulls += buildRequest("GET", "/pull");
+    for (int i = 0; i < SlowReaders; ++i) {
+        const int fd = slowReader(port);
+        QVERIFY(fd >= 0);
+        fds.push_back(fd);
+        QVERIFY(sendAll(fd, pulls));
+    }
+    QByteArray pushes;
+    for (int i = 0; i < 50; ++i)
+        pushes += buildJsonPost("/push", pushBody(u"late-%1"_s.arg(i)));
+    for (int i = 0; i < 2; ++i) {
+        const int fd = slowReader(port);
+        QVERIFY(fd >= 0);
+        fds.push_back(fd);
+        QVERIFY(sendAll(fd, pushes));
+    }
+    QTest::qWait(1000); // the server answers into full socket buffers
+
+    QElapsedTimer timer;
+    timer.start();
+    server->stop();
+    const qint64 elapsed = timer.elapsed();
+    qInfo() << "stop with" << SlowReaders << "slow readers took" << elapsed << "ms";
+    for (int fd : fds)
+        ::close(fd);
+    // The old stop waited up to 1 s per slow reader (20 s here); the grace is 2 s in all.
+    QVERIFY2(elapsed < 10000, qPrintable(QString::number(elapsed)));
+    // The server starts again on the same store.
+    QVERIFY(server->start());
+    QCOMPARE(httpGet(server->port(), "/health").status, 200);
+}
+
+// Issue 11: a client that shuts down its sending side after its request (end-of-stream)
+// still gets the answer; a push's answer waits for its group commit, and Qt 6.4 closed
+// the connection as soon as it read the end-of-stream.
+void TstGuard::halfCloseStillAnswered()
+{
+    if (testClientsUseTls())
+        QSKIP("not held over TLS: the encrypted stream is read beneath the guard");
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    for (int round = 0; round < 5; ++round) {
+        const int fd = slowReader(port);
+        QVERIFY(fd >= 0);
+        const timeval receiveTimeout{10, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, sizeof receiveTimeout);
+        QVERIFY(sendAll(fd, buildJsonPost("/push", pushBody(u"half-%1"_s.arg(round)))));
+        QCOMPARE(::shutdown(fd, SHUT_WR), 0);
+        QByteArray answer;
+        char chunk[4096];
+        ssize_t n = 0;
+        while ((n = ::recv(fd, chunk, sizeof chunk, 0)) > 0)
+            answer.append(chunk, n);
+        ::close(fd);
+        QVERIFY2(answer.startsWith("HTTP/1.1 200"), answer.left(200).constData());
+    }
+    QCOMPARE(httpGet(port, "/pull").object().value(u"contributing_agents"_s).toInt(), 5);
+}
+
+// Issue 11: request bodies in flight share one budget (--max-buffered-body); past it a
+// request with a body gets 503 from its head, before any of its body is read.
+void TstGuard::bufferedBodyBudget()
+{
+    auto server = startServer(
+        [](agmem::ServerConfig &c) { c.connection.maxBufferedBodyBytes = 1024 * 1024; });
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const PullSnapshot before = pullSnapshot(port);
+    const QByteArray body = pushBody(u"budget"_s).leftJustified(700 * 1024, ' ');
+    const QByteArray head = "POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " +
+                            QByteArray::number(body.size()) + "\r\n\r\n";
+    RawHttpClient first, second;
+    QVERIFY(first.connectTo(port));
+    QVERIFY(first.send(head + body.left(1000)));
+    QTest::qWait(200);
+    QVERIFY(second.connectTo(port));
+    QVERIFY(second.send(head));
+    const HttpResponse refused = second.readResponse(false, 5000);
+    QVERIFY2(refused.valid, qPrintable(refused.error));
+    QCOMPARE(refused.status, 503);
+    QVERIFY(refused.hasHeader("retry-after"));
+    QVERIFY(refused.object().value(u"detail"_s).isString());
+    VERIFY_UNCHANGED(port, before);
+    // The first one completes; then the budget is free again.
+    QVERIFY(first.send(body.mid(1000)));
+    QCOMPARE(first.readResponse().status, 200);
+    RawHttpClient third;
+    QVERIFY(third.connectTo(port));
+    QCOMPARE(third.request(head + body).status, 200);
+}
+
+// Issue 11: 401 and 403 come from the head alone: an unauthorized push with a large body
+// is refused before the body is sent, and nothing is buffered or stored.
+void TstGuard::unauthorizedBeforeTheBody()
+{
+    const QString key = u"agmem_test_guard_key_0123456789abcdef"_s;
+    auto server = startServer([&](agmem::ServerConfig &c) {
+        c.access.mode = agmem::AccessConfig::AuthMode::Required;
+        c.access.environmentKey = key;
+    });
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const QByteArray bigHead =
+        "POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 10000000\r\n";
+    for (const QByteArray &credentials :
+         {QByteArray(), QByteArray("Authorization: Bearer wrong-key\r\n")}) {
+        RawHttpClient client;
+        QVERIFY(client.connectTo(port));
+        QVERIFY(client.send(bigHead + credentials + "\r\n"));
+        const HttpResponse r = client.readResponse(false, 5000);
+        QVERIFY2(r.valid, qPrintable(r.error));
+        QCOMPARE(r.status, 401);
+        QVERIFY(r.hasHeader("www-authenticate"));
+        QVERIFY(r.object().value(u"detail"_s).isString());
+    }
+    // With the key, the same route works, the access check counted once.
+    const QByteArray body = pushBody(u"keyed"_s);
+    const HttpResponse ok =
+        httpExchange(port, buildRequest("POST", "/push", body,
+                                        {{"Content-Type", "application/json"},
+                                         {"Authorization", "Bearer " + key.toUtf8()}}));
+    QCOMPARE(ok.status, 200);
+    const HttpResponse pull = httpExchange(
+        port, buildRequest("GET", "/pull", {}, {{"Authorization", "Bearer " + key.toUtf8()}}));
+    QCOMPARE(pull.object().value(u"contributing_agents"_s).toInt(), 1);
+}
+
+// Issue 11: the soft limit on open files is raised to the hard one at start (systemd's
+// soft 1024 equals the default connection cap, so accept() failed before eviction ran).
+void TstGuard::openFileLimitRaised()
+{
+    rlimit limit{};
+    QCOMPARE(getrlimit(RLIMIT_NOFILE, &limit), 0);
+    const rlimit original = limit;
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max > 256) {
+        limit.rlim_cur = 256;
+        QCOMPARE(setrlimit(RLIMIT_NOFILE, &limit), 0);
+    }
+    const qint64 soft = agmem::raiseOpenFileLimit();
+    QCOMPARE(getrlimit(RLIMIT_NOFILE, &limit), 0);
+    QCOMPARE(limit.rlim_cur, original.rlim_max);
+    if (limit.rlim_cur == RLIM_INFINITY)
+        QCOMPARE(soft, qint64(0));
+    else
+        QCOMPARE(soft, qint64(limit.rlim_cur));
+    QCOMPARE(setrlimit(RLIMIT_NOFILE, &original), 0);
 }
 
 QTEST_GUILESS_MAIN(TstGuard)

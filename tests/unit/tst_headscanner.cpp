@@ -1,7 +1,7 @@
 // RequestHeadScanner: the guard's view of a byte stream of HTTP/1.x requests. Every row is
 // fed whole, byte by byte, and in pseudo-random pieces: the verdict and the heads found must
 // not depend on how the bytes arrived (the fuzz target checks the same property).
-#include "server/connectionguard.h"
+#include "server/requestheadscanner.h"
 
 #include <QFile>
 #include <QRandomGenerator>
@@ -70,10 +70,18 @@ QByteArray get(const QByteArray &extraHeaders = {}, const QByteArray &version = 
 }
 
 // A head of exactly `size` bytes before its CRLFCRLF.
+// Header fields stay within QHttpServer's 8 KiB per field.
 QByteArray headOfSize(int size)
 {
-    QByteArray head = "GET / HTTP/1.1\r\nX: ";
-    head += QByteArray(size - head.size(), 'a');
+    QByteArray head = "GET / HTTP/1.1";
+    while (head.size() < size) {
+        const qsizetype room = size - head.size();
+        if (room < 6 && head.contains('\n')) {
+            head += QByteArray(room, 'a');
+            break;
+        }
+        head += "\r\nX: " + QByteArray(std::min<qsizetype>(room - 5, 4000), 'a');
+    }
     Q_ASSERT(head.size() == size);
     return head + "\r\n\r\n";
 }
@@ -93,6 +101,8 @@ private Q_SLOTS:
     void defaultLimits();
     void bodyIsNotScannedForHeads();
     void stopsAfterRefusal();
+    void nothingAfterClose_data();
+    void nothingAfterClose();
 };
 
 void TstHeadScanner::scan_data()
@@ -255,6 +265,40 @@ void TstHeadScanner::scan_data()
                                                  << 0 << QStringList{u"close 0"_s} << false;
     QTest::addRow("Connection: closed is not close")
         << get("Connection: closed\r\n") << H << B << 0 << keep << false;
+
+    // QHttpServer 6.4 drops every header of a head with more than 100 fields or a field
+    // longer than 8 KiB, and then reads the body as the next request: 431 (issue 11).
+    auto fields = [](int n) {
+        QByteArray extra;
+        for (int i = 0; i < n; ++i)
+            extra += "X-F" + QByteArray::number(i) + ": v\r\n";
+        return extra;
+    };
+    QTest::addRow("100 header fields") << get(fields(99)) << H << B << 0 << keep << false;
+    QTest::addRow("101 header fields") << get(fields(100)) << H << B << 431 << none << false;
+    const QByteArray fieldName = "X-Long: ";
+    QTest::addRow("header field of 8 KiB")
+        << get(fieldName + QByteArray(8192 - fieldName.size(), 'a') + "\r\n") << H << B << 0 << keep
+        << false;
+    QTest::addRow("header field of 8 KiB + 1")
+        << get(fieldName + QByteArray(8193 - fieldName.size(), 'a') + "\r\n") << H << B << 431
+        << none << false;
+    QTest::addRow("smuggled chunked push behind 101 fields")
+        << QByteArray(get(fields(100) + "Content-Length: 63\r\n") +
+                      "POST /push HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        << H << B << 431 << none << false;
+    // QHttpServer 6.4 answers a WebSocket upgrade twice (the request, then 404).
+    QTest::addRow("WebSocket upgrade")
+        << get("Connection: Upgrade\r\nUpgrade: websocket\r\n") << H << B << 400 << none << false;
+    QTest::addRow("WebSocket upgrade, keep-alive list")
+        << get("Connection: keep-alive, upgrade\r\nUpgrade: WebSocket\r\n") << H << B << 400 << none
+        << false;
+    QTest::addRow("Upgrade without Connection: upgrade")
+        << get("Upgrade: websocket\r\n") << H << B << 0 << keep << false;
+    QTest::addRow("Upgrade to something else")
+        << get("Connection: upgrade\r\nUpgrade: h2c\r\n") << H << B << 0 << keep << false;
+    // Blank lines start a request as far as the read timeout goes (issue 11).
+    QTest::addRow("only blank lines") << QByteArray("\r\n\r\n") << H << B << 0 << none << true;
     QTest::addRow("close on the second of two")
         << QByteArray(get() + get("Connection: close\r\n")) << H << B << 0
         << QStringList{keep[0], u"close 0"_s} << false;
@@ -342,6 +386,52 @@ void TstHeadScanner::stopsAfterRefusal()
     QCOMPARE(scanner.feed(good.constData(), good.size(), &heads).status, 0);
     QVERIFY(heads.isEmpty());
     QVERIFY(scanner.failed());
+}
+
+// Requests pipelined after one that closes the connection are never read (issue 11):
+// every byte after it is reported for discarding, however the bytes arrive.
+void TstHeadScanner::nothingAfterClose_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<QStringList>("heads");
+    QTest::addColumn<int>("discarded");
+    const QByteArray push = "POST /push HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    QTest::addRow("after Connection: close") << QByteArray(get("Connection: close\r\n") + push)
+                                             << QStringList{u"close 0"_s} << int(push.size());
+    QTest::addRow("after HTTP/1.0")
+        << QByteArray(get({}, "HTTP/1.0") + push) << QStringList{u"close 0"_s} << int(push.size());
+    QTest::addRow("after a closing request's body")
+        << QByteArray("POST /push HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}" +
+                      push)
+        << QStringList{u"close 2"_s} << int(push.size());
+    QTest::addRow("keep-alive: nothing discarded")
+        << QByteArray(get() + push) << QStringList{u"keep-alive 0"_s, u"keep-alive 2"_s} << 0;
+}
+
+void TstHeadScanner::nothingAfterClose()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(QStringList, heads);
+    QFETCH(int, discarded);
+    for (int piece : {int(bytes.size()), 1, 3, 7}) {
+        RequestHeadScanner scanner{ConnectionLimits()};
+        QList<RequestHeadScanner::Head> found;
+        qsizetype dropped = 0;
+        for (qsizetype pos = 0; pos < bytes.size(); pos += piece) {
+            const qsizetype n = std::min<qsizetype>(piece, bytes.size() - pos);
+            const RequestHeadScanner::Verdict verdict =
+                scanner.feed(bytes.constData() + pos, n, &found);
+            QCOMPARE(verdict.status, 0);
+            if (verdict.discardFrom >= 0)
+                dropped += n - verdict.discardFrom;
+        }
+        QStringList described;
+        for (const RequestHeadScanner::Head &head : std::as_const(found))
+            described << describe(head);
+        QCOMPARE(described, heads);
+        QCOMPARE(dropped, qsizetype(discarded));
+        QCOMPARE(scanner.closed(), discarded > 0);
+    }
 }
 
 QTEST_APPLESS_MAIN(TstHeadScanner)
