@@ -626,7 +626,7 @@ void TstGuard::connectionCap()
         open.push_back(std::make_unique<RawHttpClient>());
         QVERIFY(open.back()->connectTo(port));
         QCOMPARE(open.back()->request(buildRequest("GET", "/health")).status, 200);
-        QVERIFY(open.back()->send("GET /health HTTP/1.1\r\nHost: x\r\n"));
+        QVERIFY(open.back()->send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
     }
     // The server has read the unfinished heads (a request in progress is never closed to
     // make room) before anyone else connects.
@@ -713,7 +713,7 @@ void TstGuard::sameFramingAsQt_data()
     QTest::addColumn<QByteArray>("bytes");
     QTest::addColumn<int>("status");
 
-    const QByteArray host = "Host: x\r\n";
+    const QByteArray host = "Host: 127.0.0.1\r\n";
     auto fields = [](int n) {
         QByteArray extra;
         for (int i = 0; i < n; ++i)
@@ -722,7 +722,7 @@ void TstGuard::sameFramingAsQt_data()
     };
     // A body that is itself a request the guard would refuse (chunked push).
     const QByteArray inner =
-        "POST /push HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     auto withBody = [&](const QByteArray &headers, const QByteArray &body) -> QByteArray {
         return "POST /push HTTP/1.1\r\n" + host + headers +
                "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
@@ -734,11 +734,11 @@ void TstGuard::sameFramingAsQt_data()
     QTest::addRow("pipelined") << QByteArray(withBody({}, "{}") + "GET /b HTTP/1.1\r\n" + host +
                                              "\r\n")
                                << 0;
-    QTest::addRow("bare LF line ends") << QByteArray("GET /a HTTP/1.1\nHost: x\n\n") << 0;
+    QTest::addRow("bare LF line ends") << QByteArray("GET /a HTTP/1.1\nHost: 127.0.0.1\n\n") << 0;
     QTest::addRow("CRLF LF ends the head")
-        << QByteArray("GET /a HTTP/1.1\r\nHost: x\r\n\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n") << 0;
+        << QByteArray("GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") << 0;
     QTest::addRow("LF CRLF ends the head")
-        << QByteArray("GET /a HTTP/1.1\nHost: x\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n") << 0;
+        << QByteArray("GET /a HTTP/1.1\nHost: 127.0.0.1\n\r\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") << 0;
     QTest::addRow("blank lines first")
         << QByteArray("\r\n\r\nGET /a HTTP/1.1\r\n" + host + "\r\n") << 0;
     QTest::addRow("100 fields") << withBody(fields(98), inner) << 0;
@@ -757,24 +757,24 @@ void TstGuard::sameFramingAsQt_data()
     QTest::addRow("Content-Length and Transfer-Encoding")
         << withBody("Transfer-Encoding: chunked\r\n", "0\r\n\r\n") << 411;
     QTest::addRow("Transfer-Encoding identity")
-        << QByteArray("POST /push HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n")
+        << QByteArray("POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: identity\r\n\r\n")
         << 411;
     QTest::addRow("Content-Length +5")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello") << 400;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +5\r\n\r\nhello") << 400;
     QTest::addRow("Content-Length 0x5")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello") << 400;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0x5\r\n\r\nhello") << 400;
     QTest::addRow("Content-Length beyond 64 bits")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551621\r\n"
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 18446744073709551621\r\n"
                       "\r\nhello")
         << 400;
     QTest::addRow("Content-Length with tabs")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length:\t5\t\r\n\r\nhello") << 0;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length:\t5\t\r\n\r\nhello") << 0;
     QTest::addRow("space before the colon")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello") << 400;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length : 5\r\n\r\nhello") << 400;
     QTest::addRow("line without a colon") << withBody("no colon\r\n", inner) << 400;
     QTest::addRow("NUL in a value") << withBody(QByteArray("X-N: a\0b\r\n", 10), "{}") << 0;
     QTest::addRow("WebSocket upgrade")
-        << QByteArray("GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        << QByteArray("GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
                       "\r\n")
         << 400;
 }
@@ -803,7 +803,7 @@ void TstGuard::sameFramingAsQt()
     QTcpSocket client;
     client.connectToHost(QHostAddress::LocalHost, tcp->serverPort());
     QVERIFY(client.waitForConnected(5000));
-    client.write(bytes + "GET /marker HTTP/1.1\r\nHost: x\r\n\r\n");
+    client.write(bytes + "GET /marker HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     QElapsedTimer timer;
     timer.start();
     auto markerSeen = [&] {
@@ -945,7 +945,7 @@ void TstGuard::webSocketUpgradeAnsweredOnce()
     const QByteArray body = pushBody(u"upgrader"_s);
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
-    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
+    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: "
                         "websocket\r\nContent-Type: application/json\r\nContent-Length: " +
                         QByteArray::number(body.size()) + "\r\n\r\n" + body));
     const HttpResponse r = client.readResponse();
@@ -967,7 +967,7 @@ void TstGuard::continueOnlyWhenNext()
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
     QVERIFY(client.send(buildRequest("GET", "/pull") +
-                        "POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                         "Expect: 100-continue\r\nContent-Length: " +
                         QByteArray::number(body.size()) + "\r\n\r\n"));
     HttpResponse r = client.readResponse(false, 5000);
@@ -1077,7 +1077,7 @@ void TstGuard::bufferedBodyBudget()
     const quint16 port = server->port();
     const PullSnapshot before = pullSnapshot(port);
     const QByteArray body = pushBody(u"budget"_s).leftJustified(700 * 1024, ' ');
-    const QByteArray head = "POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    const QByteArray head = "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                             "Content-Length: " +
                             QByteArray::number(body.size()) + "\r\n\r\n";
     RawHttpClient first, second;
@@ -1112,7 +1112,7 @@ void TstGuard::unauthorizedBeforeTheBody()
     QVERIFY(server);
     const quint16 port = server->port();
     const QByteArray bigHead =
-        "POST /push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 10000000\r\n";
     for (const QByteArray &credentials :
          {QByteArray(), QByteArray("Authorization: Bearer wrong-key\r\n")}) {
