@@ -2,9 +2,9 @@
 // (options.cpp), invalid input saves nothing, Restore defaults removes the keys, overrides
 // for this run are shown, and the window restarts the server with new values when asked.
 // Never touches the person's settings: QSettings lives in a temporary folder (main()).
+#include "config/options.h"
 #include "gui/mainwindow.h"
 #include "gui/settingsdialog.h"
-#include "config/options.h"
 
 #include <QAction>
 #include <QApplication>
