@@ -1,8 +1,8 @@
+#include "config/options.h"
 #include "exportcommand.h"
 #include "jsonlog.h"
 #include "keyscommand.h"
 #include "migratecommand.h"
-#include "config/options.h"
 
 #include "core/logging.h"
 #include "gui/dashboard.h"

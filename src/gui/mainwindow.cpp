@@ -748,8 +748,7 @@ void MainWindow::updateDatabaseBanner()
             tr("The database %1 cannot be reached since %2 (%3). The window shows what was read "
                "before and keeps trying.")
                 .arg(m_config.store.displayName(),
-                     QLocale().toString(m_troubleSince.time(), QLocale::LongFormat),
-                     m_troubleText);
+                     QLocale().toString(m_troubleSince.time(), QLocale::LongFormat), m_troubleText);
         if (m_databaseBanner->text() != text)
             m_databaseBanner->setText(text);
     }

@@ -34,8 +34,8 @@ struct LiveDelta
     // Rows appearing and disappearing among changedFacts.
     qsizetype addedFacts = 0;
     qsizetype removedFacts = 0;
-    // On a reset or a change too large to apply row by row: every fact, sorted (the GUI
-    // swaps it in whole), and on a reset every holder count. The one FactsModel fed by a
+    // On a reset or a change too large to apply row by row: every fact, sorted, and every
+    // holder count (the GUI swaps them in whole). The one FactsModel fed by a
     // reader takes these two over (moves them out) instead of copying a million strings.
     std::shared_ptr<std::vector<QString>> allFacts;
     std::shared_ptr<QHash<QString, qint64>> allHolders;

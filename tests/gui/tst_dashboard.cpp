@@ -479,6 +479,7 @@ void TstDashboard::factsModelLargeChange()
     const LiveDeltaPtr delta = push(u"a"_s, 1000, 4500);
     QVERIFY(delta);
     QVERIFY(delta->allFacts);
+    QVERIFY(delta->allHolders);
     QCOMPARE(delta->addedFacts, 1500);
     QCOMPARE(delta->removedFacts, 1000);
     QCOMPARE(model.rowCount(), 3500);

@@ -3,9 +3,9 @@
 // for this run are shown, and the window restarts the server with new values when asked.
 // Never touches the person's settings: QSettings lives in a temporary folder (main()).
 #include "ciskip.h"
+#include "config/options.h"
 #include "gui/mainwindow.h"
 #include "gui/settingsdialog.h"
-#include "config/options.h"
 
 #include <QAction>
 #include <QApplication>
