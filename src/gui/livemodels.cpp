@@ -332,6 +332,7 @@ void TopicsModel::update(const MergeEngine &engine)
     keys.reserve(m_totals->size());
     for (const auto &[topic, total] : *m_totals)
         keys.push_back(topic);
+    std::sort(keys.begin(), keys.end(), CodePointLess{}); // the engine's map is hashed
     syncKeys(std::move(keys));
 }
 
@@ -389,6 +390,7 @@ void FactsModel::rebuild()
             if (matches(fact))
                 keys.push_back(fact);
         }
+        std::sort(keys.begin(), keys.end(), CodePointLess{}); // the engine's map is hashed
     }
     beginResetModel();
     m_keys = std::move(keys);
