@@ -1,5 +1,6 @@
 #include "apiserver.h"
 
+#include "accesslog.h"
 #include "coordinatorapi.h"
 #include "operationsapi.h"
 
@@ -57,6 +58,8 @@ ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool a
     , m_limits(limits)
     , m_accessLog(accessLog)
 {
+    if (m_accessLog)
+        m_log = std::make_unique<AccessLogWriter>();
     qRegisterMetaType<agmem::RequestEvent>();
     // GET /metrics counts every answer and every refusal of the ConnectionGuard.
     connect(this, &ApiServer::requestFinished, this,
@@ -147,12 +150,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         event.milliseconds = timer.nsecsElapsed() / 1e6;
         event.agentId = reply.agentId;
         event.note = reply.note;
-        if (m_accessLog) {
-            qCInfo(lcAccess).noquote()
-                << event.source << event.method << event.path << event.status << event.bytes
-                << QString::number(event.milliseconds, 'f', 2) + u"ms"
-                << (target ? QString() : QStringLiteral("(client gone)"));
-        }
+        if (m_accessLog && lcAccess().isInfoEnabled())
+            m_log->write(accessLogLine(event, !target)); // written on the log's own thread
         Q_EMIT requestFinished(event);
     });
     return true;

@@ -10,8 +10,11 @@
 #include <QPointer>
 #include <QTcpServer>
 
+#include <memory>
+
 namespace agmem {
 
+class AccessLogWriter;
 class CoordinatorApi;
 
 // What happened to one request: for the access log, the activity view and metrics.
@@ -57,6 +60,7 @@ private:
     ConnectionLimits m_limits;
     QPointer<ConnectionGuard> m_listener;
     bool m_accessLog;
+    std::unique_ptr<AccessLogWriter> m_log;
 };
 
 } // namespace agmem
