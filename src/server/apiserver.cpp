@@ -132,9 +132,13 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     QPointer<QTcpSocket> target(socket);
     m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
                         peer = req.peer](const HttpReply &reply) {
-        const QByteArray bytes = reply.serialize(headOnly, close);
+        const bool apart = reply.writesBodyApart(headOnly);
+        const QByteArray bytes =
+            apart ? reply.serializeHead(close) : reply.serialize(headOnly, close);
         if (target) {
             target->write(bytes);
+            if (apart)
+                target->write(reply.body); // a large /pull answer: shared, not copied
             if (close)
                 target->disconnectFromHost();
             else if (m_listener)
@@ -146,7 +150,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         event.path = redactedPath(path);
         event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
         event.status = reply.status;
-        event.bytes = bytes.size();
+        event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
         event.milliseconds = timer.nsecsElapsed() / 1e6;
         event.agentId = reply.agentId;
         event.note = reply.note;
