@@ -48,6 +48,7 @@ MergeEngine::MergeEngine(MergeMode mode)
 {}
 
 MergeEngine::MergeEngine(const MergeEngine &other)
+    : m_mode(other.m_mode)
 {
     *this = other;
 }
@@ -67,7 +68,8 @@ MergeEngine &MergeEngine::operator=(const MergeEngine &other)
     m_factJournal.clear();
     m_journalFull = true;
     m_unpublished = true;
-    m_answer.reset(); // never shared between engines
+    // Never shared between engines: a copy makes its own (m_answer stays null until asked
+    // for); an engine assigned to keeps its answer, which gets the whole view next.
     return *this;
 }
 

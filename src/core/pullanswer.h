@@ -76,8 +76,9 @@ public:
     // Keys per chunk: a change re-serializes (and re-compresses) about this many entries.
     static constexpr qsizetype ChunkTarget = 64;
 
-    // Deflate level of the gzip pieces.
-    static constexpr int GzipLevel = 6;
+    // Deflate level of the gzip pieces. Fact hashes are hex: Huffman coding does nearly all
+    // of the work, and level 1 gave within 0.3% of level 6's size (bench/RESULTS.md).
+    static constexpr int GzipLevel = 1;
 
     // For tests: how many chunks were serialized and deflated since construction.
     struct Counters

@@ -285,6 +285,14 @@ void TstPullAnswer::copiesHaveTheirOwnAnswer()
 
     MergeEngine moved = std::move(copy);
     QCOMPARE(moved.pullJson(), moved.buildPullJson());
+
+    // An engine assigned to keeps its answer (others may hold it), which shows the new view.
+    MergeEngine assigned;
+    const std::shared_ptr<PullAnswer> held = assigned.answer();
+    QVERIFY(held->plain()->bytes != before);
+    assigned = engine;
+    QVERIFY(assigned.answer() == held);
+    QCOMPARE(held->plain()->bytes, before);
 }
 
 void TstPullAnswer::concurrentPullsShareOneBuild()
