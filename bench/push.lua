@@ -19,5 +19,8 @@ request = function()
     local body = string.format(
         '{"summary": {"agent_id": "%s", "timestamp": "%s", "topic_counts": {"episodic": %d, "semantic": %d}, "fact_hashes": ["Daily standup", "python", "fact-%d"]}}',
         agent, ts, counter % 7, counter % 11, counter % 5000)
-    return wrk.format("POST", "/push", {["Content-Type"] = "application/json"}, body)
+    -- wrk.format() replaces wrk.headers when given headers: keep -H options (Connection: close).
+    local headers = {["Content-Type"] = "application/json"}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    return wrk.format("POST", "/push", headers, body)
 end

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Measures push throughput, push CPU cost and pull latency against history size.
+# Measures the coordinator, optionally beside a reference coordinator, and prints one
+# table with ratios (ours ÷ reference).
+#
 # Usage: bench/run.sh [path/to/agmem-coordinator]   (default: build-rel, built if missing)
-# Talks to 127.0.0.1 only; every wrk run is bounded (DURATION seconds, default 10).
+#   DURATION=10        seconds per wrk run
+#   REFERENCE_CMD='/path/to/reference/run.sh {port}'
+#                      starts a reference coordinator ({port} is replaced); it is restarted
+#                      for each row, so every row starts from an empty store
+#   REFERENCE_URL=http://127.0.0.1:8000
+#                      a reference already running (reset with DELETE /admin/reset)
+#   ROWS="push close c128 cpu normal pull pairs change pullers"   which rows to run
+# Talks to 127.0.0.1 only; every run is bounded. Needs wrk, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build-rel/src/app/agmem-coordinator}
@@ -9,59 +18,168 @@ if [ ! -x "$bin" ]; then
     cmake -S . -B build-rel -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGMEM_BUILD_TESTS=OFF >/dev/null
     cmake --build build-rel >/dev/null
 fi
-command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)"; exit 1; }
+for tool in wrk curl python3; do
+    command -v $tool >/dev/null || { echo "bench: $tool is missing"; exit 1; }
+done
 duration=${DURATION:-10}
+rows=${ROWS:-push close c128 cpu normal pull pairs change pullers}
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=
+rpid=
+cleanup() {
+    [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+    [ -n "$rpid" ] && { kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true; }
+    rm -rf "$work"
+}
+trap cleanup EXIT
+have_ref() { [ -n "${REFERENCE_CMD:-}${REFERENCE_URL:-}" ]; }
+wants() { [[ " $rows " == *" $1 "* ]]; }
 
-# EVENT_STREAMS=N keeps N clients on GET /events during every run (default 0).
-streams=()
-start() { # start EXTRA-ARGS...
-    "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --no-access-log --rate-limit 0 "$@" >"$work/out" 2>"$work/err" &
+start() { # EXTRA-ARGS... : ours, empty store
+    "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --rate-limit 0 "$@" >"$work/out" 2>"$work/err" &
     pid=$!
-    for _ in $(seq 50); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
     url=$(sed -n 's/.*listening on //p' "$work/out")
+    [ -n "$url" ] || { echo "bench: $bin did not start:"; cat "$work/err"; exit 1; }
+    cpid=$pid
+    # EVENT_STREAMS=N keeps N clients on GET /events during every run of ours (default 0).
     for _ in $(seq "${EVENT_STREAMS:-0}"); do
         curl -sN "$url/events" >/dev/null &
         streams+=($!)
     done
 }
+streams=()
 stop() {
     for s in "${streams[@]}"; do kill "$s" 2>/dev/null || true; done
     streams=()
-    kill $pid; wait $pid || true; rm -f "$work"/bench.db*
+    kill "$pid"; wait "$pid" || true; pid=; rm -f "$work"/bench.db*
 }
-cpu_ms() { awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' /proc/$pid/stat; }
-rss_kb() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_ref() { # the reference, empty
+    if [ -n "${REFERENCE_URL:-}" ]; then
+        url=$REFERENCE_URL
+        curl -s -X DELETE "$url/admin/reset" >/dev/null
+        cpid=
+        return
+    fi
+    local port; port=$(free_port)
+    bash -c "exec ${REFERENCE_CMD//\{port\}/$port}" >"$work/ref.out" 2>&1 &
+    rpid=$!
+    url=http://127.0.0.1:$port
+    for _ in $(seq 300); do curl -s "$url/health" >/dev/null && break; sleep 0.1; done
+    curl -sf "$url/health" >/dev/null || { echo "bench: the reference did not start:"; cat "$work/ref.out"; exit 1; }
+    cpid=$rpid
+}
+stop_ref() { [ -n "$rpid" ] && { kill "$rpid"; wait "$rpid" || true; rpid=; }; }
+cpu_ms() { # CPU of the process under test, ms (empty when unknown: a REFERENCE_URL)
+    [ -n "$cpid" ] && awk '{print ($14 + $15) * 1000 / '"$(getconf CLK_TCK)"'}' /proc/$cpid/stat || echo ""
+}
 pushes() { curl -s "$url/" | sed 's/.*"total_pushes":\([0-9]*\).*/\1/'; }
 
-push_run() { # label, extra server args
-    local label=$1; shift
-    start "$@"
+# Result table: label -> "reference|ours"
+declare -A R O
+labels=()
+put() { # label side value
+    [[ " ${labels[*]-} " == *" $1 "* ]] || labels+=("$1")
+    if [ "$2" = ref ]; then R[$1]=$3; else O[$1]=$3; fi
+}
+both() { # function args... : runs fn for the reference (if any) then for ours
+    local fn=$1; shift
+    if have_ref; then side=ref; "$fn" "$@"; fi
+    side=ours; "$fn" "$@"
+}
+up() { if [ "$side" = ref ]; then start_ref; else start "$@"; fi; }
+down() { if [ "$side" = ref ]; then stop_ref; else stop; fi; }
+
+push_rate() { # label conns close(0/1) [ours args...]
+    local label=$1 conns=$2 close=$3; shift 3
+    up "$@"
     local c0; c0=$(cpu_ms)
-    local out; out=$(wrk -t2 -c32 -d"${duration}s" -s bench/push.lua "$url")
+    local hdr=(); [ "$close" = 1 ] && hdr=(-H "Connection: close")
+    local out; out=$(wrk -t2 -c"$conns" -d"${duration}s" "${hdr[@]}" -s bench/push.lua "$url")
     local c1; c1=$(cpu_ms); local n; n=$(pushes)
-    printf '%-34s %9s req/s  %6.1f ms CPU per 1000 pushes  p50 %s  RSS %s MB  (%s pushes)\n' \
-        "$label" "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
-        "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {print (b - a) * 1000 / n}')" \
-        "$(awk '/Latency/ {print $2}' <<<"$out")" "$(($(rss_kb) / 1024))" "$n"
+    put "$label" "$side" "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
+    [ -n "$c0" ] && put "CPU ms per 1000 pushes ($label)" "$side" \
+        "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1000 / n}')"
+    down
+}
+
+pull_after() { # pushes
+    up --durability normal
+    while [ "$(pushes)" -lt "$1" ]; do wrk -t1 -c8 -d1s -s bench/push.lua "$url" >/dev/null; done
+    local out; out=$(wrk -t1 -c4 -d5s -s bench/pull.lua --latency "$url")
+    put "pull p50 ms after $1 pushes" "$side" "$(awk '/^ +50%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}' <<<"$out")"
+    down
+}
+
+pairs_run() { # agents facts clients
+    up
+    python3 bench/client.py seed "$url" "$1" "$2"
+    local out; out=$(python3 bench/client.py pairs "$url" "$1" "$2" "$3" "$((duration * 2))")
+    put "push+pull pairs/s, $3 clients, close, $1x$2" "$side" "$(awk '{print $4}' <<<"$out")"
+    put "push+pull pair p50 ms, $3 clients, close, $1x$2" "$side" "$(awk '{print $6}' <<<"$out")"
+    down
+}
+
+change_run() { # agents facts (ours only)
+    start --no-access-log
+    FACTS_HEX=64 python3 bench/client.py seed "$url" "$1" "$2"
+    local out; out=$(FACTS_HEX=64 python3 bench/client.py change "$url" "$1" "$2" 15)
+    echo "change ($1 agents x $2 facts): $out"
+    for k in changed_plain cached_plain changed_gzip cached_gzip; do
+        put "pull ms after one-agent change, $1 agents: ${k/_/ }" ours \
+            "$(tr ' ' '\n' <<<"$out" | awk -v k="${k}_ms" 'p {print; exit} $0 == k {p = 1}')"
+    done
     stop
 }
 
-echo "== push: wrk -t2 -c32 -d${duration}s -s bench/push.lua (1000 agents, every push changes the merge; ${EVENT_STREAMS:-0} /events streams open)"
-push_run "push, durability full"
-push_run "push, durability normal" --durability normal
-push_run "push, cumulative, durability full" --merge-mode cumulative
+pullers_run() { # agents facts (ours only)
+    start --no-access-log
+    FACTS_HEX=64 python3 bench/client.py seed "$url" "$1" "$2"
+    local out; out=$(wrk -t1 -c64 -d"${duration}s" -s bench/push.lua "$url")
+    put "pushes/s, 64 pushers, $1 agents, no pullers" ours "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
+    wrk -t1 -c4 -d"$((duration + 2))s" -s bench/pull.lua "$url" >"$work/pullers" &
+    local wpid=$!
+    sleep 1
+    out=$(wrk -t1 -c64 -d"${duration}s" --latency -s bench/push.lua "$url")
+    wait $wpid
+    put "pushes/s, 64 pushers, $1 agents, 4 pullers" ours "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
+    put "push p50 ms, 64 pushers + 4 pullers" ours "$(awk '/^ +50%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}' <<<"$out")"
+    put "pulls/s beside them" ours "$(awk '/Requests\/sec/ {printf "%.1f", $2}' "$work/pullers")"
+    stop
+}
 
-echo "== pull: latency against history size (same answer size: 1000 agents)"
-start --durability normal
-for target in 1000 10000 50000; do
-    while [ "$(pushes)" -lt "$target" ]; do
-        wrk -t1 -c8 -d1s -s bench/push.lua "$url" >/dev/null
+echo "== $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  bin: $bin"
+wants push && both push_rate "pushes/s keep-alive, 32 conns" 32 0 --no-access-log
+wants close && both push_rate "pushes/s Connection: close, 32 conns" 32 1 --no-access-log
+wants c128 && both push_rate "pushes/s keep-alive, 128 conns" 128 0 --no-access-log
+wants cpu && both push_rate "pushes/s keep-alive, 32 conns, access log on" 32 0
+if wants normal; then
+    side=ours push_rate "pushes/s keep-alive, 32 conns, --durability normal" 32 0 --no-access-log --durability normal
+    side=ours push_rate "pushes/s keep-alive, 128 conns, --durability normal" 128 0 --no-access-log --durability normal
+    # The reference keeps everything in memory: its rows without durability settings apply.
+    for c in 32 128; do
+        r=${R["pushes/s keep-alive, $c conns"]:-}
+        [ -n "$r" ] && put "pushes/s keep-alive, $c conns, --durability normal" ref "$r"
     done
-    out=$(wrk -t1 -c4 -d5s -s bench/pull.lua --latency "$url")
-    printf 'history %6s pushes: pull p50 %s  p99 %s  %s req/s  RSS %s MB\n' "$(pushes)" \
-        "$(awk '/^ +50%/ {print $2}' <<<"$out")" "$(awk '/^ +99%/ {print $2}' <<<"$out")" \
-        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(($(rss_kb) / 1024))"
+fi
+wants pull && both pull_after 10000
+wants pairs && both pairs_run 5000 20 8
+wants change && change_run 15700 20
+wants pullers && pullers_run 15700 20
+echo "== done $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Ratio: for rates ours ÷ reference; for times and CPU (lower is better) reference ÷ ours.
+printf '\n| %s | %s | %s | %s |\n|---|---|---|---|\n' "row" "reference" "ours" "ratio (× better)"
+for l in "${labels[@]}"; do
+    r=${R[$l]:-}; o=${O[$l]:-}
+    ratio=
+    if [ -n "$r" ] && [ -n "$o" ]; then
+        if [[ "$l" == *" ms"* || "$l" == CPU* ]]; then
+            ratio=$(awk -v a="$r" -v b="$o" 'BEGIN {if (b > 0) printf "%.2f× (lower)", a / b}')
+        else
+            ratio=$(awk -v a="$o" -v b="$r" 'BEGIN {if (b > 0) printf "%.2f×", a / b}')
+        fi
+    fi
+    printf '| %s | %s | %s | %s |\n' "$l" "${r:-—}" "${o:-—}" "${ratio:-—}"
 done
-stop

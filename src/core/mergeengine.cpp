@@ -43,6 +43,40 @@ bool CodePointLess::operator()(const QString &a, const QString &b) const
     return a.size() < b.size();
 }
 
+MergeEngine::MergeEngine(MergeMode mode)
+    : m_mode(mode)
+{}
+
+MergeEngine::MergeEngine(const MergeEngine &other)
+    : m_mode(other.m_mode)
+{
+    *this = other;
+}
+
+MergeEngine &MergeEngine::operator=(const MergeEngine &other)
+{
+    if (this == &other)
+        return *this;
+    m_mode = other.m_mode;
+    m_agents = other.m_agents;
+    m_topicTotals = other.m_topicTotals;
+    m_factHolders = other.m_factHolders;
+    m_timestamps = other.m_timestamps;
+    m_contributors = other.m_contributors;
+    m_sequence = other.m_sequence;
+    m_topicJournal.clear();
+    m_factJournal.clear();
+    m_journalFull = true;
+    m_unpublished = true;
+    // Never shared between engines: a copy makes its own (m_answer stays null until asked
+    // for); an engine assigned to keeps its answer, which gets the whole view next.
+    return *this;
+}
+
+MergeEngine::MergeEngine(MergeEngine &&other) noexcept = default;
+MergeEngine &MergeEngine::operator=(MergeEngine &&other) noexcept = default;
+MergeEngine::~MergeEngine() = default;
+
 Contribution MergeEngine::contributionOf(const Summary &summary)
 {
     Contribution c;
@@ -128,18 +162,48 @@ MergeEngine::Plan MergeEngine::plan(const Summary &summary) const
     return plan;
 }
 
+void MergeEngine::noteTopic(const QString &topic, qint64 total, bool present)
+{
+    if (m_journalFull)
+        return;
+    m_topicJournal.push_back({topic, total, present});
+}
+
+void MergeEngine::noteFact(const QString &fact, bool present)
+{
+    if (m_journalFull)
+        return;
+    m_factJournal.push_back({fact, 0, present});
+}
+
+void MergeEngine::changed()
+{
+    m_unpublished = true;
+    // Unpublished for long: sending the whole view is cheaper than the changes.
+    const size_t journal = m_topicJournal.size() + m_factJournal.size();
+    if (!m_journalFull && journal > 65536 &&
+        journal > 2 * (m_topicTotals.size() + m_factHolders.size())) {
+        m_journalFull = true;
+        m_topicJournal.clear();
+        m_factJournal.clear();
+    }
+}
+
 void MergeEngine::addContribution(const Contribution &c)
 {
     for (const auto &[topic, count] : c.topics) {
         TopicTotal &t = m_topicTotals[topic];
         t.total += count;
         ++t.holders;
+        noteTopic(topic, t.total, true);
     }
-    for (const QString &fact : c.facts)
-        ++m_factHolders[fact];
+    for (const QString &fact : c.facts) {
+        if (++m_factHolders[fact] == 1)
+            noteFact(fact, true);
+    }
     ++m_timestamps[c.timestamp];
     ++m_contributors;
-    m_pullCacheValid = false;
+    changed();
 }
 
 void MergeEngine::removeContribution(const Contribution &c)
@@ -149,19 +213,25 @@ void MergeEngine::removeContribution(const Contribution &c)
         if (it == m_topicTotals.end())
             continue;
         it->second.total -= count;
-        if (--it->second.holders <= 0)
+        if (--it->second.holders <= 0) {
+            noteTopic(topic, 0, false);
             m_topicTotals.erase(it);
+        } else {
+            noteTopic(topic, it->second.total, true);
+        }
     }
     for (const QString &fact : c.facts) {
         const auto it = m_factHolders.find(fact);
-        if (it != m_factHolders.end() && --it->second <= 0)
+        if (it != m_factHolders.end() && --it->second <= 0) {
+            noteFact(fact, false);
             m_factHolders.erase(it);
+        }
     }
     const auto ts = m_timestamps.find(c.timestamp);
     if (ts != m_timestamps.end() && --ts->second <= 0)
         m_timestamps.erase(ts);
     --m_contributors;
-    m_pullCacheValid = false;
+    changed();
 }
 
 void MergeEngine::apply(const QString &agentId, const std::optional<Contribution> &next,
@@ -200,7 +270,7 @@ void MergeEngine::removeAgent(const QString &agentId)
     if (it->current)
         removeContribution(*it->current);
     m_agents.erase(it);
-    m_pullCacheValid = false;
+    changed();
 }
 
 void MergeEngine::clear()
@@ -210,14 +280,59 @@ void MergeEngine::clear()
     m_factHolders.clear();
     m_timestamps.clear();
     m_contributors = 0;
-    m_pullCacheValid = false;
+    m_topicJournal.clear();
+    m_factJournal.clear();
+    m_journalFull = true;
+    m_unpublished = true;
 }
 
 void MergeEngine::setSequence(quint64 sequence)
 {
     if (sequence != m_sequence)
-        m_pullCacheValid = false;
+        m_unpublished = true;
     m_sequence = sequence;
+    publish();
+}
+
+void MergeEngine::publish() const
+{
+    if (!m_answer) {
+        m_answer = std::make_shared<PullAnswer>();
+        m_journalFull = true;
+        m_unpublished = true;
+    }
+    if (!m_unpublished)
+        return;
+    ViewUpdate u;
+    u.full = m_journalFull;
+    if (u.full) {
+        u.topics.reserve(m_topicTotals.size());
+        for (const auto &[topic, total] : m_topicTotals)
+            u.topics.push_back({topic, total.total, true});
+        u.facts.reserve(m_factHolders.size());
+        for (const auto &[fact, holders] : m_factHolders)
+            u.facts.push_back({fact, 0, true});
+    } else {
+        u.topics.swap(m_topicJournal);
+        u.facts.swap(m_factJournal);
+    }
+    m_topicJournal.clear();
+    m_factJournal.clear();
+    u.contributors = m_contributors;
+    u.lastUpdated = lastUpdated();
+    u.totalFacts = qint64(m_factHolders.size());
+    u.totalTopics = qint64(m_topicTotals.size());
+    u.mergeMode = mergeModeName(m_mode).toLatin1();
+    u.sequence = m_sequence;
+    m_journalFull = false;
+    m_unpublished = false;
+    m_answer->publish(std::move(u));
+}
+
+std::shared_ptr<PullAnswer> MergeEngine::answer() const
+{
+    publish();
+    return m_answer;
 }
 
 std::optional<Instant> MergeEngine::lastUpdated() const
@@ -229,28 +344,42 @@ std::optional<Instant> MergeEngine::lastUpdated() const
 
 QByteArray MergeEngine::pullJson() const
 {
-    if (m_pullCacheValid)
-        return m_pullCache;
+    return answer()->plain()->bytes;
+}
+
+QByteArray MergeEngine::buildPullJson() const
+{
+    std::vector<std::pair<QString, qint64>> topics;
+    topics.reserve(m_topicTotals.size());
+    for (const auto &[topic, total] : m_topicTotals)
+        topics.emplace_back(topic, total.total);
+    std::sort(topics.begin(), topics.end(),
+              [](const auto &a, const auto &b) { return CodePointLess{}(a.first, b.first); });
+    std::vector<QString> facts;
+    facts.reserve(m_factHolders.size());
+    for (const auto &entry : m_factHolders)
+        facts.push_back(entry.first);
+    std::sort(facts.begin(), facts.end(), CodePointLess{});
 
     QByteArray out;
     qsizetype factBytes = 0;
-    for (const auto &entry : m_factHolders)
-        factBytes += entry.first.size() + 3;
-    out.reserve(factBytes + 64 * qsizetype(m_topicTotals.size()) + 256);
+    for (const QString &fact : facts)
+        factBytes += fact.size() + 3;
+    out.reserve(factBytes + 64 * qsizetype(topics.size()) + 256);
 
     JsonWriter json(&out);
     json.beginObject();
     json.key("merged_topic_counts");
     json.beginObject();
-    for (const auto &[topic, total] : m_topicTotals) {
+    for (const auto &[topic, total] : topics) {
         json.key(topic);
-        json.value(total.total);
+        json.value(total);
     }
     json.endObject();
     json.key("unique_fact_hashes");
     json.beginArray();
-    for (const auto &entry : m_factHolders)
-        json.value(entry.first);
+    for (const QString &fact : facts)
+        json.value(fact);
     json.endArray();
     json.key("contributing_agents");
     json.value(qint64(m_contributors));
@@ -271,9 +400,6 @@ QByteArray MergeEngine::pullJson() const
     json.value(qint64(m_sequence));
     json.endObject();
     json.endObject();
-
-    m_pullCache = out;
-    m_pullCacheValid = true;
     return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "pullanswer.h"
 #include "summary.h"
 
 #include <QByteArray>
@@ -10,7 +11,10 @@
 #include <QStringList>
 
 #include <map>
+#include <memory>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 namespace agmem {
 
@@ -50,8 +54,16 @@ struct TopicTotal
     int holders = 0;
 };
 
-using TopicTotals = std::map<QString, TopicTotal, CodePointLess>;
-using FactHolders = std::map<QString, qint64, CodePointLess>;
+struct QStringHasher
+{
+    size_t operator()(const QString &s) const noexcept { return size_t(qHash(s)); }
+};
+
+// Hashed, so a push costs no string comparisons beyond equality: iteration order is
+// unspecified. Whoever shows them in order sorts (CodePointLess), as the /pull answer
+// (PullAnswer) and the window's models do.
+using TopicTotals = std::unordered_map<QString, TopicTotal, QStringHasher>;
+using FactHolders = std::unordered_map<QString, qint64, QStringHasher>;
 
 struct AgentState
 {
@@ -69,9 +81,13 @@ struct AgentState
 class MergeEngine
 {
 public:
-    explicit MergeEngine(MergeMode mode = MergeMode::Latest)
-        : m_mode(mode)
-    {}
+    explicit MergeEngine(MergeMode mode = MergeMode::Latest);
+    // A copy has its own answer (built in full when first asked for).
+    MergeEngine(const MergeEngine &other);
+    MergeEngine &operator=(const MergeEngine &other);
+    MergeEngine(MergeEngine &&other) noexcept;
+    MergeEngine &operator=(MergeEngine &&other) noexcept;
+    ~MergeEngine();
 
     MergeMode mode() const { return m_mode; }
 
@@ -98,6 +114,7 @@ public:
     void removeAgent(const QString &agentId);
     void clear();
 
+    // Also hands the changes made so far to answer() (call it after each committed batch).
     void setSequence(quint64 sequence);
     quint64 sequence() const { return m_sequence; }
 
@@ -109,14 +126,24 @@ public:
     const FactHolders &factHolders() const { return m_factHolders; }
     std::optional<Instant> lastUpdated() const;
 
-    // The body of GET /pull for the current state, compact JSON, cached per sequence.
+    // The body of GET /pull for the current state, compact JSON (answer()'s bytes).
     QByteArray pullJson() const;
+    // The maintained /pull answer. Safe to use from other threads: it holds what was
+    // published (setSequence(), answer(), pullJson()); calling this on the engine's thread
+    // publishes what changed first.
+    std::shared_ptr<PullAnswer> answer() const;
+    // The same bytes as pullJson(), serialized from scratch (for tests and checks).
+    QByteArray buildPullJson() const;
 
     static Contribution contributionOf(const Summary &summary);
 
 private:
     void addContribution(const Contribution &c);
     void removeContribution(const Contribution &c);
+    void noteTopic(const QString &topic, qint64 total, bool present);
+    void noteFact(const QString &fact, bool present);
+    void changed();
+    void publish() const;
 
     MergeMode m_mode;
     QHash<QString, AgentState> m_agents;
@@ -125,8 +152,13 @@ private:
     std::map<Instant, int> m_timestamps;
     int m_contributors = 0;
     quint64 m_sequence = 0;
-    mutable QByteArray m_pullCache;
-    mutable bool m_pullCacheValid = false;
+    // Changes to the view since the last publish(), for m_answer; when m_journalFull, the
+    // next publish sends the whole view instead (start, clear, a long time unpublished).
+    mutable std::vector<ViewEntry> m_topicJournal;
+    mutable std::vector<ViewEntry> m_factJournal;
+    mutable bool m_journalFull = true;
+    mutable bool m_unpublished = true;
+    mutable std::shared_ptr<PullAnswer> m_answer;
 };
 
 } // namespace agmem

@@ -248,6 +248,7 @@ void TopicsModel::update(const TopicTotals &totals)
     keys.reserve(m_totals->size());
     for (const auto &[topic, total] : *m_totals)
         keys.push_back(topic);
+    std::sort(keys.begin(), keys.end(), CodePointLess{}); // the engine's map is hashed
     syncKeys(std::move(keys));
 }
 

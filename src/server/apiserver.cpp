@@ -1,5 +1,6 @@
 #include "apiserver.h"
 
+#include "accesslog.h"
 #include "coordinatorapi.h"
 #include "eventhub.h"
 #include "operationsapi.h"
@@ -62,6 +63,8 @@ ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool a
                                  api->config().eventHeartbeatMs, this))
     , m_accessLog(accessLog)
 {
+    if (m_accessLog)
+        m_log = std::make_unique<AccessLogWriter>();
     qRegisterMetaType<agmem::RequestEvent>();
     // GET /metrics counts every answer and every refusal of the ConnectionGuard.
     connect(this, &ApiServer::requestFinished, this,
@@ -165,6 +168,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             reply.client = granted.client;
         }
         QByteArray bytes;
+        const bool apart = !reply.eventStream && reply.writesBodyApart(headOnly);
         if (reply.eventStream) {
             // The head now, the events as they happen: the connection stays with the stream.
             bytes = EventStreams::responseHead(reply.headers);
@@ -174,10 +178,12 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 m_streams->open(target, lastEventId);
             }
         } else {
-            bytes = reply.serialize(headOnly, close);
+            bytes = apart ? reply.serializeHead(close) : reply.serialize(headOnly, close);
         }
         if (target && !reply.eventStream) {
             target->write(bytes);
+            if (apart)
+                target->write(reply.body); // a large /pull answer: shared, not copied
             if (m_listener)
                 m_listener->answered(target);
             if (close && target)
@@ -189,16 +195,12 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         event.path = redactedPath(path);
         event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
         event.status = reply.status;
-        event.bytes = bytes.size();
+        event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
         event.milliseconds = timer.nsecsElapsed() / 1e6;
         event.agentId = reply.agentId;
         event.note = reply.note;
-        if (m_accessLog) {
-            qCInfo(lcAccess).noquote()
-                << logSafe(event.source) << event.method << logSafe(event.path) << event.status
-                << event.bytes << QString::number(event.milliseconds, 'f', 2) + u"ms"
-                << (target ? QString() : QStringLiteral("(client gone)"));
-        }
+        if (m_accessLog && lcAccess().isInfoEnabled())
+            m_log->write(accessLogLine(event, !target)); // written on the log's own thread
         Q_EMIT requestFinished(event);
     };
     m_api->handle(req, respond);

@@ -10,8 +10,11 @@
 #include <QPointer>
 #include <QTcpServer>
 
+#include <memory>
+
 namespace agmem {
 
+class AccessLogWriter;
 class CoordinatorApi;
 class EventStreams;
 
@@ -60,6 +63,7 @@ private:
     // Open GET /events streams (the sockets stay with this transport).
     EventStreams *m_streams;
     bool m_accessLog;
+    std::unique_ptr<AccessLogWriter> m_log;
 };
 
 } // namespace agmem

@@ -57,8 +57,16 @@ HttpReply HttpReply::validationError(const QJsonArray &details)
 
 QByteArray HttpReply::serialize(bool headOnly, bool close) const
 {
+    QByteArray out = serializeHead(close, headOnly ? 0 : body.size());
+    if (!headOnly && status != 304 && status != 204)
+        out.append(body);
+    return out;
+}
+
+QByteArray HttpReply::serializeHead(bool close, qsizetype reserveBody) const
+{
     QByteArray out;
-    out.reserve(160 + body.size());
+    out.reserve(160 + reserveBody);
     out.append("HTTP/1.1 ").append(QByteArray::number(status)).append(' ');
     out.append(reasonPhrase(status)).append("\r\n");
     for (const auto &[name, value] : headers)
@@ -68,8 +76,6 @@ QByteArray HttpReply::serialize(bool headOnly, bool close) const
     if (close)
         out.append("Connection: close\r\n");
     out.append("\r\n");
-    if (!headOnly && status != 304 && status != 204)
-        out.append(body);
     return out;
 }
 

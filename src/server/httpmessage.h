@@ -60,6 +60,13 @@ struct HttpReply
 
     // The whole HTTP/1.1 response, ready for the socket.
     QByteArray serialize(bool headOnly, bool close) const;
+    // The status line and headers only (the body is written after it as it is).
+    QByteArray serializeHead(bool close, qsizetype reserveBody = 0) const;
+    // A body this large goes to the socket on its own: shared, not copied behind the head.
+    bool writesBodyApart(bool headOnly) const
+    {
+        return !headOnly && status != 304 && status != 204 && body.size() >= 65536;
+    }
 };
 
 const char *reasonPhrase(int status);

@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include "accesslog.h"
+
 #include "coordinatorapi.h"
 #include "operationsapi.h"
 
@@ -140,6 +142,10 @@ QByteArray Metrics::exposition(const Gauges &gauges) const
     }
     header(out, "agmem_rate_limited_total", "counter", "Requests answered 429 Too Many Requests.");
     out += "agmem_rate_limited_total " + QByteArray::number(m_rateLimited) + '\n';
+    header(out, "agmem_access_log_dropped_total", "counter",
+           "Access-log lines dropped because the log's output could not keep up.");
+    out += "agmem_access_log_dropped_total " + QByteArray::number(AccessLogWriter::droppedTotal()) +
+           '\n';
     header(out, "agmem_agents", "gauge", "Agents known to the merged view.");
     out += "agmem_agents " + QByteArray::number(gauges.agents) + '\n';
     header(out, "agmem_unique_facts", "gauge", "Distinct fact hashes in the merged view.");

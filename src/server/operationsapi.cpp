@@ -493,11 +493,17 @@ HttpReply OperationsApi::encodePull(const HttpRequest &request, HttpReply reply)
         if (name == "ETag")
             tag = value;
     }
-    if (tag.isEmpty() || tag != m_gzipTag) {
-        m_gzipBody = gzip(reply.body);
-        m_gzipTag = tag;
+    const std::shared_ptr<PullAnswer> answer = m_engine.answer();
+    if (answer->plain()->bytes.constData() == reply.body.constData()) {
+        // The maintained answer: its gzip pieces are deflated once per change each.
+        reply.body = answer->gzip()->bytes;
+    } else {
+        if (tag.isEmpty() || tag != m_gzipTag) {
+            m_gzipBody = gzip(reply.body);
+            m_gzipTag = tag;
+        }
+        reply.body = m_gzipBody;
     }
-    reply.body = m_gzipBody;
     reply.headers.append({QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
     return reply;
 }

@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QSaveFile>
 
+#include <algorithm>
 #include <initializer_list>
 
 namespace agmem {
@@ -199,13 +200,23 @@ ExportResult Exporter::writeMerged(ExportFormat format, QIODevice *device)
             }
             return true;
         };
-        for (const auto &[topic, totals] : topics) {
-            appendCsvRow(&out, {"topic", csvField(topic, true), number(totals.total)});
+        // The engine's maps are hashed: rows in code-point order, as /pull lists them.
+        std::vector<std::pair<QString, qint64>> sortedTopics;
+        sortedTopics.reserve(topics.size());
+        for (const auto &[topic, totals] : topics)
+            sortedTopics.emplace_back(topic, totals.total);
+        std::sort(sortedTopics.begin(), sortedTopics.end(),
+                  [](const auto &a, const auto &b) { return CodePointLess{}(a.first, b.first); });
+        std::vector<std::pair<QString, qint64>> sortedFacts(facts.begin(), facts.end());
+        std::sort(sortedFacts.begin(), sortedFacts.end(),
+                  [](const auto &a, const auto &b) { return CodePointLess{}(a.first, b.first); });
+        for (const auto &[topic, count] : sortedTopics) {
+            appendCsvRow(&out, {"topic", csvField(topic, true), number(count)});
             ++result.records;
             if (!flush(false))
                 return result;
         }
-        for (const auto &[fact, holders] : facts) {
+        for (const auto &[fact, holders] : sortedFacts) {
             appendCsvRow(&out, {"fact", csvField(fact, true), number(holders)});
             ++result.records;
             if (!flush(false))

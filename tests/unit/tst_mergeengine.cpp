@@ -69,20 +69,24 @@ MergeEngine::Plan push(MergeEngine &engine, const Summary &s, Instant receivedAt
     return plan;
 }
 
-// "topic=total/holders", in the engine's (code-point) order.
+// "topic=total/holders", in code-point order (the engine's own containers are hashed).
 QStringList totals(const MergeEngine &engine)
 {
+    std::map<QString, agmem::TopicTotal, CodePointLess> sorted(engine.topicTotals().begin(),
+                                                               engine.topicTotals().end());
     QStringList out;
-    for (const auto &[topic, total] : engine.topicTotals())
+    for (const auto &[topic, total] : sorted)
         out << u"%1=%2/%3"_s.arg(topic).arg(total.total).arg(total.holders);
     return out;
 }
 
-// "fact=holders", in the engine's (code-point) order.
+// "fact=holders", in code-point order.
 QStringList facts(const MergeEngine &engine)
 {
+    std::map<QString, qint64, CodePointLess> sorted(engine.factHolders().begin(),
+                                                    engine.factHolders().end());
     QStringList out;
-    for (const auto &[fact, holders] : engine.factHolders())
+    for (const auto &[fact, holders] : sorted)
         out << u"%1=%2"_s.arg(fact).arg(holders);
     return out;
 }
@@ -759,6 +763,7 @@ void TstMergeEngine::randomizedMatchesNaiveModel()
     QStringList engineFacts;
     for (const auto &[fact, holders] : engine.factHolders())
         engineFacts << fact;
+    std::sort(engineFacts.begin(), engineFacts.end(), CodePointLess{});
     QCOMPARE(pulledFacts, engineFacts);
     QVERIFY(std::is_sorted(pulledFacts.begin(), pulledFacts.end(), ucs4Less));
     QCOMPARE(pull.value(u"contributing_agents").toInteger(), qint64(model.size()));

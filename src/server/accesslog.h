@@ -1,0 +1,54 @@
+#pragma once
+
+#include <QString>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace agmem {
+
+struct RequestEvent;
+
+// The access log's line for an answered request (message of the agmem.access category):
+// "client METHOD path status bytes 1.23ms " or "... 1.23ms (client gone)".
+QString accessLogLine(const RequestEvent &event, bool clientGone);
+
+// Writes access-log lines on a thread of its own, so a request never waits for the log's
+// output (a terminal, a pipe, journald). Lines keep their order. The queue is bounded: when
+// the output cannot keep up, new lines are dropped and counted (droppedTotal(), shown in
+// /metrics as agmem_access_log_dropped_total) instead of slowing requests down.
+class AccessLogWriter
+{
+public:
+    explicit AccessLogWriter(qsizetype capacity = DefaultCapacity);
+    // Writes what is queued, then stops.
+    ~AccessLogWriter();
+    AccessLogWriter(const AccessLogWriter &) = delete;
+    AccessLogWriter &operator=(const AccessLogWriter &) = delete;
+
+    // Never blocks on the output: queues the line, or drops it when the queue is full.
+    void write(QString line);
+    // Waits until every line queued so far has been written (tests).
+    void flush();
+
+    // Lines dropped by every writer of the process since start.
+    static quint64 droppedTotal();
+
+    static constexpr qsizetype DefaultCapacity = 16384;
+
+private:
+    void run();
+
+    const qsizetype m_capacity;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::condition_variable m_idle;
+    std::deque<QString> m_queue;
+    bool m_writing = false;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+
+} // namespace agmem

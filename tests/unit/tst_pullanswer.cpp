@@ -1,0 +1,381 @@
+// The maintained /pull answer (core/pullanswer.h): after any sequence of changes its bytes,
+// plain and gzip-decoded, equal a fresh full serialization of the same state.
+#include "core/mergeengine.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRandomGenerator>
+#include <QThread>
+#include <QtTest>
+
+#include <zlib.h>
+
+#include <atomic>
+
+using namespace Qt::StringLiterals;
+using agmem::Instant;
+using agmem::MergeEngine;
+using agmem::MergeMode;
+using agmem::PullAnswer;
+using agmem::Summary;
+
+Q_DECLARE_METATYPE(agmem::MergeMode)
+
+namespace {
+
+const Instant T0 = Instant(1'735'689'600) * 1'000'000; // 2025-01-01T00:00:00Z
+
+// gunzip with zlib's own gzip reader (checks the CRC and the length).
+QByteArray gunzip(const QByteArray &data, bool *ok)
+{
+    *ok = false;
+    z_stream z = {};
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return {};
+    QByteArray out;
+    z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
+    z.avail_in = uInt(data.size());
+    char buffer[65536];
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        z.next_out = reinterpret_cast<Bytef *>(buffer);
+        z.avail_out = sizeof buffer;
+        rc = inflate(&z, Z_NO_FLUSH);
+        out.append(buffer, qsizetype(sizeof buffer - z.avail_out));
+    }
+    *ok = rc == Z_STREAM_END && z.avail_in == 0;
+    inflateEnd(&z);
+    return out;
+}
+
+// Keys that exercise the ordering (surrogates after U+E000..U+FFFF) and the escaping.
+QString randomKey(QRandomGenerator &rng, int pool)
+{
+    static const QStringList odd = {
+        u"\U0001F600"_s,  u"\uE000"_s, u"\uFFFD"_s,    u"\u00e9"_s, u"a\"b"_s,
+        u"back\\slash"_s, u"tab\t"_s,  u"ctl\u0001"_s, u""_s,       u"Z"_s};
+    const int n = int(rng.bounded(pool));
+    if (n < odd.size() && rng.bounded(4) == 0)
+        return odd.at(n) + QString::number(n % 3);
+    return u"%1"_s.arg(quint64(n) * 2654435761u % 1000003, 8, 16, QChar(u'0'));
+}
+
+Summary randomSummary(QRandomGenerator &rng, int agents, int factPool, int topicPool, Instant at)
+{
+    Summary s;
+    s.agentId = u"agent-%1"_s.arg(rng.bounded(agents));
+    s.timestamp = at;
+    const int topics = int(rng.bounded(4));
+    QSet<QString> seen;
+    for (int i = 0; i < topics; ++i) {
+        const QString t = u"topic-"_s + randomKey(rng, topicPool);
+        if (!seen.contains(t)) {
+            seen.insert(t);
+            s.topicCounts.append({t, qint64(rng.bounded(5))});
+        }
+    }
+    const int facts = int(rng.bounded(30));
+    QSet<QString> factSeen;
+    for (int i = 0; i < facts; ++i) {
+        const QString f = randomKey(rng, factPool);
+        if (!factSeen.contains(f)) {
+            factSeen.insert(f);
+            s.factHashes.append(f);
+        }
+    }
+    return s;
+}
+
+void push(MergeEngine &engine, const Summary &s, bool publish = true)
+{
+    const MergeEngine::Plan plan = engine.plan(s);
+    if (plan.overflows())
+        return;
+    const quint64 sequence = engine.sequence() + (plan.changesMerge() ? 1 : 0);
+    engine.apply(s.agentId, plan.next, s.timestamp, sequence);
+    if (publish)
+        engine.setSequence(sequence);
+}
+
+} // namespace
+
+class TstPullAnswer : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void emptyEngine_data();
+    void emptyEngine();
+    void randomizedMatchesFullBuild_data();
+    void randomizedMatchesFullBuild();
+    void oneChangeTouchesFewChunks();
+    void longUnpublishedRunSendsWholeView();
+    void copiesHaveTheirOwnAnswer();
+    void concurrentPullsShareOneBuild();
+    void pullsFromOtherThreadsWhilePushing();
+};
+
+void TstPullAnswer::emptyEngine_data()
+{
+    QTest::addColumn<MergeMode>("mode");
+    QTest::addRow("latest") << MergeMode::Latest;
+    QTest::addRow("cumulative") << MergeMode::Cumulative;
+}
+
+void TstPullAnswer::emptyEngine()
+{
+    QFETCH(MergeMode, mode);
+    MergeEngine engine(mode);
+    QCOMPARE(engine.pullJson(), engine.buildPullJson());
+    bool ok = false;
+    QCOMPARE(gunzip(engine.answer()->gzip()->bytes, &ok), engine.buildPullJson());
+    QVERIFY(ok);
+}
+
+void TstPullAnswer::randomizedMatchesFullBuild_data()
+{
+    QTest::addColumn<MergeMode>("mode");
+    QTest::addColumn<int>("agents");
+    QTest::addColumn<int>("factPool");
+    QTest::addColumn<quint32>("seed");
+    // Small pools: keys come and go often. Large: many chunks, splits and joins.
+    QTest::addRow("latest, small") << MergeMode::Latest << 8 << 40 << 1u;
+    QTest::addRow("latest, large") << MergeMode::Latest << 200 << 20000 << 2u;
+    QTest::addRow("cumulative, small") << MergeMode::Cumulative << 8 << 40 << 3u;
+    QTest::addRow("cumulative, large") << MergeMode::Cumulative << 200 << 20000 << 4u;
+}
+
+void TstPullAnswer::randomizedMatchesFullBuild()
+{
+    QFETCH(MergeMode, mode);
+    QFETCH(int, agents);
+    QFETCH(int, factPool);
+    QFETCH(quint32, seed);
+    QRandomGenerator rng(seed);
+    MergeEngine engine(mode);
+    int compared = 0;
+    for (int step = 0; step < 3000; ++step) {
+        const Instant at = T0 + Instant(rng.bounded(2000)) * 1'000'000;
+        const quint32 action = rng.bounded(1000);
+        if (action < 6) {
+            engine.removeAgent(u"agent-%1"_s.arg(rng.bounded(agents)));
+            engine.setSequence(engine.sequence() + 1);
+        } else if (action < 7) {
+            engine.clear();
+            engine.setSequence(engine.sequence() + 1);
+        } else if (action < 20) {
+            // Restore an agent's state as loaded from the store.
+            const auto it = engine.agents().constFind(u"agent-%1"_s.arg(rng.bounded(agents)));
+            if (it != engine.agents().cend()) {
+                agmem::AgentState state = *it;
+                engine.restore(state);
+            }
+        } else {
+            // Some batches are applied without publishing in between.
+            push(engine, randomSummary(rng, agents, factPool, 30, at), rng.bounded(3) != 0);
+        }
+        if (rng.bounded(25) != 0)
+            continue;
+        ++compared;
+        const QByteArray expected = engine.buildPullJson();
+        // Sometimes gzip is asked for first, sometimes plain.
+        const bool gzipFirst = rng.bounded(2) == 0;
+        QByteArray gz;
+        if (gzipFirst)
+            gz = engine.answer()->gzip()->bytes;
+        const QByteArray plain = engine.pullJson();
+        if (!gzipFirst)
+            gz = engine.answer()->gzip()->bytes;
+        if (plain != expected) {
+            qsizetype i = 0;
+            while (i < plain.size() && i < expected.size() && plain.at(i) == expected.at(i))
+                ++i;
+            QFAIL(qPrintable(u"step %1: differs at byte %2: %3 vs %4"_s.arg(step).arg(i).arg(
+                QString::fromUtf8(plain.mid(qMax<qsizetype>(0, i - 40), 80)),
+                QString::fromUtf8(expected.mid(qMax<qsizetype>(0, i - 40), 80)))));
+        }
+        bool ok = false;
+        QCOMPARE(gunzip(gz, &ok), expected);
+        QVERIFY(ok);
+        QCOMPARE(engine.answer()->gzip()->plainSize, expected.size());
+    }
+    QVERIFY(compared > 50);
+    // The final state was a real one: the answer is valid JSON with the engine's counts.
+    const QJsonObject pull = QJsonDocument::fromJson(engine.pullJson()).object();
+    QCOMPARE(pull.value(u"metadata").toObject().value(u"total_facts").toInteger(),
+             qint64(engine.factHolders().size()));
+}
+
+// A one-agent change re-serializes (and re-deflates) only the chunks holding what changed.
+void TstPullAnswer::oneChangeTouchesFewChunks()
+{
+    MergeEngine engine;
+    for (int a = 0; a < 1000; ++a) {
+        Summary s;
+        s.agentId = u"agent-%1"_s.arg(a);
+        s.timestamp = T0;
+        s.topicCounts = {{u"t%1"_s.arg(a % 300), 1}};
+        for (int f = 0; f < 20; ++f)
+            s.factHashes << u"fact-%1-%2"_s.arg(a).arg(f);
+        push(engine, s);
+    }
+    const std::shared_ptr<PullAnswer> answer = engine.answer();
+    answer->plain();
+    answer->gzip();
+    const PullAnswer::Counters before = answer->counters();
+    const qint64 chunks = 20000 / PullAnswer::ChunkTarget;
+    QVERIFY(before.chunksSerialized >= chunks);
+
+    Summary s;
+    s.agentId = u"agent-7"_s;
+    s.timestamp = T0 + 1;
+    s.topicCounts = {{u"t7"_s, 5}};
+    for (int f = 0; f < 20; ++f)
+        s.factHashes << u"fact-7-%1-new"_s.arg(f);
+    push(engine, s);
+    const QByteArray plain = engine.pullJson();
+    bool ok = false;
+    QCOMPARE(gunzip(engine.answer()->gzip()->bytes, &ok), plain);
+    QVERIFY(ok);
+    QCOMPARE(plain, engine.buildPullJson());
+
+    const PullAnswer::Counters after = answer->counters();
+    QCOMPARE(after.fullBuilds, before.fullBuilds);
+    // The old and new facts of agent 7 sort next to each other: a few chunks, one topic chunk.
+    QVERIFY2(after.chunksSerialized - before.chunksSerialized <= 4,
+             qPrintable(QString::number(after.chunksSerialized - before.chunksSerialized)));
+    QVERIFY2(after.chunksDeflated - before.chunksDeflated <= 4,
+             qPrintable(QString::number(after.chunksDeflated - before.chunksDeflated)));
+
+    // Asking again for the same state builds nothing and hands out the same bytes.
+    const auto again = answer->plain();
+    QCOMPARE(answer->counters().chunksSerialized, after.chunksSerialized);
+    QCOMPARE(again->bytes, plain);
+    QVERIFY(again->bytes.constData() == answer->plain()->bytes.constData());
+}
+
+// Many changes and nobody publishing: the journal gives way to one full update.
+void TstPullAnswer::longUnpublishedRunSendsWholeView()
+{
+    MergeEngine engine;
+    engine.pullJson(); // the first full build
+    const qint64 fullBefore = engine.answer()->counters().fullBuilds;
+    QRandomGenerator rng(7);
+    for (int i = 0; i < 6000; ++i)
+        push(engine, randomSummary(rng, 3000, 1'000'000, 50, T0 + i), false);
+    QCOMPARE(engine.pullJson(), engine.buildPullJson());
+    QCOMPARE(engine.answer()->counters().fullBuilds, fullBefore + 1);
+}
+
+void TstPullAnswer::copiesHaveTheirOwnAnswer()
+{
+    MergeEngine engine;
+    QRandomGenerator rng(11);
+    for (int i = 0; i < 50; ++i)
+        push(engine, randomSummary(rng, 10, 200, 10, T0 + i));
+    const QByteArray before = engine.pullJson();
+    MergeEngine copy = engine;
+    QCOMPARE(copy.pullJson(), before);
+    QVERIFY(copy.answer() != engine.answer());
+    for (int i = 0; i < 50; ++i)
+        push(copy, randomSummary(rng, 10, 200, 10, T0 + 100 + i));
+    QCOMPARE(engine.pullJson(), before);
+    QCOMPARE(copy.pullJson(), copy.buildPullJson());
+    QVERIFY(copy.pullJson() != before);
+
+    MergeEngine moved = std::move(copy);
+    QCOMPARE(moved.pullJson(), moved.buildPullJson());
+
+    // An engine assigned to keeps its answer (others may hold it), which shows the new view.
+    MergeEngine assigned;
+    const std::shared_ptr<PullAnswer> held = assigned.answer();
+    QVERIFY(held->plain()->bytes != before);
+    assigned = engine;
+    QVERIFY(assigned.answer() == held);
+    QCOMPARE(held->plain()->bytes, before);
+}
+
+void TstPullAnswer::concurrentPullsShareOneBuild()
+{
+    MergeEngine engine;
+    QRandomGenerator rng(5);
+    for (int i = 0; i < 500; ++i)
+        push(engine, randomSummary(rng, 100, 100000, 50, T0 + i));
+    const std::shared_ptr<PullAnswer> answer = engine.answer();
+    std::atomic<const void *> bodies[8] = {};
+    std::atomic<const void *> gzips[8] = {};
+    QList<QThread *> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads << QThread::create([&, t] {
+            bodies[t] = answer->plain().get();
+            gzips[t] = answer->gzip().get();
+        });
+    }
+    for (QThread *t : threads)
+        t->start();
+    for (QThread *t : threads) {
+        QVERIFY(t->wait(60000));
+        delete t;
+    }
+    // One body per form for the one state, whoever built it.
+    for (int t = 1; t < 8; ++t) {
+        QCOMPARE(bodies[t].load(), bodies[0].load());
+        QCOMPARE(gzips[t].load(), gzips[0].load());
+    }
+    QCOMPARE(answer->counters().fullBuilds, qint64(1));
+}
+
+// Pulls on other threads while the engine's thread keeps changing the view: every answer is
+// a whole, valid one for some published sequence, and sequences never go back.
+void TstPullAnswer::pullsFromOtherThreadsWhilePushing()
+{
+    MergeEngine engine;
+    const std::shared_ptr<PullAnswer> answer = engine.answer();
+    std::atomic<bool> stop = false;
+    std::atomic<int> bad = 0;
+    std::atomic<int> pulls = 0;
+    QList<QThread *> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads << QThread::create([&, t] {
+            quint64 last = 0;
+            while (!stop) {
+                const bool gz = t == 2;
+                const auto body = gz ? answer->gzip() : answer->plain();
+                QByteArray bytes = body->bytes;
+                if (gz) {
+                    bool ok = false;
+                    bytes = gunzip(bytes, &ok);
+                    if (!ok)
+                        ++bad;
+                }
+                QJsonParseError error;
+                const QJsonObject o = QJsonDocument::fromJson(bytes, &error).object();
+                const quint64 sequence =
+                    quint64(o.value(u"metadata").toObject().value(u"sequence").toInteger());
+                if (error.error != QJsonParseError::NoError || sequence < last ||
+                    sequence != body->sequence)
+                    ++bad;
+                last = sequence;
+                ++pulls;
+            }
+        });
+    }
+    for (QThread *t : threads)
+        t->start();
+    QRandomGenerator rng(3);
+    for (int i = 0; i < 3000; ++i)
+        push(engine, randomSummary(rng, 200, 5000, 30, T0 + i));
+    while (pulls < 30)
+        QThread::msleep(10);
+    stop = true;
+    for (QThread *t : threads) {
+        QVERIFY(t->wait(60000));
+        delete t;
+    }
+    QCOMPARE(bad.load(), 0);
+    QCOMPARE(engine.pullJson(), engine.buildPullJson());
+}
+
+QTEST_APPLESS_MAIN(TstPullAnswer)
+
+#include "tst_pullanswer.moc"
