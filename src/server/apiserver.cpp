@@ -6,38 +6,11 @@
 #include "core/logging.h"
 
 #include <QElapsedTimer>
-#include <QHttpServerRequest>
 #include <QTcpSocket>
 
 namespace agmem {
 
 namespace {
-
-QByteArray methodName(QHttpServerRequest::Method method)
-{
-    switch (method) {
-    case QHttpServerRequest::Method::Get:
-        return QByteArrayLiteral("GET");
-    case QHttpServerRequest::Method::Put:
-        return QByteArrayLiteral("PUT");
-    case QHttpServerRequest::Method::Delete:
-        return QByteArrayLiteral("DELETE");
-    case QHttpServerRequest::Method::Post:
-        return QByteArrayLiteral("POST");
-    case QHttpServerRequest::Method::Head:
-        return QByteArrayLiteral("HEAD");
-    case QHttpServerRequest::Method::Options:
-        return QByteArrayLiteral("OPTIONS");
-    case QHttpServerRequest::Method::Patch:
-        return QByteArrayLiteral("PATCH");
-    case QHttpServerRequest::Method::Connect:
-        return QByteArrayLiteral("CONNECT");
-    case QHttpServerRequest::Method::Trace:
-        return QByteArrayLiteral("TRACE");
-    default:
-        return QByteArrayLiteral("UNKNOWN");
-    }
-}
 
 // A key in the URL (/k/KEY/push) never reaches a log or the activity view.
 QString redactedPath(const QString &path)
@@ -52,7 +25,7 @@ QString redactedPath(const QString &path)
 
 ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool accessLog,
                      QObject *parent)
-    : QAbstractHttpServer(parent)
+    : HttpServerAdapter(parent)
     , m_api(api)
     , m_limits(limits)
     , m_accessLog(accessLog)
@@ -81,7 +54,11 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
         delete listener;
         return false;
     }
-    bind(listener);
+    if (!bindGuard(listener)) {
+        *error = QStringLiteral("cannot serve on %1 port %2").arg(address.toString()).arg(port);
+        delete listener;
+        return false;
+    }
     m_listener = listener;
     connect(listener, &ConnectionGuard::requestRejected, this,
             [this](const QString &peer, int status, const QString &detail) {
@@ -110,33 +87,30 @@ void ApiServer::shutdown()
     delete m_listener;
 }
 
-bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 ticket)
 {
     QElapsedTimer timer;
     timer.start();
-
-    HttpRequest req;
-    req.method = methodName(request.method());
-    req.path = request.url().path();
-    req.query = request.query();
-    req.headers = request.headers();
-    req.body = request.body();
-    req.peer = request.remoteAddress();
 
     const bool headOnly = req.method == "HEAD";
     // Always take the guard's entry, so it stays in step with the requests.
     const bool close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
     QPointer<QTcpSocket> target(socket);
-    m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
-                        peer = req.peer](const HttpReply &reply) {
+    m_api->handle(req, [this, target, ticket, headOnly, close, timer, method = req.method,
+                        path = req.path, peer = req.peer](const HttpReply &reply) {
         const QByteArray bytes = reply.serialize(headOnly, close);
-        if (target) {
+        // (On 6.8 a closed socket lives on until release(); on 6.4 QHttpServer deletes it.)
+        const bool connected = target && target->isOpen();
+        if (connected) {
             target->write(bytes);
             if (close)
                 target->disconnectFromHost();
-            else if (m_listener)
-                m_listener->answered(target);
         }
+        // Before answered(): a deferred rejection it may trigger comes after QHttpServer
+        // got the connection back (Qt 6.8).
+        release(ticket, target);
+        if (connected && !close && m_listener)
+            m_listener->answered(target);
         RequestEvent event;
         event.at = nowInstant();
         event.method = method;
@@ -151,18 +125,10 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             qCInfo(lcAccess).noquote()
                 << event.source << event.method << event.path << event.status << event.bytes
                 << QString::number(event.milliseconds, 'f', 2) + u"ms"
-                << (target ? QString() : QStringLiteral("(client gone)"));
+                << (connected ? QString() : QStringLiteral("(client gone)"));
         }
         Q_EMIT requestFinished(event);
     });
-    return true;
-}
-
-void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
-{
-    // handleRequest() answers every request; this only runs if that ever changes.
-    Q_UNUSED(request);
-    socket->write(HttpReply::error(404, QStringLiteral("Not Found")).serialize(false, false));
 }
 
 } // namespace agmem

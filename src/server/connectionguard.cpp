@@ -1,19 +1,12 @@
 #include "connectionguard.h"
 
 #include "httpmessage.h"
+#include "platform.h"
 
 #include "core/logging.h"
 
 #include <QSslSocket>
 #include <QTcpSocket>
-
-#ifdef Q_OS_WIN
-#include <winsock2.h>
-constexpr int ShutWrite = SD_SEND;
-#else
-#include <sys/socket.h>
-constexpr int ShutWrite = SHUT_WR;
-#endif
 
 namespace agmem {
 
@@ -301,9 +294,29 @@ void ConnectionGuard::connectAfterHttpServer()
             continue;
         c->hooked = true;
         QTcpSocket *socket = c->socket;
-        connect(socket, &QTcpSocket::readyRead, this,
-                [this, socket] { afterHttpServerRead(socket); });
+        m_afterRead.insert(socket, connect(socket, &QTcpSocket::readyRead, this,
+                                           [this, socket] { afterHttpServerRead(socket); }));
     }
+}
+
+void ConnectionGuard::httpServerReconnected(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    if (!c || c->rejecting || !m_afterRead.contains(socket))
+        return;
+    disconnect(m_afterRead.value(socket));
+    m_afterRead.insert(socket, connect(socket, &QTcpSocket::readyRead, this,
+                                       [this, socket] { afterHttpServerRead(socket); }));
+}
+
+QTcpSocket *ConnectionGuard::connectionOf(const QHostAddress &peer, quint16 port) const
+{
+    for (const Connection *c : m_connections) {
+        QTcpSocket *socket = c->socket;
+        if (socket && socket->peerPort() == port && socket->peerAddress() == peer)
+            return socket;
+    }
+    return nullptr;
 }
 
 void ConnectionGuard::scan(QTcpSocket *socket)
@@ -336,7 +349,7 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         c->scanner.feed(fresh.constData(), fresh.size(), &heads);
     for (const RequestHeadScanner::Head &head : heads) {
         c->closeFlags.enqueue(head.closeAfterResponse);
-        if (head.expectContinue && !verdict.status)
+        if (m_sendsContinue && head.expectContinue && !verdict.status)
             socket->write("HTTP/1.1 100 Continue\r\n\r\n");
     }
     if (!wasInRequest && (c->scanner.inRequest() || !heads.isEmpty()))
@@ -414,7 +427,7 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail)
     socket->write(HttpReply::error(status, detail).serialize(false, true));
     socket->flush();
     if (socket->bytesToWrite() == 0)
-        ::shutdown(socket->socketDescriptor(), ShutWrite);
+        platform::shutdownWrite(socket->socketDescriptor());
     else
         socket->disconnectFromHost();
     c.requestStarted.start();
@@ -487,6 +500,7 @@ void ConnectionGuard::forget(QTcpSocket *socket)
 {
     // QHttpServer deletes its sockets when they disconnect; only the bookkeeping goes here.
     delete m_connections.take(socket);
+    m_afterRead.remove(socket);
 }
 
 } // namespace agmem

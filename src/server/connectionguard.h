@@ -11,6 +11,7 @@
 
 #include <optional>
 
+class QHostAddress;
 class QTcpSocket;
 
 namespace agmem {
@@ -102,6 +103,16 @@ public:
     // Closes every connection now (Stop in the window, shutdown).
     void closeAllConnections();
 
+    // For HttpServerAdapter (Qt 6.8, whose QHttpServer names no socket and reconnects its
+    // readyRead slot after each request; docs/DESIGN-NOTES.md):
+    // the open connection from this peer address and port, or null.
+    QTcpSocket *connectionOf(const QHostAddress &peer, quint16 port) const;
+    // QHttpServer answers "Expect: 100-continue" itself (6.8): the guard then does not.
+    void setSendsContinue(bool sends) { m_sendsContinue = sends; }
+    // QHttpServer connected its readyRead slot again (after the guard's): moves the guard's
+    // after-read slot behind it.
+    void httpServerReconnected(QTcpSocket *socket);
+
 Q_SIGNALS:
     // A request the guard answered itself (never reaches the API).
     void requestRejected(const QString &peer, int status, const QString &detail);
@@ -141,6 +152,9 @@ private:
     QTimer m_sweeper;
     QTimer m_resumeAccepting;
     bool m_hookedNewConnection = false;
+    bool m_sendsContinue = true;
+    // The after-read slot of each connection (httpServerReconnected()).
+    QHash<QTcpSocket *, QMetaObject::Connection> m_afterRead;
     std::optional<QSslConfiguration> m_tls;
 };
 

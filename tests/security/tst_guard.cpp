@@ -15,17 +15,23 @@
 #include <memory>
 #include <vector>
 
+// Linux only: the resident memory from /proc and a raw socket that keeps sending after the
+// server half-closed. Every other check runs everywhere.
+#ifdef Q_OS_LINUX
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#define AGMEM_TEST_RSS 1
+#endif
 
 using namespace Qt::StringLiterals;
 using namespace agmem::test;
 
 namespace {
 
+#ifdef AGMEM_TEST_RSS
 // Resident memory of this process (server included), in KiB.
 qint64 residentKiB()
 {
@@ -38,6 +44,7 @@ qint64 residentKiB()
     }
     return -1;
 }
+#endif
 
 QByteArray pushBody(const QString &agent = u"agent-1"_s)
 {
@@ -123,8 +130,10 @@ void TstGuard::hugeUploadRefusedAtOnce()
     const PullSnapshot before = pullSnapshot(port);
 
     const qint64 total = 200LL * 1024 * 1024;
+#ifdef AGMEM_TEST_RSS
     const qint64 rssBefore = residentKiB();
     QVERIFY(rssBefore > 0);
+#endif
 
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
@@ -142,6 +151,7 @@ void TstGuard::hugeUploadRefusedAtOnce()
 
     client.socket().abort();
 
+#ifdef AGMEM_TEST_RSS
     // A client that streams the whole body without listening: a plain socket, which (unlike
     // QTcpSocket) keeps sending after the server has half-closed. The server drains what
     // arrives without keeping it, and resets the connection after a few seconds at most.
@@ -183,6 +193,9 @@ void TstGuard::hugeUploadRefusedAtOnce()
     qInfo() << "AddressSanitizer build: the RSS bound is checked in the normal build only";
 #else
     QVERIFY2(grownKiB < 10 * 1024, qPrintable(QString::number(grownKiB)));
+#endif
+#else
+    qInfo() << "the streamed-body and memory part needs Linux (/proc, POSIX sockets)";
 #endif
     VERIFY_UNCHANGED(port, before);
 }
