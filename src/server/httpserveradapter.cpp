@@ -52,8 +52,11 @@ HttpRequest toHttpRequest(const QHttpServerRequest &request)
     // QHttpHeaders (names in lower case; lookups are case-insensitive anyway).
     const QHttpHeaders &headers = request.headers();
     req.headers.reserve(headers.size());
-    for (qsizetype i = 0; i < headers.size(); ++i)
-        req.headers.append({headers.nameAt(i).toByteArray(), headers.valueAt(i).toByteArray()});
+    for (qsizetype i = 0; i < headers.size(); ++i) {
+        const QLatin1StringView name = headers.nameAt(i);
+        req.headers.append(
+            {QByteArray(name.data(), name.size()), headers.valueAt(i).toByteArray()});
+    }
 #else
     req.headers = request.headers();
 #endif
