@@ -2,12 +2,15 @@
 
 #include <QCoreApplication>
 #include <QMetaObject>
-#include <QPointer>
 #include <QSocketNotifier>
 
+#include <atomic>
+
 #ifdef Q_OS_WIN
-#include <windows.h>
+// winsock2.h before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
+// (separate block: clang-format keeps the order)
+#include <windows.h>
 #else
 #include <csignal>
 #include <sys/socket.h>
@@ -35,20 +38,19 @@ std::function<void()> stopHandler;
 
 namespace {
 
-QPointer<QObject> stopContext;
+// The application object: it outlives the event loop the stop is posted to.
+std::atomic<QObject *> stopContext{nullptr};
+std::atomic<bool> stopRequested{false};
 
 BOOL WINAPI onConsoleEvent(DWORD event)
 {
     // Runs on a thread Windows creates for it: hand the stop to the context's thread.
-    QObject *context = stopContext.data();
+    QObject *context = stopContext.load();
     if (!context)
         return FALSE;
-    static bool requested = false;
-    if (!requested) {
-        requested = true;
+    if (!stopRequested.exchange(true))
         QMetaObject::invokeMethod(
             context, [] { stopHandler(); }, Qt::QueuedConnection);
-    }
     switch (event) {
     case CTRL_C_EVENT:
     case CTRL_BREAK_EVENT:
