@@ -158,6 +158,9 @@ run_tests() {
 
 case "$cmd" in
 clean)
+    mkdir -p "$cache"
+    exec 9>"$cache/lock"
+    flock 9
     unmount_all
     safe_delete "$root"
     rm -f "$cache/root.stamp" "$cache/packages.stamp"
@@ -171,6 +174,13 @@ prepare | build | check | shell | headless) ;;
     ;;
 esac
 
+# One run at a time: a second one would unmount what the first still uses.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+if ! flock -n 9; then
+    log "another qt68-check.sh is running; waiting for it"
+    flock 9
+fi
 trap unmount_all EXIT
 trap 'exit 130' INT TERM
 
