@@ -2,8 +2,6 @@
 
 #include "connectionguard.h"
 
-#include "core/logging.h"
-
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QTcpSocket>
@@ -131,9 +129,9 @@ bool HttpServerAdapter::handleRequest(const QHttpServerRequest &request,
     QTcpSocket *socket =
         m_guard ? m_guard->connectionOf(request.remoteAddress(), request.remotePort()) : nullptr;
     if (!socket) {
-        qCWarning(lcServer) << "no connection for a request from" << request.remoteAddress()
-                            << request.remotePort();
-        responder.write(QHttpServerResponder::StatusCode::InternalServerError);
+        // The client closed after sending it (the guard has forgotten the connection, its
+        // bytes were still buffered): handled as on 6.4, the answer has nowhere to go.
+        handleParsed(toHttpRequest(request), nullptr, 0);
         return true;
     }
     // Keep the responder until the answer is written: QHttpServer reads the connection's
