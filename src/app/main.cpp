@@ -92,9 +92,10 @@ QString windowOptionGiven(const QStringList &arguments)
         if (arg == u"--")
             break;
         for (const QString &name : windowOptions) {
-            for (const QString &option : {u"--" + name, u"-" + name}) {
+            const QStringList spellings{QStringLiteral("--") + name, QStringLiteral("-") + name};
+            for (const QString &option : spellings) {
                 if (arg == option || arg.startsWith(option + u'='))
-                    return u"--" + name;
+                    return QStringLiteral("--") + name;
             }
         }
     }
