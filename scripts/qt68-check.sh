@@ -20,6 +20,7 @@
 #       ccache/        the compiler cache of the chroot builds (CCACHE_MAXSIZE 4G)
 #   The build folder is root/build (kept between runs: incremental builds).
 # Environment: AGMEM_TRIXIE_MIRROR (default http://deb.debian.org/debian), JOBS (ninja -j),
+#              NINJA_FLAGS (e.g. "-k 0" to see every error), TARGETS (build only these),
 #              AGMEM_TRIXIE_SANITIZE (default ON), CTEST_ARGS (extra ctest arguments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -143,7 +144,9 @@ build() {
     in_root cmake -S /src -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAGMEM_WERROR=ON \
         -DAGMEM_SANITIZE="$sanitize" -DAGMEM_GUI="$gui" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
         "$@" >/dev/null
-    in_root nice cmake --build "$dir" ${JOBS:+-j "$JOBS"} ${TARGETS:+--target $TARGETS}
+    # shellcheck disable=SC2086
+    in_root nice cmake --build "$dir" ${JOBS:+-j "$JOBS"} ${TARGETS:+--target $TARGETS} \
+        -- ${NINJA_FLAGS:-}
 }
 
 run_tests() {
