@@ -6,11 +6,16 @@
 
 #include <atomic>
 
+#include <cstdio>
+
 #ifdef Q_OS_WIN
 // winsock2.h before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 // (separate block: clang-format keeps the order)
 #include <windows.h>
+
+#include <fcntl.h>
+#include <io.h>
 #else
 #include <csignal>
 #include <sys/socket.h>
@@ -25,6 +30,22 @@ bool shutdownWrite(qintptr descriptor)
     return ::shutdown(SOCKET(descriptor), SD_SEND) == 0;
 #else
     return ::shutdown(int(descriptor), SHUT_WR) == 0;
+#endif
+}
+
+bool stderrIsTerminal()
+{
+#ifdef Q_OS_WIN
+    return ::_isatty(::_fileno(stderr)) != 0;
+#else
+    return ::isatty(STDERR_FILENO) == 1;
+#endif
+}
+
+void setStdoutBinary()
+{
+#ifdef Q_OS_WIN
+    ::_setmode(::_fileno(stdout), _O_BINARY);
 #endif
 }
 

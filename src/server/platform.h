@@ -14,6 +14,11 @@ namespace agmem::platform {
 // lingering close after an error answer. False if the system refused.
 bool shutdownWrite(qintptr descriptor);
 
+// Whether standard error is a terminal (progress output).
+bool stderrIsTerminal();
+// Standard output passes bytes as written (Windows: no LF -> CRLF translation).
+void setStdoutBinary();
+
 // Calls `stop` once, on the thread of `context`, when the process is asked to stop:
 //   Unix:    SIGINT, SIGTERM (Ctrl+C, systemd/docker stop), through a self-pipe.
 //   Windows: Ctrl+C and Ctrl+Break in the console, closing the console window, logoff and
