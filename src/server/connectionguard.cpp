@@ -360,6 +360,11 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         // While QHttpServer holds a read transaction (a request split across reads) the
         // buffer cannot be cut safely; the error is then answered at once.
         const qint64 keep = available - fresh.size() + verdict.requestStart;
+        // A transaction opened when no request was in progress holds nothing QHttpServer
+        // has read (it commits each complete request): undoing it is safe. Qt 6.8 leaves
+        // one open after every answer (its re-emitted readyRead finds no bytes).
+        if (socket->isTransactionStarted() && !wasInRequest)
+            socket->rollbackTransaction();
         if ((keep > 0 || c->unanswered > 0) && !socket->isTransactionStarted())
             deferReject(*c, keep, verdict);
         else

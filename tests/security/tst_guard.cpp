@@ -587,30 +587,35 @@ void TstGuard::pipelining()
     QVERIFY(!client.waitForDisconnected(200));
 }
 
-// Requests one after another on a keep-alive connection, each sent after the previous
-// answer: the guard still sees every head. (Qt 6.8's QHttpServer connects its readyRead slot
-// again after each request, behind the guard's: the guard must not take what QHttpServer
-// has not read yet for what it left unread, or it skips the next head.)
+// A request that arrives (in its own segment) while the one before it waits for its
+// answer, on a keep-alive connection that has been answered before: the guard still scans
+// its head. (Qt 6.8's QHttpServer connects its readyRead slot again after each request,
+// behind the guard's: unless the guard moves its after-read slot back behind it, it takes
+// bytes QHttpServer has not read yet for bytes it left unread, and skips the next head.
+// Without that, about one trial in three lost its 413 on 6.8.2.)
 void TstGuard::laterRequestsStillScanned()
 {
     auto server = startServer();
     QVERIFY(server);
     const quint16 port = server->port();
-    const PullSnapshot before = pullSnapshot(port);
-    RawHttpClient client;
-    QVERIFY(client.connectTo(port));
-    for (int i = 0; i < 3; ++i) {
-        QVERIFY(client.send(buildRequest("GET", "/health?padding=" + QByteArray(200, 'x'))));
-        const HttpResponse r = client.readResponse();
-        QVERIFY2(r.valid, qPrintable(r.error));
-        QCOMPARE(r.status, 200);
+    const QByteArray push = buildJsonPost("/push", pushBody(u"later"_s));
+    const QByteArray tooLarge =
+        "POST /push HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999\r\n\r\n";
+    QVERIFY(tooLarge.size() < push.size());
+    for (int trial = 0; trial < 10; ++trial) {
+        RawHttpClient client;
+        QVERIFY(client.connectTo(port));
+        client.socket().setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        QVERIFY(client.send(buildRequest("GET", "/health")));
+        QCOMPARE(client.readResponse().status, 200);
+        QVERIFY(client.send(push));
+        QThread::msleep(1);
+        QVERIFY(client.send(tooLarge));
+        QCOMPARE(client.readResponse().status, 200);
+        const HttpResponse refused = client.readResponse(false, 5000);
+        QVERIFY2(refused.valid, qPrintable(u"trial %1: %2"_s.arg(trial).arg(refused.error)));
+        QCOMPARE(refused.status, 413);
     }
-    // Shorter than the requests before it, and refused from its head alone.
-    QVERIFY(client.send("POST /push HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999\r\n\r\n"));
-    const HttpResponse refused = client.readResponse(false, 5000);
-    QVERIFY2(refused.valid, qPrintable(refused.error));
-    QCOMPARE(refused.status, 413);
-    VERIFY_UNCHANGED(port, before);
 }
 
 // The real client's request split into tiny writes, with pauses between them.
