@@ -8,7 +8,6 @@
 #include "core/logging.h"
 
 #include <QElapsedTimer>
-#include <QHttpServerRequest>
 #include <QTcpSocket>
 
 #include <memory>
@@ -16,32 +15,6 @@
 namespace agmem {
 
 namespace {
-
-QByteArray methodName(QHttpServerRequest::Method method)
-{
-    switch (method) {
-    case QHttpServerRequest::Method::Get:
-        return QByteArrayLiteral("GET");
-    case QHttpServerRequest::Method::Put:
-        return QByteArrayLiteral("PUT");
-    case QHttpServerRequest::Method::Delete:
-        return QByteArrayLiteral("DELETE");
-    case QHttpServerRequest::Method::Post:
-        return QByteArrayLiteral("POST");
-    case QHttpServerRequest::Method::Head:
-        return QByteArrayLiteral("HEAD");
-    case QHttpServerRequest::Method::Options:
-        return QByteArrayLiteral("OPTIONS");
-    case QHttpServerRequest::Method::Patch:
-        return QByteArrayLiteral("PATCH");
-    case QHttpServerRequest::Method::Connect:
-        return QByteArrayLiteral("CONNECT");
-    case QHttpServerRequest::Method::Trace:
-        return QByteArrayLiteral("TRACE");
-    default:
-        return QByteArrayLiteral("UNKNOWN");
-    }
-}
 
 // A key in the URL (/k/KEY/push) never reaches a log or the activity view.
 QString redactedPath(const QString &path)
@@ -56,7 +29,7 @@ QString redactedPath(const QString &path)
 
 ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool accessLog,
                      QObject *parent)
-    : QAbstractHttpServer(parent)
+    : HttpServerAdapter(parent)
     , m_api(api)
     , m_limits(limits)
     , m_streams(new EventStreams(&api->events(), api->config().maxEventStreams,
@@ -101,7 +74,11 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
         delete listener;
         return false;
     }
-    bind(listener);
+    if (!bindGuard(listener)) {
+        *error = QStringLiteral("cannot serve on %1 port %2").arg(address.toString()).arg(port);
+        delete listener;
+        return false;
+    }
     m_listener = listener;
     connect(listener, &ConnectionGuard::requestRejected, this,
             [this](const QString &peer, int status, const QString &detail) {
@@ -133,18 +110,10 @@ void ApiServer::shutdown()
     delete m_listener;
 }
 
-bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 ticket)
 {
     QElapsedTimer timer;
     timer.start();
-
-    HttpRequest req;
-    req.method = methodName(request.method());
-    req.path = request.url().path();
-    req.query = request.query();
-    req.headers = request.headers();
-    req.body = request.body();
-    req.peer = request.remoteAddress();
 
     const bool headOnly = req.method == "HEAD";
     // Always take the guard's entry, so it stays in step with the requests.
@@ -153,7 +122,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     QPointer<QTcpSocket> target(socket);
     const QPointer<ApiServer> self(this);
     const auto answeredAtOnce = std::make_shared<bool>(false);
-    const auto respond = [this, self, answeredAtOnce, target, headOnly, close, timer,
+    const auto respond = [this, self, answeredAtOnce, target, ticket, headOnly, close, timer,
                           method = req.method, path = req.path, peer = req.peer,
                           lastEventId = req.header("last-event-id")](const HttpReply &granted) {
         if (!self)
@@ -167,27 +136,45 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                         .withHeader("Retry-After", "5");
             reply.client = granted.client;
         }
+        // (On 6.8 a closed socket lives on until release(); on 6.4 QHttpServer deletes it.)
+        const bool connected = target && target->isOpen();
         QByteArray bytes;
         const bool apart = !reply.eventStream && reply.writesBodyApart(headOnly);
         if (reply.eventStream) {
-            // The head now, the events as they happen: the connection stays with the stream.
+            // The head now, the events as they happen: the connection stays with the stream,
+            // and QHttpServer gets it back only when it closes.
             bytes = EventStreams::responseHead(reply.headers);
-            if (target && m_listener) {
+            if (connected && m_listener) {
                 target->write(bytes);
                 m_listener->markStreaming(target);
                 m_streams->open(target, lastEventId);
+                connect(target, &QAbstractSocket::disconnected, this,
+                        [this, ticket, target] { release(ticket, target); });
+            } else {
+                release(ticket, target);
             }
         } else {
             bytes = apart ? reply.serializeHead(close) : reply.serialize(headOnly, close);
-        }
-        if (target && !reply.eventStream) {
-            target->write(bytes);
-            if (apart)
-                target->write(reply.body); // a large /pull answer: shared, not copied
-            if (m_listener)
-                m_listener->answered(target);
-            if (close && target)
-                target->disconnectFromHost();
+            if (connected) {
+                target->write(bytes);
+                if (apart)
+                    target->write(reply.body); // a large /pull answer: shared, not copied
+            }
+            if (close) {
+                // The guard's bookkeeping first, then the close; release() sees the socket
+                // closing and waits until the answer is out (Qt 6.8).
+                if (connected && m_listener)
+                    m_listener->answered(target);
+                if (target)
+                    target->disconnectFromHost();
+                release(ticket, target);
+            } else {
+                // Before answered(): a deferred rejection it may trigger comes after
+                // QHttpServer got the connection back (Qt 6.8).
+                release(ticket, target);
+                if (connected && m_listener)
+                    m_listener->answered(target);
+            }
         }
         RequestEvent event;
         event.at = nowInstant();
@@ -200,20 +187,12 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         event.agentId = reply.agentId;
         event.note = reply.note;
         if (m_accessLog && lcAccess().isInfoEnabled())
-            m_log->write(accessLogLine(event, !target)); // written on the log's own thread
+            m_log->write(accessLogLine(event, !connected)); // written on the log's own thread
         Q_EMIT requestFinished(event);
     };
     m_api->handle(req, respond);
-    if (!*answeredAtOnce)
+    if (!*answeredAtOnce && socket)
         m_listener->awaitAnswer(socket);
-    return true;
-}
-
-void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
-{
-    // handleRequest() answers every request; this only runs if that ever changes.
-    Q_UNUSED(request);
-    socket->write(HttpReply::error(404, QStringLiteral("Not Found")).serialize(false, false));
 }
 
 } // namespace agmem
