@@ -212,9 +212,13 @@ HttpReply OperationsApi::listTopics(const HttpRequest &request) const
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
     // In topic order (as /pull); the filter walks every topic, the page only what it shows.
+    std::vector<std::pair<QString, TopicTotal>> topics(m_engine.topicTotals().begin(),
+                                                       m_engine.topicTotals().end());
+    std::sort(topics.begin(), topics.end(),
+              [](const auto &a, const auto &b) { return CodePointLess{}(a.first, b.first); });
     QJsonArray page;
     qint64 matched = 0;
-    for (const auto &[topic, t] : m_engine.topicTotals()) {
+    for (const auto &[topic, t] : topics) {
         if (!q.isEmpty() && !topic.contains(q, Qt::CaseInsensitive))
             continue;
         if (matched >= offset && matched < offset + limit) {
@@ -291,23 +295,26 @@ HttpReply OperationsApi::listFacts(const HttpRequest &request) const
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
     const FactHolders &facts = m_engine.factHolders();
+    const std::vector<QString> &sorted = sortedFacts();
+    const auto holdersOf = [&facts](const QString &fact) {
+        const auto it = facts.find(fact);
+        return it != facts.end() ? it->second : qint64(0);
+    };
     QJsonArray page;
     qint64 matched = 0;
     if (q.isEmpty()) {
-        // No filter: walk only to the page (a million facts are never all sent).
-        matched = qint64(facts.size());
-        auto it = facts.begin();
-        std::advance(it, std::min<qint64>(offset, matched));
-        for (qint64 i = 0; i < limit && it != facts.end(); ++i, ++it)
-            page.append(QJsonObject{{QStringLiteral("fact"), it->first},
-                                    {QStringLiteral("agents"), it->second}});
+        // No filter: only the page is built (a million facts are never all sent).
+        matched = qint64(sorted.size());
+        for (qint64 i = offset; i < std::min<qint64>(offset + limit, matched); ++i)
+            page.append(QJsonObject{{QStringLiteral("fact"), sorted[size_t(i)]},
+                                    {QStringLiteral("agents"), holdersOf(sorted[size_t(i)])}});
     } else {
-        for (const auto &[fact, holders] : facts) {
+        for (const QString &fact : sorted) {
             if (!fact.contains(q, Qt::CaseInsensitive))
                 continue;
             if (matched >= offset && matched < offset + limit)
                 page.append(QJsonObject{{QStringLiteral("fact"), fact},
-                                        {QStringLiteral("agents"), holders}});
+                                        {QStringLiteral("agents"), holdersOf(fact)}});
             ++matched;
         }
     }
@@ -317,6 +324,20 @@ HttpReply OperationsApi::listFacts(const HttpRequest &request) const
                          {QStringLiteral("limit"), limit},
                          {QStringLiteral("offset"), offset},
                          {QStringLiteral("next_offset"), nextOffset(offset, limit, matched)}});
+}
+
+const std::vector<QString> &OperationsApi::sortedFacts() const
+{
+    if (m_sortedFactsAt != m_engine.sequence() ||
+        m_sortedFacts.size() != m_engine.factHolders().size()) {
+        m_sortedFacts.clear();
+        m_sortedFacts.reserve(m_engine.factHolders().size());
+        for (const auto &[fact, holders] : m_engine.factHolders())
+            m_sortedFacts.push_back(fact);
+        std::sort(m_sortedFacts.begin(), m_sortedFacts.end(), CodePointLess{});
+        m_sortedFactsAt = m_engine.sequence();
+    }
+    return m_sortedFacts;
 }
 
 HttpReply OperationsApi::listAgents(const HttpRequest &request) const
