@@ -139,11 +139,21 @@ build() {
     local gui=${1:-ON}
     local dir=${2:-/build}
     shift 2 || true
+    # The build folder is kept between runs of the same tree and commit (incremental). For
+    # another tree or commit it starts empty (ccache keeps that cheap): ninja compares
+    # modification times, and sources of another checkout can be older than its objects.
+    local stamp="$root$dir.source"
+    local id
+    id="$src $(git -C "$src" rev-parse HEAD 2>/dev/null || echo unknown)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$id" ]; then
+        rm -rf --one-file-system "${root:?}$dir" "$stamp"
+    fi
     mount_all
     in_root qmake6 -query QT_VERSION 2>/dev/null | sed 's/^/qt68-check: Qt in the root: /' >&2 || true
     in_root cmake -S /src -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAGMEM_WERROR=ON \
         -DAGMEM_SANITIZE="$sanitize" -DAGMEM_GUI="$gui" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
         "$@" >/dev/null
+    echo "$id" >"$stamp"
     # shellcheck disable=SC2086
     in_root nice cmake --build "$dir" ${JOBS:+-j "$JOBS"} ${TARGETS:+--target $TARGETS} \
         -- ${NINJA_FLAGS:-}
