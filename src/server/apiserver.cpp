@@ -9,6 +9,8 @@
 #include <QHttpServerRequest>
 #include <QTcpSocket>
 
+#include <algorithm>
+
 namespace agmem {
 
 namespace {
@@ -110,52 +112,133 @@ void ApiServer::shutdown()
     delete m_listener;
 }
 
+struct ApiServer::Slot
+{
+    bool done = false;
+    bool close = false;
+    bool push = false;
+    QByteArray bytes;
+    RequestEvent event;
+};
+
+struct ApiServer::Queued
+{
+    HttpRequest request;
+    bool close = false;
+    QElapsedTimer timer;
+};
+
+struct ApiServer::Connection
+{
+    QPointer<QTcpSocket> socket;
+    QList<std::shared_ptr<Slot>> running; // running, in request order
+    QList<Queued> waiting;                // not started yet
+    bool flushing = false;
+    bool again = false;
+};
+
 bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
-    QElapsedTimer timer;
-    timer.start();
-
-    HttpRequest req;
+    Queued queued;
+    queued.timer.start();
+    HttpRequest &req = queued.request;
     req.method = methodName(request.method());
     req.path = request.url().path();
     req.query = request.query();
     req.headers = request.headers();
     req.body = request.body();
     req.peer = request.remoteAddress();
-
-    const bool headOnly = req.method == "HEAD";
     // Always take the guard's entry, so it stays in step with the requests.
-    const bool close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
-    QPointer<QTcpSocket> target(socket);
-    m_api->handle(req, [this, target, headOnly, close, timer, method = req.method, path = req.path,
-                        peer = req.peer](const HttpReply &reply) {
-        const QByteArray bytes = reply.serialize(headOnly, close);
-        if (target) {
-            target->write(bytes);
-            if (close)
-                target->disconnectFromHost();
-            else if (m_listener)
-                m_listener->answered(target);
-        }
-        RequestEvent event;
-        event.at = nowInstant();
-        event.method = method;
-        event.path = redactedPath(path);
-        event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
-        event.status = reply.status;
-        event.bytes = bytes.size();
-        event.milliseconds = timer.nsecsElapsed() / 1e6;
-        event.agentId = reply.agentId;
-        event.note = reply.note;
-        if (m_accessLog) {
-            qCInfo(lcAccess).noquote()
-                << event.source << event.method << event.path << event.status << event.bytes
-                << QString::number(event.milliseconds, 'f', 2) + u"ms"
-                << (target ? QString() : QStringLiteral("(client gone)"));
-        }
-        Q_EMIT requestFinished(event);
-    });
+    queued.close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
+
+    std::shared_ptr<Connection> &connection = m_connections[socket];
+    if (!connection) {
+        connection = std::make_shared<Connection>();
+        connection->socket = socket;
+        connect(socket, &QObject::destroyed, this,
+                [this, socket] { m_connections.remove(socket); });
+    }
+    const std::shared_ptr<Connection> c = connection;
+    const bool push = CoordinatorApi::isPush(req);
+    const bool onlyPushes = std::all_of(c->running.cbegin(), c->running.cend(),
+                                        [](const auto &slot) { return slot->push; });
+    if (!c->waiting.isEmpty() || (!c->running.isEmpty() && !(push && onlyPushes)))
+        c->waiting.append(std::move(queued));
+    else
+        start(c, std::move(queued));
     return true;
+}
+
+void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
+{
+    auto slot = std::make_shared<Slot>();
+    slot->close = queued.close;
+    slot->push = CoordinatorApi::isPush(queued.request);
+    c->running.append(slot);
+    const bool headOnly = queued.request.method == "HEAD";
+    m_api->handle(queued.request,
+                  [this, c, slot, headOnly, timer = queued.timer, method = queued.request.method,
+                   path = queued.request.path, peer = queued.request.peer](const HttpReply &reply) {
+                      slot->bytes = reply.serialize(headOnly, slot->close);
+                      RequestEvent &event = slot->event;
+                      event.at = nowInstant();
+                      event.method = method;
+                      event.path = redactedPath(path);
+                      event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
+                      event.status = reply.status;
+                      event.bytes = slot->bytes.size();
+                      event.milliseconds = timer.nsecsElapsed() / 1e6;
+                      event.agentId = reply.agentId;
+                      event.note = reply.note;
+                      slot->done = true;
+                      flush(c);
+                  });
+}
+
+void ApiServer::flush(const std::shared_ptr<Connection> &c)
+{
+    // Answers can complete inside start() (most do): one loop, no recursion.
+    if (c->flushing) {
+        c->again = true;
+        return;
+    }
+    c->flushing = true;
+    do {
+        c->again = false;
+        while (!c->running.isEmpty() && c->running.first()->done) {
+            const std::shared_ptr<Slot> slot = c->running.takeFirst();
+            QTcpSocket *target = c->socket;
+            if (target) {
+                target->write(slot->bytes);
+                if (slot->close)
+                    target->disconnectFromHost();
+                else if (m_listener)
+                    m_listener->answered(target);
+            }
+            if (m_accessLog) {
+                const RequestEvent &event = slot->event;
+                qCInfo(lcAccess).noquote()
+                    << event.source << event.method << event.path << event.status << event.bytes
+                    << QString::number(event.milliseconds, 'f', 2) + u"ms"
+                    << (target ? QString() : QStringLiteral("(client gone)"));
+            }
+            Q_EMIT requestFinished(slot->event);
+        }
+        if (!c->socket) {
+            c->waiting.clear(); // nobody left to answer
+            continue;
+        }
+        // Start what waited: alone, or a run of pushes behind pushes.
+        while (!c->waiting.isEmpty()) {
+            const bool push = CoordinatorApi::isPush(c->waiting.first().request);
+            const bool onlyPushes = std::all_of(c->running.cbegin(), c->running.cend(),
+                                                [](const auto &slot) { return slot->push; });
+            if (!c->running.isEmpty() && !(push && onlyPushes))
+                break;
+            start(c, c->waiting.takeFirst());
+        }
+    } while (c->again);
+    c->flushing = false;
 }
 
 void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)

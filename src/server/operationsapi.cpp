@@ -20,7 +20,6 @@ namespace {
 
 constexpr qint64 DefaultLimit = 100;
 constexpr qint64 MaxLimit = 1000;
-constexpr qint64 MicrosPerDay = qint64(86400) * 1000000;
 
 // Reads an integer query parameter as FastAPI validates one: errors go to `errors` in its
 // {"loc", "msg", "type"} shape.
@@ -87,30 +86,6 @@ QJsonObject agentJson(const AgentState &agent, bool withFacts)
     return out;
 }
 
-bool acceptsGzip(const QByteArray &acceptEncoding)
-{
-    bool gzip = false;
-    bool star = false;
-    bool gzipListed = false;
-    for (const QByteArray &item : acceptEncoding.split(',')) {
-        const QList<QByteArray> parts = item.split(';');
-        const QByteArray coding = parts.first().trimmed().toLower();
-        double q = 1;
-        for (qsizetype i = 1; i < parts.size(); ++i) {
-            const QByteArray p = parts.at(i).trimmed().toLower();
-            if (p.startsWith("q="))
-                q = p.mid(2).toDouble();
-        }
-        if (coding == "gzip" || coding == "x-gzip") {
-            gzipListed = true;
-            gzip = gzip || q > 0;
-        } else if (coding == "*") {
-            star = q > 0;
-        }
-    }
-    return gzip || (!gzipListed && star);
-}
-
 QString html(const QString &text)
 {
     return text.toHtmlEscaped();
@@ -118,72 +93,12 @@ QString html(const QString &text)
 
 } // namespace
 
-OperationsApi::OperationsApi(const ServerConfig &config, MergeEngine &engine, Store &store,
-                             std::function<void(quint64)> changed, QObject *parent)
-    : QObject(parent)
-    , m_config(config)
-    , m_engine(engine)
-    , m_store(store)
-    , m_changed(std::move(changed))
-    , m_shared(store.dialect().isPostgres())
-{
-    if (config.historyRetentionDays > 0 || config.historyMaxPerAgent > 0 ||
-        config.agentExpiryDays > 0) {
-        m_retentionTimer.setSingleShot(true);
-        m_retentionTimer.setInterval(config.retentionIntervalMs);
-        connect(&m_retentionTimer, &QTimer::timeout, this, [this] {
-            const RetentionPass pass = runRetention();
-            // A full batch: the next one as soon as the requests waiting now are answered.
-            m_retentionTimer.start(pass.more ? 0 : m_config.retentionIntervalMs);
-        });
-        m_retentionTimer.start();
-    }
-}
-
-Instant OperationsApi::now() const
-{
-    return m_config.clock ? m_config.clock() : nowInstant();
-}
-
-bool OperationsApi::handles(const QString &route)
-{
-    return route == u"/agents" || route == u"/agents/{agent_id}" || route == u"/metrics" ||
-           route == u"/openapi.json" || route == u"/docs";
-}
-
-bool OperationsApi::matchRoute(const QString &pattern, const QString &path, QString *parameter)
-{
-    const qsizetype brace = pattern.indexOf(u'{');
-    if (brace < 0)
-        return pattern == path;
-    const QStringView prefix = QStringView(pattern).left(brace);
-    if (!path.startsWith(prefix) || path.size() == prefix.size())
-        return false;
-    *parameter = path.mid(prefix.size());
-    return true;
-}
-
-HttpReply OperationsApi::handle(const HttpRequest &request, const QString &route,
-                                const QString &parameter)
-{
-    if (route == u"/agents")
-        return listAgents(request);
-    if (route == u"/agents/{agent_id}") {
-        if (request.method == "DELETE")
-            return deleteAgent(parameter);
-        return agentDetail(request, parameter);
-    }
-    if (route == u"/metrics")
-        return metricsReply();
-    if (route == u"/openapi.json")
-        return HttpReply::json(200, openApiDocument());
-    // /docs
-    HttpReply reply;
-    reply.status = 200;
-    reply.body = docsPage(openApiDocument());
-    reply.headers = {{"Content-Type", "text/html; charset=utf-8"}};
-    return reply;
-}
+OperationsApi::OperationsApi(const ServerConfig &config, const CoordinatorWriter &view,
+                             Store &reader)
+    : m_config(config)
+    , m_view(view)
+    , m_store(reader)
+{}
 
 HttpReply OperationsApi::listAgents(const HttpRequest &request) const
 {
@@ -195,9 +110,12 @@ HttpReply OperationsApi::listAgents(const HttpRequest &request) const
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
 
+    // A copy (implicitly shared: cheap here, the writer pays a detach on its next change).
+    const QHash<QString, AgentState> all = m_view.read(
+        [](const MergeEngine &engine, const WriterTotals &) { return engine.agents(); });
     QList<const AgentState *> agents;
-    agents.reserve(m_engine.agents().size());
-    for (const AgentState &a : m_engine.agents())
+    agents.reserve(all.size());
+    for (const AgentState &a : all)
         agents.append(&a);
     // Newest first; the agent id breaks ties, so pages are stable.
     std::sort(agents.begin(), agents.end(), [](const AgentState *a, const AgentState *b) {
@@ -220,8 +138,14 @@ HttpReply OperationsApi::listAgents(const HttpRequest &request) const
 
 HttpReply OperationsApi::agentDetail(const HttpRequest &request, const QString &agentId)
 {
-    const auto agent = m_engine.agents().constFind(agentId);
-    if (agent == m_engine.agents().cend())
+    const std::optional<AgentState> agent = m_view.read(
+        [&agentId](const MergeEngine &engine, const WriterTotals &) -> std::optional<AgentState> {
+            const auto it = engine.agents().constFind(agentId);
+            if (it == engine.agents().cend())
+                return std::nullopt;
+            return *it;
+        });
+    if (!agent)
         return HttpReply::error(404, QStringLiteral("Agent not found"));
     QJsonArray errors;
     const qint64 limit =
@@ -253,80 +177,21 @@ HttpReply OperationsApi::agentDetail(const HttpRequest &request, const QString &
                                         full ? QJsonValue(records->last().id) : QJsonValue::Null}});
 }
 
-bool OperationsApi::removeAgent(const QString &agentId, QString *error)
-{
-    quint64 sequence = m_engine.sequence() + 1;
-    bool ok = m_store.beginWrite();
-    if (ok && m_shared) {
-        // Several instances: the sequence comes from the database, under its lock.
-        const std::optional<StoreState> locked = m_store.lockState();
-        ok = locked.has_value();
-        if (locked)
-            sequence = std::max(sequence, locked->sequence + 1);
-    }
-    if (!ok || !m_store.deleteAgent(agentId, sequence) || !m_store.commit()) {
-        m_store.rollback();
-        if (error)
-            *error = m_store.lastError();
-        return false;
-    }
-    m_engine.removeAgent(agentId);
-    m_engine.setSequence(sequence);
-    m_prunedAt.remove(agentId);
-    if (m_changed)
-        m_changed(sequence);
-    return true;
-}
-
-HttpReply OperationsApi::deleteAgent(const QString &agentId)
-{
-    if (!m_engine.agents().contains(agentId))
-        return HttpReply::error(404, QStringLiteral("Agent not found"));
-    QString error;
-    if (!removeAgent(agentId, &error))
-        return HttpReply::error(
-            503, QStringLiteral("The store could not delete the agent: %1").arg(error.left(200)));
-    qCInfo(lcServer).noquote() << "agent" << agentId << "deleted";
-    HttpReply reply = HttpReply::json(
-        200, QJsonObject{{QStringLiteral("status"), QStringLiteral("deleted")},
-                         {QStringLiteral("agent_id"), agentId},
-                         {QStringLiteral("message"),
-                          QStringLiteral("Agent %1 and its history were deleted").arg(agentId)}});
-    reply.agentId = agentId;
-    return reply;
-}
-
 HttpReply OperationsApi::metricsReply()
 {
     Metrics::Gauges gauges;
-    gauges.agents = m_engine.agentCount();
-    gauges.uniqueFacts = qint64(m_engine.factHolders().size());
-    gauges.topics = qint64(m_engine.topicTotals().size());
+    m_view.read([&gauges](const MergeEngine &engine, const WriterTotals &) {
+        gauges.agents = engine.agentCount();
+        gauges.uniqueFacts = qint64(engine.factHolders().size());
+        gauges.topics = qint64(engine.topicTotals().size());
+        return true;
+    });
     gauges.storeBytes = m_store.sizeBytes().value_or(-1);
     gauges.openConnections = m_openConnections ? m_openConnections() : 0;
     HttpReply reply;
     reply.status = 200;
     reply.body = m_metrics.exposition(gauges);
     reply.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
-    return reply;
-}
-
-HttpReply OperationsApi::encodePull(const HttpRequest &request, HttpReply reply)
-{
-    reply.headers.append({QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding")});
-    if (reply.status != 200 || !acceptsGzip(request.header("accept-encoding")))
-        return reply;
-    QByteArray tag;
-    for (const auto &[name, value] : reply.headers) {
-        if (name == "ETag")
-            tag = value;
-    }
-    if (tag.isEmpty() || tag != m_gzipTag) {
-        m_gzipBody = gzip(reply.body);
-        m_gzipTag = tag;
-    }
-    reply.body = m_gzipBody;
-    reply.headers.append({QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
     return reply;
 }
 
@@ -358,68 +223,6 @@ QByteArray OperationsApi::gzip(const QByteArray &data)
             out.append(char((word >> (8 * i)) & 0xff));
     }
     return out;
-}
-
-OperationsApi::RetentionPass OperationsApi::runRetention()
-{
-    RetentionPass pass;
-    const Instant current = now();
-    const int batch = qMax(1, m_config.retentionBatch);
-    if (m_config.agentExpiryDays > 0) {
-        const Instant cutoff = current - m_config.agentExpiryDays * MicrosPerDay;
-        QStringList expired;
-        for (const AgentState &a : m_engine.agents()) {
-            if (a.lastSeen < cutoff)
-                expired.append(a.agentId);
-        }
-        for (const QString &id : expired) {
-            QString error;
-            if (!removeAgent(id, &error)) {
-                qCWarning(lcServer).noquote() << "agent expiry failed:" << error;
-                pass.ok = false;
-                break;
-            }
-            qCInfo(lcServer).noquote()
-                << "agent" << id << "expired: no push for" << m_config.agentExpiryDays << "days";
-            ++pass.agentsExpired;
-        }
-    }
-    if (m_config.historyRetentionDays > 0) {
-        const Instant cutoff = current - m_config.historyRetentionDays * MicrosPerDay;
-        const auto deleted = m_store.pruneHistoryBefore(cutoff, batch);
-        if (!deleted) {
-            pass.ok = false;
-        } else {
-            pass.historyDeleted += *deleted;
-            pass.more = pass.more || *deleted >= batch;
-        }
-    }
-    if (m_config.historyMaxPerAgent > 0 && pass.historyDeleted < batch) {
-        for (const AgentState &a : m_engine.agents()) {
-            if (a.pushCount <= m_config.historyMaxPerAgent ||
-                m_prunedAt.value(a.agentId, -1) == a.pushCount)
-                continue;
-            if (pass.historyDeleted >= batch) {
-                pass.more = true; // the others on the next pass
-                break;
-            }
-            const qint64 room = batch - pass.historyDeleted;
-            const auto deleted =
-                m_store.pruneAgentHistory(a.agentId, m_config.historyMaxPerAgent, int(room));
-            if (!deleted) {
-                pass.ok = false;
-                break;
-            }
-            pass.historyDeleted += *deleted;
-            if (*deleted < room)
-                m_prunedAt.insert(a.agentId, a.pushCount); // at the limit: skip until it pushes
-            else
-                pass.more = true;
-        }
-    }
-    if (pass.historyDeleted > 0)
-        qCInfo(lcServer) << "retention pruned" << pass.historyDeleted << "history rows";
-    return pass;
 }
 
 QByteArray OperationsApi::openApiDocument()
