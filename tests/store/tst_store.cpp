@@ -10,6 +10,7 @@
 #include "server/coordinatorapi.h"
 #include "server/httpmessage.h"
 #include "server/serverconfig.h"
+#include "store/coordinatorwriter.h"
 #include "store/store.h"
 #include "store/storeurl.h"
 
@@ -20,6 +21,7 @@
 #include <QJsonObject>
 #include <QRandomGenerator>
 #include <QSemaphore>
+#include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -330,6 +332,8 @@ private slots:
     void failedPushLeavesNothing();
     void failedBatchThroughApi_data();
     void failedBatchThroughApi();
+    void writerBatchesPlanOnCommittedView();
+    void writerResetAndRemove();
     void upgradesVersion1Database();
     void refusesNewerSchema();
     void refusesNonDatabaseFile_data();
@@ -1097,6 +1101,125 @@ void TstStore::adoptMergeModeRecomputesFromHistory()
             QCOMPARE(got.lastSeen, expected.lastSeen);
         }
     }
+}
+
+void TstStore::writerBatchesPlanOnCommittedView()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = testUrl(dir);
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    constexpr qint64 Max = std::numeric_limits<qint64>::max();
+    CoordinatorWriter writer(*store, MergeEngine());
+    QSignalSpy committed(&writer, &CoordinatorWriter::pushesCommitted);
+    QSignalSpy changed(&writer, &CoordinatorWriter::mergeChanged);
+
+    QList<PushOutcome> first = writer.commitPushes(
+        {{makeSummary(u"big"_s, BaseTime, {{u"x"_s, Max - 5}}), Received, u"127.0.0.1"_s}});
+    QCOMPARE(first.size(), 1);
+    QCOMPARE(first.at(0).status, PushOutcome::Status::Merged);
+    QCOMPARE(first.at(0).sequence, quint64(1));
+
+    // One batch: an agent twice (the second push must see the first), a repeat that changes
+    // nothing, and two agents that overflow x only together.
+    const QList<PushOutcome> outcomes = writer.commitPushes({
+        {makeSummary(u"a"_s, BaseTime, {{u"y"_s, 1}}), Received + 1, u"127.0.0.1"_s},
+        {makeSummary(u"a"_s, BaseTime + Second, {{u"y"_s, 4}}), Received + 2, u"127.0.0.1"_s},
+        {makeSummary(u"a"_s, BaseTime + Second, {{u"y"_s, 4}}), Received + 3, u"127.0.0.1"_s},
+        {makeSummary(u"b"_s, BaseTime, {{u"x"_s, 3}}), Received + 4, u"127.0.0.1"_s},
+        {makeSummary(u"c"_s, BaseTime, {{u"x"_s, 3}}), Received + 5, u"127.0.0.1"_s},
+    });
+    QCOMPARE(outcomes.size(), 5);
+    QCOMPARE(outcomes.at(0).status, PushOutcome::Status::Merged);
+    QCOMPARE(outcomes.at(1).status, PushOutcome::Status::Merged);
+    QCOMPARE(outcomes.at(2).status, PushOutcome::Status::Unchanged);
+    QCOMPARE(outcomes.at(3).status, PushOutcome::Status::Merged);
+    QCOMPARE(outcomes.at(4).status, PushOutcome::Status::Overflow);
+    QCOMPARE(outcomes.at(4).overflowTopic, u"x"_s);
+    QCOMPARE(outcomes.at(0).sequence, quint64(2));
+    QCOMPARE(outcomes.at(1).sequence, quint64(3));
+    QCOMPARE(outcomes.at(2).sequence, quint64(3));
+    QCOMPARE(outcomes.at(3).sequence, quint64(4));
+    QCOMPARE(committed.size(), 2);
+    QCOMPARE(changed.size(), 2);
+    QCOMPARE(changed.last().at(0).toULongLong(), quint64(4));
+
+    const MergeEngine &engine = writer.engine();
+    QCOMPARE(engine.sequence(), quint64(4));
+    QCOMPARE(engine.topicTotals().at(u"x"_s).total, Max - 2);
+    QCOMPARE(engine.topicTotals().at(u"y"_s).total, qint64(4));
+    QCOMPARE(engine.agents().value(u"a"_s).pushCount, qint64(3));
+    QVERIFY(!engine.agents().contains(u"c"_s));
+    const auto [viewSequence, viewPushes] =
+        writer.read([](const MergeEngine &view, const WriterTotals &totals) {
+            return std::pair(view.sequence(), totals.totalPushes);
+        });
+    QCOMPARE(viewSequence, quint64(4));
+    QCOMPARE(viewPushes, qint64(5));
+
+    // The store holds the same: the refused push left nothing, and a fresh load agrees.
+    const std::optional<StoreState> state = store->readState();
+    QVERIFY(state);
+    QCOMPARE(state->sequence, quint64(4));
+    QCOMPARE(state->totalPushes, qint64(5));
+    QCOMPARE(
+        scalar(store->database(), u"SELECT COUNT(*) FROM summaries WHERE agent_id = 'c'"_s).toInt(),
+        0);
+    MergeEngine reloaded;
+    QVERIFY(store->loadAgents(reloaded));
+    reloaded.setSequence(state->sequence);
+    QCOMPARE(reloaded.pullJson(), engine.pullJson());
+}
+
+void TstStore::writerResetAndRemove()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = testUrl(dir);
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    CoordinatorWriter writer(*store, MergeEngine());
+    QSignalSpy removed(&writer, &CoordinatorWriter::agentRemoved);
+    QSignalSpy reset(&writer, &CoordinatorWriter::resetDone);
+    const QList<PushOutcome> pushed = writer.commitPushes(
+        {{makeSummary(u"a"_s, BaseTime, {{u"x"_s, 1}}, {u"f"_s}), Received, u"127.0.0.1"_s},
+         {makeSummary(u"b"_s, BaseTime, {{u"x"_s, 2}}), Received + 1, u"127.0.0.1"_s}});
+    QVERIFY(pushed.at(0).stored() && pushed.at(1).stored());
+
+    const RemoveOutcome missing = writer.removeAgent(u"nobody"_s);
+    QCOMPARE(missing.status, RemoveOutcome::Status::NotFound);
+    QCOMPARE(store->readState()->sequence, quint64(2));
+
+    const RemoveOutcome gone = writer.removeAgent(u"a"_s);
+    QCOMPARE(gone.status, RemoveOutcome::Status::Removed);
+    QCOMPARE(gone.sequence, quint64(3));
+    QCOMPARE(writer.engine().topicTotals().at(u"x"_s).total, qint64(2));
+    QCOMPARE(store->readState()->sequence, quint64(3));
+    QCOMPARE(scalar(store->database(), u"SELECT COUNT(*) FROM summaries"_s).toInt(), 1);
+    QCOMPARE(removed.size(), 2);
+
+    const ResetOutcome cleared = writer.reset();
+    QVERIFY(cleared.ok);
+    QCOMPARE(cleared.sequence, quint64(4));
+    QCOMPARE(writer.engine().agentCount(), 0);
+    QCOMPARE(store->readState()->sequence, quint64(4));
+    QCOMPARE(store->readState()->totalPushes, qint64(0));
+    QCOMPARE(scalar(store->database(), u"SELECT COUNT(*) FROM agents"_s).toInt(), 0);
+    QCOMPARE(reset.size(), 1);
+
+    // A failing store: the outcome says so and nothing changes.
+    QVERIFY(installBoomTriggers(store->database()));
+    const QStringList before = dumpStore(store->database());
+    const QList<PushOutcome> failed = writer.commitPushes(
+        {{makeSummary(u"ok"_s, BaseTime, {{u"x"_s, 1}}), Received + 2, u"127.0.0.1"_s},
+         {makeSummary(u"boom"_s, BaseTime, {{u"x"_s, 1}}), Received + 3, u"127.0.0.1"_s}});
+    QCOMPARE(failed.at(0).status, PushOutcome::Status::StoreFailed);
+    QCOMPARE(failed.at(1).status, PushOutcome::Status::StoreFailed);
+    QVERIFY2(failed.at(1).error.contains(u"boom trigger"_s), qPrintable(failed.at(1).error));
+    QCOMPARE(writer.engine().agentCount(), 0);
+    QCOMPARE(writer.engine().sequence(), quint64(4));
+    QCOMPARE(dumpStore(store->database()), before);
 }
 
 void TstStore::deleteEverythingEmptiesTheStore()
