@@ -130,6 +130,7 @@ struct ApiServer::Queued
 
 struct ApiServer::Connection
 {
+    QTcpSocket *key = nullptr; // in m_connections (the socket may be gone)
     QPointer<QTcpSocket> socket;
     QList<std::shared_ptr<Slot>> running; // running, in request order
     QList<Queued> waiting;                // not started yet
@@ -151,12 +152,12 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     // Always take the guard's entry, so it stays in step with the requests.
     queued.close = m_listener->takeCloseAfterResponse(socket) || req.wantsClose();
 
+    // An entry lives while the connection has requests in flight (flush() drops it).
     std::shared_ptr<Connection> &connection = m_connections[socket];
-    if (!connection) {
+    if (!connection || connection->socket != socket) {
         connection = std::make_shared<Connection>();
+        connection->key = socket;
         connection->socket = socket;
-        connect(socket, &QObject::destroyed, this,
-                [this, socket] { m_connections.remove(socket); });
     }
     const std::shared_ptr<Connection> c = connection;
     const bool push = CoordinatorApi::isPush(req);
@@ -239,6 +240,11 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
         }
     } while (c->again);
     c->flushing = false;
+    if (c->running.isEmpty() && c->waiting.isEmpty()) {
+        const auto it = m_connections.constFind(c->key);
+        if (it != m_connections.cend() && *it == c)
+            m_connections.erase(it);
+    }
 }
 
 void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)

@@ -117,11 +117,17 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
     , m_startedAt(nowInstant())
 {
     m_shared = m_store->dialect().isPostgres();
+    // A zero timer fires once the event loop has nothing else ready: every request that
+    // has arrived is read first.
+    m_handOver.setSingleShot(true);
+    m_handOver.setInterval(0);
+    connect(&m_handOver, &QTimer::timeout, this, &CoordinatorApi::handOver);
     // Last-use times of keys are written in batches, not on every request.
     m_housekeeping.setInterval(HousekeepingMs);
     connect(&m_housekeeping, &QTimer::timeout, this, [this] {
         const QHash<qint64, Instant> used = m_access->takeLastUsed();
         if (!used.isEmpty()) {
+            handOver(); // pushes queued before go first
             m_writer->submit([used](CoordinatorWriter &w) { return w.touchKeys(used); },
                              [](bool ok) {
                                  if (!ok)
@@ -138,6 +144,7 @@ CoordinatorApi::~CoordinatorApi()
     if (!m_writer)
         return;
     const QHash<qint64, Instant> used = m_access->takeLastUsed();
+    handOver();
     m_writer->call([used](CoordinatorWriter &w) { return w.touchKeys(used); });
     flushPushes();
 }
@@ -241,10 +248,19 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     (this->*route->handler)(Call{std::move(request), client, parameter, answer});
 }
 
+void CoordinatorApi::handOver()
+{
+    m_handOver.stop();
+    if (!m_pending.isEmpty())
+        m_writer->push(std::exchange(m_pending, {}));
+}
+
 void CoordinatorApi::flushPushes()
 {
-    if (m_writer)
-        m_writer->waitForIdle();
+    if (!m_writer)
+        return;
+    handOver();
+    m_writer->waitForIdle();
 }
 
 HttpReply CoordinatorApi::preflight(const QByteArrayList &methods) const
@@ -264,6 +280,7 @@ void CoordinatorApi::afterCatchUp(std::function<void(bool, const QString &)> nex
         next(true, QString());
         return;
     }
+    handOver(); // pushes queued before go first
     m_writer->submit([](CoordinatorWriter &w) { return w.catchUp(); },
                      [next = std::move(next)](const CatchUpOutcome &outcome) {
                          next(outcome.ok, outcome.error);
@@ -363,6 +380,7 @@ void CoordinatorApi::pull(const Call &call)
 void CoordinatorApi::reset(const Call &call)
 {
     const QString peer = call.request.peer.toString();
+    handOver(); // pushes queued before go first
     m_writer->submit(
         [](CoordinatorWriter &w) { return w.reset(); },
         [call, peer](const ResetOutcome &outcome) {
@@ -396,6 +414,7 @@ void CoordinatorApi::agentDetail(const Call &call)
 void CoordinatorApi::deleteAgent(const Call &call)
 {
     const QString agentId = call.parameter;
+    handOver(); // pushes queued before go first
     m_writer->submit(
         [agentId](CoordinatorWriter &w) { return w.removeAgent(agentId); },
         [call](const RemoveOutcome &outcome) {
@@ -468,8 +487,12 @@ void CoordinatorApi::push(const Call &call)
         return;
     }
     // Answered after the commit (in the writer thread; the answer comes back here).
-    m_writer->push({std::move(outcome.summary), nowInstant(), call.client},
-                   [respond = call.respond](const PushOutcome &o) { respond(pushReply(o)); });
+    m_pending.append({{std::move(outcome.summary), nowInstant(), call.client},
+                      [respond = call.respond](const PushOutcome &o) { respond(pushReply(o)); }});
+    if (m_pending.size() >= m_config.maxBatch)
+        handOver();
+    else if (!m_handOver.isActive())
+        m_handOver.start();
 }
 
 HttpReply CoordinatorApi::pushReply(const PushOutcome &o)

@@ -115,6 +115,11 @@ private:
     static HttpReply pushReply(const PushOutcome &outcome);
 
     ServerConfig m_config;
+    // Pushes validated in this pass of the event loop: handed to the writer together when
+    // the pass ends (so they share a commit), or at once when the batch is full.
+    QList<QPair<PushRequest, WriterThread::PushDone>> m_pending;
+    QTimer m_handOver;
+    void handOver();
     std::unique_ptr<Store> m_store;
     std::unique_ptr<AccessControl> m_access;
     std::unique_ptr<WriterThread> m_writer;

@@ -51,9 +51,16 @@ void WriterThread::runAndWait(const std::function<void()> &job)
     done.acquire();
 }
 
-void WriterThread::push(PushRequest push, std::function<void(const PushOutcome &)> done)
+void WriterThread::push(QList<QPair<PushRequest, PushDone>> pushes)
 {
-    enqueue(Item{std::move(push), std::move(done), {}});
+    QMutexLocker locker(&m_queueLock);
+    for (auto &[push, done] : pushes)
+        m_queue.append(Item{std::move(push), std::move(done), {}});
+    if (!m_drainPosted && !m_queue.isEmpty()) {
+        m_drainPosted = true;
+        QMetaObject::invokeMethod(
+            m_host, [this] { drain(); }, Qt::QueuedConnection);
+    }
 }
 
 void WriterThread::enqueue(Item item)

@@ -34,8 +34,9 @@ public:
     // thread). Its write functions must not be called from other threads: use these.
     CoordinatorWriter &writer() { return *m_writer; }
 
-    // Queues a validated push; `done` runs in the delivery thread after its commit.
-    void push(PushRequest push, std::function<void(const PushOutcome &)> done);
+    // Queues validated pushes; each `done` runs in the delivery thread after its commit.
+    using PushDone = std::function<void(const PushOutcome &)>;
+    void push(QList<QPair<PushRequest, PushDone>> pushes);
     // Queues a write `job(writer)`; `done(result)` runs in the delivery thread after it.
     template <typename Job, typename Done>
     void submit(Job job, Done done)
