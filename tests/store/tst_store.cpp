@@ -333,6 +333,7 @@ private slots:
     void failedBatchThroughApi_data();
     void failedBatchThroughApi();
     void writerBatchesPlanOnCommittedView();
+    void readsDoNotWaitForCommits();
     void writerResetAndRemove();
     void upgradesVersion1Database();
     void refusesNewerSchema();
@@ -1101,6 +1102,66 @@ void TstStore::adoptMergeModeRecomputesFromHistory()
             QCOMPARE(got.lastSeen, expected.lastSeen);
         }
     }
+}
+
+void TstStore::readsDoNotWaitForCommits()
+{
+    // With several instances a pull first catches up through the writer, so it waits.
+    SQLITE_ONLY("a pull on PostgreSQL catches up first");
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = testUrl(dir);
+    config.accessLog = false;
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+    // Writes run in the writer's thread; this thread's connection only reads.
+    QVERIFY(api->writer().thread() != QThread::currentThread());
+    QVERIFY(!api->store().beginWrite() ||
+            !api->store().recordPush(makeSummary(u"x"_s, BaseTime, {{u"t"_s, 1}}), Received,
+                                     u"127.0.0.1"_s, std::nullopt, 1));
+    api->store().rollback();
+
+    const std::optional<HttpReply> before = roundTrip(*api, getPull());
+    QVERIFY(before);
+    QCOMPARE(before->status, 200);
+
+    // The writer is busy (as during a long fsync): a push waits, a pull is answered at once
+    // from the committed view, which does not hold the push yet.
+    QSemaphore hold;
+    api->writerThread().submit(
+        [&hold](CoordinatorWriter &) {
+            hold.acquire();
+            return true;
+        },
+        [](bool) {});
+    std::optional<HttpReply> pushed;
+    api->handle(postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})),
+                [&pushed](const HttpReply &r) { pushed = r; });
+    std::optional<HttpReply> during;
+    api->handle(getPull(), [&during](const HttpReply &r) { during = r; });
+    const bool answeredAtOnce = during.has_value();
+    const bool pushWaited = !pushed.has_value();
+    hold.release();
+    QVERIFY(answeredAtOnce);
+    QVERIFY(pushWaited);
+    QCOMPARE(during->status, 200);
+    QCOMPARE(during->body, before->body);
+    QCOMPARE(headerOf(*during, "ETag"), headerOf(*before, "ETag"));
+
+    // After the commit: the push is answered, and the next pull holds it.
+    api->flushPushes();
+    QVERIFY(pushed);
+    QCOMPARE(pushed->status, 200);
+    const std::optional<HttpReply> after = roundTrip(*api, getPull());
+    QVERIFY(after);
+    QCOMPARE(QJsonDocument::fromJson(after->body)
+                 .object()[u"merged_topic_counts"_s]
+                 .toObject()[u"python"_s]
+                 .toInt(),
+             2);
+    QVERIFY(headerOf(*after, "ETag") != headerOf(*before, "ETag"));
 }
 
 void TstStore::writerBatchesPlanOnCommittedView()
