@@ -177,9 +177,13 @@ void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
     slot->push = CoordinatorApi::isPush(queued.request);
     c->running.append(slot);
     const bool headOnly = queued.request.method == "HEAD";
+    // The answer may come after a commit, even after this server is gone (shutdown).
     m_api->handle(queued.request,
-                  [this, c, slot, headOnly, timer = queued.timer, method = queued.request.method,
-                   path = queued.request.path, peer = queued.request.peer](const HttpReply &reply) {
+                  [self = QPointer<ApiServer>(this), c, slot, headOnly, timer = queued.timer,
+                   method = queued.request.method, path = queued.request.path,
+                   peer = queued.request.peer](const HttpReply &reply) {
+                      if (!self)
+                          return;
                       slot->bytes = reply.serialize(headOnly, slot->close);
                       RequestEvent &event = slot->event;
                       event.at = nowInstant();
@@ -192,7 +196,7 @@ void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
                       event.agentId = reply.agentId;
                       event.note = reply.note;
                       slot->done = true;
-                      flush(c);
+                      self->flush(c);
                   });
 }
 

@@ -147,6 +147,8 @@ CoordinatorApi::~CoordinatorApi()
     handOver();
     m_writer->call([used](CoordinatorWriter &w) { return w.touchKeys(used); });
     flushPushes();
+    // Joins the writer while every member is alive: answers it still delivers may use them.
+    m_writer.reset();
 }
 
 std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &config, QString *error)

@@ -34,7 +34,8 @@ WriterThread::~WriterThread()
         m_thread.quit();
         m_thread.wait();
     }
-    deliverNow();
+    // Callbacks not delivered yet are dropped: whoever waited for them is gone (waitForIdle()
+    // first to have them). The work itself is done.
 }
 
 void WriterThread::runAndWait(const std::function<void()> &job)

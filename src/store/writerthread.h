@@ -27,7 +27,8 @@ public:
 
     // Starts the thread and runs `open` in it; nullptr and `error` when that fails.
     static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error);
-    // Finishes the queued work, destroys the writer in its thread, and joins it.
+    // Finishes the queued work, destroys the writer in its thread, and joins it. Callbacks
+    // not delivered by then are dropped.
     ~WriterThread() override;
 
     // For read(), pullBody() and connecting to its signals (queued: it lives in the writer
