@@ -205,6 +205,12 @@ QList<Option> optionTable()
          QStringLiteral("Do not log a line per request."),
          {},
          {}},
+        {QStringLiteral("no-writer-thread"),
+         {},
+         QStringLiteral("Commit pushes in the HTTP thread instead of a writer thread of their "
+                        "own (see bench/RESULTS.md for which is faster on a machine)."),
+         {},
+         {}},
         {QStringLiteral("log-format"),
          QStringLiteral("text|json"),
          QStringLiteral("json: every log line (access and events) is one JSON object."),
@@ -378,6 +384,8 @@ AppOptions parseOptions(const QStringList &arguments, const QSettings *settings)
     }
     if (const auto v = lookup.value(find("no-access-log")))
         config.accessLog = !parseFlag(*v);
+    if (const auto v = lookup.value(find("no-writer-thread")))
+        config.writerThread = !parseFlag(*v);
     if (const auto v = lookup.value(find("host"))) {
         if (!parseListenAddress(*v, &config.host))
             return fail(

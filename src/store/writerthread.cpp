@@ -1,6 +1,7 @@
 #include "writerthread.h"
 
 #include <QMetaObject>
+#include <QScopeGuard>
 #include <QSemaphore>
 
 namespace agmem {
@@ -9,14 +10,19 @@ WriterThread::WriterThread(int maxBatch)
     : m_maxBatch(qMax(1, maxBatch))
 {}
 
-std::unique_ptr<WriterThread> WriterThread::start(const Open &open, int maxBatch, QString *error)
+std::unique_ptr<WriterThread> WriterThread::start(const Open &open, int maxBatch, QString *error,
+                                                  bool ownThread)
 {
     std::unique_ptr<WriterThread> thread(new WriterThread(maxBatch));
-    thread->m_thread.setObjectName(QStringLiteral("agmem-writer"));
     thread->m_host = new QObject;
-    thread->m_host->moveToThread(&thread->m_thread);
-    connect(&thread->m_thread, &QThread::finished, thread->m_host, &QObject::deleteLater);
-    thread->m_thread.start();
+    if (ownThread) {
+        thread->m_thread.setObjectName(QStringLiteral("agmem-writer"));
+        thread->m_host->moveToThread(&thread->m_thread);
+        connect(&thread->m_thread, &QThread::finished, thread->m_host, &QObject::deleteLater);
+        thread->m_thread.start();
+    } else {
+        thread->m_inlineHost.reset(thread->m_host);
+    }
     QString failure;
     thread->runAndWait([&] { thread->m_writer = open(&failure); });
     if (!thread->m_writer) {
@@ -28,9 +34,9 @@ std::unique_ptr<WriterThread> WriterThread::start(const Open &open, int maxBatch
 
 WriterThread::~WriterThread()
 {
+    // The queued work first, then the writer (its store connection) in its own thread.
+    runAndWait([this] { m_writer.reset(); });
     if (m_thread.isRunning()) {
-        // The queued work first, then the writer (its store connection) in its own thread.
-        runAndWait([this] { m_writer.reset(); });
         m_thread.quit();
         m_thread.wait();
     }
@@ -40,7 +46,9 @@ WriterThread::~WriterThread()
 
 void WriterThread::runAndWait(const std::function<void()> &job)
 {
-    if (QThread::currentThread() == &m_thread) {
+    if (QThread::currentThread() == m_host->thread()) {
+        // In the writer's thread (or no thread of its own): what is queued first, in order.
+        drain();
         job();
         return;
     }
@@ -77,6 +85,10 @@ void WriterThread::enqueue(Item item)
 
 void WriterThread::drain()
 {
+    if (m_draining)
+        return; // runAndWait() from a job: the loop below goes on
+    m_draining = true;
+    const auto finished = qScopeGuard([this] { m_draining = false; });
     for (;;) {
         QList<Item> items;
         {

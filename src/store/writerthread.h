@@ -26,7 +26,11 @@ public:
     using Open = std::function<std::unique_ptr<CoordinatorWriter>(QString *error)>;
 
     // Starts the thread and runs `open` in it; nullptr and `error` when that fails.
-    static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error);
+    // `ownThread` false: the writer runs in the calling thread instead, its work queued to
+    // the event loop (commits then block that thread; measured against the thread in
+    // bench/RESULTS.md).
+    static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error,
+                                               bool ownThread = true);
     // Finishes the queued work, destroys the writer in its thread, and joins it. Callbacks
     // not delivered by then are dropped.
     ~WriterThread() override;
@@ -82,6 +86,9 @@ private:
     QThread m_thread;
     // Lives in m_thread: the context of the queued calls into it.
     QObject *m_host = nullptr;
+    // m_host when the writer has no thread of its own.
+    std::unique_ptr<QObject> m_inlineHost;
+    bool m_draining = false;
     // Lives in the starting thread: the context of the callbacks' delivery.
     QObject m_delivery;
     int m_maxBatch;

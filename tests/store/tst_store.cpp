@@ -334,6 +334,7 @@ private slots:
     void failedBatchThroughApi();
     void writerBatchesPlanOnCommittedView();
     void readsDoNotWaitForCommits();
+    void writerWithoutThread();
     void writerResetAndRemove();
     void upgradesVersion1Database();
     void refusesNewerSchema();
@@ -1162,6 +1163,46 @@ void TstStore::readsDoNotWaitForCommits()
                  .toInt(),
              2);
     QVERIFY(headerOf(*after, "ETag") != headerOf(*before, "ETag"));
+}
+
+void TstStore::writerWithoutThread()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = testUrl(dir);
+    config.accessLog = false;
+    config.writerThread = false;
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+    QCOMPARE(api->writer().thread(), QThread::currentThread());
+
+    // Still answered only after the commit, which runs from the event loop.
+    std::optional<HttpReply> pushed;
+    api->handle(postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})),
+                [&pushed](const HttpReply &r) { pushed = r; });
+    QVERIFY(!pushed);
+    QTRY_VERIFY(pushed.has_value());
+    QCOMPARE(pushed->status, 200);
+    QCOMPARE(api->store().readState()->totalPushes, qint64(1));
+    const std::optional<HttpReply> pull = roundTrip(*api, getPull());
+    QVERIFY(pull);
+    QCOMPARE(QJsonDocument::fromJson(pull->body)
+                 .object()[u"merged_topic_counts"_s]
+                 .toObject()[u"python"_s]
+                 .toInt(),
+             2);
+    const std::optional<HttpReply> reset = roundTrip(*api, [] {
+        HttpRequest r;
+        r.method = QByteArrayLiteral("DELETE");
+        r.path = QStringLiteral("/admin/reset");
+        r.peer = QHostAddress::LocalHost;
+        return r;
+    }());
+    QVERIFY(reset);
+    QCOMPARE(reset->status, 200);
+    QCOMPARE(api->engine().agentCount(), 0);
 }
 
 void TstStore::writerBatchesPlanOnCommittedView()
