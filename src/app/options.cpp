@@ -208,7 +208,7 @@ QList<Option> optionTable()
         {QStringLiteral("no-writer-thread"),
          {},
          QStringLiteral("Commit pushes in the HTTP thread instead of a writer thread of their "
-                        "own (see bench/RESULTS.md for which is faster on a machine)."),
+                        "own (one thread less; faster on some machines)."),
          {},
          {}},
         {QStringLiteral("log-format"),

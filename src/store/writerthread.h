@@ -27,8 +27,7 @@ public:
 
     // Starts the thread and runs `open` in it; nullptr and `error` when that fails.
     // `ownThread` false: the writer runs in the calling thread instead, its work queued to
-    // the event loop (commits then block that thread; measured against the thread in
-    // bench/RESULTS.md).
+    // the event loop (commits then block that thread; --no-writer-thread).
     static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error,
                                                bool ownThread = true);
     // Finishes the queued work, destroys the writer in its thread, and joins it. Callbacks
