@@ -11,6 +11,7 @@
 #include <QHttpServerRequest>
 #include <QTcpSocket>
 
+#include <algorithm>
 #include <memory>
 
 namespace agmem {
@@ -133,80 +134,181 @@ void ApiServer::shutdown()
     delete m_listener;
 }
 
+struct ApiServer::Slot
+{
+    bool done = false;
+    bool close = false;
+    bool push = false;
+    bool headOnly = false;
+    QByteArray lastEventId;
+    HttpReply reply;
+    QElapsedTimer timer;
+    RequestEvent event;
+};
+
+struct ApiServer::Queued
+{
+    HttpRequest request;
+    bool close = false;
+    QElapsedTimer timer;
+};
+
+struct ApiServer::Connection
+{
+    QTcpSocket *key = nullptr; // in m_connections (the socket may be gone)
+    QPointer<QTcpSocket> socket;
+    QList<std::shared_ptr<Slot>> running; // running, in request order
+    QList<Queued> waiting;                // not started yet
+    bool flushing = false;
+    bool again = false;
+    // The connection carries an event stream now: nothing else is written to it.
+    bool streaming = false;
+};
+
 bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
-    QElapsedTimer timer;
-    timer.start();
-
-    HttpRequest req;
+    Queued queued;
+    queued.timer.start();
+    HttpRequest &req = queued.request;
     req.method = methodName(request.method());
     req.path = request.url().path();
     req.query = request.query();
     req.headers = request.headers();
     req.body = request.body();
     req.peer = request.remoteAddress();
-
-    const bool headOnly = req.method == "HEAD";
     // Always take the guard's entry, so it stays in step with the requests.
-    const bool close =
+    queued.close =
         m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
-    QPointer<QTcpSocket> target(socket);
-    const QPointer<ApiServer> self(this);
-    const auto answeredAtOnce = std::make_shared<bool>(false);
-    const auto respond = [this, self, answeredAtOnce, target, headOnly, close, timer,
-                          method = req.method, path = req.path, peer = req.peer,
-                          lastEventId = req.header("last-event-id")](const HttpReply &granted) {
-        if (!self)
-            return; // stopped: the connection went with the server
-        *answeredAtOnce = true;
-        HttpReply reply = granted;
-        if (reply.eventStream && m_streams->full()) {
-            reply = HttpReply::error(503, QStringLiteral("Too many open event streams (%1); try "
-                                                         "again later")
-                                              .arg(m_streams->maxStreams()))
-                        .withHeader("Retry-After", "5");
-            reply.client = granted.client;
+
+    // An entry lives while the connection has requests in flight (flush() drops it).
+    std::shared_ptr<Connection> &connection = m_connections[socket];
+    if (!connection || connection->socket != socket) {
+        connection = std::make_shared<Connection>();
+        connection->key = socket;
+        connection->socket = socket;
+    }
+    const std::shared_ptr<Connection> c = connection;
+    const bool push = CoordinatorApi::isPush(req);
+    const bool onlyPushes = std::all_of(c->running.cbegin(), c->running.cend(),
+                                        [](const auto &slot) { return slot->push; });
+    if (!c->waiting.isEmpty() || (!c->running.isEmpty() && !(push && onlyPushes)))
+        c->waiting.append(std::move(queued));
+    else
+        start(c, std::move(queued));
+    // Not answered at once (a push waits for its commit, or the request waits behind
+    // others): the guard reads nothing more from the connection until answered().
+    if (m_listener && (!c->running.isEmpty() || !c->waiting.isEmpty()))
+        m_listener->awaitAnswer(socket);
+    return true;
+}
+
+void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
+{
+    auto slot = std::make_shared<Slot>();
+    slot->close = queued.close;
+    slot->push = CoordinatorApi::isPush(queued.request);
+    slot->headOnly = queued.request.method == "HEAD";
+    slot->lastEventId = queued.request.header("last-event-id");
+    slot->timer = queued.timer;
+    slot->event.method = queued.request.method;
+    slot->event.path = redactedPath(queued.request.path);
+    slot->event.source = queued.request.peer.toString();
+    c->running.append(slot);
+    // The answer may come after a commit, even after this server is gone (shutdown).
+    m_api->handle(queued.request,
+                  [self = QPointer<ApiServer>(this), c, slot](const HttpReply &reply) {
+                      if (!self)
+                          return; // stopped: the connection went with the server
+                      slot->reply = reply;
+                      slot->done = true;
+                      self->flush(c);
+                  });
+}
+
+void ApiServer::write(Connection &c, Slot &slot)
+{
+    HttpReply &reply = slot.reply;
+    QTcpSocket *target = c.streaming ? nullptr : c.socket.data();
+    if (reply.eventStream && m_streams->full()) {
+        const QString client = reply.client;
+        reply = HttpReply::error(503, QStringLiteral("Too many open event streams (%1); try "
+                                                     "again later")
+                                          .arg(m_streams->maxStreams()))
+                    .withHeader("Retry-After", "5");
+        reply.client = client;
+    }
+    QByteArray bytes;
+    const bool apart = !reply.eventStream && reply.writesBodyApart(slot.headOnly);
+    if (reply.eventStream) {
+        // The head now, the events as they happen: the connection stays with the stream.
+        bytes = EventStreams::responseHead(reply.headers);
+        if (target && m_listener) {
+            target->write(bytes);
+            m_listener->markStreaming(target);
+            m_streams->open(target, slot.lastEventId);
+            c.streaming = true;
         }
-        QByteArray bytes;
-        const bool apart = !reply.eventStream && reply.writesBodyApart(headOnly);
-        if (reply.eventStream) {
-            // The head now, the events as they happen: the connection stays with the stream.
-            bytes = EventStreams::responseHead(reply.headers);
-            if (target && m_listener) {
-                target->write(bytes);
-                m_listener->markStreaming(target);
-                m_streams->open(target, lastEventId);
-            }
-        } else {
-            bytes = apart ? reply.serializeHead(close) : reply.serialize(headOnly, close);
-        }
-        if (target && !reply.eventStream) {
+    } else {
+        bytes =
+            apart ? reply.serializeHead(slot.close) : reply.serialize(slot.headOnly, slot.close);
+        if (target) {
             target->write(bytes);
             if (apart)
                 target->write(reply.body); // a large /pull answer: shared, not copied
             if (m_listener)
                 m_listener->answered(target);
-            if (close && target)
+            if (slot.close && target)
                 target->disconnectFromHost();
         }
-        RequestEvent event;
-        event.at = nowInstant();
-        event.method = method;
-        event.path = redactedPath(path);
-        event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
-        event.status = reply.status;
-        event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
-        event.milliseconds = timer.nsecsElapsed() / 1e6;
-        event.agentId = reply.agentId;
-        event.note = reply.note;
-        if (m_accessLog && lcAccess().isInfoEnabled())
-            m_log->write(accessLogLine(event, !target)); // written on the log's own thread
-        Q_EMIT requestFinished(event);
-    };
-    m_api->handle(req, respond);
-    if (!*answeredAtOnce)
-        m_listener->awaitAnswer(socket);
-    return true;
+    }
+    RequestEvent &event = slot.event;
+    event.at = nowInstant();
+    if (!reply.client.isEmpty())
+        event.source = reply.client;
+    event.status = reply.status;
+    event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
+    event.milliseconds = slot.timer.nsecsElapsed() / 1e6;
+    event.agentId = reply.agentId;
+    event.note = reply.note;
+    if (m_accessLog && lcAccess().isInfoEnabled())
+        m_log->write(accessLogLine(event, !target)); // written on the log's own thread
+    Q_EMIT requestFinished(event);
+}
+
+void ApiServer::flush(const std::shared_ptr<Connection> &c)
+{
+    // Answers can complete inside start() (most do): one loop, no recursion.
+    if (c->flushing) {
+        c->again = true;
+        return;
+    }
+    c->flushing = true;
+    do {
+        c->again = false;
+        while (!c->running.isEmpty() && c->running.first()->done) {
+            const std::shared_ptr<Slot> slot = c->running.takeFirst();
+            write(*c, *slot);
+        }
+        if (!c->socket || c->streaming) {
+            c->waiting.clear(); // nobody left to answer
+            continue;
+        }
+        // Start what waited: alone, or a run of pushes behind pushes.
+        while (!c->waiting.isEmpty()) {
+            const bool push = CoordinatorApi::isPush(c->waiting.first().request);
+            const bool onlyPushes = std::all_of(c->running.cbegin(), c->running.cend(),
+                                                [](const auto &slot) { return slot->push; });
+            if (!c->running.isEmpty() && !(push && onlyPushes))
+                break;
+            start(c, c->waiting.takeFirst());
+        }
+    } while (c->again);
+    c->flushing = false;
+    if (c->running.isEmpty() && c->waiting.isEmpty()) {
+        const auto it = m_connections.constFind(c->key);
+        if (it != m_connections.cend() && *it == c)
+            m_connections.erase(it);
+    }
 }
 
 void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)

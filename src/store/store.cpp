@@ -296,8 +296,12 @@ bool Store::checkIntegrity()
 
 bool Store::configure(const StoreOptions &options)
 {
-    if (m_dialect.isPostgres())
-        return exec(QStringLiteral("SET client_min_messages TO WARNING"));
+    if (m_dialect.isPostgres()) {
+        // A reader's connection refuses writes, as a read-only SQLite connection does.
+        return exec(QStringLiteral("SET client_min_messages TO WARNING")) &&
+               (!options.readOnly ||
+                exec(QStringLiteral("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")));
+    }
     // Fails early with a clear message when the file is not a database.
     if (!exec(QStringLiteral("PRAGMA schema_version")))
         return false;
