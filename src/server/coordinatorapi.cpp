@@ -482,7 +482,7 @@ void CoordinatorApi::pull(const Call &call)
         // every pull of that state. The body names the sequence it holds: the ETag always
         // names this body.
         const CoordinatorWriter::PullView view = m_writer->writer().pullView();
-        const auto tagOf = [&view](quint64 sequence) {
+        const auto tagOf = [&view](quint64 sequence) -> QByteArray {
             return '"' + view.databaseId.left(8).toLatin1() + '-' + QByteArray::number(sequence) +
                    '"';
         };
