@@ -244,6 +244,9 @@ void ApiServer::write(Connection &c, Slot &slot)
         bytes = EventStreams::responseHead(reply.headers);
         if (target && m_listener) {
             target->write(bytes);
+            // Releases a hold on reading (awaitAnswer(): the stream's head waited for a
+            // catch-up) before the connection becomes a stream.
+            m_listener->answered(target);
             m_listener->markStreaming(target);
             m_streams->open(target, slot.lastEventId);
             c.streaming = true;

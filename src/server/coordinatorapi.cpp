@@ -241,7 +241,8 @@ void CoordinatorApi::connectEvents()
     connect(
         &w, &CoordinatorWriter::caughtUp, hub,
         [hub, &w](const CatchUpOutcome &o) {
-            if (!o.ok || !o.changed())
+            // A reload with nothing new (the first catch-up) tells nothing.
+            if (!o.ok || o.sequence == o.before)
                 return;
             // Other instances' changes, as far as the loaded rows tell them: after a reload
             // (a reset or removal elsewhere) a reset; else each agent that changed, without
@@ -382,6 +383,18 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         }
     }
     (this->*route->handler)(Call{std::move(request), client, parameter, answer});
+    // This thread's read-only connection found the file damaged (SQLite): the writer's
+    // connection refuses writes from now on too, so nothing more is acknowledged into it.
+    if (m_store->corrupted() && !m_damageReported) {
+        m_damageReported = true;
+        handOver(); // pushes queued before go first
+        m_writer->submit(
+            [detail = m_store->lastError()](CoordinatorWriter &w) {
+                w.store().markCorrupted(detail);
+                return true;
+            },
+            [](bool) {});
+    }
 }
 
 void CoordinatorApi::handOver()

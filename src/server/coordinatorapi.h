@@ -143,6 +143,8 @@ private:
     std::unique_ptr<WriterThread> m_writer;
     QTimer m_housekeeping;
     bool m_shared = false;
+    // The read-only connection's damage was handed to the writer (once).
+    bool m_damageReported = false;
     SummaryParser m_parser;
     Instant m_startedAt;
     std::unique_ptr<OperationsApi> m_operations;

@@ -72,7 +72,14 @@ CoordinatorWriter::CoordinatorWriter(Store &store, MergeEngine engine, Retention
     connect(&m_catchUpTimer, &QTimer::timeout, this, [this] { catchUp(); });
 }
 
-CoordinatorWriter::~CoordinatorWriter() = default;
+CoordinatorWriter::~CoordinatorWriter()
+{
+    // The HTTP thread's read-only connection may close after this one: it cannot fold the
+    // WAL into the file, so the writer does it now (the file alone holds everything).
+    if (!m_store->checkpoint())
+        qCWarning(lcStore).noquote() << "the WAL was not checkpointed at stop:"
+                                     << m_store->lastError();
+}
 
 std::unique_ptr<CoordinatorWriter>
 CoordinatorWriter::open(const StoreUrl &url, const StoreOptions &options, MergeMode mode,
@@ -140,7 +147,7 @@ bool CoordinatorWriter::transaction(const std::function<bool(quint64)> &write, Q
         if (ok) {
             const CatchUpOutcome caught = catchUpLocked(false);
             ok = caught.ok;
-            if (caught.ok && caught.changed()) {
+            if (caught.ok && caught.sequence != caught.before) {
                 // Committed by the others already: told now, whatever this write does.
                 Q_EMIT caughtUp(caught);
                 Q_EMIT mergeChanged(caught.sequence);

@@ -128,6 +128,27 @@ Store::Store(const StoreUrl &url, const QString &connection)
     , m_connection(connection)
 {}
 
+void Store::markCorrupted(const QString &detail)
+{
+    if (m_corrupted)
+        return;
+    m_corrupted = true;
+    m_lastError = detail;
+}
+
+bool Store::checkpoint()
+{
+    if (m_url.kind != StoreUrl::Kind::SqliteFile || m_options.readOnly || m_corrupted)
+        return true;
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)")))
+        return fail(q, QStringLiteral("checkpoint"));
+    // One row: busy (1 when a reader kept it from finishing), WAL pages, pages copied.
+    if (q.next() && q.value(0).toInt() != 0)
+        qCDebug(lcStore) << "checkpoint at stop incomplete: a reader is still open";
+    return true;
+}
+
 Store::~Store()
 {
     m_insertSummary.reset();
