@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace agmem {
 
@@ -75,6 +76,23 @@ QJsonValue nextOffset(qint64 offset, qint64 limit, qint64 total)
     return offset + limit < total ? QJsonValue(offset + limit) : QJsonValue::Null;
 }
 
+// The page [offset, offset + limit) of `keys` in code-point order, without sorting all of
+// them (the merged view's containers are hashed: their order is none). Linear in the keys.
+template <typename It>
+std::vector<It> sortedPage(std::vector<It> keys, qint64 offset, qint64 limit)
+{
+    const auto less = [](const It &a, const It &b) { return CodePointLess{}(a->first, b->first); };
+    const auto total = qint64(keys.size());
+    if (offset >= total)
+        return {};
+    const auto first = keys.begin() + offset;
+    const auto last = keys.begin() + std::min(total, offset + limit);
+    if (offset > 0)
+        std::nth_element(keys.begin(), first, keys.end(), less);
+    std::partial_sort(first, last, keys.end(), less);
+    return std::vector<It>(first, last);
+}
+
 QJsonObject topicsJson(const QList<QPair<QString, qint64>> &topics)
 {
     QJsonObject out;
@@ -130,16 +148,18 @@ HttpReply OperationsApi::listTopics(const HttpRequest &request) const
     QJsonArray page;
     const qint64 matched =
         m_view.read([&](const MergeEngine &engine, const WriterTotals &) -> qint64 {
-            qint64 n = 0;
-            for (const auto &[topic, t] : engine.topicTotals()) {
-                if (!q.isEmpty() && !topic.contains(q, Qt::CaseInsensitive))
-                    continue;
-                if (n >= offset && n < offset + limit) {
-                    page.append(QJsonObject{{QStringLiteral("topic"), topic},
-                                            {QStringLiteral("total"), t.total},
-                                            {QStringLiteral("agents"), t.holders}});
-                }
-                ++n;
+            using It = TopicTotals::const_iterator;
+            std::vector<It> keys;
+            keys.reserve(engine.topicTotals().size());
+            for (auto it = engine.topicTotals().cbegin(); it != engine.topicTotals().cend(); ++it) {
+                if (q.isEmpty() || it->first.contains(q, Qt::CaseInsensitive))
+                    keys.push_back(it);
+            }
+            const auto n = qint64(keys.size());
+            for (const It &it : sortedPage(std::move(keys), offset, limit)) {
+                page.append(QJsonObject{{QStringLiteral("topic"), it->first},
+                                        {QStringLiteral("total"), it->second.total},
+                                        {QStringLiteral("agents"), it->second.holders}});
             }
             return n;
         });
@@ -220,26 +240,20 @@ HttpReply OperationsApi::listFacts(const HttpRequest &request) const
     QJsonArray page;
     const qint64 matched =
         m_view.read([&](const MergeEngine &engine, const WriterTotals &) -> qint64 {
+            // In fact order (as /pull); only the page is sorted and sent (a million facts
+            // are never all sent).
             const FactHolders &facts = engine.factHolders();
-            qint64 n = 0;
-            if (q.isEmpty()) {
-                // No filter: walk only to the page (a million facts are never all sent).
-                n = qint64(facts.size());
-                auto it = facts.begin();
-                std::advance(it, std::min<qint64>(offset, n));
-                for (qint64 i = 0; i < limit && it != facts.end(); ++i, ++it)
-                    page.append(QJsonObject{{QStringLiteral("fact"), it->first},
-                                            {QStringLiteral("agents"), it->second}});
-            } else {
-                for (const auto &[fact, holders] : facts) {
-                    if (!fact.contains(q, Qt::CaseInsensitive))
-                        continue;
-                    if (n >= offset && n < offset + limit)
-                        page.append(QJsonObject{{QStringLiteral("fact"), fact},
-                                                {QStringLiteral("agents"), holders}});
-                    ++n;
-                }
+            using It = FactHolders::const_iterator;
+            std::vector<It> keys;
+            keys.reserve(facts.size());
+            for (auto it = facts.cbegin(); it != facts.cend(); ++it) {
+                if (q.isEmpty() || it->first.contains(q, Qt::CaseInsensitive))
+                    keys.push_back(it);
             }
+            const auto n = qint64(keys.size());
+            for (const It &it : sortedPage(std::move(keys), offset, limit))
+                page.append(QJsonObject{{QStringLiteral("fact"), it->first},
+                                        {QStringLiteral("agents"), it->second}});
             return n;
         });
     return HttpReply::json(

@@ -77,8 +77,8 @@ CoordinatorWriter::~CoordinatorWriter()
     // The HTTP thread's read-only connection may close after this one: it cannot fold the
     // WAL into the file, so the writer does it now (the file alone holds everything).
     if (!m_store->checkpoint())
-        qCWarning(lcStore).noquote() << "the WAL was not checkpointed at stop:"
-                                     << m_store->lastError();
+        qCWarning(lcStore).noquote()
+            << "the WAL was not checkpointed at stop:" << m_store->lastError();
 }
 
 std::unique_ptr<CoordinatorWriter>
