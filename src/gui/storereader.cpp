@@ -131,6 +131,8 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
             delta->allFacts->push_back(fact);
             delta->allHolders->insert(fact, count);
         }
+        // The view's holders are hashed: the list is sorted here, in this thread.
+        std::sort(delta->allFacts->begin(), delta->allFacts->end(), CodePointLess{});
         delta->addedFacts = qsizetype(holders.size());
     } else {
         // The facts whose holder count may change, and whether they are held now: only
@@ -206,6 +208,7 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
                 delta->allFacts->push_back(fact);
                 delta->allHolders->insert(fact, count);
             }
+            std::sort(delta->allFacts->begin(), delta->allFacts->end(), CodePointLess{});
         }
     }
     m_engine.setSequence(state->sequence);
