@@ -7,27 +7,28 @@
 # see `docker run --rm agmem-coordinator --help`.
 
 FROM debian:12 AS build
+# -DAGMEM_GUI=OFF: the same agmem-coordinator without the window (no Qt Widgets, Gui or
+# Svg), so neither stage needs the Qt tools, Svg or the Widgets stack.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        cmake ninja-build g++ pkg-config \
-        qt6-base-dev qt6-httpserver-dev qt6-websockets-dev qt6-svg-dev \
-        qt6-tools-dev qt6-tools-dev-tools qt6-l10n-tools libgl-dev \
+        cmake ninja-build g++ pkg-config zlib1g-dev \
+        qt6-base-dev qt6-httpserver-dev qt6-websockets-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAGMEM_BUILD_TESTS=OFF \
+        -DAGMEM_GUI=OFF \
     && cmake --build /build --target agmem-coordinator \
     && strip /build/src/app/agmem-coordinator
 
 FROM debian:12-slim
-# The Qt libraries the binary links (the dashboard is in the same binary, so Gui, Widgets
-# and Svg too; without a display they are never started), the SQLite and PostgreSQL SQL
-# drivers, OpenSSL for --tls-cert, curl for the health check.
+# The Qt libraries the headless binary links (Core, Network, Sql, HttpServer and the
+# WebSockets it depends on; no Gui, Widgets or Svg, hence no X11/GL libraries), the SQLite
+# and PostgreSQL SQL drivers, OpenSSL for --tls-cert, curl for the health check.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libqt6core6 libqt6network6 libqt6sql6 libqt6httpserver6 libqt6websockets6 \
-        libqt6gui6 libqt6widgets6 libqt6svg6 \
-        libqt6sql6-sqlite libqt6sql6-psql \
+        libqt6sql6-sqlite libqt6sql6-psql zlib1g \
         libssl3 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --user-group --uid 10001 --home-dir /var/lib/agmem-coordinator \

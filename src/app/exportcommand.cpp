@@ -1,5 +1,6 @@
 #include "exportcommand.h"
 
+#include "server/platform.h"
 #include "store/exporter.h"
 
 #include <QFile>
@@ -8,14 +9,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-
-#ifdef Q_OS_UNIX
-#include <unistd.h>
-#endif
-#ifdef Q_OS_WIN
-#include <fcntl.h>
-#include <io.h>
-#endif
 
 namespace agmem {
 
@@ -40,15 +33,6 @@ QString unitOf(ExportWhat what, qint64 records)
         return one ? QStringLiteral("push") : QStringLiteral("pushes");
     }
     return {};
-}
-
-bool stderrIsTerminal()
-{
-#ifdef Q_OS_UNIX
-    return ::isatty(STDERR_FILENO) == 1;
-#else
-    return false;
-#endif
 }
 
 } // namespace
@@ -101,7 +85,7 @@ int runExportCommand(const AppOptions &options)
     interrupted.store(false);
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
-    const bool showProgress = out != u"-" && stderrIsTerminal();
+    const bool showProgress = out != u"-" && platform::stderrIsTerminal();
     Exporter exporter(*store);
     exporter.setProgress([&err, showProgress](qint64 done, qint64 total) {
         if (showProgress && total > 0)
@@ -111,10 +95,8 @@ int runExportCommand(const AppOptions &options)
 
     ExportResult result;
     if (out == u"-") {
-#ifdef Q_OS_WIN
         // Bytes as written: no CRLF translation of the JSON lines or the CSV's CRLFs.
-        _setmode(_fileno(stdout), _O_BINARY);
-#endif
+        platform::setStdoutBinary();
         QFile standardOutput;
         if (!standardOutput.open(stdout, QIODevice::WriteOnly)) {
             err << "agmem-coordinator: cannot write to standard output: "

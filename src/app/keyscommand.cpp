@@ -15,8 +15,8 @@ QString when(Instant instant)
 {
     if (instant == 0)
         return QStringLiteral("never");
-    return QDateTime::fromMSecsSinceEpoch(instant / 1000, Qt::UTC)
-        .toLocalTime()
+    // Local time (the one-argument form: the Qt::TimeSpec overload is deprecated in 6.8).
+    return QDateTime::fromMSecsSinceEpoch(instant / 1000)
         .toString(QStringLiteral("yyyy-MM-dd HH:mm"));
 }
 

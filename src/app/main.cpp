@@ -5,59 +5,32 @@
 #include "migratecommand.h"
 
 #include "core/logging.h"
-#include "gui/dashboard.h"
+#include "server/platform.h"
 #include "server/servercontroller.h"
 
+#ifdef AGMEM_WITH_GUI
+#include "gui/dashboard.h"
+
 #include <QApplication>
+#endif
 #include <QCoreApplication>
 #include <QSettings>
-#include <QSocketNotifier>
 
 #include <cstdio>
-
-#ifdef Q_OS_UNIX
-#include <csignal>
-#include <sys/socket.h>
-#include <unistd.h>
-#endif
 
 using namespace agmem;
 
 namespace {
 
-#ifdef Q_OS_UNIX
-int signalPipe[2] = {-1, -1};
-
-void onSignal(int)
-{
-    const char byte = 1;
-    [[maybe_unused]] const auto written = ::write(signalPipe[1], &byte, 1);
-}
-
-// SIGINT and SIGTERM end the event loop from the main thread (a self-pipe: a signal
-// handler may do nothing more than write a byte).
+// SIGINT/SIGTERM, or Ctrl+C / console close / service stop on Windows, end the event loop
+// from the main thread (the window closes as Quit does; the server stops cleanly).
 void quitOnSignals(QCoreApplication *app)
 {
-    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, signalPipe) != 0)
-        return;
-    auto *notifier = new QSocketNotifier(signalPipe[0], QSocketNotifier::Read, app);
-    QObject::connect(notifier, &QSocketNotifier::activated, app, [notifier] {
-        notifier->setEnabled(false);
-        char byte;
-        [[maybe_unused]] const auto got = ::read(signalPipe[0], &byte, 1);
+    platform::onStopRequest(app, [] {
         qCInfo(lcApp) << "signal received, stopping";
         QCoreApplication::quit();
     });
-    struct sigaction action = {};
-    action.sa_handler = onSignal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(SIGINT, &action, nullptr);
-    ::sigaction(SIGTERM, &action, nullptr);
 }
-#else
-void quitOnSignals(QCoreApplication *) {}
-#endif
 
 void printTo(FILE *stream, const QString &text)
 {
@@ -83,6 +56,7 @@ int serveHeadless(QCoreApplication &app, const AppOptions &options)
     return code;
 }
 
+#ifdef AGMEM_WITH_GUI
 // Decided once, before any application object exists: only `serve` without --no-gui
 // opens the window, so headless runs never construct QApplication or a widget.
 bool wantsWindow(int argc, char *argv[])
@@ -106,6 +80,28 @@ bool displayAvailable()
     return true;
 #endif
 }
+#else
+// Built with -DAGMEM_GUI=OFF: serving headless is the only mode (--no-gui is accepted and
+// changes nothing). An option that only concerns the window says so instead of being
+// ignored; from the environment or the settings it is ignored.
+QString windowOptionGiven(const QStringList &arguments)
+{
+    static const QStringList windowOptions{QStringLiteral("lang")};
+    for (qsizetype i = 1; i < arguments.size(); ++i) {
+        const QString &arg = arguments.at(i);
+        if (arg == u"--")
+            break;
+        for (const QString &name : windowOptions) {
+            const QStringList spellings{QStringLiteral("--") + name, QStringLiteral("-") + name};
+            for (const QString &option : spellings) {
+                if (arg == option || arg.startsWith(option + u'='))
+                    return QStringLiteral("--") + name;
+            }
+        }
+    }
+    return {};
+}
+#endif
 
 } // namespace
 
@@ -118,6 +114,7 @@ int main(int argc, char *argv[])
     QCoreApplication::setOrganizationName(QStringLiteral("agmem"));
     QCoreApplication::setApplicationName(QStringLiteral("agmem-coordinator"));
     QCoreApplication::setApplicationVersion(QStringLiteral(AGMEM_VERSION));
+#ifdef AGMEM_WITH_GUI
     if (wantsWindow(argc, argv)) {
         if (displayAvailable()) {
             QApplication app(argc, argv);
@@ -125,14 +122,25 @@ int main(int argc, char *argv[])
             const AppOptions options = parseOptions(QCoreApplication::arguments(), &settings);
             if (options.jsonLog)
                 installJsonLogHandler();
-            // SIGTERM and SIGINT close the window as Quit does (the server stops cleanly).
+            // A stop request closes the window as Quit does (the server stops cleanly).
             quitOnSignals(&app);
             return runDashboard(app, options.server, options.language);
         }
         printTo(stderr, QStringLiteral("agmem-coordinator: no display found, serving without "
                                        "the window (as with --no-gui)\n"));
     }
+#endif
     QCoreApplication app(argc, argv);
+#ifndef AGMEM_WITH_GUI
+    if (const QString option = windowOptionGiven(QCoreApplication::arguments());
+        !option.isEmpty()) {
+        printTo(stderr, QStringLiteral("agmem-coordinator: %1 only concerns the window, and this "
+                                       "build has none (built with -DAGMEM_GUI=OFF: it always "
+                                       "serves headless, as with --no-gui)\n")
+                            .arg(option));
+        return 2;
+    }
+#endif
 
     const QSettings settings;
     const AppOptions options = parseOptions(QCoreApplication::arguments(), &settings);

@@ -131,7 +131,6 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
             delta->allFacts->push_back(fact);
             delta->allHolders->insert(fact, count);
         }
-        // The view's holders are hashed: the list is sorted here, in this thread.
         std::sort(delta->allFacts->begin(), delta->allFacts->end(), CodePointLess{});
         delta->addedFacts = qsizetype(holders.size());
     } else {
@@ -208,6 +207,7 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
                 delta->allFacts->push_back(fact);
                 delta->allHolders->insert(fact, count);
             }
+            // The engine's map is hashed: the window shows code-point order.
             std::sort(delta->allFacts->begin(), delta->allFacts->end(), CodePointLess{});
         }
     }

@@ -8,7 +8,6 @@
 #include "core/logging.h"
 
 #include <QElapsedTimer>
-#include <QHttpServerRequest>
 #include <QTcpSocket>
 
 #include <algorithm>
@@ -17,32 +16,6 @@
 namespace agmem {
 
 namespace {
-
-QByteArray methodName(QHttpServerRequest::Method method)
-{
-    switch (method) {
-    case QHttpServerRequest::Method::Get:
-        return QByteArrayLiteral("GET");
-    case QHttpServerRequest::Method::Put:
-        return QByteArrayLiteral("PUT");
-    case QHttpServerRequest::Method::Delete:
-        return QByteArrayLiteral("DELETE");
-    case QHttpServerRequest::Method::Post:
-        return QByteArrayLiteral("POST");
-    case QHttpServerRequest::Method::Head:
-        return QByteArrayLiteral("HEAD");
-    case QHttpServerRequest::Method::Options:
-        return QByteArrayLiteral("OPTIONS");
-    case QHttpServerRequest::Method::Patch:
-        return QByteArrayLiteral("PATCH");
-    case QHttpServerRequest::Method::Connect:
-        return QByteArrayLiteral("CONNECT");
-    case QHttpServerRequest::Method::Trace:
-        return QByteArrayLiteral("TRACE");
-    default:
-        return QByteArrayLiteral("UNKNOWN");
-    }
-}
 
 // A key in the URL (/k/KEY/push) never reaches a log or the activity view.
 QString redactedPath(const QString &path)
@@ -57,7 +30,7 @@ QString redactedPath(const QString &path)
 
 ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool accessLog,
                      QObject *parent)
-    : QAbstractHttpServer(parent)
+    : HttpServerAdapter(parent)
     , m_api(api)
     , m_limits(limits)
     , m_streams(new EventStreams(&api->events(), api->config().maxEventStreams,
@@ -102,7 +75,11 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
         delete listener;
         return false;
     }
-    bind(listener);
+    if (!bindGuard(listener)) {
+        *error = QStringLiteral("cannot serve on %1 port %2").arg(address.toString()).arg(port);
+        delete listener;
+        return false;
+    }
     m_listener = listener;
     connect(listener, &ConnectionGuard::requestRejected, this,
             [this](const QString &peer, int status, const QString &detail) {
@@ -136,6 +113,7 @@ void ApiServer::shutdown()
 
 struct ApiServer::Slot
 {
+    quint64 ticket = 0; // for release() once written (HttpServerAdapter)
     bool done = false;
     bool close = false;
     bool push = false;
@@ -149,6 +127,7 @@ struct ApiServer::Slot
 struct ApiServer::Queued
 {
     HttpRequest request;
+    quint64 ticket = 0;
     bool close = false;
     QElapsedTimer timer;
 };
@@ -165,17 +144,13 @@ struct ApiServer::Connection
     bool streaming = false;
 };
 
-bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 ticket)
 {
     Queued queued;
     queued.timer.start();
+    queued.request = std::move(request);
+    queued.ticket = ticket;
     HttpRequest &req = queued.request;
-    req.method = methodName(request.method());
-    req.path = request.url().path();
-    req.query = request.query();
-    req.headers = request.headers();
-    req.body = request.body();
-    req.peer = request.remoteAddress();
     // Always take the guard's entry, so it stays in step with the requests.
     queued.close =
         m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
@@ -197,14 +172,14 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         start(c, std::move(queued));
     // Not answered at once (a push waits for its commit, or the request waits behind
     // others): the guard reads nothing more from the connection until answered().
-    if (m_listener && (!c->running.isEmpty() || !c->waiting.isEmpty()))
+    if (socket && m_listener && (!c->running.isEmpty() || !c->waiting.isEmpty()))
         m_listener->awaitAnswer(socket);
-    return true;
 }
 
 void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
 {
     auto slot = std::make_shared<Slot>();
+    slot->ticket = queued.ticket;
     slot->close = queued.close;
     slot->push = CoordinatorApi::isPush(queued.request);
     slot->headOnly = queued.request.method == "HEAD";
@@ -237,12 +212,15 @@ void ApiServer::write(Connection &c, Slot &slot)
                     .withHeader("Retry-After", "5");
         reply.client = client;
     }
+    // (On 6.8 a closed socket lives on until release(); on 6.4 QHttpServer deletes it.)
+    const bool connected = target && target->isOpen();
     QByteArray bytes;
     const bool apart = !reply.eventStream && reply.writesBodyApart(slot.headOnly);
     if (reply.eventStream) {
-        // The head now, the events as they happen: the connection stays with the stream.
+        // The head now, the events as they happen: the connection stays with the stream,
+        // and QHttpServer gets it back only when it closes.
         bytes = EventStreams::responseHead(reply.headers);
-        if (target && m_listener) {
+        if (connected && m_listener) {
             target->write(bytes);
             // Releases a hold on reading (awaitAnswer(): the stream's head waited for a
             // catch-up) before the connection becomes a stream.
@@ -250,18 +228,34 @@ void ApiServer::write(Connection &c, Slot &slot)
             m_listener->markStreaming(target);
             m_streams->open(target, slot.lastEventId);
             c.streaming = true;
+            const QPointer<QTcpSocket> socket(target);
+            connect(target, &QAbstractSocket::disconnected, this,
+                    [this, ticket = slot.ticket, socket] { release(ticket, socket); });
+        } else {
+            release(slot.ticket, target);
         }
     } else {
         bytes =
             apart ? reply.serializeHead(slot.close) : reply.serialize(slot.headOnly, slot.close);
-        if (target) {
+        if (connected) {
             target->write(bytes);
             if (apart)
                 target->write(reply.body); // a large /pull answer: shared, not copied
-            if (m_listener)
+        }
+        if (slot.close) {
+            // The guard's bookkeeping first, then the close; release() sees the socket
+            // closing and waits until the answer is out (Qt 6.8).
+            if (connected && m_listener)
                 m_listener->answered(target);
-            if (slot.close && target)
+            if (target)
                 target->disconnectFromHost();
+            release(slot.ticket, target);
+        } else {
+            // Before answered(): a deferred rejection it may trigger comes after
+            // QHttpServer got the connection back (Qt 6.8).
+            release(slot.ticket, target);
+            if (connected && m_listener)
+                m_listener->answered(target);
         }
     }
     RequestEvent &event = slot.event;
@@ -274,7 +268,7 @@ void ApiServer::write(Connection &c, Slot &slot)
     event.agentId = reply.agentId;
     event.note = reply.note;
     if (m_accessLog && lcAccess().isInfoEnabled())
-        m_log->write(accessLogLine(event, !target)); // written on the log's own thread
+        m_log->write(accessLogLine(event, !connected)); // written on the log's own thread
     Q_EMIT requestFinished(event);
 }
 
@@ -293,7 +287,10 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
             write(*c, *slot);
         }
         if (!c->socket || c->streaming) {
-            c->waiting.clear(); // nobody left to answer
+            // Nobody left to answer; QHttpServer gets each request's responder back.
+            for (const Queued &q : std::as_const(c->waiting))
+                release(q.ticket, c->socket);
+            c->waiting.clear();
             continue;
         }
         // Start what waited: alone, or a run of pushes behind pushes.
@@ -312,13 +309,6 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
         if (it != m_connections.cend() && *it == c)
             m_connections.erase(it);
     }
-}
-
-void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
-{
-    // handleRequest() answers every request; this only runs if that ever changes.
-    Q_UNUSED(request);
-    socket->write(HttpReply::error(404, QStringLiteral("Not Found")).serialize(false, false));
 }
 
 } // namespace agmem

@@ -2,10 +2,10 @@
 
 #include "connectionguard.h"
 #include "httpmessage.h"
+#include "httpserveradapter.h"
 
 #include "core/timestamp.h"
 
-#include <QAbstractHttpServer>
 #include <QHostAddress>
 #include <QPointer>
 #include <QTcpServer>
@@ -32,9 +32,9 @@ struct RequestEvent
     QString note;
 };
 
-// The transport: QHttpServer parses requests, CoordinatorApi answers them. This is the
-// only file that talks to QHttpServer's API, which changed in Qt 6.5 and 6.8.
-class ApiServer : public QAbstractHttpServer
+// The transport: QHttpServer parses requests, CoordinatorApi answers them. What differs
+// between Qt 6.4 and 6.8 is in HttpServerAdapter.
+class ApiServer : public HttpServerAdapter
 {
     Q_OBJECT
 
@@ -53,8 +53,7 @@ Q_SIGNALS:
     void requestFinished(const agmem::RequestEvent &event);
 
 protected:
-    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
-    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 ticket) override;
 
 private:
     // A connection's requests in order. Answers may complete out of order (a push waits

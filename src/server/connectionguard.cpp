@@ -1,6 +1,7 @@
 #include "connectionguard.h"
 
 #include "httpmessage.h"
+#include "platform.h"
 
 #include "core/logging.h"
 
@@ -11,14 +12,6 @@
 #include <QThread>
 #include <QUrl>
 #include <QUrlQuery>
-
-#ifdef Q_OS_WIN
-#include <winsock2.h>
-constexpr int ShutWrite = SD_SEND;
-#else
-#include <sys/socket.h>
-constexpr int ShutWrite = SHUT_WR;
-#endif
 
 namespace agmem {
 
@@ -144,9 +137,29 @@ void ConnectionGuard::connectAfterHttpServer()
             continue;
         c->hooked = true;
         QTcpSocket *socket = c->socket;
-        connect(socket, &QTcpSocket::readyRead, this,
-                [this, socket] { afterHttpServerRead(socket); });
+        m_afterRead.insert(socket, connect(socket, &QTcpSocket::readyRead, this,
+                                           [this, socket] { afterHttpServerRead(socket); }));
     }
+}
+
+void ConnectionGuard::httpServerReconnected(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    if (!c || c->rejecting || !m_afterRead.contains(socket))
+        return;
+    disconnect(m_afterRead.value(socket));
+    m_afterRead.insert(socket, connect(socket, &QTcpSocket::readyRead, this,
+                                       [this, socket] { afterHttpServerRead(socket); }));
+}
+
+QTcpSocket *ConnectionGuard::connectionOf(const QHostAddress &peer, quint16 port) const
+{
+    for (const Connection *c : m_connections) {
+        QTcpSocket *socket = c->socket;
+        if (socket && socket->peerPort() == port && socket->peerAddress() == peer)
+            return socket;
+    }
+    return nullptr;
 }
 
 void ConnectionGuard::scan(QTcpSocket *socket)
@@ -205,6 +218,11 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         // While QHttpServer holds a read transaction (a request split across reads) the
         // buffer cannot be cut safely; the error is then answered at once.
         const qint64 keep = available - fresh.size() + verdict.requestStart;
+        // A transaction opened when no request was in progress holds nothing QHttpServer
+        // has read (it commits each complete request): undoing it is safe. Qt 6.8 leaves
+        // one open after every answer (its re-emitted readyRead finds no bytes).
+        if (socket->isTransactionStarted() && !wasInRequest)
+            socket->rollbackTransaction();
         if ((keep > 0 || c->unanswered > 0) && !socket->isTransactionStarted())
             deferReject(*c, keep, verdict);
         else
@@ -301,7 +319,8 @@ void ConnectionGuard::continueIfNext(Connection &c)
 {
     // "100 Continue" goes out only for the request that is next to be answered: before
     // an earlier answer it would be read as that answer's status line.
-    if (c.unanswered > 0 || c.heads.isEmpty() || !c.heads.head().expectContinue || !c.socket)
+    if (!m_sendsContinue || c.unanswered > 0 || c.heads.isEmpty() ||
+        !c.heads.head().expectContinue || !c.socket)
         return;
     c.heads.head().expectContinue = false;
     c.socket->write("HTTP/1.1 100 Continue\r\n\r\n");
@@ -386,7 +405,7 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
     socket->write(reply.serialize(false, true));
     socket->flush();
     if (socket->bytesToWrite() == 0)
-        ::shutdown(socket->socketDescriptor(), ShutWrite);
+        platform::shutdownWrite(socket->socketDescriptor());
     else
         socket->disconnectFromHost();
     c.requestStarted.start();
@@ -566,6 +585,7 @@ void ConnectionGuard::forget(QTcpSocket *socket)
         releaseBody(*c, c->reservedBody);
         delete c;
     }
+    m_afterRead.remove(socket);
 }
 
 } // namespace agmem

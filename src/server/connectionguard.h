@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 
+class QHostAddress;
 class QTcpSocket;
 
 namespace agmem {
@@ -74,6 +75,16 @@ public:
     // is exempt from the idle timeout, and QHttpServer no longer reads it (what the client
     // still sends is dropped).
     void markStreaming(QTcpSocket *socket);
+
+    // For HttpServerAdapter (Qt 6.8, whose QHttpServer names no socket and reconnects its
+    // readyRead slot after each request; docs/DESIGN-NOTES.md):
+    // the open connection from this peer address and port, or null.
+    QTcpSocket *connectionOf(const QHostAddress &peer, quint16 port) const;
+    // QHttpServer answers "Expect: 100-continue" itself (6.8): the guard then does not.
+    void setSendsContinue(bool sends) { m_sendsContinue = sends; }
+    // QHttpServer connected its readyRead slot again (after the guard's): moves the guard's
+    // after-read slot behind it.
+    void httpServerReconnected(QTcpSocket *socket);
 
 Q_SIGNALS:
     // A request the guard answered itself (never reaches the API).
@@ -152,6 +163,9 @@ private:
     QTimer m_sweeper;
     QTimer m_resumeAccepting;
     bool m_hookedNewConnection = false;
+    bool m_sendsContinue = true;
+    // The after-read slot of each connection (httpServerReconnected()).
+    QHash<QTcpSocket *, QMetaObject::Connection> m_afterRead;
     std::optional<QSslConfiguration> m_tls;
     std::function<bool(const QHostAddress &)> m_capExempt;
     HeadCheck m_headCheck;

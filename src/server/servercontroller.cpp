@@ -1,7 +1,7 @@
 #include "servercontroller.h"
 
 #include "coordinatorapi.h"
-#include "openfilelimit.h"
+#include "platform.h"
 #include "tlsfiles.h"
 
 #include "core/logging.h"
@@ -99,7 +99,7 @@ public:
         ConnectionLimits limits = config.connection;
         limits.maxBodyBytes = config.limits.maxBodyBytes;
         // The cap stays below the descriptor limit, so accept() never fails first.
-        if (const qint64 files = raiseOpenFileLimit(); files > 0) {
+        if (const qint64 files = platform::raiseOpenFileLimit(); files > 0) {
             const qint64 room = std::max<qint64>(1, files - ReservedFiles);
             if (limits.maxConnections > room) {
                 qCWarning(lcServer).noquote()

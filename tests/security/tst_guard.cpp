@@ -4,12 +4,13 @@
 // process (its own thread), so /proc/self/status shows its memory.
 #include "testsupport.h"
 
-#include "server/openfilelimit.h"
+#include "server/platform.h"
 
 #include <QAbstractHttpServer>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QHttpServerRequest>
+#include <QHttpServerResponder>
 #include <QStandardPaths>
 #include <QTest>
 #include <QThread>
@@ -19,18 +20,24 @@
 #include <memory>
 #include <vector>
 
+// Linux only: the resident memory from /proc and a raw socket that keeps sending after the
+// server half-closed. Every other check runs everywhere.
+#ifdef Q_OS_LINUX
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+#define AGMEM_TEST_RSS 1
+#endif
 
 using namespace Qt::StringLiterals;
 using namespace agmem::test;
 
 namespace {
 
+#ifdef AGMEM_TEST_RSS
 // Resident memory of this process (server included), in KiB.
 qint64 residentKiB()
 {
@@ -43,6 +50,7 @@ qint64 residentKiB()
     }
     return -1;
 }
+#endif
 
 QByteArray pushBody(const QString &agent = u"agent-1"_s)
 {
@@ -74,6 +82,7 @@ public:
     QList<Parsed> parsed;
 
 protected:
+#if QT_VERSION < QT_VERSION_CHECK(6, 5, 0)
     bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override
     {
         parsed.append(
@@ -82,8 +91,19 @@ protected:
         return true;
     }
     void missingHandler(const QHttpServerRequest &, QTcpSocket *) override {}
+#else
+    bool handleRequest(const QHttpServerRequest &request, QHttpServerResponder &responder) override
+    {
+        parsed.append(
+            {request.url().path().toUtf8(), request.headers().size(), request.body().size()});
+        responder.write(QHttpServerResponder::StatusCode::NoContent);
+        return true;
+    }
+    void missingHandler(const QHttpServerRequest &, QHttpServerResponder &) override {}
+#endif
 };
 
+#ifdef AGMEM_TEST_RSS
 // A plain socket whose receive window stays tiny: a client that does not read.
 int slowReader(quint16 port)
 {
@@ -115,6 +135,7 @@ bool sendAll(int fd, const QByteArray &bytes)
     }
     return true;
 }
+#endif
 
 } // namespace
 
@@ -164,6 +185,7 @@ private Q_SLOTS:
     void bufferedBodyBudget();
     void unauthorizedBeforeTheBody();
     void openFileLimitRaised();
+    void laterRequestsStillScanned();
 
 private:
     std::unique_ptr<TestServer>
@@ -218,8 +240,10 @@ void TstGuard::hugeUploadRefusedAtOnce()
     const PullSnapshot before = pullSnapshot(port);
 
     const qint64 total = 200LL * 1024 * 1024;
+#ifdef AGMEM_TEST_RSS
     const qint64 rssBefore = residentKiB();
     QVERIFY(rssBefore > 0);
+#endif
 
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
@@ -241,6 +265,7 @@ void TstGuard::hugeUploadRefusedAtOnce()
         return; // the rest streams over a plain socket
     }
 
+#ifdef AGMEM_TEST_RSS
     // A client that streams the whole body without listening: a plain socket, which (unlike
     // QTcpSocket) keeps sending after the server has half-closed. The server drains what
     // arrives without keeping it, and resets the connection after a few seconds at most.
@@ -282,6 +307,9 @@ void TstGuard::hugeUploadRefusedAtOnce()
     qInfo() << "AddressSanitizer build: the RSS bound is checked in the normal build only";
 #else
     QVERIFY2(grownKiB < 10 * 1024, qPrintable(QString::number(grownKiB)));
+#endif
+#else
+    qInfo() << "the streamed-body and memory part needs Linux (/proc, POSIX sockets)";
 #endif
     VERIFY_UNCHANGED(port, before);
 }
@@ -683,6 +711,37 @@ void TstGuard::pipelining()
     QVERIFY(!client.waitForDisconnected(200));
 }
 
+// A request that arrives (in its own segment) while the one before it waits for its
+// answer, on a keep-alive connection that has been answered before: the guard still scans
+// its head. (Qt 6.8's QHttpServer connects its readyRead slot again after each request,
+// behind the guard's: unless the guard moves its after-read slot back behind it, it takes
+// bytes QHttpServer has not read yet for bytes it left unread, and skips the next head.
+// Without that, about one trial in three lost its 413 on 6.8.2.)
+void TstGuard::laterRequestsStillScanned()
+{
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const QByteArray push = buildJsonPost("/push", pushBody(u"later"_s));
+    const QByteArray tooLarge =
+        "POST /push HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999\r\n\r\n";
+    QVERIFY(tooLarge.size() < push.size());
+    for (int trial = 0; trial < 10; ++trial) {
+        RawHttpClient client;
+        QVERIFY(client.connectTo(port));
+        client.socket().setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        QVERIFY(client.send(buildRequest("GET", "/health")));
+        QCOMPARE(client.readResponse().status, 200);
+        QVERIFY(client.send(push));
+        QThread::msleep(1);
+        QVERIFY(client.send(tooLarge));
+        QCOMPARE(client.readResponse().status, 200);
+        const HttpResponse refused = client.readResponse(false, 5000);
+        QVERIFY2(refused.valid, qPrintable(u"trial %1: %2"_s.arg(trial).arg(refused.error)));
+        QCOMPARE(refused.status, 413);
+    }
+}
+
 // The real client's request split into tiny writes, with pauses between them.
 void TstGuard::splitRequest()
 {
@@ -736,9 +795,13 @@ void TstGuard::sameFramingAsQt_data()
                                << 0;
     QTest::addRow("bare LF line ends") << QByteArray("GET /a HTTP/1.1\nHost: 127.0.0.1\n\n") << 0;
     QTest::addRow("CRLF LF ends the head")
-        << QByteArray("GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") << 0;
+        << QByteArray(
+               "GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        << 0;
     QTest::addRow("LF CRLF ends the head")
-        << QByteArray("GET /a HTTP/1.1\nHost: 127.0.0.1\n\r\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") << 0;
+        << QByteArray(
+               "GET /a HTTP/1.1\nHost: 127.0.0.1\n\r\nGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        << 0;
     QTest::addRow("blank lines first")
         << QByteArray("\r\n\r\nGET /a HTTP/1.1\r\n" + host + "\r\n") << 0;
     QTest::addRow("100 fields") << withBody(fields(98), inner) << 0;
@@ -757,25 +820,32 @@ void TstGuard::sameFramingAsQt_data()
     QTest::addRow("Content-Length and Transfer-Encoding")
         << withBody("Transfer-Encoding: chunked\r\n", "0\r\n\r\n") << 411;
     QTest::addRow("Transfer-Encoding identity")
-        << QByteArray("POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: identity\r\n\r\n")
+        << QByteArray(
+               "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: identity\r\n\r\n")
         << 411;
     QTest::addRow("Content-Length +5")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +5\r\n\r\nhello") << 400;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +5\r\n\r\nhello")
+        << 400;
     QTest::addRow("Content-Length 0x5")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0x5\r\n\r\nhello") << 400;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0x5\r\n\r\nhello")
+        << 400;
     QTest::addRow("Content-Length beyond 64 bits")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 18446744073709551621\r\n"
-                      "\r\nhello")
+        << QByteArray(
+               "POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 18446744073709551621\r\n"
+               "\r\nhello")
         << 400;
     QTest::addRow("Content-Length with tabs")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length:\t5\t\r\n\r\nhello") << 0;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length:\t5\t\r\n\r\nhello")
+        << 0;
     QTest::addRow("space before the colon")
-        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length : 5\r\n\r\nhello") << 400;
+        << QByteArray("POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length : 5\r\n\r\nhello")
+        << 400;
     QTest::addRow("line without a colon") << withBody("no colon\r\n", inner) << 400;
     QTest::addRow("NUL in a value") << withBody(QByteArray("X-N: a\0b\r\n", 10), "{}") << 0;
     QTest::addRow("WebSocket upgrade")
-        << QByteArray("GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                      "\r\n")
+        << QByteArray(
+               "GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               "\r\n")
         << 400;
 }
 
@@ -966,10 +1036,11 @@ void TstGuard::continueOnlyWhenNext()
     const QByteArray body = pushBody(u"patient"_s);
     RawHttpClient client;
     QVERIFY(client.connectTo(port));
-    QVERIFY(client.send(buildRequest("GET", "/pull") +
-                        "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                        "Expect: 100-continue\r\nContent-Length: " +
-                        QByteArray::number(body.size()) + "\r\n\r\n"));
+    QVERIFY(
+        client.send(buildRequest("GET", "/pull") +
+                    "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Expect: 100-continue\r\nContent-Length: " +
+                    QByteArray::number(body.size()) + "\r\n\r\n"));
     HttpResponse r = client.readResponse(false, 5000);
     QVERIFY2(r.valid, qPrintable(r.error));
     QCOMPARE(r.status, 200); // the /pull answer, not "100 Continue"
@@ -987,6 +1058,9 @@ void TstGuard::continueOnlyWhenNext()
 // answers (it used to wait up to a second for each), and with pipelined pushes arriving.
 void TstGuard::stopIsBoundedWithSlowReaders()
 {
+#ifndef AGMEM_TEST_RSS
+    QSKIP("Linux only: raw slow-reader sockets");
+#else
     if (testClientsUseTls())
         QSKIP("slow readers are plain sockets that never read (the stop is the same)");
     auto server = startServer();
@@ -1037,6 +1111,7 @@ void TstGuard::stopIsBoundedWithSlowReaders()
     // The server starts again on the same store.
     QVERIFY(server->start());
     QCOMPARE(httpGet(server->port(), "/health").status, 200);
+#endif
 }
 
 // Issue 11: a client that shuts down its sending side after its request (end-of-stream)
@@ -1044,6 +1119,9 @@ void TstGuard::stopIsBoundedWithSlowReaders()
 // the connection as soon as it read the end-of-stream.
 void TstGuard::halfCloseStillAnswered()
 {
+#ifndef AGMEM_TEST_RSS
+    QSKIP("Linux only: a raw socket that half-closes");
+#else
     if (testClientsUseTls())
         QSKIP("not held over TLS: the encrypted stream is read beneath the guard");
     auto server = startServer();
@@ -1065,6 +1143,7 @@ void TstGuard::halfCloseStillAnswered()
         QVERIFY2(answer.startsWith("HTTP/1.1 200"), answer.left(200).constData());
     }
     QCOMPARE(httpGet(port, "/pull").object().value(u"contributing_agents"_s).toInt(), 5);
+#endif
 }
 
 // Issue 11: request bodies in flight share one budget (--max-buffered-body); past it a
@@ -1077,9 +1156,10 @@ void TstGuard::bufferedBodyBudget()
     const quint16 port = server->port();
     const PullSnapshot before = pullSnapshot(port);
     const QByteArray body = pushBody(u"budget"_s).leftJustified(700 * 1024, ' ');
-    const QByteArray head = "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                            "Content-Length: " +
-                            QByteArray::number(body.size()) + "\r\n\r\n";
+    const QByteArray head =
+        "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        QByteArray::number(body.size()) + "\r\n\r\n";
     RawHttpClient first, second;
     QVERIFY(first.connectTo(port));
     QVERIFY(first.send(head + body.left(1000)));
@@ -1141,6 +1221,9 @@ void TstGuard::unauthorizedBeforeTheBody()
 // soft 1024 equals the default connection cap, so accept() failed before eviction ran).
 void TstGuard::openFileLimitRaised()
 {
+#ifndef AGMEM_TEST_RSS
+    QSKIP("Linux only: RLIMIT_NOFILE");
+#else
     rlimit limit{};
     QCOMPARE(getrlimit(RLIMIT_NOFILE, &limit), 0);
     const rlimit original = limit;
@@ -1148,7 +1231,7 @@ void TstGuard::openFileLimitRaised()
         limit.rlim_cur = 256;
         QCOMPARE(setrlimit(RLIMIT_NOFILE, &limit), 0);
     }
-    const qint64 soft = agmem::raiseOpenFileLimit();
+    const qint64 soft = agmem::platform::raiseOpenFileLimit();
     QCOMPARE(getrlimit(RLIMIT_NOFILE, &limit), 0);
     QCOMPARE(limit.rlim_cur, original.rlim_max);
     if (limit.rlim_cur == RLIM_INFINITY)
@@ -1156,6 +1239,7 @@ void TstGuard::openFileLimitRaised()
     else
         QCOMPARE(soft, qint64(limit.rlim_cur));
     QCOMPARE(setrlimit(RLIMIT_NOFILE, &original), 0);
+#endif
 }
 
 QTEST_GUILESS_MAIN(TstGuard)

@@ -8,6 +8,7 @@
 #include <QCryptographicHash>
 #include <QFile>
 #include <QRandomGenerator>
+#include <QTimeZone>
 #include <QtTest>
 
 using namespace Qt::StringLiterals;
@@ -33,7 +34,7 @@ bool fillHistory(quint16 port, int pushes, int factsPerPush)
                     QCryptographicHash::hash(QByteArray::number((done + i) * 1000 + f),
                                              QCryptographicHash::Sha256)
                         .toHex()));
-            const QString timestamp = QDateTime(QDate(2025, 1, 1), QTime(0, 0), Qt::UTC)
+            const QString timestamp = QDateTime(QDate(2025, 1, 1), QTime(0, 0), QTimeZone::utc())
                                           .addSecs(done + i)
                                           .toString(Qt::ISODate);
             batch += buildJsonPost(
