@@ -76,6 +76,36 @@ QJsonValue nextOffset(qint64 offset, qint64 limit, qint64 total)
     return offset + limit < total ? QJsonValue(offset + limit) : QJsonValue::Null;
 }
 
+// ?limit=&offset=&q= of the paged lists (/agents, /topics, /facts); problems go to `errors`.
+struct PageQuery
+{
+    qint64 limit = 0;
+    qint64 offset = 0;
+    QString q;
+};
+
+PageQuery pageQuery(const QUrlQuery &query, QJsonArray *errors)
+{
+    PageQuery page;
+    page.limit = intParameter(query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, errors);
+    page.offset = intParameter(query, QStringLiteral("offset"), 0, 0,
+                               std::numeric_limits<int>::max(), errors);
+    page.q = searchParameter(query, errors);
+    return page;
+}
+
+// One page of a list, as every paged route answers it: the items under `key`.
+QJsonObject pageJson(const QString &key, const QJsonArray &items, qint64 total,
+                     const PageQuery &query)
+{
+    return QJsonObject{
+        {key, items},
+        {QStringLiteral("total"), total},
+        {QStringLiteral("limit"), query.limit},
+        {QStringLiteral("offset"), query.offset},
+        {QStringLiteral("next_offset"), nextOffset(query.offset, query.limit, total)}};
+}
+
 QJsonObject topicsJson(const QList<QPair<QString, qint64>> &topics)
 {
     QJsonObject out;
@@ -204,11 +234,8 @@ HttpReply OperationsApi::handle(const HttpRequest &request, const QString &route
 HttpReply OperationsApi::listTopics(const HttpRequest &request) const
 {
     QJsonArray errors;
-    const qint64 limit =
-        intParameter(request.query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, &errors);
-    const qint64 offset = intParameter(request.query, QStringLiteral("offset"), 0, 0,
-                                       std::numeric_limits<int>::max(), &errors);
-    const QString q = searchParameter(request.query, &errors);
+    const PageQuery query = pageQuery(request.query, &errors);
+    const auto &[limit, offset, q] = query;
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
     // In topic order (as /pull); the filter walks every topic, the page only what it shows.
@@ -228,12 +255,7 @@ HttpReply OperationsApi::listTopics(const HttpRequest &request) const
         }
         ++matched;
     }
-    return HttpReply::json(
-        200, QJsonObject{{QStringLiteral("topics"), page},
-                         {QStringLiteral("total"), matched},
-                         {QStringLiteral("limit"), limit},
-                         {QStringLiteral("offset"), offset},
-                         {QStringLiteral("next_offset"), nextOffset(offset, limit, matched)}});
+    return HttpReply::json(200, pageJson(QStringLiteral("topics"), page, matched, query));
 }
 
 HttpReply OperationsApi::topicAgents(const HttpRequest &request, const QString &topic) const
@@ -287,11 +309,8 @@ HttpReply OperationsApi::pushesPerMinute()
 HttpReply OperationsApi::listFacts(const HttpRequest &request) const
 {
     QJsonArray errors;
-    const qint64 limit =
-        intParameter(request.query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, &errors);
-    const qint64 offset = intParameter(request.query, QStringLiteral("offset"), 0, 0,
-                                       std::numeric_limits<int>::max(), &errors);
-    const QString q = searchParameter(request.query, &errors);
+    const PageQuery query = pageQuery(request.query, &errors);
+    const auto &[limit, offset, q] = query;
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
     const FactHolders &facts = m_engine.factHolders();
@@ -318,12 +337,7 @@ HttpReply OperationsApi::listFacts(const HttpRequest &request) const
             ++matched;
         }
     }
-    return HttpReply::json(
-        200, QJsonObject{{QStringLiteral("facts"), page},
-                         {QStringLiteral("total"), matched},
-                         {QStringLiteral("limit"), limit},
-                         {QStringLiteral("offset"), offset},
-                         {QStringLiteral("next_offset"), nextOffset(offset, limit, matched)}});
+    return HttpReply::json(200, pageJson(QStringLiteral("facts"), page, matched, query));
 }
 
 const std::vector<QString> &OperationsApi::sortedFacts() const
@@ -343,11 +357,8 @@ const std::vector<QString> &OperationsApi::sortedFacts() const
 HttpReply OperationsApi::listAgents(const HttpRequest &request) const
 {
     QJsonArray errors;
-    const qint64 limit =
-        intParameter(request.query, QStringLiteral("limit"), DefaultLimit, 1, MaxLimit, &errors);
-    const qint64 offset = intParameter(request.query, QStringLiteral("offset"), 0, 0,
-                                       std::numeric_limits<int>::max(), &errors);
-    const QString q = searchParameter(request.query, &errors);
+    const PageQuery query = pageQuery(request.query, &errors);
+    const auto &[limit, offset, q] = query;
     // ?sort=field (ascending) or -field (descending); newest first by default.
     QString sort = request.query.hasQueryItem(QStringLiteral("sort"))
                        ? request.query.queryItemValue(QStringLiteral("sort"), QUrl::FullyDecoded)
@@ -399,14 +410,7 @@ HttpReply OperationsApi::listAgents(const HttpRequest &request) const
     QJsonArray page;
     for (qint64 i = offset; i < agents.size() && i < offset + limit; ++i)
         page.append(agentJson(*agents.at(i), false));
-    const qint64 next = offset + limit;
-    return HttpReply::json(
-        200, QJsonObject{{QStringLiteral("agents"), page},
-                         {QStringLiteral("total"), qint64(agents.size())},
-                         {QStringLiteral("limit"), limit},
-                         {QStringLiteral("offset"), offset},
-                         {QStringLiteral("next_offset"),
-                          next < agents.size() ? QJsonValue(next) : QJsonValue::Null}});
+    return HttpReply::json(200, pageJson(QStringLiteral("agents"), page, agents.size(), query));
 }
 
 HttpReply OperationsApi::agentDetail(const HttpRequest &request, const QString &agentId)

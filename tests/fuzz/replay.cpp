@@ -29,8 +29,7 @@ int main(int argc, char **argv)
                                           std::istreambuf_iterator<char>());
             // Named first: a failed check aborts, and the log then says which input.
             std::fprintf(stderr, "%s\n", entry.path().c_str());
-            LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t *>(bytes.data()),
-                                   bytes.size());
+            LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size());
             ++inputs;
             if (entry.path().filename().string().rfind("crash-", 0) == 0)
                 ++crashInputs;
