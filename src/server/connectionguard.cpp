@@ -431,10 +431,8 @@ bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket, bool *authorize
 void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
 {
     Connection *c = m_connections.value(socket);
-    // TLS sockets read the encrypted stream underneath: not held (a half-close over TLS
-    // can still lose its answer).
-    if (!c || c->holding || c->unanswered == 0 || qobject_cast<QSslSocket *>(socket) ||
-        socket->isTransactionStarted() || socket->state() != QAbstractSocket::ConnectedState)
+    if (!c || c->holding || c->unanswered == 0 || socket->isTransactionStarted() ||
+        socket->state() != QAbstractSocket::ConnectedState)
         return;
     // QAbstractSocket stops reading from the system (and so cannot see end-of-stream)
     // while its buffer is full. An empty buffer gets one byte, taken out again on release;
@@ -444,17 +442,40 @@ void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
         ++c->scannedUnread;
         c->hostageByte = true;
     }
+    // On a QSslSocket this also limits the TCP socket beneath it, and QSslSocket takes no
+    // more encrypted bytes from that socket while its own buffer is full. That socket's
+    // buffer is usually empty (everything received was decrypted): it gets a byte too, or
+    // it would read the client's end-of-stream and close the connection.
     socket->setReadBufferSize(1);
+    if (QTcpSocket *transport = tlsTransport(socket);
+        transport && transport->bytesAvailable() == 0) {
+        transport->ungetChar('\0');
+        c->transportHostageByte = true;
+    }
     socket->blockSignals(true);
     c->holding = true;
+}
+
+QTcpSocket *ConnectionGuard::tlsTransport(QTcpSocket *socket)
+{
+    // QSslSocket reads and writes the connection through a plain QTcpSocket, its child.
+    if (!qobject_cast<QSslSocket *>(socket))
+        return nullptr;
+    return socket->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly);
 }
 
 void ConnectionGuard::releaseHold(Connection &c)
 {
     if (!c.holding)
         return;
-    c.holding = false;
     QTcpSocket *socket = c.socket;
+    QTcpSocket *transport = tlsTransport(socket);
+    if (transport) {
+        // Encrypt the answer and hand it to the system now (still held: nothing is read),
+        // before reading resumes and may find the client's end-of-stream.
+        socket->flush();
+    }
+    c.holding = false;
     socket->blockSignals(false);
     if (c.hostageByte) {
         c.hostageByte = false;
@@ -462,12 +483,23 @@ void ConnectionGuard::releaseHold(Connection &c)
         if (socket->read(&byte, 1) == 1)
             --c.scannedUnread;
     }
+    if (c.transportHostageByte) {
+        c.transportHostageByte = false;
+        char byte = 0;
+        if (transport)
+            transport->read(&byte, 1);
+    }
     // Reading from the system resumes (Qt enables its read notifier again).
     socket->setReadBufferSize(0);
     if (socket->state() == QAbstractSocket::UnconnectedState) {
         // It failed while held (its signal was blocked): QHttpServer and the guard let go.
         Q_EMIT socket->disconnected();
         return;
+    }
+    if (transport && transport->bytesAvailable() > 0) {
+        // Encrypted bytes that waited beneath QSslSocket: it decrypts them when its
+        // transport signals them.
+        QMetaObject::invokeMethod(transport, &QTcpSocket::readyRead, Qt::QueuedConnection);
     }
     if (socket->bytesAvailable() > 0)
         QMetaObject::invokeMethod(socket, &QTcpSocket::readyRead, Qt::QueuedConnection);
@@ -544,6 +576,7 @@ void ConnectionGuard::stopReading()
             disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
             c->holding = false;
             c->hostageByte = false;
+            c->transportHostageByte = false;
             socket->blockSignals(false);
         }
     }

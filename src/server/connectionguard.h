@@ -62,7 +62,8 @@ public:
     bool takeCloseAfterResponse(QTcpSocket *socket, bool *authorizedFromHead = nullptr);
     // The API did not answer at once (a push waits for its group commit): nothing more is
     // read from the connection until answered(), so a client's end-of-stream (a half-close
-    // after its request) cannot make Qt close the connection before the answer is out.
+    // after its request, with or without a TLS close_notify) cannot make Qt close the
+    // connection before the answer is out.
     void awaitAnswer(QTcpSocket *socket);
     void answered(QTcpSocket *socket);
     // No request is read from any connection any more (the start of a stop).
@@ -132,6 +133,8 @@ private:
         bool holding = false;
         // The guard put one byte at the front of the read buffer for the hold.
         bool hostageByte = false;
+        // Likewise in the read buffer of the TCP socket beneath a QSslSocket.
+        bool transportHostageByte = false;
         // An event stream: never idle (see markStreaming).
         bool streaming = false;
 
@@ -153,6 +156,7 @@ private:
     void cutReadBuffer(Connection &c, qint64 keep);
     void continueIfNext(Connection &c);
     void releaseHold(Connection &c);
+    static QTcpSocket *tlsTransport(QTcpSocket *socket);
     bool evictIdlest();
     int connectionsFrom(const QHostAddress &peer) const;
     void sweep();
