@@ -20,6 +20,8 @@ namespace {
 // How long to stop accepting after the process ran out of file descriptors.
 constexpr int AcceptPauseMs = 200;
 constexpr int SweepIntervalMs = 1000;
+// How often a connection whose reading waits for its answer to leave is looked at.
+constexpr int DrainPollMs = 10;
 
 } // namespace
 
@@ -30,6 +32,9 @@ ConnectionGuard::ConnectionGuard(const ConnectionLimits &limits, QObject *parent
     m_sweeper.setInterval(SweepIntervalMs);
     connect(&m_sweeper, &QTimer::timeout, this, &ConnectionGuard::sweep);
     m_sweeper.start();
+
+    m_drainPoll.setInterval(DrainPollMs);
+    connect(&m_drainPoll, &QTimer::timeout, this, &ConnectionGuard::drainHeldOutput);
 
     m_resumeAccepting.setSingleShot(true);
     m_resumeAccepting.setInterval(AcceptPauseMs);
@@ -431,7 +436,14 @@ bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket, bool *authorize
 void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
 {
     Connection *c = m_connections.value(socket);
-    if (!c || c->holding || c->unanswered == 0 || socket->isTransactionStarted() ||
+    if (c && c->unanswered > 0)
+        hold(*c);
+}
+
+void ConnectionGuard::hold(Connection &c)
+{
+    QTcpSocket *socket = c.socket;
+    if (c.holding || !socket || socket->isTransactionStarted() ||
         socket->state() != QAbstractSocket::ConnectedState)
         return;
     // QAbstractSocket stops reading from the system (and so cannot see end-of-stream)
@@ -439,8 +451,8 @@ void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
     // signals are blocked so that nobody reads meanwhile.
     if (socket->bytesAvailable() == 0) {
         socket->ungetChar('\n');
-        ++c->scannedUnread;
-        c->hostageByte = true;
+        ++c.scannedUnread;
+        c.hostageByte = true;
     }
     // On a QSslSocket this also limits the TCP socket beneath it, and QSslSocket takes no
     // more encrypted bytes from that socket while its own buffer is full. That socket's
@@ -450,10 +462,40 @@ void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
     if (QTcpSocket *transport = tlsTransport(socket);
         transport && transport->bytesAvailable() == 0) {
         transport->ungetChar('\0');
-        c->transportHostageByte = true;
+        c.transportHostageByte = true;
     }
     socket->blockSignals(true);
-    c->holding = true;
+    c.holding = true;
+}
+
+bool ConnectionGuard::outputPending(QTcpSocket *socket)
+{
+    if (socket->bytesToWrite() > 0)
+        return true;
+    // A QSslSocket counts only what it has not encrypted yet.
+    const QTcpSocket *transport = tlsTransport(socket);
+    return transport && transport->bytesToWrite() > 0;
+}
+
+void ConnectionGuard::drainHeldOutput()
+{
+    const QList<QTcpSocket *> draining = m_draining.values();
+    for (QTcpSocket *socket : draining) {
+        Connection *c = m_connections.value(socket);
+        if (!c || !c->holding || c->unanswered > 0) {
+            m_draining.remove(socket);
+            continue;
+        }
+        if (socket->state() == QAbstractSocket::ConnectedState && outputPending(socket)) {
+            socket->flush();
+            if (outputPending(socket))
+                continue;
+        }
+        m_draining.remove(socket);
+        releaseHold(*c);
+    }
+    if (m_draining.isEmpty())
+        m_drainPoll.stop();
 }
 
 QTcpSocket *ConnectionGuard::tlsTransport(QTcpSocket *socket)
@@ -511,8 +553,23 @@ void ConnectionGuard::answered(QTcpSocket *socket)
     if (!c)
         return;
     c->unanswered = std::max(0, c->unanswered - 1);
-    if (c->unanswered == 0)
+    // The answer goes to the system now: Qt reads on from the connection after this, and
+    // if it finds the client's end-of-stream it closes the connection at once, dropping
+    // whatever it had not sent yet (a half-close after a request answered at once).
+    socket->flush();
+    if (c->unanswered == 0 && socket->state() == QAbstractSocket::ConnectedState &&
+        outputPending(socket)) {
+        // More than the system takes now (a large answer, a slow reader): reading waits
+        // until it has all left.
+        hold(*c);
+        if (c->holding) {
+            m_draining.insert(socket);
+            if (!m_drainPoll.isActive())
+                m_drainPoll.start();
+        }
+    } else if (c->unanswered == 0) {
         releaseHold(*c);
+    }
     c = m_connections.value(socket);
     if (!c)
         return;
@@ -571,6 +628,8 @@ void ConnectionGuard::sweep()
 
 void ConnectionGuard::stopReading()
 {
+    m_draining.clear();
+    m_drainPoll.stop();
     for (Connection *c : std::as_const(m_connections)) {
         if (QTcpSocket *socket = c->socket) {
             disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
@@ -619,6 +678,7 @@ void ConnectionGuard::forget(QTcpSocket *socket)
         delete c;
     }
     m_afterRead.remove(socket);
+    m_draining.remove(socket);
 }
 
 } // namespace agmem

@@ -274,6 +274,7 @@ private Q_SLOTS:
     void continueOnlyWhenNext();
     void stopIsBoundedWithSlowReaders();
     void halfCloseStillAnswered();
+    void halfCloseAnsweredAtOnce();
     void bufferedBodyBudget();
     void unauthorizedBeforeTheBody();
     void openFileLimitRaised();
@@ -1251,6 +1252,70 @@ void TstGuard::halfCloseStillAnswered()
                                 .arg(QString::fromLatin1(answer.left(200)))));
     }
     QCOMPARE(httpGet(port, "/pull").object().value(u"contributing_agents"_s).toInt(), Rounds);
+#endif
+}
+
+// Issue 11: the same for requests answered at once, small and large: Qt read the
+// end-of-stream right after the request and closed before the answer had left (a large
+// one leaves while reading waits). The client reads nothing until it has half-closed and
+// the server has had time to see that.
+void TstGuard::halfCloseAnsweredAtOnce()
+{
+#ifndef AGMEM_TEST_RSS
+    QSKIP("Linux only: a raw socket that half-closes");
+#else
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    QStringList facts;
+    for (int i = 0; i < 10000; ++i)
+        facts << u"fact-%1-"_s.arg(i) + QString(40, u'x');
+    QCOMPARE(httpPostJson(port, "/push",
+                          summaryBody(u"big"_s, u"2025-01-01T00:00:00+00:00"_s,
+                                      QJsonObject{{u"t"_s, 1}}, facts))
+                 .status,
+             200);
+    const QByteArray pull = httpGet(port, "/pull").body;
+    QVERIFY(pull.size() > 400000); // far more than the slow reader's socket buffers take
+    for (const QByteArray &path : {QByteArray("/health"), QByteArray("/pull")}) {
+        for (int round = 0; round < 4; ++round) {
+            const bool closeNotify = testClientsUseTls() && round % 2 == 1;
+            const int fd = slowReader(port);
+            QVERIFY(fd >= 0);
+            const timeval receiveTimeout{10, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, sizeof receiveTimeout);
+            const QByteArray request = buildRequest("GET", path);
+            QByteArray answer;
+            if (testClientsUseTls()) {
+                OpenSslClient tls;
+                QVERIFY2(tls.handshake(fd), qPrintable(tls.error()));
+                QVERIFY(tls.write(request));
+                if (closeNotify)
+                    QVERIFY(tls.sendCloseNotify());
+                QCOMPARE(::shutdown(fd, SHUT_WR), 0);
+                QThread::msleep(200);
+                answer = tls.readToEnd();
+            } else {
+                QVERIFY(sendAll(fd, request));
+                QCOMPARE(::shutdown(fd, SHUT_WR), 0);
+                QThread::msleep(200);
+                char chunk[16384];
+                ssize_t n = 0;
+                while ((n = ::recv(fd, chunk, sizeof chunk, 0)) > 0)
+                    answer.append(chunk, n);
+            }
+            ::close(fd);
+            const QString what = u"%1 round %2%3: %4 bytes"_s.arg(QString::fromLatin1(path))
+                                     .arg(round)
+                                     .arg(closeNotify ? u" (close_notify)"_s : QString())
+                                     .arg(answer.size());
+            QVERIFY2(answer.startsWith("HTTP/1.1 200"), qPrintable(what));
+            const qsizetype headEnd = answer.indexOf("\r\n\r\n");
+            QVERIFY2(headEnd > 0, qPrintable(what));
+            if (path == "/pull")
+                QVERIFY2(answer.mid(headEnd + 4) == pull, qPrintable(what));
+        }
+    }
 #endif
 }
 
