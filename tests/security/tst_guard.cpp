@@ -310,8 +310,8 @@ TstGuard::startServer(const std::function<void(agmem::ServerConfig &)> &setup)
 {
     auto server = std::make_unique<TestServer>();
     if (testClientsUseTls()) {
-        server->config.tlsCertificate = testTlsCertificate(QStringLiteral(AGMEM_SOURCE_DIR));
-        server->config.tlsKey = testTlsKey(QStringLiteral(AGMEM_SOURCE_DIR));
+        server->config.tlsCertificate = testTlsCertificate();
+        server->config.tlsKey = testTlsKey();
     }
     if (setup)
         setup(server->config);
