@@ -335,7 +335,7 @@ bool ConnectionGuard::evictIdlest()
 {
     Connection *idlest = nullptr;
     for (Connection *c : std::as_const(m_connections)) {
-        if (!c->socket || !c->idle() || c->socket->bytesToWrite() > 0)
+        if (!c->socket || !c->idle() || outputPending(c->socket))
             continue;
         if (!idlest || c->lastActivity.elapsed() > idlest->lastActivity.elapsed())
             idlest = c;
@@ -409,7 +409,7 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
     reply.headers += headers;
     socket->write(reply.serialize(false, true));
     socket->flush();
-    if (socket->bytesToWrite() == 0)
+    if (!outputPending(socket))
         platform::shutdownWrite(socket->socketDescriptor());
     else
         socket->disconnectFromHost();
@@ -620,7 +620,7 @@ void ConnectionGuard::sweep()
                 Q_EMIT requestRejected(socket->peerAddress().toString(), 408, detail);
             }
         } else if (c->idle() && c->lastActivity.hasExpired(m_limits.idleTimeoutMs) &&
-                   socket->bytesToWrite() == 0) {
+                   !outputPending(socket)) {
             socket->disconnectFromHost();
         }
     }
@@ -654,9 +654,9 @@ void ConnectionGuard::closeAllConnections(int graceMs)
         const QList<Connection *> connections = m_connections.values();
         for (Connection *c : connections) {
             QTcpSocket *socket = c->socket;
-            if (socket && socket->bytesToWrite() > 0) {
+            if (socket && outputPending(socket)) {
                 socket->flush();
-                pending = pending || socket->bytesToWrite() > 0;
+                pending = pending || outputPending(socket);
             }
         }
         if (!pending || waited.hasExpired(graceMs))
