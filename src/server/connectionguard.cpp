@@ -22,6 +22,8 @@ constexpr int AcceptPauseMs = 200;
 constexpr int SweepIntervalMs = 1000;
 // How often a connection whose reading waits for its answer to leave is looked at.
 constexpr int DrainPollMs = 10;
+// What a refused TLS connection reads from the system at a time while it is drained.
+constexpr qint64 RejectedReadChunk = 64 * 1024;
 
 } // namespace
 
@@ -399,6 +401,11 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
     // QHttpServer must not read this socket again.
     disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { scan(socket); });
+    if (tlsTransport(socket)) {
+        // QSslSocket's TCP socket would take all the system has (megabytes) and hold it
+        // three times over while decrypting: drained in small steps instead.
+        socket->setReadBufferSize(RejectedReadChunk);
+    }
     char scratch[16384];
     while (socket->read(scratch, sizeof scratch) > 0) {
     }
