@@ -9,6 +9,7 @@
 // Blocking waits are fine from the test thread: the server runs in its own thread.
 
 #include "pgsupport.h"
+#include "testtls.h"
 
 #include "server/servercontroller.h"
 
@@ -122,17 +123,6 @@ inline bool &testClientsUseTls()
 {
     static bool tls = false;
     return tls;
-}
-
-// The test certificate and key, made once and checked in (tests/data/tls: self-signed for
-// 127.0.0.1 and localhost, valid for 100 years). `sourceDir`: the source tree's root.
-inline QString testTlsCertificate(const QString &sourceDir)
-{
-    return sourceDir + QStringLiteral("/tests/data/tls/cert.pem");
-}
-inline QString testTlsKey(const QString &sourceDir)
-{
-    return sourceDir + QStringLiteral("/tests/data/tls/key.pem");
 }
 
 class RawHttpClient

@@ -20,6 +20,10 @@ namespace {
 // How long to stop accepting after the process ran out of file descriptors.
 constexpr int AcceptPauseMs = 200;
 constexpr int SweepIntervalMs = 1000;
+// How often a connection whose reading waits for its answer to leave is looked at.
+constexpr int DrainPollMs = 10;
+// What a refused TLS connection reads from the system at a time while it is drained.
+constexpr qint64 RejectedReadChunk = 64 * 1024;
 
 } // namespace
 
@@ -30,6 +34,9 @@ ConnectionGuard::ConnectionGuard(const ConnectionLimits &limits, QObject *parent
     m_sweeper.setInterval(SweepIntervalMs);
     connect(&m_sweeper, &QTimer::timeout, this, &ConnectionGuard::sweep);
     m_sweeper.start();
+
+    m_drainPoll.setInterval(DrainPollMs);
+    connect(&m_drainPoll, &QTimer::timeout, this, &ConnectionGuard::drainHeldOutput);
 
     m_resumeAccepting.setSingleShot(true);
     m_resumeAccepting.setInterval(AcceptPauseMs);
@@ -330,7 +337,7 @@ bool ConnectionGuard::evictIdlest()
 {
     Connection *idlest = nullptr;
     for (Connection *c : std::as_const(m_connections)) {
-        if (!c->socket || !c->idle() || c->socket->bytesToWrite() > 0)
+        if (!c->socket || !c->idle() || outputPending(c->socket))
             continue;
         if (!idlest || c->lastActivity.elapsed() > idlest->lastActivity.elapsed())
             idlest = c;
@@ -394,6 +401,11 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
     // QHttpServer must not read this socket again.
     disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { scan(socket); });
+    if (tlsTransport(socket)) {
+        // QSslSocket's TCP socket would take all the system has (megabytes) and hold it
+        // three times over while decrypting: drained in small steps instead.
+        socket->setReadBufferSize(RejectedReadChunk);
+    }
     char scratch[16384];
     while (socket->read(scratch, sizeof scratch) > 0) {
     }
@@ -404,7 +416,7 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
     reply.headers += headers;
     socket->write(reply.serialize(false, true));
     socket->flush();
-    if (socket->bytesToWrite() == 0)
+    if (!outputPending(socket))
         platform::shutdownWrite(socket->socketDescriptor());
     else
         socket->disconnectFromHost();
@@ -431,30 +443,88 @@ bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket, bool *authorize
 void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
 {
     Connection *c = m_connections.value(socket);
-    // TLS sockets read the encrypted stream underneath: not held (a half-close over TLS
-    // can still lose its answer).
-    if (!c || c->holding || c->unanswered == 0 || qobject_cast<QSslSocket *>(socket) ||
-        socket->isTransactionStarted() || socket->state() != QAbstractSocket::ConnectedState)
+    if (c && c->unanswered > 0)
+        hold(*c);
+}
+
+void ConnectionGuard::hold(Connection &c)
+{
+    QTcpSocket *socket = c.socket;
+    if (c.holding || !socket || socket->isTransactionStarted() ||
+        socket->state() != QAbstractSocket::ConnectedState)
         return;
     // QAbstractSocket stops reading from the system (and so cannot see end-of-stream)
     // while its buffer is full. An empty buffer gets one byte, taken out again on release;
     // signals are blocked so that nobody reads meanwhile.
     if (socket->bytesAvailable() == 0) {
         socket->ungetChar('\n');
-        ++c->scannedUnread;
-        c->hostageByte = true;
+        ++c.scannedUnread;
+        c.hostageByte = true;
     }
+    // On a QSslSocket this also limits the TCP socket beneath it, and QSslSocket takes no
+    // more encrypted bytes from that socket while its own buffer is full. That socket's
+    // buffer is usually empty (everything received was decrypted): it gets a byte too, or
+    // it would read the client's end-of-stream and close the connection.
     socket->setReadBufferSize(1);
+    if (QTcpSocket *transport = tlsTransport(socket);
+        transport && transport->bytesAvailable() == 0) {
+        transport->ungetChar('\0');
+        c.transportHostageByte = true;
+    }
     socket->blockSignals(true);
-    c->holding = true;
+    c.holding = true;
+}
+
+bool ConnectionGuard::outputPending(QTcpSocket *socket)
+{
+    if (socket->bytesToWrite() > 0)
+        return true;
+    // A QSslSocket counts only what it has not encrypted yet.
+    const QTcpSocket *transport = tlsTransport(socket);
+    return transport && transport->bytesToWrite() > 0;
+}
+
+void ConnectionGuard::drainHeldOutput()
+{
+    const QList<QTcpSocket *> draining = m_draining.values();
+    for (QTcpSocket *socket : draining) {
+        Connection *c = m_connections.value(socket);
+        if (!c || !c->holding || c->unanswered > 0) {
+            m_draining.remove(socket);
+            continue;
+        }
+        if (socket->state() == QAbstractSocket::ConnectedState && outputPending(socket)) {
+            socket->flush();
+            if (outputPending(socket))
+                continue;
+        }
+        m_draining.remove(socket);
+        releaseHold(*c);
+    }
+    if (m_draining.isEmpty())
+        m_drainPoll.stop();
+}
+
+QTcpSocket *ConnectionGuard::tlsTransport(QTcpSocket *socket)
+{
+    // QSslSocket reads and writes the connection through a plain QTcpSocket, its child.
+    if (!qobject_cast<QSslSocket *>(socket))
+        return nullptr;
+    return socket->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly);
 }
 
 void ConnectionGuard::releaseHold(Connection &c)
 {
     if (!c.holding)
         return;
-    c.holding = false;
     QTcpSocket *socket = c.socket;
+    QTcpSocket *transport = tlsTransport(socket);
+    if (transport) {
+        // Encrypt the answer and hand it to the system now (still held: nothing is read),
+        // before reading resumes and may find the client's end-of-stream.
+        socket->flush();
+    }
+    c.holding = false;
     socket->blockSignals(false);
     if (c.hostageByte) {
         c.hostageByte = false;
@@ -462,12 +532,23 @@ void ConnectionGuard::releaseHold(Connection &c)
         if (socket->read(&byte, 1) == 1)
             --c.scannedUnread;
     }
+    if (c.transportHostageByte) {
+        c.transportHostageByte = false;
+        char byte = 0;
+        if (transport)
+            transport->read(&byte, 1);
+    }
     // Reading from the system resumes (Qt enables its read notifier again).
     socket->setReadBufferSize(0);
     if (socket->state() == QAbstractSocket::UnconnectedState) {
         // It failed while held (its signal was blocked): QHttpServer and the guard let go.
         Q_EMIT socket->disconnected();
         return;
+    }
+    if (transport && transport->bytesAvailable() > 0) {
+        // Encrypted bytes that waited beneath QSslSocket: it decrypts them when its
+        // transport signals them.
+        QMetaObject::invokeMethod(transport, &QTcpSocket::readyRead, Qt::QueuedConnection);
     }
     if (socket->bytesAvailable() > 0)
         QMetaObject::invokeMethod(socket, &QTcpSocket::readyRead, Qt::QueuedConnection);
@@ -479,8 +560,23 @@ void ConnectionGuard::answered(QTcpSocket *socket)
     if (!c)
         return;
     c->unanswered = std::max(0, c->unanswered - 1);
-    if (c->unanswered == 0)
+    // The answer goes to the system now: Qt reads on from the connection after this, and
+    // if it finds the client's end-of-stream it closes the connection at once, dropping
+    // whatever it had not sent yet (a half-close after a request answered at once).
+    socket->flush();
+    if (c->unanswered == 0 && socket->state() == QAbstractSocket::ConnectedState &&
+        outputPending(socket)) {
+        // More than the system takes now (a large answer, a slow reader): reading waits
+        // until it has all left.
+        hold(*c);
+        if (c->holding) {
+            m_draining.insert(socket);
+            if (!m_drainPoll.isActive())
+                m_drainPoll.start();
+        }
+    } else if (c->unanswered == 0) {
         releaseHold(*c);
+    }
     c = m_connections.value(socket);
     if (!c)
         return;
@@ -531,7 +627,7 @@ void ConnectionGuard::sweep()
                 Q_EMIT requestRejected(socket->peerAddress().toString(), 408, detail);
             }
         } else if (c->idle() && c->lastActivity.hasExpired(m_limits.idleTimeoutMs) &&
-                   socket->bytesToWrite() == 0) {
+                   !outputPending(socket)) {
             socket->disconnectFromHost();
         }
     }
@@ -539,11 +635,14 @@ void ConnectionGuard::sweep()
 
 void ConnectionGuard::stopReading()
 {
+    m_draining.clear();
+    m_drainPoll.stop();
     for (Connection *c : std::as_const(m_connections)) {
         if (QTcpSocket *socket = c->socket) {
             disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
             c->holding = false;
             c->hostageByte = false;
+            c->transportHostageByte = false;
             socket->blockSignals(false);
         }
     }
@@ -562,9 +661,9 @@ void ConnectionGuard::closeAllConnections(int graceMs)
         const QList<Connection *> connections = m_connections.values();
         for (Connection *c : connections) {
             QTcpSocket *socket = c->socket;
-            if (socket && socket->bytesToWrite() > 0) {
+            if (socket && outputPending(socket)) {
                 socket->flush();
-                pending = pending || socket->bytesToWrite() > 0;
+                pending = pending || outputPending(socket);
             }
         }
         if (!pending || waited.hasExpired(graceMs))
@@ -586,6 +685,7 @@ void ConnectionGuard::forget(QTcpSocket *socket)
         delete c;
     }
     m_afterRead.remove(socket);
+    m_draining.remove(socket);
 }
 
 } // namespace agmem

@@ -9,6 +9,7 @@
 #include <QHostAddress>
 #include <QPointer>
 #include <QQueue>
+#include <QSet>
 #include <QSslConfiguration>
 #include <QTcpServer>
 #include <QTimer>
@@ -62,8 +63,11 @@ public:
     bool takeCloseAfterResponse(QTcpSocket *socket, bool *authorizedFromHead = nullptr);
     // The API did not answer at once (a push waits for its group commit): nothing more is
     // read from the connection until answered(), so a client's end-of-stream (a half-close
-    // after its request) cannot make Qt close the connection before the answer is out.
+    // after its request, with or without a TLS close_notify) cannot make Qt close the
+    // connection before the answer is out.
     void awaitAnswer(QTcpSocket *socket);
+    // An answer was written: it is sent at once, and what the system does not take yet
+    // holds reading again until it has (for the same reason).
     void answered(QTcpSocket *socket);
     // No request is read from any connection any more (the start of a stop).
     void stopReading();
@@ -128,10 +132,13 @@ private:
         // transaction open; bytesAvailable() when that was decided.
         bool cutPending = false;
         qint64 availableAtCut = 0;
-        // Reading is held until the pending answer is written (awaitAnswer()).
+        // Reading is held until the pending answer is written (awaitAnswer()) and has left
+        // (answered()).
         bool holding = false;
         // The guard put one byte at the front of the read buffer for the hold.
         bool hostageByte = false;
+        // Likewise in the read buffer of the TCP socket beneath a QSslSocket.
+        bool transportHostageByte = false;
         // An event stream: never idle (see markStreaming).
         bool streaming = false;
 
@@ -152,7 +159,11 @@ private:
     void rejectWhenAnswered(Connection &c);
     void cutReadBuffer(Connection &c, qint64 keep);
     void continueIfNext(Connection &c);
+    void hold(Connection &c);
     void releaseHold(Connection &c);
+    void drainHeldOutput();
+    static QTcpSocket *tlsTransport(QTcpSocket *socket);
+    static bool outputPending(QTcpSocket *socket);
     bool evictIdlest();
     int connectionsFrom(const QHostAddress &peer) const;
     void sweep();
@@ -162,6 +173,9 @@ private:
     QHash<QTcpSocket *, Connection *> m_connections;
     QTimer m_sweeper;
     QTimer m_resumeAccepting;
+    // Connections held until their answers have left (answered()), looked at by m_drainPoll.
+    QSet<QTcpSocket *> m_draining;
+    QTimer m_drainPoll;
     bool m_hookedNewConnection = false;
     bool m_sendsContinue = true;
     // The after-read slot of each connection (httpServerReconnected()).

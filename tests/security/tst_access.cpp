@@ -199,14 +199,6 @@ private:
     // Polls until `request` answers `status` (keys created or revoked elsewhere are seen
     // after the server's key refresh).
     bool waitForStatus(const std::function<int()> &request, int status, int timeoutMs = 6000);
-
-    // Makes a self-signed certificate for 127.0.0.1 (once); false when openssl failed.
-    bool ensureCertificate();
-    QString certificateFile() const { return m_tlsDir.filePath(u"cert.pem"_s); }
-    QString keyFile() const { return m_tlsDir.filePath(u"key.pem"_s); }
-    QString otherKeyFile() const { return m_tlsDir.filePath(u"other-key.pem"_s); }
-
-    QTemporaryDir m_tlsDir;
 };
 
 #define VERIFY_UNCHANGED(s, before)                                                                \
@@ -1129,17 +1121,16 @@ void TstAccess::timestampOutsideYearsRefused()
     VERIFY_UNCHANGED(s, before);
 }
 
-// HTTPS with a certificate made now: push, pull and keep-alive on one TLS connection.
+// HTTPS with the test certificate: push, pull and keep-alive on one TLS connection.
 void TstAccess::tls()
 {
     QVERIFY(QSslSocket::supportsSsl());
-    QVERIFY(ensureCertificate());
-    const QList<QSslCertificate> certs = QSslCertificate::fromPath(certificateFile());
+    const QList<QSslCertificate> certs = QSslCertificate::fromPath(testTlsCertificate());
     QCOMPARE(certs.size(), 1);
 
     Server s = start(Mode::Required, [&](agmem::ServerConfig &c) {
-        c.tlsCertificate = certificateFile();
-        c.tlsKey = keyFile();
+        c.tlsCertificate = testTlsCertificate();
+        c.tlsKey = testTlsKey();
     });
     QVERIFY(s.port);
     QCOMPARE(s.server->controller()->url().scheme(), u"https"_s);
@@ -1200,35 +1191,6 @@ void TstAccess::tlsBadFiles_data()
         << u"USE-REAL"_s << u"USE-OTHER"_s << u"does not belong to the certificate"_s;
 }
 
-bool TstAccess::ensureCertificate()
-{
-    if (QFile::exists(certificateFile()) && QFile::exists(keyFile()) &&
-        QFile::exists(otherKeyFile()))
-        return true;
-    if (!m_tlsDir.isValid())
-        return false;
-    QProcess openssl;
-    openssl.start(u"openssl"_s, {u"req"_s, u"-x509"_s, u"-newkey"_s, u"rsa:2048"_s, u"-nodes"_s,
-                                 u"-days"_s, u"1"_s, u"-subj"_s, u"/CN=127.0.0.1"_s, u"-addext"_s,
-                                 u"subjectAltName=IP:127.0.0.1"_s, u"-keyout"_s, keyFile(),
-                                 u"-out"_s, certificateFile()});
-    if (!openssl.waitForFinished(60000) || openssl.exitStatus() != QProcess::NormalExit ||
-        openssl.exitCode() != 0) {
-        qWarning() << "openssl failed:" << openssl.errorString() << openssl.readAllStandardError();
-        return false;
-    }
-    // A second key that belongs to no certificate here.
-    QProcess other;
-    other.start(u"openssl"_s, {u"genpkey"_s, u"-algorithm"_s, u"RSA"_s, u"-pkeyopt"_s,
-                               u"rsa_keygen_bits:2048"_s, u"-out"_s, otherKeyFile()});
-    if (!other.waitForFinished(60000) || other.exitStatus() != QProcess::NormalExit ||
-        other.exitCode() != 0) {
-        qWarning() << "openssl failed:" << other.errorString() << other.readAllStandardError();
-        return false;
-    }
-    return true;
-}
-
 // A bad or missing certificate or key stops the start with a clear error: never a
 // fallback to plain HTTP.
 void TstAccess::tlsBadFiles()
@@ -1238,9 +1200,8 @@ void TstAccess::tlsBadFiles()
     QFETCH(QString, expectedInError);
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    QVERIFY(ensureCertificate());
-    const QString realCert = certificateFile();
-    const QString realKey = keyFile();
+    const QString realCert = testTlsCertificate();
+    const QString realKey = testTlsKey();
     const QString cert = dir.filePath(u"cert.pem"_s);
     const QString key = dir.filePath(u"key.pem"_s);
     const auto write = [](const QString &path, const QString &content, const QString &real) {
@@ -1256,7 +1217,7 @@ void TstAccess::tlsBadFiles()
     };
     write(cert, certContent, realCert);
     if (keyContent == u"USE-OTHER")
-        QVERIFY(QFile::copy(otherKeyFile(), key));
+        QVERIFY(QFile::copy(testTlsOtherKey(), key));
     else
         write(key, keyContent == u"USE-CERT" ? u"USE-REAL"_s : keyContent,
               keyContent == u"USE-CERT" ? realCert : realKey);
