@@ -61,8 +61,15 @@ void StoreReader::seed(const AgentsSnapshotPtr &snapshot)
     m_engine.reserve(snapshot->agents.size(), std::min<qsizetype>(facts, 1 << 22));
     for (const AgentState &agent : snapshot->agents)
         m_engine.restore(agent);
+    // Read changes after the newest agent row the snapshot holds, not after the sequence it
+    // claims: on PostgreSQL another instance may have committed between the server's load
+    // and its reading the sequence (commits take their sequence in order, under the state
+    // row's lock, so everything up to an agent's sequence is in the load).
+    quint64 newest = 0;
+    for (const AgentState &agent : snapshot->agents)
+        newest = std::max(newest, agent.sequence);
     m_state = {};
-    m_state.sequence = snapshot->sequence;
+    m_state.sequence = std::min(snapshot->sequence, newest);
     m_seeded = true;
 }
 

@@ -829,17 +829,18 @@ void TstDashboard::readerStartsFromServerSnapshot()
     QVERIFY(writer.push(u"agent-1"_s, {u"f1"_s}));
     QVERIFY(writer.push(u"agent-2"_s, {u"f2"_s}));
 
-    const auto seeded = [&](quint64 sequence) {
+    // The agents' rows as of `rows`; the snapshot says `sequence`.
+    const auto seeded = [&](quint64 rows, quint64 sequence) {
         MergeEngine fake;
-        fake.apply(u"agent-1"_s, Contribution{1, {}, {u"seeded"_s}}, 1, 1);
-        fake.apply(u"agent-2"_s, Contribution{2, {}, {u"f2"_s}}, 2, 2);
-        fake.apply(u"gone"_s, Contribution{2, {}, {u"gone-fact"_s}}, 2, 2);
+        fake.apply(u"agent-1"_s, Contribution{1, {}, {u"seeded"_s}}, 1, rows - 1);
+        fake.apply(u"agent-2"_s, Contribution{2, {}, {u"f2"_s}}, 2, rows);
+        fake.apply(u"gone"_s, Contribution{2, {}, {u"gone-fact"_s}}, 2, rows);
         fake.setSequence(sequence);
         return fake.snapshot();
     };
     {
         StoreReader reader(config().store);
-        reader.seed(seeded(writer.engine.sequence()));
+        reader.seed(seeded(2, writer.engine.sequence()));
         const LiveDeltaPtr first = readDelta(reader);
         QVERIFY(first);
         QVERIFY(first->reset);
@@ -859,13 +860,26 @@ void TstDashboard::readerStartsFromServerSnapshot()
         QCOMPARE(next->changedFacts, (QList<QPair<QString, qint64>>{{u"f3"_s, qint64(1)}}));
     }
     {
+        // A snapshot whose sequence is newer than its agent rows (PostgreSQL: another
+        // instance committed between the server's load and its reading the sequence):
+        // changes are read after the newest row it holds, so agent-1's f3 (sequence 3)
+        // is not lost.
+        StoreReader reader(config().store);
+        reader.seed(seeded(2, writer.engine.sequence()));
+        const LiveDeltaPtr first = readDelta(reader);
+        QVERIFY(first);
+        QCOMPARE(*first->allFacts, (std::vector<QString>{u"f2"_s, u"f3"_s, u"seeded"_s}));
+    }
+    {
         // Ahead of the database (another one, or reset since): read in full instead.
         StoreReader reader(config().store);
-        reader.seed(seeded(writer.engine.sequence() + 5));
+        reader.seed(seeded(10, 10));
         const LiveDeltaPtr first = readDelta(reader);
         QVERIFY(first);
         QVERIFY(first->reset);
+        QCOMPARE(first->changedAgents.size(), 2);
         QCOMPARE(*first->allFacts, (std::vector<QString>{u"f2"_s, u"f3"_s, u"seeded"_s}));
+        QCOMPARE(first->allHolders->value(u"f2"_s), qint64(1));
     }
 }
 
