@@ -3,7 +3,8 @@
 # thread records the gaps between its ticks) of the real app with its window:
 #   load:   the worst stall while bench/push.lua pushes at full speed, one run per tab shown;
 #   launch: with 1,000,000 facts in the store (100 agents x 10,000), how long until the
-#           window is painted, the server serves and the first snapshot is shown; then
+#           window is painted, the server serves (/health, then a whole /pull answered)
+#           and the first snapshot is shown; then
 #           the stall of a push that replaces 10,000 of the million facts;
 #   outage: PostgreSQL hangs (its processes stopped with SIGSTOP for OUTAGE seconds, so
 #           connections neither answer nor fail): the worst stall, when the window shows
@@ -108,6 +109,21 @@ app_url() { sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$1" | head -1; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (a - b) / 1000 }'; } # later earlier (ms)
 has_url() { [ -n "$(app_url "$1")" ]; }
 has_mark() { [ -n "$(mark "$1" "$2")" ]; }
+# CPU seconds a process's threads used so far (load-independent, unlike the wall times):
+# all of them, the main (GUI) thread, or those whose name starts with a prefix.
+cpu_of() { # pid [main | thread-name-prefix]
+    local sum=0 t ticks
+    for t in /proc/"$1"/task/*; do
+        case "${2:-}" in
+        "") ;;
+        main) [ "${t##*/}" = "$1" ] || continue ;;
+        *) case "$(cat "$t/comm" 2>/dev/null)" in "$2"*) ;; *) continue ;; esac ;;
+        esac
+        ticks=$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')
+        sum=$((sum + ${ticks:-0}))
+    done
+    awk -v t="$sum" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
 
 # 100 pushes of 10,000 facts each (64 hex characters, as agmem's SHA-256 hashes), over HTTP;
 # ROUND shifts the facts of agent 0 (a push that replaces all its 10,000).
@@ -152,8 +168,16 @@ launch_runs() {
         url=$(app_url "$work/run/err")
         wait_for 30 curl -sf -o /dev/null --max-time 1 "$url/health" || { echo "gui-stall: no answer"; exit 1; }
         local serving; serving=$(now_ms)
+        local cpu_serving; cpu_serving=$(cpu_of "$pid" agmem-server)
+        # The whole merged view (1M facts, ~68 MB of JSON): the first /pull answered.
+        curl -sf -o /dev/null --max-time 60 "$url/pull" || { echo "gui-stall: no /pull"; exit 1; }
+        local pulled; pulled=$(now_ms)
         wait_for 60 has_mark "$work/run/err" 'first snapshot shown' ||
             { echo "gui-stall: no snapshot"; tail "$work/run/err"; exit 1; }
+        local cpu_reader cpu_gui cpu_all
+        cpu_reader=$(cpu_of "$pid" agmem-window-re)
+        cpu_gui=$(cpu_of "$pid" main)
+        cpu_all=$(cpu_of "$pid")
         local shown filled
         shown=$(mark "$work/run/err" 'window shown')
         filled=$(mark "$work/run/err" 'first snapshot shown')
@@ -167,9 +191,11 @@ launch_runs() {
         sleep 3
         kill -TERM "$pid"; wait "$pid" || true; pid=
         read -r worst p999 p99 p50 < <(probe_line "$work/run/err")
-        printf 'launch %s   window painted %5.2f s, serving %5.2f s, facts shown %5.2f s after start (RSS %s MB, load %s)\n' \
-            "$n" "$(secs "$shown" "$t0")" "$(secs "$serving" "$t0")" \
+        printf 'launch %s   window painted %5.2f s, serving %5.2f s, first /pull %5.2f s, facts shown %5.2f s after start (RSS %s MB, load %s)\n' \
+            "$n" "$(secs "$shown" "$t0")" "$(secs "$serving" "$t0")" "$(secs "$pulled" "$t0")" \
             "$(secs "$filled" "$t0")" "$rss" "$load"
+        printf '          CPU: server thread %s s when serving; when the facts were shown: window reader %s s, GUI thread %s s, process %s s\n' \
+            "$cpu_serving" "$cpu_reader" "$cpu_gui" "$cpu_all"
         printf '          push replacing 10,000 of 1M facts: worst stall %s ms  p99.9 %s ms  p99 %s ms  p50 %s ms\n' \
             "$worst" "$p999" "$p99" "$p50"
         grep 'stall probe (at exit, whole run) sections: ' "$work/run/err" | tail -1 |

@@ -43,6 +43,36 @@ bool CodePointLess::operator()(const QString &a, const QString &b) const
     return a.size() < b.size();
 }
 
+namespace detail {
+
+CodePointKey codePointKey(const QString &s, quint32 index)
+{
+    // As CodePointLess: surrogates after E000..FFFF. A unit maps to 1..0x10000 (0: past the
+    // end), so a shorter string's key is below a longer one's with the same start; equal
+    // keys (the same first eight units) are told apart by the strings.
+    const auto unit = [&s](qsizetype i) -> quint64 {
+        if (i >= s.size())
+            return 0;
+        const char16_t u = s[i].unicode();
+        const quint64 fixed = u >= 0xE000 ? u - 0x800 : u >= 0xD800 ? u + 0x2000 : u;
+        return fixed + 1;
+    };
+    CodePointKey key;
+    // 17 bits a unit: three in each half, then two more (the rest of the 64 bits).
+    key.high = (unit(0) << 47) | (unit(1) << 30) | (unit(2) << 13) | (unit(3) >> 4);
+    key.low = ((unit(3) & 0xF) << 60) | (unit(4) << 43) | (unit(5) << 26) | (unit(6) << 9) |
+              (unit(7) >> 8);
+    key.index = index;
+    return key;
+}
+
+} // namespace detail
+
+void sortByCodePoint(std::vector<QString> &strings)
+{
+    sortByCodePoint(strings, [](const QString &s) -> const QString & { return s; });
+}
+
 MergeEngine::MergeEngine(MergeMode mode)
     : m_mode(mode)
 {}
@@ -262,6 +292,14 @@ void MergeEngine::restore(const AgentState &state)
         addContribution(*agent.current);
 }
 
+void MergeEngine::reserve(qsizetype agents, qsizetype facts)
+{
+    if (agents > m_agents.capacity())
+        m_agents.reserve(agents);
+    if (size_t(facts) > m_factHolders.size())
+        m_factHolders.reserve(size_t(facts));
+}
+
 void MergeEngine::removeAgent(const QString &agentId)
 {
     const auto it = m_agents.find(agentId);
@@ -312,6 +350,10 @@ void MergeEngine::publish() const
         u.facts.reserve(m_factHolders.size());
         for (const auto &[fact, holders] : m_factHolders)
             u.facts.push_back({fact, 0, true});
+        // In order already: the answer then only checks it (a million facts at start-up).
+        const auto keyOf = [](const ViewEntry &e) -> const QString & { return e.key; };
+        sortByCodePoint(u.topics, keyOf);
+        sortByCodePoint(u.facts, keyOf);
     } else {
         u.topics.swap(m_topicJournal);
         u.facts.swap(m_factJournal);
@@ -359,7 +401,7 @@ QByteArray MergeEngine::buildPullJson() const
     facts.reserve(m_factHolders.size());
     for (const auto &entry : m_factHolders)
         facts.push_back(entry.first);
-    std::sort(facts.begin(), facts.end(), CodePointLess{});
+    sortByCodePoint(facts);
 
     QByteArray out;
     qsizetype factBytes = 0;

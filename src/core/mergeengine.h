@@ -10,6 +10,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,14 @@ struct CodePointLess
 
 // What one agent adds to the merged view. Topics and facts are kept sorted, so two
 // contributions are equal exactly when they hold the same counts and facts.
+// Sorts many strings in code point order (CodePointLess) fast: by a key of their first
+// eight UTF-16 units packed into integers (compared without touching the strings, which
+// lie scattered over the heap), the strings themselves only where those keys tie.
+// `keyOf(item)` gives the item's string.
+void sortByCodePoint(std::vector<QString> &strings);
+template <typename T, typename KeyOf>
+void sortByCodePoint(std::vector<T> &items, KeyOf keyOf);
+
 struct Contribution
 {
     Instant timestamp = 0;
@@ -75,6 +84,16 @@ struct AgentState
     quint64 sequence = 0;
 };
 
+// An engine's agents at a sequence, handed to another thread (the window's reader seeds
+// its engine from what the server loaded instead of reading it all again): a copy of the
+// implicitly shared hash, so taking it costs nothing and it never changes.
+struct AgentsSnapshot
+{
+    quint64 sequence = 0;
+    QHash<QString, AgentState> agents;
+};
+using AgentsSnapshotPtr = std::shared_ptr<const AgentsSnapshot>;
+
 // The merged view, kept incrementally: a total per topic and, per fact, how many agents
 // hold it. Applying a push costs the size of the agent's old and new summaries; a pull
 // costs the size of the answer, never the length of the history.
@@ -111,6 +130,9 @@ public:
                quint64 sequence);
     // Loads an agent's stored state (start-up and catch-up).
     void restore(const AgentState &state);
+    // Room for this many agents and distinct facts (before restoring many at once: growing
+    // a hash of a million facts step by step rehashes it again and again).
+    void reserve(qsizetype agents, qsizetype facts);
     void removeAgent(const QString &agentId);
     void clear();
 
@@ -122,6 +144,10 @@ public:
     int contributingAgents() const { return m_contributors; }
     qsizetype agentCount() const { return m_agents.size(); }
     const QHash<QString, AgentState> &agents() const { return m_agents; }
+    AgentsSnapshotPtr snapshot() const
+    {
+        return std::make_shared<const AgentsSnapshot>(AgentsSnapshot{m_sequence, m_agents});
+    }
     const TopicTotals &topicTotals() const { return m_topicTotals; }
     const FactHolders &factHolders() const { return m_factHolders; }
     std::optional<Instant> lastUpdated() const;
@@ -160,5 +186,44 @@ private:
     mutable bool m_unpublished = true;
     mutable std::shared_ptr<PullAnswer> m_answer;
 };
+
+namespace detail {
+
+struct CodePointKey
+{
+    quint64 high = 0;
+    quint64 low = 0;
+    quint32 index = 0;
+};
+CodePointKey codePointKey(const QString &s, quint32 index);
+// Sorts the keys; `stringAt(index)` gives the string of a key, for ties.
+template <typename StringAt>
+void sortKeys(std::vector<CodePointKey> &keys, StringAt stringAt)
+{
+    std::sort(keys.begin(), keys.end(), [&](const CodePointKey &a, const CodePointKey &b) {
+        if (a.high != b.high)
+            return a.high < b.high;
+        if (a.low != b.low)
+            return a.low < b.low;
+        return CodePointLess{}(stringAt(a.index), stringAt(b.index));
+    });
+}
+
+} // namespace detail
+
+template <typename T, typename KeyOf>
+void sortByCodePoint(std::vector<T> &items, KeyOf keyOf)
+{
+    std::vector<detail::CodePointKey> keys;
+    keys.reserve(items.size());
+    for (size_t i = 0; i < items.size(); ++i)
+        keys.push_back(detail::codePointKey(keyOf(items[i]), quint32(i)));
+    detail::sortKeys(keys, [&](quint32 i) -> const QString & { return keyOf(items[i]); });
+    std::vector<T> sorted;
+    sorted.reserve(items.size());
+    for (const detail::CodePointKey &k : keys)
+        sorted.push_back(std::move(items[k.index]));
+    items.swap(sorted);
+}
 
 } // namespace agmem

@@ -105,8 +105,10 @@ bool keyLess(const QString &a, const QString &b)
 // Sorts entries by key, keeping for each key only the last one (the newest change).
 void lastPerKey(std::vector<ViewEntry> &entries)
 {
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const ViewEntry &a, const ViewEntry &b) { return keyLess(a.key, b.key); });
+    const auto less = [](const ViewEntry &a, const ViewEntry &b) { return keyLess(a.key, b.key); };
+    // A full update comes sorted (MergeEngine::publish): checking is one pass.
+    if (!std::is_sorted(entries.begin(), entries.end(), less))
+        std::stable_sort(entries.begin(), entries.end(), less);
     size_t out = 0;
     for (size_t i = 0; i < entries.size(); ++i) {
         if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key)

@@ -83,6 +83,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
     , m_config(config)
 {
     initGuiResources();
+    m_monotonic.start();
     // The window never waits on the database: any store use on this thread is a bug
     // (counted and logged by Store; the tests check the count).
     Store::forbidThread(thread());
@@ -141,7 +142,7 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
                        " padding: 8px; border-radius: 4px; }"));
     m_databaseBanner->hide();
     m_ui->centralLayout->insertWidget(1, m_databaseBanner);
-    m_readerWatch.setInterval(250);
+    m_readerWatch.setInterval(ReaderWatchMs);
     connect(&m_readerWatch, &QTimer::timeout, this, &MainWindow::checkReader);
     m_readerWatch.start();
     m_keysPage->setReader(m_reader.get());
@@ -209,6 +210,15 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
             startServer();
     });
     connect(&m_controller, &ServerController::mergeChanged, this, &MainWindow::scheduleRefresh);
+    // What the server loaded: the reader starts from it (its own thread copies it into its
+    // engine) and reads only what changed since. Queued before `started` asks to refresh.
+    connect(&m_controller, &ServerController::loaded, this,
+            [this](const AgentsSnapshotPtr &snapshot) {
+                if (m_live.loaded())
+                    return;
+                StoreReader *reader = m_reader->reader();
+                m_reader->post([reader, snapshot] { reader->seed(snapshot); });
+            });
     connect(&m_controller, &ServerController::requestsFinished, this,
             [this](const QList<RequestEvent> &events) {
                 m_activity->append(events);
@@ -621,7 +631,7 @@ void MainWindow::refreshNow()
     request.pushMinutesMaxRows = PushRateChart::MaxSeedRows;
     m_refreshInFlight = true;
     m_refreshAgain = false;
-    m_inFlight.start();
+    m_refreshSentMs = nowMs();
     StoreReader *reader = m_reader->reader();
     m_reader->post([reader, request] { reader->refresh(request); });
 }
@@ -630,9 +640,9 @@ void MainWindow::applyDelta(const LiveDeltaPtr &delta)
 {
     const StallProbe::Scope probe("refresh");
     m_refreshInFlight = false;
-    if (m_troubleSince.isValid()) {
-        m_troubleSince = {};
-        m_troubleText.clear();
+    m_refreshFailed = false;
+    if (m_troubleSinceMs >= 0) {
+        clearTrouble();
         updateDatabaseBanner();
     }
     if (std::exchange(m_refreshAgain, false))
@@ -677,39 +687,72 @@ void MainWindow::applyDelta(const LiveDeltaPtr &delta)
 void MainWindow::onRefreshFailed(const QString &error)
 {
     m_refreshInFlight = false;
-    if (!m_troubleSince.isValid())
-        m_troubleSince = QDateTime::currentDateTime();
-    m_troubleText = error;
+    m_refreshFailed = true;
+    noteTrouble(nowMs(), error);
     updateDatabaseBanner();
     if (std::exchange(m_refreshAgain, false))
         scheduleRefresh();
 }
 
-// Every quarter second: a reader that has not answered for a while may be reading a lot
-// or waiting on a database that does not answer (a hung server, a lost network): a ping
-// on a second connection tells which. A reader that failed is asked again.
+qint64 MainWindow::nowMs() const
+{
+    return m_clock ? m_clock() : m_monotonic.elapsed();
+}
+
+void MainWindow::setClock(std::function<qint64()> monotonicMs)
+{
+    m_clock = std::move(monotonicMs);
+    // Times taken with the old clock mean nothing on the new one.
+    m_pingSentMs = -1;
+    m_refreshSentMs = nowMs();
+    if (m_troubleSinceMs >= 0)
+        m_troubleSinceMs = nowMs();
+}
+
+void MainWindow::noteTrouble(qint64 sinceMs, const QString &text)
+{
+    if (m_troubleSinceMs < 0) {
+        m_troubleSinceMs = sinceMs;
+        m_troubleSince = QDateTime::currentDateTime().addMSecs(sinceMs - nowMs());
+    }
+    m_troubleText = text;
+}
+
+void MainWindow::clearTrouble()
+{
+    m_troubleSinceMs = -1;
+    m_troubleSince = {};
+    m_troubleText.clear();
+}
+
+// Every 100 ms. The database's health does not wait for a refresh: the second reader pings
+// it twice a second once reading started, and a ping that has not come back by the deadline (the
+// GUI thread knows when it asked) means the database does not answer (a hung server, a lost
+// network), while a long refresh whose pings come back is only a large read. A reader that failed
+// is asked again every two seconds.
 void MainWindow::checkReader()
 {
     constexpr int RetryMs = 2000;
-    constexpr int PingEveryMs = 1000;
-    if (m_refreshInFlight && m_inFlight.elapsed() >= m_unreachableAfterMs) {
-        if (!m_pingInFlight) {
-            if (!m_pingSent.isValid() || m_pingSent.elapsed() >= PingEveryMs) {
-                m_pingInFlight = true;
-                m_pingSent.start();
-                StoreReader *pinger = m_pinger->reader();
-                const quint64 token = ++m_pingToken;
-                m_pinger->post([pinger, token] { pinger->ping(token); });
-            }
-        } else if (m_pingSent.elapsed() >= m_unreachableAfterMs) {
-            const qint64 waited = m_pingSent.elapsed();
-            if (!m_troubleSince.isValid())
-                m_troubleSince = QDateTime::currentDateTime().addMSecs(-waited);
-            m_troubleText = tr("no answer for %n second(s)", nullptr, int(waited / 1000));
+    constexpr int PingEveryMs = 500;
+    const qint64 now = nowMs();
+    // Nothing to watch before the first read is asked for (serving at launch: the server
+    // creates the database first, and the window's first read waits for it).
+    const bool watching = m_refreshInFlight || m_live.loaded() || m_troubleSinceMs >= 0;
+    if (!m_pingInFlight) {
+        if (watching && (m_pingSentMs < 0 || now - m_pingSentMs >= PingEveryMs)) {
+            m_pingInFlight = true;
+            m_pingSentMs = now;
+            StoreReader *pinger = m_pinger->reader();
+            const quint64 token = ++m_pingToken;
+            m_pinger->post([pinger, token] { pinger->ping(token); });
         }
-    } else if (!m_refreshInFlight && m_troubleSince.isValid() && m_inFlight.elapsed() >= RetryMs) {
-        refreshNow();
+    } else if (now - m_pingSentMs >= m_unreachableAfterMs) {
+        const qint64 waited = now - m_pingSentMs;
+        noteTrouble(m_pingSentMs,
+                    tr("no answer for %n second(s)", nullptr, int(qMax<qint64>(waited / 1000, 1))));
     }
+    if (!m_refreshInFlight && m_troubleSinceMs >= 0 && now - m_refreshSentMs >= RetryMs)
+        refreshNow();
     updateDatabaseBanner();
 }
 
@@ -719,15 +762,12 @@ void MainWindow::onPinged(quint64 token, const QString &error)
         return;
     m_pingInFlight = false;
     if (error.isEmpty()) {
-        // The database answers: the reader is only busy.
-        if (m_troubleSince.isValid() && m_refreshInFlight) {
-            m_troubleSince = {};
-            m_troubleText.clear();
-        }
+        // The database answers: the reader is only busy, unless its last read failed (then
+        // its retry tells).
+        if (m_troubleSinceMs >= 0 && !m_refreshFailed)
+            clearTrouble();
     } else {
-        if (!m_troubleSince.isValid())
-            m_troubleSince = QDateTime::currentDateTime();
-        m_troubleText = error;
+        noteTrouble(m_pingSentMs, error);
     }
     updateDatabaseBanner();
 }
@@ -739,10 +779,9 @@ bool MainWindow::databaseBannerShown() const
 
 void MainWindow::updateDatabaseBanner()
 {
-    // A failure shorter than the grace period (the database being created at the first
-    // start) is not worth a banner.
-    const bool show = m_troubleSince.isValid() &&
-                      m_troubleSince.msecsTo(QDateTime::currentDateTime()) >= m_unreachableAfterMs;
+    // A failure shorter than the deadline (the database being created at the first start)
+    // is not worth a banner; a ping unanswered for that long is noted when it is due.
+    const bool show = m_troubleSinceMs >= 0 && nowMs() - m_troubleSinceMs >= m_unreachableAfterMs;
     if (show) {
         const QString text =
             tr("The database %1 cannot be reached since %2 (%3). The window shows what was read "

@@ -12,6 +12,7 @@
 #include <QPointer>
 #include <QTimer>
 
+#include <functional>
 #include <memory>
 
 class QSortFilterProxyModel;
@@ -57,8 +58,11 @@ public:
     // Asks the reader for a refresh now (normally coalesced by a timer); the views change
     // when its answer arrives.
     void refreshNow();
-    // How long the reader may take before the database counts as unreachable (tests).
+    // How long a ping may go unanswered (or reads keep failing) before the window says the
+    // database cannot be reached.
     void setUnreachableAfter(int ms) { m_unreachableAfterMs = ms; }
+    // The monotonic clock (milliseconds) the deadlines are measured with (tests).
+    void setClock(std::function<qint64()> monotonicMs);
     // File ▸ Settings: opens the dialog (not modal for the event loop: open(), not exec()).
     void showSettings();
 
@@ -72,6 +76,9 @@ private:
     void applyDelta(const LiveDeltaPtr &delta);
     void onRefreshFailed(const QString &error);
     void checkReader();
+    qint64 nowMs() const;
+    void noteTrouble(qint64 sinceMs, const QString &text);
+    void clearTrouble();
     void onPinged(quint64 token, const QString &error);
     void updateDatabaseBanner();
     void updateLoading();
@@ -114,13 +121,20 @@ private:
     // The reader's refresh in progress: one at a time, the next asked for after it.
     bool m_refreshInFlight = false;
     bool m_refreshAgain = false;
-    QElapsedTimer m_inFlight;
+    bool m_refreshFailed = false;
+    static constexpr int ReaderWatchMs = 100;
+    QElapsedTimer m_monotonic;
+    std::function<qint64()> m_clock;
+    // When the refresh in flight (or the last one) and the ping were asked for (nowMs()).
+    qint64 m_refreshSentMs = 0;
+    qint64 m_pingSentMs = -1;
     bool m_pingInFlight = false;
     quint64 m_pingToken = 0;
-    QElapsedTimer m_pingSent;
     QTimer m_readerWatch;
-    int m_unreachableAfterMs = 2000;
-    // Since when the database cannot be read (invalid: it can), and why.
+    int m_unreachableAfterMs = 1000;
+    // Since when the database cannot be read (-1: it can), by nowMs() and the wall clock
+    // (shown), and why.
+    qint64 m_troubleSinceMs = -1;
     QDateTime m_troubleSince;
     QString m_troubleText;
     QLabel *m_databaseBanner;

@@ -50,6 +50,29 @@ Store *StoreReader::writeStore(QString *error)
     return m_writeStore.get();
 }
 
+void StoreReader::seed(const AgentsSnapshotPtr &snapshot)
+{
+    if (m_loaded || !snapshot)
+        return;
+    m_engine.clear();
+    qsizetype facts = 0;
+    for (const AgentState &agent : snapshot->agents)
+        facts += agent.current ? agent.current->facts.size() : 0;
+    m_engine.reserve(snapshot->agents.size(), std::min<qsizetype>(facts, 1 << 22));
+    for (const AgentState &agent : snapshot->agents)
+        m_engine.restore(agent);
+    // Read changes after the newest agent row the snapshot holds, not after the sequence it
+    // claims: on PostgreSQL another instance may have committed between the server's load
+    // and its reading the sequence (commits take their sequence in order, under the state
+    // row's lock, so everything up to an agent's sequence is in the load).
+    quint64 newest = 0;
+    for (const AgentState &agent : snapshot->agents)
+        newest = std::max(newest, agent.sequence);
+    m_state = {};
+    m_state.sequence = std::min(snapshot->sequence, newest);
+    m_seeded = true;
+}
+
 void StoreReader::refresh(const Request &request)
 {
     auto delta = std::make_shared<LiveDelta>();
@@ -94,17 +117,23 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
     if (!counters)
         return fail();
     MergeEngine changed;
-    std::optional<StoreState> state = s->loadChanges(changed, m_loaded ? m_state.sequence : 0);
+    std::optional<StoreState> state =
+        s->loadChanges(changed, m_loaded || m_seeded ? m_state.sequence : 0);
     if (!state)
         return fail();
+    // The first snapshot shown replaces everything: read in full, or a seed and what
+    // changed after it. A seed from another database (its sequence is ahead) is dropped.
     const bool reset =
         !m_loaded || state->databaseId != m_state.databaseId || state->sequence < m_state.sequence;
-    if (reset && m_loaded) {
+    const bool reload = reset && (m_loaded || (m_seeded && state->sequence < m_state.sequence));
+    if (reload) {
         changed.clear();
         state = s->loadChanges(changed, 0);
         if (!state)
             return fail();
     }
+    const bool fromSeed = reset && m_seeded && !reload;
+    m_seeded = false;
     db.commit();
 
     // Usually in order already (SQLite compares UTF-8 bytes: code point order).
@@ -117,11 +146,29 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
     delta->reset = reset;
     delta->state = *state;
     if (reset) {
-        m_engine.clear();
-        for (const AgentState &agent : changed.agents()) {
-            m_engine.restore(agent);
-            delta->changedAgents.append(agent);
+        if (fromSeed) {
+            // The seed, less the agents gone since (a reset or a removal elsewhere), plus
+            // what changed.
+            QSet<QString> present;
+            present.reserve(counters->size());
+            for (const AgentState &agent : std::as_const(*counters))
+                present.insert(agent.agentId);
+            QStringList gone;
+            for (auto it = m_engine.agents().cbegin(); it != m_engine.agents().cend(); ++it) {
+                if (!present.contains(it.key()))
+                    gone.append(it.key());
+            }
+            for (const QString &id : std::as_const(gone))
+                m_engine.removeAgent(id);
+            for (const AgentState &agent : changed.agents())
+                m_engine.restore(agent);
+        } else {
+            // Everything was read into `changed`: it becomes the engine.
+            m_engine = std::move(changed);
         }
+        delta->changedAgents.reserve(m_engine.agentCount());
+        for (const AgentState &agent : m_engine.agents())
+            delta->changedAgents.append(agent);
         const FactHolders &holders = m_engine.factHolders();
         delta->allFacts = std::make_shared<std::vector<QString>>();
         delta->allFacts->reserve(holders.size());
@@ -131,7 +178,7 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
             delta->allFacts->push_back(fact);
             delta->allHolders->insert(fact, count);
         }
-        std::sort(delta->allFacts->begin(), delta->allFacts->end(), CodePointLess{});
+        sortByCodePoint(*delta->allFacts);
         delta->addedFacts = qsizetype(holders.size());
     } else {
         // The facts whose holder count may change, and whether they are held now: only
@@ -208,10 +255,11 @@ bool StoreReader::readSnapshot(const Request &request, LiveDelta *delta, QString
                 delta->allHolders->insert(fact, count);
             }
             // The engine's map is hashed: the window shows code-point order.
-            std::sort(delta->allFacts->begin(), delta->allFacts->end(), CodePointLess{});
+            sortByCodePoint(*delta->allFacts);
         }
     }
-    m_engine.setSequence(state->sequence);
+    // Not m_engine.setSequence(): that publishes the engine's /pull answer (a sorted,
+    // serialized copy of a million facts), which nobody asks this engine for.
     if (reset || !delta->changedAgents.isEmpty() || !delta->goneAgents.isEmpty())
         delta->topics = m_engine.topicTotals();
     delta->counters = std::move(*counters);

@@ -71,6 +71,9 @@ public:
 
     // Slots, run on the reader's thread (queue them: QMetaObject::invokeMethod).
     void refresh(const Request &request);
+    // Starts from the agents the server loaded (before the first refresh; ignored after
+    // it): the first refresh then reads only what changed since, instead of every agent.
+    void seed(const AgentsSnapshotPtr &snapshot);
     void readAgentHistory(const QString &agentId, int limit, quint64 token);
     void listKeys(quint64 token);
     void createKey(const QString &name, unsigned scopes, quint64 token);
@@ -104,6 +107,8 @@ private:
     MergeEngine m_engine;
     StoreState m_state;
     bool m_loaded = false;
+    // m_engine holds a seed (m_state.sequence is its sequence); nothing emitted yet.
+    bool m_seeded = false;
 };
 
 // Runs a StoreReader on a thread of its own; the GUI only queues calls to it. Stopping

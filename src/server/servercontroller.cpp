@@ -137,6 +137,7 @@ public:
                    "pull and fill the database. Create a key (agmem-coordinator keys create "
                    "NAME) or use --auth required.";
         }
+        Q_EMIT loaded(m_api->engine().snapshot());
         Q_EMIT started(url, exposed);
     }
 
@@ -167,6 +168,7 @@ Q_SIGNALS:
     void stopped();
     void requestsFinished(const QList<agmem::RequestEvent> &events);
     void mergeChanged(quint64 sequence);
+    void loaded(const agmem::AgentsSnapshotPtr &snapshot);
 
 private:
     // Requests are reported in batches: a queued signal per request would wake the
@@ -212,6 +214,7 @@ ServerController::ServerController(QObject *parent)
     , m_worker(new ServerWorker)
 {
     qRegisterMetaType<agmem::RequestEvent>();
+    qRegisterMetaType<agmem::AgentsSnapshotPtr>();
     m_thread.setObjectName(QStringLiteral("agmem-server"));
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
@@ -220,6 +223,7 @@ ServerController::ServerController(QObject *parent)
     connect(m_worker, &ServerWorker::stopped, this, &ServerController::onStopped);
     connect(m_worker, &ServerWorker::requestsFinished, this, &ServerController::requestsFinished);
     connect(m_worker, &ServerWorker::mergeChanged, this, &ServerController::mergeChanged);
+    connect(m_worker, &ServerWorker::loaded, this, &ServerController::loaded);
     m_thread.start();
 }
 

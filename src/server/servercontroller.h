@@ -51,6 +51,9 @@ Q_SIGNALS:
     void requestsFinished(const QList<agmem::RequestEvent> &events);
     // The merged view changed; coalesced like requestsFinished, with the newest sequence.
     void mergeChanged(quint64 sequence);
+    // The merged view the server loaded at start, just before started(): the window's
+    // reader starts from it instead of reading every agent again.
+    void loaded(const agmem::AgentsSnapshotPtr &snapshot);
 
 private:
     void onStarted(const QUrl &url, bool exposedWithoutKey);
@@ -66,3 +69,5 @@ private:
 };
 
 } // namespace agmem
+
+Q_DECLARE_METATYPE(agmem::AgentsSnapshotPtr)

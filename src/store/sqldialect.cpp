@@ -6,7 +6,59 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 
+#include <optional>
+
 namespace agmem {
+
+namespace {
+
+// A JSON array of strings as JsonWriter writes it (compact, UTF-8), decoded without a
+// QJsonDocument: a fact hash is ASCII and holds no escape, so each becomes a QString
+// straight from its bytes. Anything else (an escape, spaces, a malformed value) gives
+// nullopt and the caller takes the general parser.
+std::optional<QStringList> decodeCompactJsonStrings(QByteArrayView in)
+{
+    const char *p = in.data();
+    const char *const end = p + in.size();
+    if (p == end || *p != '[')
+        return std::nullopt;
+    ++p;
+    QStringList values;
+    if (p != end && *p == ']')
+        return ++p == end ? std::optional<QStringList>(std::move(values)) : std::nullopt;
+    // A first guess from the length (64-character hashes and their quotes and comma).
+    values.reserve(in.size() / 67 + 1);
+    while (p != end) {
+        if (*p != '"')
+            return std::nullopt;
+        const char *const start = ++p;
+        bool ascii = true;
+        while (p != end && *p != '"') {
+            const unsigned char c = static_cast<unsigned char>(*p);
+            if (c == '\\' || c < 0x20)
+                return std::nullopt;
+            if (c >= 0x80)
+                ascii = false;
+            ++p;
+        }
+        if (p == end)
+            return std::nullopt;
+        const qsizetype length = p - start;
+        values.append(ascii ? QString::fromLatin1(start, length)
+                            : QString::fromUtf8(start, length));
+        ++p; // closing quote
+        if (p == end)
+            return std::nullopt;
+        if (*p == ']')
+            return ++p == end ? std::optional<QStringList>(std::move(values)) : std::nullopt;
+        if (*p != ',')
+            return std::nullopt;
+        ++p;
+    }
+    return std::nullopt;
+}
+
+} // namespace
 
 QString SqlDialect::driver() const
 {
@@ -85,22 +137,29 @@ QStringList SqlDialect::decodeTextArray(const QString &stored) const
             s = s.mid(1);
         if (s.endsWith(u'}'))
             s.chop(1);
+        // Plain items are copied whole; only quoted ones with escapes go unit by unit.
+        values.reserve(s.size() / 67 + 1);
         qsizetype i = 0;
         while (i < s.size()) {
-            QString item;
             if (s[i] == u'"') {
-                ++i;
+                const qsizetype start = ++i;
+                while (i < s.size() && s[i] != u'"' && s[i] != u'\\')
+                    ++i;
+                QString item = s.sliced(start, i - start).toString();
                 while (i < s.size() && s[i] != u'"') {
                     if (s[i] == u'\\' && i + 1 < s.size())
                         ++i;
                     item.append(s[i++]);
                 }
+                values.append(std::move(item));
                 ++i; // closing quote
             } else {
-                while (i < s.size() && s[i] != u',')
-                    item.append(s[i++]);
+                qsizetype end = s.indexOf(u',', i);
+                if (end < 0)
+                    end = s.size();
+                values.append(s.sliced(i, end - i).toString());
+                i = end;
             }
-            values.append(item);
             ++i; // comma
         }
         return values;
@@ -110,6 +169,26 @@ QStringList SqlDialect::decodeTextArray(const QString &stored) const
     for (const QJsonValue &v : array)
         values.append(v.toString());
     return values;
+}
+
+QString SqlDialect::textArrayColumn(const QString &column) const
+{
+    return m_postgres ? column : QStringLiteral("CAST(%1 AS BLOB)").arg(column);
+}
+
+QStringList SqlDialect::decodeTextArray(const QVariant &stored) const
+{
+    if (stored.typeId() == QMetaType::QByteArray) {
+        const QByteArray bytes = stored.toByteArray();
+        if (bytes.isEmpty())
+            return {};
+        if (!m_postgres) {
+            if (std::optional<QStringList> values = decodeCompactJsonStrings(bytes))
+                return std::move(*values);
+        }
+        return decodeTextArray(QString::fromUtf8(bytes));
+    }
+    return decodeTextArray(stored.toString());
 }
 
 QString SqlDialect::encodeTimestamp(qint64 instantUs) const

@@ -4,6 +4,7 @@
 
 #include <QString>
 #include <QStringList>
+#include <QVariant>
 
 namespace agmem {
 
@@ -28,6 +29,12 @@ public:
     // Encodes a list of strings as a value for a {TEXT_ARRAY} column, and back.
     QString encodeTextArray(const QStringList &values) const;
     QStringList decodeTextArray(const QString &stored) const;
+    // The column as the loads read it: SQLite hands TEXT over as UTF-16 (a conversion and
+    // a copy of every byte), so its arrays are read as BLOB, the stored UTF-8 bytes, and
+    // decoded by decodeTextArray(const QVariant &).
+    QString textArrayColumn(const QString &column) const;
+    // A value read through textArrayColumn() (or the column itself).
+    QStringList decodeTextArray(const QVariant &stored) const;
 
     // A timestamp value for a {TIMESTAMPTZ} column.
     QString encodeTimestamp(qint64 instantUs) const;

@@ -503,17 +503,31 @@ bool Store::loadAgents(MergeEngine &engine, quint64 sinceSequence)
     QSqlQuery q(database());
     q.setForwardOnly(true);
     if (!prepare(q, QStringLiteral("SELECT agent_id, first_seen_us, last_seen_us, push_count, "
-                                   "current_timestamp_us, topic_counts, fact_hashes, sequence "
-                                   "FROM agents WHERE sequence > ?")))
+                                   "current_timestamp_us, topic_counts, %1, sequence "
+                                   "FROM agents WHERE sequence > ?")
+                        .arg(m_dialect.textArrayColumn(QStringLiteral("fact_hashes")))))
         return false;
     q.addBindValue(qint64(sinceSequence));
     if (!q.exec())
         return fail(q, QStringLiteral("load agents"));
-    while (q.next())
-        engine.restore(readAgent(q, 0));
+    // Read first, then restored: the engine's hashes are sized once for all the facts.
+    std::vector<AgentState> agents;
+    qsizetype facts = 0;
+    while (q.next()) {
+        agents.push_back(readAgent(q, 0));
+        if (agents.back().current)
+            facts += agents.back().current->facts.size();
+    }
     // A step that failed (a damaged page) ends the loop like the last row: never a silently
     // shorter result.
-    return !q.lastError().isValid() || fail(q, QStringLiteral("load agents"));
+    if (q.lastError().isValid())
+        return fail(q, QStringLiteral("load agents"));
+    // Agents often share facts: the sum is an upper bound, capped (4M buckets: 32 MB).
+    engine.reserve(engine.agentCount() + qsizetype(agents.size()),
+                   std::min<qsizetype>(qsizetype(engine.factHolders().size()) + facts, 1 << 22));
+    for (AgentState &agent : agents)
+        engine.restore(std::exchange(agent, {}));
+    return true;
 }
 
 AgentState Store::readAgent(const QSqlQuery &q, int column) const
@@ -527,10 +541,16 @@ AgentState Store::readAgent(const QSqlQuery &q, int column) const
         Contribution c;
         c.timestamp = q.value(column + 4).toLongLong();
         c.topics = decodeTopics(q.value(column + 5).toString());
-        std::sort(c.topics.begin(), c.topics.end(),
-                  [](const auto &x, const auto &y) { return CodePointLess{}(x.first, y.first); });
-        c.facts = m_dialect.decodeTextArray(q.value(column + 6).toString());
-        std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
+        const auto byTopic = [](const auto &x, const auto &y) {
+            return CodePointLess{}(x.first, y.first);
+        };
+        // Stored sorted (a contribution is): checking costs a pass, sorting a million
+        // facts again costs seconds at start-up.
+        if (!std::is_sorted(c.topics.cbegin(), c.topics.cend(), byTopic))
+            std::sort(c.topics.begin(), c.topics.end(), byTopic);
+        c.facts = m_dialect.decodeTextArray(q.value(column + 6));
+        if (!std::is_sorted(c.facts.cbegin(), c.facts.cend(), CodePointLess{}))
+            std::sort(c.facts.begin(), c.facts.end(), CodePointLess{});
         agent.current = std::move(c);
     }
     agent.sequence = q.value(column + 7).toULongLong();
@@ -546,9 +566,10 @@ std::optional<StoreState> Store::loadChanges(MergeEngine &engine, quint64 sinceS
                      QStringLiteral("SELECT s.database_id, s.sequence, s.total_pushes, "
                                     "s.merge_mode, s.reset_generation, a.agent_id, "
                                     "a.first_seen_us, a.last_seen_us, a.push_count, "
-                                    "a.current_timestamp_us, a.topic_counts, a.fact_hashes, "
+                                    "a.current_timestamp_us, a.topic_counts, %1, "
                                     "a.sequence FROM coordinator_state s LEFT JOIN agents a ON "
-                                    "a.sequence > ? WHERE s.id = 1"))) {
+                                    "a.sequence > ? WHERE s.id = 1")
+                         .arg(m_dialect.textArrayColumn(QStringLiteral("a.fact_hashes"))))) {
             m_loadChanges.reset();
             return std::nullopt;
         }
@@ -560,6 +581,8 @@ std::optional<StoreState> Store::loadChanges(MergeEngine &engine, quint64 sinceS
         return std::nullopt;
     }
     std::optional<StoreState> state;
+    std::vector<AgentState> agents;
+    qsizetype facts = 0;
     while (q.next()) {
         if (!state) {
             state.emplace();
@@ -569,10 +592,18 @@ std::optional<StoreState> Store::loadChanges(MergeEngine &engine, quint64 sinceS
             state->mergeMode = q.value(3).toString();
             state->resetGeneration = q.value(4).toLongLong();
         }
-        if (!q.isNull(5))
-            engine.restore(readAgent(q, 5));
+        if (!q.isNull(5)) {
+            agents.push_back(readAgent(q, 5));
+            if (agents.back().current)
+                facts += agents.back().current->facts.size();
+        }
     }
     q.finish();
+    // Sized once, as in loadAgents().
+    engine.reserve(engine.agentCount() + qsizetype(agents.size()),
+                   std::min<qsizetype>(qsizetype(engine.factHolders().size()) + facts, 1 << 22));
+    for (AgentState &agent : agents)
+        engine.restore(std::exchange(agent, {}));
     if (!state)
         m_lastError = QStringLiteral("the coordinator_state row is missing");
     return state;

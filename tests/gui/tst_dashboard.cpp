@@ -140,6 +140,9 @@ private Q_SLOTS:
     void loadingThenFilled();
     void databaseUnreachableBanner();
     void hangingDatabaseKeepsWindowResponsive();
+    void bannerAfterUnansweredPingDeadline();
+    void readerStartsFromServerSnapshot();
+    void windowSeededByServer();
 
 private:
     ServerConfig config() const;
@@ -780,6 +783,129 @@ void TstDashboard::hangingDatabaseKeepsWindowResponsive()
     // Other work goes on: the filter edits at once.
     child<QLineEdit>("agentFilter")->setText(u"x"_s);
     QCOMPARE(child<QLineEdit>("agentFilter")->text(), u"x"_s);
+}
+
+// The deadline runs on the window's clock (injected here): the ping to a database that
+// never answers goes out at once, and the banner shows exactly when it is overdue, saying
+// since when, whatever else the reader is doing.
+void TstDashboard::bannerAfterUnansweredPingDeadline()
+{
+    if (!QSqlDatabase::isDriverAvailable(u"QPSQL"_s))
+        QSKIP("the Qt PostgreSQL driver is not installed");
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    ServerConfig c = config();
+    QString error;
+    const auto url = StoreUrl::parse(
+        u"postgresql://agmem@127.0.0.1:%1/agmem"_s.arg(silent.serverPort()), &error);
+    QVERIFY2(url, qPrintable(error));
+    c.store = *url;
+    qint64 now = 0;
+    m_window = std::make_unique<MainWindow>(c);
+    m_window->setClock([&now] { return now; });
+    m_window->setUnreachableAfter(1000);
+    m_window->show();
+    // The first ping is asked for at 0 (the watch runs every 100 ms of real time).
+    QTest::qWait(400);
+    now = 999;
+    QTest::qWait(400);
+    QVERIFY(!m_window->databaseBannerShown());
+    now = 1000;
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->databaseBannerShown(), 2000);
+    const QString text = child<QLabel>("databaseBanner")->text();
+    QVERIFY2(text.contains(u"since") && text.contains(u"no answer"), qPrintable(text));
+    QVERIFY(!m_window->loaded());
+}
+
+// The reader starts from what the server loaded: the first refresh reads only what changed
+// after the snapshot's sequence (here the snapshot holds a fact the database does not, so
+// what is shown tells where it came from); a snapshot ahead of the database is not used.
+void TstDashboard::readerStartsFromServerSnapshot()
+{
+    QString error;
+    const std::unique_ptr<Store> store = Store::open(config().store, {}, &error);
+    QVERIFY2(store, qPrintable(error));
+    StoreWriter writer{*store, MergeEngine()};
+    QVERIFY(writer.push(u"agent-1"_s, {u"f1"_s}));
+    QVERIFY(writer.push(u"agent-2"_s, {u"f2"_s}));
+
+    // The agents' rows as of `rows`; the snapshot says `sequence`.
+    const auto seeded = [&](quint64 rows, quint64 sequence) {
+        MergeEngine fake;
+        fake.apply(u"agent-1"_s, Contribution{1, {}, {u"seeded"_s}}, 1, rows - 1);
+        fake.apply(u"agent-2"_s, Contribution{2, {}, {u"f2"_s}}, 2, rows);
+        fake.apply(u"gone"_s, Contribution{2, {}, {u"gone-fact"_s}}, 2, rows);
+        fake.setSequence(sequence);
+        return fake.snapshot();
+    };
+    {
+        StoreReader reader(config().store);
+        reader.seed(seeded(2, writer.engine.sequence()));
+        const LiveDeltaPtr first = readDelta(reader);
+        QVERIFY(first);
+        QVERIFY(first->reset);
+        QVERIFY(first->allFacts);
+        // From the snapshot, less the agent the database does not have.
+        QCOMPARE(*first->allFacts, (std::vector<QString>{u"f2"_s, u"seeded"_s}));
+        QCOMPARE(first->counters.size(), 2);
+        QCOMPARE(first->changedAgents.size(), 2);
+        QCOMPARE(first->state.sequence, writer.engine.sequence());
+        QVERIFY(!first->state.databaseId.isEmpty());
+
+        // Later changes arrive as usual.
+        QVERIFY(writer.push(u"agent-1"_s, {u"seeded"_s, u"f3"_s}));
+        const LiveDeltaPtr next = readDelta(reader);
+        QVERIFY(next);
+        QVERIFY(!next->reset);
+        QCOMPARE(next->changedFacts, (QList<QPair<QString, qint64>>{{u"f3"_s, qint64(1)}}));
+    }
+    {
+        // A snapshot whose sequence is newer than its agent rows (PostgreSQL: another
+        // instance committed between the server's load and its reading the sequence):
+        // changes are read after the newest row it holds, so agent-1's f3 (sequence 3)
+        // is not lost.
+        StoreReader reader(config().store);
+        reader.seed(seeded(2, writer.engine.sequence()));
+        const LiveDeltaPtr first = readDelta(reader);
+        QVERIFY(first);
+        QCOMPARE(*first->allFacts, (std::vector<QString>{u"f2"_s, u"f3"_s, u"seeded"_s}));
+    }
+    {
+        // Ahead of the database (another one, or reset since): read in full instead.
+        StoreReader reader(config().store);
+        reader.seed(seeded(10, 10));
+        const LiveDeltaPtr first = readDelta(reader);
+        QVERIFY(first);
+        QVERIFY(first->reset);
+        QCOMPARE(first->changedAgents.size(), 2);
+        QCOMPARE(*first->allFacts, (std::vector<QString>{u"f2"_s, u"f3"_s, u"seeded"_s}));
+        QCOMPARE(first->allHolders->value(u"f2"_s), qint64(1));
+    }
+}
+
+// Launched with the server: the window's first snapshot is the server's, handed over.
+void TstDashboard::windowSeededByServer()
+{
+    {
+        QString error;
+        const std::unique_ptr<Store> store = Store::open(config().store, {}, &error);
+        QVERIFY2(store, qPrintable(error));
+        StoreWriter writer{*store, MergeEngine()};
+        QVERIFY(writer.push(u"agent-1"_s, {u"f1"_s, u"f2"_s}));
+    }
+    m_window = std::make_unique<MainWindow>(config());
+    AgentsSnapshotPtr handed;
+    QObject context; // goes before the window: the connection with it
+    connect(&m_window->controller(), &ServerController::loaded, &context,
+            [&handed](const AgentsSnapshotPtr &s) { handed = s; });
+    m_window->show();
+    m_window->startServer();
+    QTRY_VERIFY(handed);
+    QCOMPARE(handed->agents.size(), 1);
+    QCOMPARE(handed->sequence, quint64(1));
+    QTRY_VERIFY(m_window->loaded());
+    QCOMPARE(child<QTableView>("factsView")->model()->rowCount(), 2);
+    QVERIFY(!m_window->databaseBannerShown());
 }
 
 QTEST_MAIN(TstDashboard)

@@ -19,6 +19,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
+#include <QSet>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -335,6 +336,8 @@ private slots:
     void refusesNonDatabaseFile();
     void refusesForeignDatabase();
     void adoptMergeModeRecomputesFromHistory();
+    void loadReadsAnyStoredArray_data();
+    void loadReadsAnyStoredArray();
     void deleteEverythingEmptiesTheStore();
     void memoryStoreIsSharedWhileOpen();
     void parseStoreUrl_data();
@@ -967,6 +970,61 @@ void TstStore::refusesForeignDatabase()
     RawDb raw(url);
     QCOMPARE(test::storeTables(raw.db()), QStringList{u"users"_s});
     QCOMPARE(dumpTable(raw.db(), QStringLiteral("users")), QStringList{u"1|alice"_s});
+}
+
+void TstStore::loadReadsAnyStoredArray_data()
+{
+    QTest::addColumn<QString>("stored");
+    QTest::addColumn<QStringList>("facts");
+    // The loads decode compact ASCII arrays without a JSON parser; anything else goes
+    // through the general one, and facts stored out of order are sorted.
+    QTest::addRow("compact") << uR"(["a1","b2"])"_s << QStringList{u"a1"_s, u"b2"_s};
+    QTest::addRow("unsorted") << uR"(["b","a","c"])"_s << QStringList{u"a"_s, u"b"_s, u"c"_s};
+    QTest::addRow("spaces") << uR"([ "a" , "b" ])"_s << QStringList{u"a"_s, u"b"_s};
+    QTest::addRow("escapes") << uR"(["q\"q","caf\u00e9","\/x","back\\"])"_s
+                             << QStringList{u"/x"_s, u"back\\"_s, u"caf\u00e9"_s, u"q\"q"_s};
+    QTest::addRow("utf-8") << u"[\"\u00e9\",\"\U0001D11E\",\"a\"]"_s
+                           << QStringList{u"a"_s, u"\u00e9"_s, u"\U0001D11E"_s};
+    QTest::addRow("empty string") << uR"(["","a"])"_s << QStringList{u""_s, u"a"_s};
+    QTest::addRow("empty array") << u"[]"_s << QStringList{};
+}
+
+void TstStore::loadReadsAnyStoredArray()
+{
+    SQLITE_ONLY("the JSON text of SQLite's arrays (PostgreSQL stores TEXT[])");
+    QFETCH(QString, stored);
+    QFETCH(QStringList, facts);
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::unique_ptr<Store> store = openStore(testUrl(dir));
+    QVERIFY(store);
+    {
+        QSqlQuery q(store->database());
+        QVERIFY(q.prepare(u"INSERT INTO agents (agent_id, first_seen_us, last_seen_us, push_count, "
+                          "current_timestamp_us, topic_counts, fact_hashes, sequence) "
+                          "VALUES ('agent-a', 1, 2, 1, 5, '{\"t\":2}', ?, 1)"_s));
+        q.addBindValue(stored);
+        QVERIFY2(q.exec(), qPrintable(q.lastError().text()));
+        QVERIFY(q.exec(u"UPDATE coordinator_state SET sequence = 1"_s));
+    }
+    MergeEngine loaded;
+    QVERIFY(store->loadAgents(loaded));
+    QVERIFY(loaded.agents().contains(u"agent-a"_s));
+    const AgentState agent = loaded.agents().value(u"agent-a"_s);
+    QVERIFY(agent.current);
+    QCOMPARE(agent.current->facts, facts);
+    QCOMPARE(agent.current->timestamp, Instant(5));
+    QCOMPARE(qsizetype(loaded.factHolders().size()),
+             qsizetype(QSet<QString>(facts.cbegin(), facts.cend()).size()));
+
+    // The catch-up's statement reads the same.
+    MergeEngine caughtUp;
+    const std::optional<StoreState> state = store->loadChanges(caughtUp, 0);
+    QVERIFY(state);
+    QCOMPARE(state->sequence, quint64(1));
+    QVERIFY(caughtUp.agents().contains(u"agent-a"_s));
+    QCOMPARE(caughtUp.agents().value(u"agent-a"_s).current->facts, facts);
 }
 
 void TstStore::adoptMergeModeRecomputesFromHistory()

@@ -133,6 +133,7 @@ private slots:
     void codePointLess_data();
     void codePointLess();
     void codePointLessMatchesUcs4();
+    void sortByCodePointMatchesCodePointLess();
     void randomizedMatchesNaiveModel_data();
     void randomizedMatchesNaiveModel();
 };
@@ -616,6 +617,45 @@ void TstMergeEngine::codePointLessMatchesUcs4()
         if (cmp(a, b) != ucs4Less(a, b)) {
             QFAIL(qPrintable(u"CodePointLess(%1, %2) = %3"_s.arg(a, b).arg(cmp(a, b))));
         }
+    }
+}
+
+void TstMergeEngine::sortByCodePointMatchesCodePointLess()
+{
+    // Keys are built from the first eight UTF-16 units: long shared prefixes (ties), units
+    // around the surrogates and U+E000, the end of a string within the key and beyond it.
+    QRandomGenerator rng(20261130);
+    const char32_t alphabet[] = {U'\0',     U'a',      U'b',          U'\u00e9',     U'\uD7FF',
+                                 U'\uE000', U'\uFFFF', U'\U00010000', U'\U0001F600', U'\U0010FFFF'};
+    const QString prefixes[] = {u""_s, u"abcdefg"_s, u"abcdefgh"_s, u"abcdefghij"_s};
+    std::vector<QString> strings;
+    for (int i = 0; i < 20000; ++i) {
+        QString s = prefixes[rng.bounded(int(std::size(prefixes)))];
+        const int length = rng.bounded(12);
+        for (int j = 0; j < length; ++j) {
+            const char32_t c = alphabet[rng.bounded(int(std::size(alphabet)))];
+            s += QString::fromUcs4(&c, 1);
+        }
+        strings.push_back(s);
+    }
+    std::vector<QString> expected = strings;
+    std::stable_sort(expected.begin(), expected.end(), CodePointLess{});
+    std::vector<QString> sorted = strings;
+    agmem::sortByCodePoint(sorted);
+    QCOMPARE(sorted.size(), expected.size());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+        if (sorted[i] != expected[i])
+            QFAIL(qPrintable(u"row %1: %2 instead of %3"_s.arg(i).arg(sorted[i], expected[i])));
+    }
+
+    // Items with a key, moved into place.
+    std::vector<std::pair<QString, int>> items;
+    for (size_t i = 0; i < strings.size(); ++i)
+        items.emplace_back(strings[i], int(i));
+    agmem::sortByCodePoint(items, [](const auto &item) -> const QString & { return item.first; });
+    for (size_t i = 0; i < items.size(); ++i) {
+        QCOMPARE(items[i].first, expected[i]);
+        QCOMPARE(strings[size_t(items[i].second)], items[i].first);
     }
 }
 
