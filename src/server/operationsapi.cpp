@@ -137,29 +137,6 @@ QJsonObject agentJson(const AgentState &agent, bool withFacts)
     return out;
 }
 
-bool acceptsGzip(const QByteArray &acceptEncoding)
-{
-    bool gzip = false;
-    bool star = false;
-    bool gzipListed = false;
-    for (const QByteArray &item : acceptEncoding.split(',')) {
-        const QList<QByteArray> parts = item.split(';');
-        const QByteArray coding = parts.first().trimmed().toLower();
-        double q = 1;
-        for (qsizetype i = 1; i < parts.size(); ++i) {
-            const QByteArray p = parts.at(i).trimmed().toLower();
-            if (p.startsWith("q="))
-                q = p.mid(2).toDouble();
-        }
-        if (coding == "gzip" || coding == "x-gzip") {
-            gzipListed = true;
-            gzip = gzip || q > 0;
-        } else if (coding == "*") {
-            star = q > 0;
-        }
-    }
-    return gzip || (!gzipListed && star);
-}
 } // namespace
 
 OperationsApi::OperationsApi(const ServerConfig &config, MergeEngine &engine, Store &store,
@@ -511,7 +488,7 @@ HttpReply OperationsApi::metricsReply()
 HttpReply OperationsApi::encodePull(const HttpRequest &request, HttpReply reply)
 {
     reply.headers.append({QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding")});
-    if (reply.status != 200 || !acceptsGzip(request.header("accept-encoding")))
+    if (reply.status != 200 || !request.acceptsGzip())
         return reply;
     QByteArray tag;
     for (const auto &[name, value] : reply.headers) {
