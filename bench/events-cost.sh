@@ -36,13 +36,17 @@ run() { # streams
     "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --rate-limit 0 --no-access-log \
         --durability normal --max-event-streams 1000 >"$work/out" 2>"$work/err" &
     pid=$!
-    for _ in $(seq 300); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 600); do
+        grep -q listening "$work/out" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
     url=$(sed -n 's/.*listening on //p' "$work/out")
-    [ -n "$url" ] || { echo "did not start:"; cat "$work/err"; exit 1; }
+    [ -n "$url" ] || { echo "did not start:"; cat "$work/out" "$work/err"; exit 1; }
     local pin=(); [ -n "${READER_CPU:-}" ] && pin=(taskset -c "$READER_CPU")
     "${pin[@]}" python3 bench/sse-readers.py "$url" "$1" ${ENCODING:-} >"$work/readers" &
     rpid=$!
-    for _ in $(seq 100); do grep -q ready "$work/readers" && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q ready "$work/readers" && break; sleep 0.1; done
     grep -q ready "$work/readers" || { echo "readers not ready"; exit 1; }
     local n0; n0=$(pushes)
     local t0; t0=$(times_of "$pid")
