@@ -42,9 +42,11 @@ start() { # EXTRA-ARGS... : ours, empty store
     url=$(sed -n 's/.*listening on //p' "$work/out")
     [ -n "$url" ] || { echo "bench: $bin did not start:"; cat "$work/err"; exit 1; }
     cpid=$pid
-    # EVENT_STREAMS=N keeps N clients on GET /events during every run of ours (default 0).
+    # EVENT_STREAMS=N keeps N clients on GET /events during every run of ours (default 0),
+    # accepting gzip as browsers do (EVENT_GZIP=0: plain text).
+    local gz=(--compressed); [ "${EVENT_GZIP:-1}" = 0 ] && gz=()
     for _ in $(seq "${EVENT_STREAMS:-0}"); do
-        curl -sN "$url/events" >/dev/null &
+        curl -sN "${gz[@]}" "$url/events" >/dev/null &
         streams+=($!)
     done
 }

@@ -455,6 +455,41 @@ PullAnswer::BodyPtr PullAnswer::gzip()
     return d->gzip();
 }
 
+PullAnswer::FactsPage PullAnswer::facts(qint64 offset, qint64 limit, const QString &contains)
+{
+    QMutexLocker lock(&d->mutex);
+    d->applyPending();
+    FactsPage page;
+    offset = std::max<qint64>(0, offset);
+    limit = std::max<qint64>(0, limit);
+    if (contains.isEmpty()) {
+        // Whole chunks are skipped by their size: a page deep in a million facts costs a
+        // walk over the chunks, not over the facts.
+        for (const Chunk &chunk : d->facts) {
+            const qint64 size = qint64(chunk.keys.size());
+            const qint64 from = std::max<qint64>(0, offset - page.total);
+            const qint64 wanted = limit - qint64(page.facts.size());
+            if (from < size && wanted > 0) {
+                const auto begin = chunk.keys.begin() + from;
+                page.facts.insert(page.facts.end(), begin,
+                                  begin + std::min<qint64>(size - from, wanted));
+            }
+            page.total += size;
+        }
+        return page;
+    }
+    for (const Chunk &chunk : d->facts) {
+        for (const QString &fact : chunk.keys) {
+            if (!fact.contains(contains, Qt::CaseInsensitive))
+                continue;
+            if (page.total >= offset && qint64(page.facts.size()) < limit)
+                page.facts.push_back(fact);
+            ++page.total;
+        }
+    }
+    return page;
+}
+
 PullAnswer::Counters PullAnswer::counters()
 {
     QMutexLocker lock(&d->mutex);

@@ -73,6 +73,17 @@ public:
     // RFC 1952 gzip of plain()'s bytes.
     BodyPtr gzip();
 
+    // A page of the sorted facts (GET /facts), read from the chunks instead of sorting
+    // the whole set: `offset` and at most `limit` facts, and `total`, how many there are;
+    // with `contains` given, only the facts containing it (case-insensitive), and `total`
+    // counts those.
+    struct FactsPage
+    {
+        std::vector<QString> facts;
+        qint64 total = 0;
+    };
+    FactsPage facts(qint64 offset, qint64 limit, const QString &contains = {});
+
     // Keys per chunk: a change re-serializes (and re-compresses) about this many entries.
     static constexpr qsizetype ChunkTarget = 64;
 

@@ -147,7 +147,7 @@ void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 tick
             if (connected && m_listener) {
                 target->write(bytes);
                 m_listener->markStreaming(target);
-                m_streams->open(target, lastEventId);
+                m_streams->open(target, lastEventId, EventStreams::gzipped(reply.headers));
                 connect(target, &QAbstractSocket::disconnected, this,
                         [this, ticket, target] { release(ticket, target); });
             } else {

@@ -274,6 +274,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         // The transport writes the stream head and keeps the connection (apiserver.cpp).
         HttpReply stream;
         stream.eventStream = true;
+        stream.headers = EventStreams::streamHeaders(request.acceptsGzip());
         answer(stream);
     } else if (OperationsApi::handles(route->path))
         answer(m_operations->handle(request, route->path, parameter));

@@ -9,6 +9,8 @@
 #include <QRandomGenerator>
 #include <QTcpSocket>
 
+#include <zlib.h>
+
 namespace agmem {
 
 namespace {
@@ -264,16 +266,88 @@ EventHub::Resume EventHub::since(quint64 after) const
     return sinceLocked(after);
 }
 
+namespace {
+
+constexpr QByteArrayView Heartbeat(": keep-alive\n\n");
+// RFC 1952: deflate, no name, no time, unknown OS. No trailer follows: the stream ends
+// with the connection, as the plain one does.
+constexpr QByteArrayView GzipHeader("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+
+} // namespace
+
+// Compresses pieces of a stream with one zlib state, reset for each piece: a piece never
+// refers to bytes before it and ends byte-aligned (sync flush), so the same piece can be
+// appended to any stream. Level 1: the batches are repetitive JSON (about 14:1 already),
+// and this runs on the server's thread.
+class EventStreams::Deflater
+{
+public:
+    Deflater()
+    {
+        m_ok = deflateInit2(&m_z, 1, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+    }
+    ~Deflater()
+    {
+        if (m_ok)
+            deflateEnd(&m_z);
+    }
+    Deflater(const Deflater &) = delete;
+    Deflater &operator=(const Deflater &) = delete;
+
+    // Empty on failure (zlib out of memory).
+    QByteArray piece(QByteArrayView data)
+    {
+        if (!m_ok || data.isEmpty() || deflateReset(&m_z) != Z_OK)
+            return {};
+        QByteArray out;
+        // deflateBound() covers a finished stream; a sync flush adds an empty stored block.
+        out.resize(qsizetype(deflateBound(&m_z, uLong(data.size()))) + 16);
+        m_z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+        m_z.avail_in = uInt(data.size());
+        m_z.next_out = reinterpret_cast<Bytef *>(out.data());
+        m_z.avail_out = uInt(out.size());
+        const int result = deflate(&m_z, Z_SYNC_FLUSH);
+        if (result != Z_OK || m_z.avail_in != 0 || m_z.avail_out == 0)
+            return {};
+        out.resize(out.size() - qsizetype(m_z.avail_out));
+        return out;
+    }
+
+private:
+    z_stream m_z{};
+    bool m_ok = false;
+};
+
 EventStreams::EventStreams(EventHub *hub, int maxStreams, int heartbeatMs, QObject *parent)
     : QObject(parent)
     , m_hub(hub)
     , m_maxStreams(maxStreams)
+    , m_deflater(std::make_unique<Deflater>())
+    , m_gzipHeartbeat(m_deflater->piece(Heartbeat))
 {
     connect(hub, &EventHub::published, this, &EventStreams::published);
     m_coalesce.setSingleShot(true);
     connect(&m_coalesce, &QTimer::timeout, this, &EventStreams::deliver);
     m_heartbeat.setInterval(heartbeatMs > 0 ? heartbeatMs : DefaultHeartbeatMs);
     connect(&m_heartbeat, &QTimer::timeout, this, &EventStreams::heartbeat);
+}
+
+EventStreams::~EventStreams() = default;
+
+QList<QPair<QByteArray, QByteArray>> EventStreams::streamHeaders(bool acceptsGzip)
+{
+    if (!acceptsGzip)
+        return {};
+    return {{"Content-Encoding", "gzip"}};
+}
+
+bool EventStreams::gzipped(const QList<QPair<QByteArray, QByteArray>> &headers)
+{
+    for (const auto &[name, value] : headers) {
+        if (name.compare("content-encoding", Qt::CaseInsensitive) == 0 && value == "gzip")
+            return true;
+    }
+    return false;
 }
 
 QByteArray EventStreams::responseHead(const QList<QPair<QByteArray, QByteArray>> &extra)
@@ -283,22 +357,33 @@ QByteArray EventStreams::responseHead(const QList<QPair<QByteArray, QByteArray>>
                     "Content-Type: text/event-stream; charset=utf-8\r\n"
                     "Cache-Control: no-cache, no-store\r\n"
                     "X-Accel-Buffering: no\r\n"
-                    "X-Content-Type-Options: nosniff\r\n");
+                    "X-Content-Type-Options: nosniff\r\n"
+                    "Vary: Accept-Encoding\r\n");
     for (const auto &[name, value] : extra)
         head.append(name).append(": ").append(value).append("\r\n");
     head.append("Connection: close\r\n\r\n");
     return head;
 }
 
-void EventStreams::open(QTcpSocket *socket, const QByteArray &lastEventId)
+void EventStreams::open(QTcpSocket *socket, const QByteArray &lastEventId, bool gzip)
 {
     const EventHub::Resume r = m_hub->open(lastEventId);
     Stream &s = m_streams[socket];
     s.socket = socket;
     s.last = r.last;
+    s.gzip = gzip;
     connect(socket, &QObject::destroyed, this, [this, socket] { m_streams.remove(socket); });
     connect(socket, &QTcpSocket::disconnected, this, [this, socket] { m_streams.remove(socket); });
-    write(s, r.frames);
+    if (gzip) {
+        const QByteArray piece = m_deflater->piece(r.frames);
+        if (piece.isEmpty()) {
+            socket->abort(); // zlib failed (out of memory): the client comes back
+            return;
+        }
+        write(s, GzipHeader.toByteArray() + piece);
+    } else {
+        write(s, r.frames);
+    }
     if (!m_heartbeat.isActive())
         m_heartbeat.start();
 }
@@ -315,6 +400,9 @@ void EventStreams::write(Stream &stream, const QByteArray &bytes)
         return;
     }
     socket->write(bytes);
+    // Out now, in one write(2): else the socket would wait for the next pass of the event
+    // loop (a poll with its write notifier) to send it, per stream.
+    socket->flush();
 }
 
 void EventStreams::published()
@@ -331,8 +419,14 @@ void EventStreams::published()
 void EventStreams::deliver()
 {
     m_sinceDelivery.start();
-    // Streams usually stand at the same event: the batch's bytes are built once and shared.
-    QHash<quint64, EventHub::Resume> batches;
+    // Streams usually stand at the same event: the batch's bytes are built (and compressed)
+    // once and the same QByteArray is written to each.
+    struct Batch
+    {
+        EventHub::Resume plain;
+        QByteArray gzip;
+    };
+    QHash<quint64, Batch> batches;
     const QList<QTcpSocket *> sockets = m_streams.keys();
     for (QTcpSocket *key : sockets) {
         auto it = m_streams.find(key);
@@ -340,10 +434,22 @@ void EventStreams::deliver()
             continue;
         auto batch = batches.find(it->last);
         if (batch == batches.end())
-            batch = batches.insert(it->last, m_hub->since(it->last));
-        it->last = batch->last;
-        const QByteArray frames = batch->frames;
-        write(*it, frames);
+            batch = batches.insert(it->last, {m_hub->since(it->last), {}});
+        it->last = batch->plain.last;
+        if (batch->plain.frames.isEmpty())
+            continue;
+        if (!it->gzip) {
+            write(*it, batch->plain.frames);
+            continue;
+        }
+        if (batch->gzip.isEmpty())
+            batch->gzip = m_deflater->piece(batch->plain.frames);
+        if (batch->gzip.isEmpty()) {
+            if (it->socket)
+                it->socket->abort(); // zlib failed: the client resumes from its last event
+            continue;
+        }
+        write(*it, batch->gzip);
     }
 }
 
@@ -357,7 +463,8 @@ void EventStreams::heartbeat()
     for (QTcpSocket *key : sockets) {
         auto it = m_streams.find(key);
         if (it != m_streams.end())
-            write(*it, QByteArrayLiteral(": keep-alive\n\n"));
+            write(*it, it->gzip ? m_gzipHeartbeat
+                                : QByteArray::fromRawData(Heartbeat.data(), Heartbeat.size()));
     }
 }
 

@@ -22,6 +22,31 @@ bool HttpRequest::wantsClose() const
     return false;
 }
 
+bool HttpRequest::acceptsGzip() const
+{
+    const QByteArray acceptEncoding = header("accept-encoding");
+    bool gzip = false;
+    bool star = false;
+    bool gzipListed = false;
+    for (const QByteArray &item : acceptEncoding.split(',')) {
+        const QList<QByteArray> parts = item.split(';');
+        const QByteArray coding = parts.first().trimmed().toLower();
+        double q = 1;
+        for (qsizetype i = 1; i < parts.size(); ++i) {
+            const QByteArray p = parts.at(i).trimmed().toLower();
+            if (p.startsWith("q="))
+                q = p.mid(2).toDouble();
+        }
+        if (coding == "gzip" || coding == "x-gzip") {
+            gzipListed = true;
+            gzip = gzip || q > 0;
+        } else if (coding == "*") {
+            star = q > 0;
+        }
+    }
+    return gzip || (!gzipListed && star);
+}
+
 HttpReply HttpReply::json(int status, const QByteArray &body)
 {
     HttpReply reply;

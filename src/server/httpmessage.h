@@ -28,6 +28,8 @@ struct HttpRequest
     // Case-insensitive header lookup; empty when absent.
     QByteArray header(QByteArrayView name) const;
     bool wantsClose() const;
+    // Whether Accept-Encoding allows gzip (listed with q > 0, or `*` without gzip refused).
+    bool acceptsGzip() const;
 };
 
 struct HttpReply

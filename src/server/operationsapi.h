@@ -78,8 +78,6 @@ private:
     HttpReply listTopics(const HttpRequest &request) const;
     HttpReply topicAgents(const HttpRequest &request, const QString &topic) const;
     HttpReply listFacts(const HttpRequest &request) const;
-    // The engine's facts in code-point order (its map is hashed), kept until the next change.
-    const std::vector<QString> &sortedFacts() const;
     HttpReply pushesPerMinute();
     Instant now() const;
 
@@ -96,8 +94,6 @@ private:
     QTimer m_retentionTimer;
     // Agents whose history was pruned to the limit, with their push count then.
     QHash<QString, qint64> m_prunedAt;
-    mutable std::vector<QString> m_sortedFacts;
-    mutable std::optional<quint64> m_sortedFactsAt;
 };
 
 } // namespace agmem

@@ -2,15 +2,23 @@
 """The web dashboard (/ui/) and the API docs page (/docs) in a real browser.
 
 Debian's chromium + chromium-driver driven by Debian's python3-selenium, headless. Each
-test runs the real agmem-coordinator (--no-gui) on 127.0.0.1 with a SQLite file of its own
-and checks what a person would see: data after pushes, a push arriving live without a
-reload, sign-in with a key (and a wrong one refused), the Content-Security-Policy, that
-every request stays on the server's origin, and that the console shows no errors.
+test runs the real agmem-coordinator (--no-gui) with a SQLite file of its own and checks
+what a person would see: data after pushes, a push arriving live without a reload,
+sign-in with a key (and a wrong one refused), the Content-Security-Policy, that every
+request stays on the server's origin, and that the console shows no errors.
+
+Pushes come from AgmemClient, which sends what the real agmem client (v0.3.0,
+`agmem federated push|pull`) sends, byte for byte (tests/data/client-push.http; checked by
+ClientWireTest). The "LAN" case: the server listens on 127.0.0.2 and the browser reaches
+it by a network name (coordinator.lan, mapped by chromium's resolver rules): not
+localhost, not a secure context, keys required; tests talk to 127.0.0.0/8 only.
 
 Usage: test_dashboard.py AGMEM_COORDINATOR_BINARY
 A missing browser, driver or selenium skips (exit 77), or fails when CI=true.
 """
 
+import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -20,10 +28,17 @@ import sys
 import tempfile
 import time
 import unittest
+import threading
+import urllib.error
 import urllib.request
 
 SKIP = 77
 BINARY = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+RECORDED_PUSH = os.path.join(HERE, "..", "data", "client-push.http")
+# The "LAN" server: a loopback address of its own, reached by a network name.
+LAN_ADDRESS = "127.0.0.2"
+LAN_NAME = "coordinator.lan"
 
 
 def missing_tools():
@@ -38,19 +53,57 @@ def missing_tools():
     return missing
 
 
-def free_port():
+def free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
-class Coordinator:
-    """agmem-coordinator --no-gui on 127.0.0.1 with its own SQLite file."""
+class AgmemClient:
+    """What the real agmem client does (v0.3.0, `agmem federated push|pull`; recorded in
+    tests/data/client-push.http): urllib.request, the body from json.dumps with its default
+    separators (non-ASCII escaped), Content-Type: application/json and no other header of
+    its own (urllib adds Accept-Encoding: identity, Host, User-Agent: Python-urllib/3.x and
+    Connection: close: one connection per request), a 30 s timeout; a push counts only on
+    200 or 201. No auth header: with keys, the key rides in coordinator_url (/k/KEY)."""
 
-    def __init__(self, extra=()):
+    def __init__(self, coordinator_url):
+        self.base = coordinator_url.rstrip("/")
+
+    @staticmethod
+    def agent_id(repository):
+        # agent- and 16 hex characters, stable per repository.
+        return "agent-" + hashlib.sha256(repository.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def timestamp(when=None):
+        # Python's isoformat(): +00:00 (never Z), the fraction dropped when it is zero.
+        return (when or datetime.datetime.now(datetime.timezone.utc)).isoformat()
+
+    def push(self, agent_id, topic_counts, fact_hashes, timestamp=None):
+        summary = {"agent_id": agent_id, "timestamp": timestamp or self.timestamp(),
+                   "topic_counts": topic_counts, "fact_hashes": fact_hashes}
+        request = urllib.request.Request(self.base + "/push",
+                                         data=json.dumps({"summary": summary}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            if r.status not in (200, 201):
+                raise AssertionError("push refused: %d" % r.status)
+            return json.loads(r.read())
+
+    def pull(self):
+        with urllib.request.urlopen(self.base + "/pull", timeout=30) as r:
+            return json.loads(r.read())
+
+
+class Coordinator:
+    """agmem-coordinator --no-gui on `host` (127.0.0.x) with its own SQLite file."""
+
+    def __init__(self, extra=(), host="127.0.0.1"):
         self.dir = tempfile.TemporaryDirectory(prefix="agmem-browser-")
         self.db = "sqlite:///" + os.path.join(self.dir.name, "coordinator.db")
         self.extra = list(extra)
+        self.host = host
         self.process = None
         self.port = None
         self.log = open(os.path.join(self.dir.name, "server.log"), "w")
@@ -64,9 +117,9 @@ class Coordinator:
     def start(self):
         # A port picked here may be taken by the time the server binds: try a few.
         for _ in range(5):
-            self.port = free_port()
+            self.port = free_port(self.host)
             self.process = subprocess.Popen(
-                [BINARY, "--no-gui", "--host", "127.0.0.1", "--port", str(self.port),
+                [BINARY, "--no-gui", "--host", self.host, "--port", str(self.port),
                  "--db", self.db, "--rate-limit", "0"] + self.extra,
                 stdout=subprocess.DEVNULL, stderr=self.log)
             deadline = time.time() + 20
@@ -95,27 +148,30 @@ class Coordinator:
 
     @property
     def origin(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.host, self.port)
 
     def url(self, path):
         return self.origin + path
 
+    def client(self, key=None):
+        """The agmem client configured for this server (coordinator_url)."""
+        return AgmemClient(self.origin + ("/k/" + key if key else ""))
+
     def push(self, agent, timestamp, topics, facts, key=None):
-        body = json.dumps({"summary": {"agent_id": agent, "timestamp": timestamp,
-                                       "topic_counts": topics, "fact_hashes": facts}}).encode()
-        request = urllib.request.Request(self.url("/push"), data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        if key:
-            request.add_header("Authorization", "Bearer " + key)
-        with urllib.request.urlopen(request, timeout=10) as r:
-            assert r.status == 200, r.status
+        """`agmem federated push`, then `agmem federated pull`, as the client does them."""
+        client = self.client(key)
+        answer = client.push(agent, topics, facts, timestamp)
+        assert answer["status"] == "accepted", answer
+        client.pull()
 
 
-def browser():
+def browser(extra_args=()):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
+    for arg in extra_args:
+        options.add_argument(arg)
     options.binary_location = shutil.which("chromium")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,900", "--no-first-run", "--disable-extensions",
@@ -140,18 +196,73 @@ def wait_for(predicate, timeout=20, message="condition"):
     raise AssertionError("timed out waiting for %s (last: %r)" % (message, last))
 
 
+class ClientWireTest(unittest.TestCase):
+    """AgmemClient sends what the real agmem client sent (tests/data/client-push.http)."""
+
+    def test_push_matches_the_recording(self):
+        with open(RECORDED_PUSH, "rb") as f:
+            recorded_head, recorded_body = f.read().split(b"\r\n\r\n", 1)
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        captured = []
+
+        def answer():
+            connection, _ = listener.accept()
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                head, body = data.split(b"\r\n\r\n", 1)
+                length = int([line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")][0])
+                while len(body) < length:
+                    body += connection.recv(65536)
+                captured.append((head, body))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: 22\r\nConnection: close\r\n\r\n"
+                                   b'{"status": "accepted"}')
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        summary = json.loads(recorded_body)["summary"]
+        AgmemClient("http://127.0.0.1:%d" % port).push(
+            summary["agent_id"], summary["topic_counts"], summary["fact_hashes"],
+            summary["timestamp"])
+        thread.join(30)
+        listener.close()
+        head, body = captured[0]
+        # The same body, byte for byte (json.dumps separators), and the same header lines in
+        # the same order; only Host (the port) and the Python version may differ.
+        self.assertEqual(body, recorded_body)
+        sent = head.split(b"\r\n")
+        expected = recorded_head.split(b"\r\n")
+        self.assertEqual([line.split(b":")[0] for line in sent],
+                         [line.split(b":")[0] for line in expected])
+        for line, want in zip(sent, expected):
+            if line.startswith(b"Host:"):
+                self.assertEqual(line, b"Host: 127.0.0.1:%d" % port)
+            elif line.startswith(b"User-Agent:"):
+                self.assertTrue(line.startswith(b"User-Agent: Python-urllib/3."), line)
+            else:
+                self.assertEqual(line, want)
+
+
 class DashboardTest(unittest.TestCase):
     def setUp(self):
         self.servers = []
-        self.driver = browser()
+        lan = self._testMethodName.startswith("test_lan")
+        self.driver = browser(
+            ["--host-resolver-rules=MAP %s %s" % (LAN_NAME, LAN_ADDRESS)] if lan else [])
 
     def tearDown(self):
         self.driver.quit()
         for s in self.servers:
             s.close()
 
-    def server(self, extra=()):
-        s = Coordinator(extra)
+    def server(self, extra=(), host="127.0.0.1"):
+        s = Coordinator(extra, host)
         self.servers.append(s)
         return s
 
@@ -164,14 +275,34 @@ class DashboardTest(unittest.TestCase):
         return [e for e in self.driver.get_log("browser")
                 if e["level"] == "SEVERE" and not any(a in e["message"] for a in allowed)]
 
+    def network_log(self, forget=False):
+        """The DevTools network log so far (reading the driver's log empties it)."""
+        if not hasattr(self, "_network"):
+            self._network = []
+        self._network += [json.loads(e["message"])["message"]
+                          for e in self.driver.get_log("performance")]
+        if forget:
+            self._network = []
+        return self._network
+
     def requested_urls(self):
         """Every URL the browser asked for, from the DevTools network log."""
         urls = []
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
+        for message in self.network_log():
             if message.get("method") == "Network.requestWillBeSent":
                 urls.append(message["params"]["request"]["url"])
         return urls
+
+    def response_headers(self, url):
+        """The headers (lower-case names) of the browser's last response from `url`."""
+        found = None
+        for message in self.network_log():
+            if message.get("method") == "Network.responseReceived":
+                response = message["params"]["response"]
+                if response["url"] == url:
+                    found = {k.lower(): v for k, v in response["headers"].items()}
+        self.assertIsNotNone(found, "no response from " + url)
+        return found
 
     def assert_same_origin(self, origin, urls):
         self.assertTrue(urls, "no request was seen")
@@ -182,8 +313,8 @@ class DashboardTest(unittest.TestCase):
         from selenium.webdriver.common.by import By
         s = self.server()
         s.start()
-        s.push("alpha", "2025-01-01T00:00:00Z", {"python": 3, "rust": 1}, ["f1", "f2"])
-        s.push("beta", "2025-01-02T00:00:00Z", {"python": 2}, ["f2", "f3"])
+        s.push("alpha", "2025-01-01T00:00:00+00:00", {"python": 3, "rust": 1}, ["f1", "f2"])
+        s.push("beta", "2025-01-02T00:00:00.250000+00:00", {"python": 2}, ["f2", "f3"])
 
         # The CSP and friends on the page and on its script.
         for path in ("/ui/", "/ui/app.js", "/ui/app.css", "/docs", "/redoc"):
@@ -215,16 +346,19 @@ class DashboardTest(unittest.TestCase):
             "return p ? p.startTime : null;")
         print("first contentful paint: %s ms" % paint)
 
-        # A push appears without a reload: in the table and in the activity view.
+        # The agmem client's push appears without a reload: in the table and in the
+        # activity view (its agent id, its memory types, its topic labels, non-ASCII too).
         marker = self.driver.execute_script("window.__noReload = 42; return window.__noReload;")
-        s.push("gamma-live", "2025-01-03T00:00:00Z", {"go": 5}, ["f9"])
-        wait_for(lambda: "gamma-live" in self.agents_in_table(), message="the live push")
+        live = AgmemClient.agent_id("/home/dev/gamma-live")
+        s.push(live, AgmemClient.timestamp(), {"episodic": 5, "semantic": 0},
+               ["Daily standup", "caf\u00e9 notes", "f9"])
+        wait_for(lambda: live in self.agents_in_table(), message="the live push")
         self.assertEqual(self.driver.execute_script("return window.__noReload;"), marker)
         self.driver.find_element(By.CSS_SELECTOR, '.tabs button[data-tab="activity"]').click()
         activity = wait_for(lambda: self.driver.find_element(By.ID, "activity-table").text,
                             message="the activity view")
-        self.assertIn("gamma-live", activity)
-        self.assertIn("go +5", activity)
+        self.assertIn(live, activity)
+        self.assertIn("episodic +5", activity)
 
         # Topics with their per-agent breakdown, facts with server-side search.
         self.driver.find_element(By.CSS_SELECTOR, '.tabs button[data-tab="topics"]').click()
@@ -236,10 +370,14 @@ class DashboardTest(unittest.TestCase):
         wait_for(lambda: "alpha" in self.driver.find_element(By.ID, "t-agents").text,
                  message="the topic's agents")
         self.driver.find_element(By.CSS_SELECTOR, '.tabs button[data-tab="facts"]').click()
-        self.driver.find_element(By.ID, "facts-q").send_keys("f9")
+        self.driver.find_element(By.ID, "facts-q").send_keys("caf\u00e9")
         wait_for(lambda: [r.text for r in self.driver.find_elements(
-            By.CSS_SELECTOR, "#facts-table tbody tr td:first-child")] == ["f9"],
+            By.CSS_SELECTOR, "#facts-table tbody tr td:first-child")] == ["caf\u00e9 notes"],
             message="the fact search")
+
+        # The stream came gzip-compressed (one piece per batch, shared by every stream), and
+        # the browser decoded it: the live push above arrived through it.
+        self.assertEqual(self.response_headers(s.url("/events")).get("content-encoding"), "gzip")
 
         # Every request stayed on the server's origin (resource timing and the network log).
         names = self.driver.execute_script(
@@ -254,8 +392,9 @@ class DashboardTest(unittest.TestCase):
         s = self.server(["--auth", "required"])
         key = s.create_key("pull")
         pusher = s.create_key("push")
+        client_key = s.create_key("push,pull")  # the agmem client's, in its coordinator_url
         s.start()
-        s.push("keyed-agent", "2025-01-01T00:00:00Z", {"t": 1}, ["f"], key=pusher)
+        s.push("keyed-agent", "2025-01-01T00:00:00+00:00", {"t": 1}, ["f"], key=client_key)
 
         self.driver.get(s.url("/ui/"))
         form = wait_for(lambda: self.driver.find_element(By.ID, "signin").is_displayed(),
@@ -290,7 +429,7 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.driver.execute_script("return sessionStorage.getItem('agmem.key')"),
                          key)
         self.assertIsNone(self.driver.execute_script("return localStorage.getItem('agmem.key')"))
-        s.push("second", "2025-01-02T00:00:00Z", {"t": 2}, ["g"], key=pusher)
+        s.push("second", "2025-01-02T00:00:00+00:00", {"t": 2}, ["g"], key=client_key)
         wait_for(lambda: "second" in self.agents_in_table(), message="the live push")
 
         # The key never went into a URL.
@@ -301,11 +440,66 @@ class DashboardTest(unittest.TestCase):
         # The refused attempts logged their 401/403 responses; nothing else is an error.
         self.assertEqual(self.console_errors(allowed=("401", "403")), [])
 
+    def test_lan_address_sign_in_with_pull_key(self):
+        """A coordinator on a network address, opened by its name: no sign-in while no key
+        exists (auth mode auto), then, with keys, a sign-in exactly as the API wants a key
+        from this client, and the agmem client's pushes (key in its URL) arriving live."""
+        from selenium.webdriver.common.by import By
+        s = self.server(["--allowed-host", LAN_NAME], host=LAN_ADDRESS)
+        s.start()
+        first = AgmemClient.agent_id("/srv/team/repo-one")
+        s.push(first, AgmemClient.timestamp(), {"episodic": 2, "semantic": 1}, ["Daily standup"])
+        self.driver.get("http://%s:%d/ui/" % (LAN_NAME, s.port))
+        wait_for(lambda: first in self.agents_in_table(), message="the data without a key")
+        self.assertFalse(self.driver.find_element(By.ID, "signin").is_displayed())
+        # Plain HTTP to a network name: not a secure context, and the page works anyway.
+        self.assertFalse(self.driver.execute_script("return window.isSecureContext"))
+        self.driver.get("about:blank")  # leave before the server stops
+        s.stop()
+        self.driver.get_log("browser")
+        self.network_log(forget=True)
+
+        # Keys now: a pull key for the person, a push+pull key in the client's URL.
+        pull_key = s.create_key("pull")
+        client_key = s.create_key("push,pull")
+        s.start()
+        origin = "http://%s:%d" % (LAN_NAME, s.port)
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            s.client().pull()
+        self.assertEqual(refused.exception.code, 401)
+        self.driver.get(origin + "/ui/")
+        wait_for(lambda: self.driver.find_element(By.ID, "signin").is_displayed(),
+                 message="the sign-in form")
+        self.assertFalse(self.driver.find_element(By.ID, "app").is_displayed())
+        field = self.driver.find_element(By.ID, "key")
+        self.assertEqual(field.get_attribute("type"), "password")
+        field.send_keys(pull_key)
+        self.driver.find_element(By.CSS_SELECTOR, "#signin-form button").click()
+        wait_for(lambda: first in self.agents_in_table(), message="the data after sign-in")
+        wait_for(lambda: self.driver.find_element(By.ID, "conn").text == "live",
+                 message="the event stream")
+
+        client = s.client(client_key)
+        second = AgmemClient.agent_id("/srv/team/repo-two")
+        answer = client.push(second, {"episodic": 1, "semantic": 3}, ["databases", "python"])
+        self.assertEqual(answer["agent_id"], second)
+        self.assertIn("databases", client.pull()["unique_fact_hashes"])
+        wait_for(lambda: second in self.agents_in_table(), message="the client's live push")
+        self.driver.find_element(By.CSS_SELECTOR, '.tabs button[data-tab="activity"]').click()
+        wait_for(lambda: second in self.driver.find_element(By.ID, "activity-table").text,
+                 message="the push in the activity view")
+
+        urls = self.requested_urls()
+        self.assert_same_origin(origin, urls)
+        for url in urls:
+            self.assertNotIn(pull_key, url)
+        self.assertEqual(self.console_errors(), [])
+
     def test_docs_try_a_route(self):
         from selenium.webdriver.common.by import By
         s = self.server()
         s.start()
-        s.push("doc-agent", "2025-01-01T00:00:00Z", {"t": 1}, ["f"])
+        s.push("doc-agent", "2025-01-01T00:00:00+00:00", {"t": 1}, ["f"])
         for path in ("/docs", "/redoc"):
             self.driver.get(s.url(path))
             wait_for(lambda: self.driver.find_elements(By.CSS_SELECTOR, "details.op"),

@@ -1,7 +1,8 @@
 // GET /events over real sockets: the stream's head, the first event, one event per push
 // (deltas, bounded fact lists), removals and resets, resuming with Last-Event-ID, a ring
 // too small to resume from, the cap on streams, the idle timeout that streams are exempt
-// from, the pull scope with API keys, and heartbeats (interval injected).
+// from, the pull scope with API keys, heartbeats (interval injected), and the gzip stream
+// for clients that accept it (browsers).
 
 #include "testsupport.h"
 
@@ -13,6 +14,8 @@
 #include <QStandardPaths>
 #include <QTcpSocket>
 #include <QTest>
+
+#include <zlib.h>
 
 using namespace agmem;
 using namespace agmem::test;
@@ -42,6 +45,15 @@ struct Event
 class EventClient
 {
 public:
+    EventClient() = default;
+    EventClient(const EventClient &) = delete;
+    EventClient &operator=(const EventClient &) = delete;
+    ~EventClient()
+    {
+        if (m_gzip)
+            inflateEnd(&m_z);
+    }
+
     bool open(quint16 port, const RawHeaders &headers = {})
     {
         m_socket.connectToHost(QHostAddress::LocalHost, port);
@@ -62,6 +74,13 @@ public:
         head = m_buffer.left(end + 2);
         m_buffer.remove(0, end + 4);
         status = head.mid(9, 3).toInt();
+        if (header("content-encoding") == "gzip") {
+            // The body is a gzip stream without an end: inflate as it comes.
+            m_gzip = inflateInit2(&m_z, 16 + MAX_WBITS) == Z_OK;
+            const QByteArray body = std::exchange(m_buffer, {});
+            if (!m_gzip || !decode(body))
+                return false;
+        }
         return true;
     }
 
@@ -122,6 +141,12 @@ public:
     }
     void close() { m_socket.abort(); }
     QByteArray rest() const { return m_buffer; }
+    // Body bytes as they came over the wire, and after decoding.
+    qint64 wireBytes() const { return m_wireBytes; }
+    qint64 decodedBytes() const { return m_decodedBytes; }
+    // False once the gzip body did not decode.
+    bool decodedCleanly() const { return m_decodeError.isEmpty(); }
+    QByteArray decodeError() const { return m_decodeError; }
 
     QByteArray head;
     int status = 0;
@@ -131,12 +156,48 @@ private:
     {
         if (m_socket.bytesAvailable() == 0 && !m_socket.waitForReadyRead(qMax(1, timeoutMs)))
             return false;
-        m_buffer += m_socket.readAll();
+        const QByteArray bytes = m_socket.readAll();
+        if (head.isEmpty()) {
+            m_buffer += bytes;
+            return true;
+        }
+        return decode(bytes);
+    }
+
+    bool decode(const QByteArray &bytes)
+    {
+        m_wireBytes += bytes.size();
+        if (!m_gzip) {
+            m_decodedBytes += bytes.size();
+            m_buffer += bytes;
+            return true;
+        }
+        m_z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(bytes.constData()));
+        m_z.avail_in = uInt(bytes.size());
+        while (m_z.avail_in > 0) {
+            char out[16384];
+            m_z.next_out = reinterpret_cast<Bytef *>(out);
+            m_z.avail_out = sizeof out;
+            const int result = inflate(&m_z, Z_SYNC_FLUSH);
+            const qsizetype produced = qsizetype(sizeof out - m_z.avail_out);
+            m_buffer.append(out, produced);
+            m_decodedBytes += produced;
+            // The stream never ends while it is open: Z_STREAM_END would be a final block.
+            if (result != Z_OK && !(result == Z_BUF_ERROR && produced == 0)) {
+                m_decodeError = "inflate: " + QByteArray::number(result);
+                return false;
+            }
+        }
         return true;
     }
 
     QTcpSocket m_socket;
     QByteArray m_buffer;
+    z_stream m_z{};
+    bool m_gzip = false;
+    qint64 m_wireBytes = 0;
+    qint64 m_decodedBytes = 0;
+    QByteArray m_decodeError;
 };
 
 #define NEXT_EVENT(client, type_, var)                                                             \
@@ -162,6 +223,7 @@ private Q_SLOTS:
     void exemptFromIdleTimeout();
     void pullScope();
     void heartbeat();
+    void gzipStream();
     void otherInstances();
 };
 
@@ -473,6 +535,74 @@ void TestEvents::heartbeat()
     // Stopping the server ends the stream (it does not hold the stop up).
     server.stop();
     QVERIFY(client.waitClosed(10000));
+}
+
+void TestEvents::gzipStream()
+{
+    TestServer server;
+    server.config.eventHeartbeatMs = 300;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    // A browser's Accept-Encoding, curl's default (none), and gzip refused.
+    EventClient gzip;
+    QVERIFY(gzip.open(port, {{"Accept-Encoding", "gzip, deflate, br"}}));
+    EventClient plain;
+    QVERIFY(plain.open(port));
+    EventClient refused;
+    QVERIFY(refused.open(port, {{"Accept-Encoding", "gzip;q=0, identity"}}));
+    QCOMPARE(gzip.status, 200);
+    QCOMPARE(gzip.header("content-encoding"), QByteArray("gzip"));
+    QCOMPARE(gzip.header("vary"), QByteArray("Accept-Encoding"));
+    QVERIFY(gzip.header("content-type").startsWith("text/event-stream"));
+    QVERIFY(plain.header("content-encoding").isEmpty());
+    QVERIFY(refused.header("content-encoding").isEmpty());
+    NEXT_EVENT(gzip, "hello", gzipHello);
+    NEXT_EVENT(plain, "hello", plainHello);
+    QCOMPARE(gzipHello.id, plainHello.id);
+
+    // Single pushes and a burst (written as batches): the same events on both streams.
+    QStringList facts;
+    for (int i = 0; i < 40; ++i)
+        facts.append(u"fact-%1"_s.arg(i));
+    for (int i = 0; i < 60; ++i) {
+        QCOMPARE(push(port, u"agent-%1"_s.arg(i % 7),
+                      u"2025-01-01T00:00:%1Z"_s.arg(i, 2, 10, QChar(u'0')), {{u"t"_s, i}},
+                      facts.mid(i % 5, 20)),
+                 200);
+    }
+    for (int i = 0; i < 60; ++i) {
+        const std::optional<Event> a = gzip.next();
+        const std::optional<Event> b = plain.next();
+        QVERIFY2(a, gzip.decodeError().constData());
+        QVERIFY(b);
+        QCOMPARE(a->type, QByteArray("push"));
+        QCOMPARE(a->id, b->id);
+        QCOMPARE(a->data, b->data);
+    }
+    // Heartbeats decode too, and the stream is still good afterwards.
+    const std::optional<Event> beat = gzip.next(10000, true);
+    QVERIFY2(beat, gzip.decodeError().constData());
+    QVERIFY(beat->comment);
+    QCOMPARE(push(port, u"late"_s, u"2025-01-02T00:00:00Z"_s, {{u"t"_s, 1}}), 200);
+    std::optional<Event> late;
+    while ((late = gzip.next()) && late->type != "push") {
+    }
+    QVERIFY2(late, gzip.decodeError().constData());
+    QCOMPARE(late->data[u"agent_id"].toString(), u"late"_s);
+    QVERIFY(gzip.decodedCleanly());
+    // It is compressed: the same events took far fewer bytes on the wire.
+    QVERIFY2(gzip.wireBytes() * 3 < gzip.decodedBytes(),
+             QByteArray(QByteArray::number(gzip.wireBytes()) + " of " +
+                        QByteArray::number(gzip.decodedBytes()))
+                 .constData());
+
+    // Resuming with Last-Event-ID works the same with gzip.
+    EventClient resumed;
+    QVERIFY(resumed.open(port, {{"Accept-Encoding", "gzip"}, {"Last-Event-ID", plainHello.id}}));
+    NEXT_EVENT(resumed, "hello", resumedHello);
+    QCOMPARE(resumedHello.data[u"resumed"].toBool(), true);
+    NEXT_EVENT(resumed, "push", firstAgain);
+    QCOMPARE(firstAgain.data[u"agent_id"].toString(), u"agent-0"_s);
 }
 
 void TestEvents::otherInstances()

@@ -198,6 +198,30 @@ void TstPullAnswer::randomizedMatchesFullBuild()
         QCOMPARE(gunzip(gz, &ok), expected);
         QVERIFY(ok);
         QCOMPARE(engine.answer()->gzip()->plainSize, expected.size());
+        // GET /facts's pages from the chunks: the engine's facts in code-point order.
+        std::vector<QString> sorted;
+        for (const auto &[fact, holders] : engine.factHolders())
+            sorted.push_back(fact);
+        std::sort(sorted.begin(), sorted.end(), agmem::CodePointLess{});
+        const qint64 offset = rng.bounded(qint64(sorted.size()) + 2);
+        const qint64 limit = 1 + rng.bounded(150);
+        const agmem::PullAnswer::FactsPage page = engine.answer()->facts(offset, limit);
+        QCOMPARE(page.total, qint64(sorted.size()));
+        const auto from = sorted.begin() + std::min<qint64>(offset, qint64(sorted.size()));
+        QCOMPARE(page.facts,
+                 std::vector<QString>(from, from + std::min<qint64>(limit, sorted.end() - from)));
+        // And a search: case-insensitive, paged over the matches.
+        const QString needle = u"F%1"_s.arg(rng.bounded(10));
+        std::vector<QString> matches;
+        for (const QString &fact : sorted) {
+            if (fact.contains(needle, Qt::CaseInsensitive))
+                matches.push_back(fact);
+        }
+        const agmem::PullAnswer::FactsPage found = engine.answer()->facts(1, 5, needle);
+        QCOMPARE(found.total, qint64(matches.size()));
+        const auto mfrom = matches.begin() + std::min<qsizetype>(1, qsizetype(matches.size()));
+        QCOMPARE(found.facts,
+                 std::vector<QString>(mfrom, mfrom + std::min<qint64>(5, matches.end() - mfrom)));
     }
     QVERIFY(compared > 50);
     // The final state was a real one: the answer is valid JSON with the engine's counts.
