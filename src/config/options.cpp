@@ -439,6 +439,15 @@ QList<OptionDef> buildTable()
     d.set = [](AppOptions &o, const QVariant &v) { o.server.accessLog = !v.toBool(); };
     t.append(d);
 
+    d = row(u"no-writer-thread"_s, {},
+            u"Commit pushes in the HTTP thread instead of a writer thread of their own (one "
+            u"thread less; faster on some machines)."_s,
+            Kind::Switch);
+    d.flags = OptionDef::Server;
+    d.get = [](const AppOptions &o) { return QVariant(!o.server.writerThread); };
+    d.set = [](AppOptions &o, const QVariant &v) { o.server.writerThread = !v.toBool(); };
+    t.append(d);
+
     d = row(u"log-format"_s, u"text|json"_s,
             u"json: every log line (access and events) is one JSON object."_s, Kind::Choice);
     d.words = {u"text"_s, u"json"_s};

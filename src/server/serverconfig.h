@@ -57,6 +57,9 @@ struct ServerConfig
     // Pushes that arrive in one pass of the event loop are committed together (group
     // commit); a batch never grows beyond this many.
     int maxBatch = 256;
+    // Commits run in a writer thread of their own (false: in the HTTP thread, between
+    // passes of its event loop). Either way every write goes through one CoordinatorWriter.
+    bool writerThread = true;
     // Retention (0: off). History older than this many days, and beyond the newest N
     // pushes per agent, is pruned in the background; agents silent for agentExpiryDays are
     // dropped from the merge (as DELETE /agents/{id}).
