@@ -328,6 +328,12 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         pathKey = request.path.mid(3, slash < 0 ? -1 : slash - 3);
         request.path = slash < 0 ? QStringLiteral("/") : request.path.mid(slash);
     }
+    // The writer's connection found the file damaged: this thread's connection refuses
+    // from now on as well (/health says unhealthy, reads answer 503).
+    if (!m_store->corrupted()) {
+        if (const std::optional<QString> damage = m_writer->writer().damage())
+            m_store->markCorrupted(*damage);
+    }
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
     // May be called after a commit: owns what it uses.

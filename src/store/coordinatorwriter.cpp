@@ -159,8 +159,24 @@ bool CoordinatorWriter::transaction(const std::function<bool(quint64)> &write, Q
         if (error)
             *error = m_store->lastError();
         m_store->rollback();
+        noteDamage();
     }
     return ok;
+}
+
+void CoordinatorWriter::noteDamage()
+{
+    if (!m_store->corrupted() || m_damaged.load(std::memory_order_relaxed))
+        return;
+    m_damage = m_store->lastError();
+    m_damaged.store(true, std::memory_order_release);
+}
+
+std::optional<QString> CoordinatorWriter::damage() const
+{
+    if (!m_damaged.load(std::memory_order_acquire))
+        return std::nullopt;
+    return m_damage;
 }
 
 QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pushes)
@@ -383,7 +399,9 @@ CatchUpOutcome CoordinatorWriter::catchUp()
 
 bool CoordinatorWriter::touchKeys(const QHash<qint64, Instant> &lastUsed)
 {
-    return lastUsed.isEmpty() || m_store->touchKeys(lastUsed);
+    const bool ok = lastUsed.isEmpty() || m_store->touchKeys(lastUsed);
+    noteDamage();
+    return ok;
 }
 
 RetentionPass CoordinatorWriter::runRetention()
@@ -447,6 +465,7 @@ RetentionPass CoordinatorWriter::runRetention()
     }
     if (pass.historyDeleted > 0)
         qCInfo(lcStore) << "retention pruned" << pass.historyDeleted << "history rows";
+    noteDamage();
     return pass;
 }
 

@@ -14,6 +14,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -198,6 +199,10 @@ public:
     const MergeEngine &engine() const { return m_engine; }
     bool shared() const { return m_shared; }
     QString lastError() const { return m_store->lastError(); }
+    // Any thread: the store's damage as the writer's connection found it (SQLite), or none.
+    // Other connections to the file (the HTTP thread's reader) take it over, so /health
+    // says unhealthy whichever connection met the damaged page.
+    std::optional<QString> damage() const;
 
 Q_SIGNALS:
     // Every outcome, after its commit (queued to receivers in other threads).
@@ -220,6 +225,8 @@ private:
     // maintained /pull answer is updated (the lambda is the only mutation of the engine).
     void publish(const std::function<void(MergeEngine &, WriterTotals &)> &change);
     Instant now() const;
+    // After a write: publishes the store's damage for damage() (once).
+    void noteDamage();
 
     std::unique_ptr<Store> m_ownedStore;
     Store *m_store;
@@ -230,6 +237,8 @@ private:
     qint64 m_resetGeneration = 0;
     bool m_resyncNeeded = false;
     mutable QReadWriteLock m_viewLock;
+    std::atomic<bool> m_damaged{false};
+    QString m_damage; // set once, before m_damaged
     // m_engine.answer() as of the last publish() (the engine's own is not to be asked
     // for from other threads: asking publishes pending changes).
     std::shared_ptr<PullAnswer> m_answer;

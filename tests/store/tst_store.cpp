@@ -332,6 +332,7 @@ private slots:
     void failedPushLeavesNothing();
     void failedBatchThroughApi_data();
     void failedBatchThroughApi();
+    void writerFoundDamageMakesUnhealthy();
     void writerBatchesPlanOnCommittedView();
     void readsDoNotWaitForCommits();
     void writerWithoutThread();
@@ -711,6 +712,48 @@ void TstStore::failedPushLeavesNothing()
     MergeEngine reloaded;
     QVERIFY(store->loadAgents(reloaded));
     QCOMPARE(reloaded.topicTotals().at(u"python"_s).total, qint64(8));
+}
+
+void TstStore::writerFoundDamageMakesUnhealthy()
+{
+    // The writer's connection finds the file damaged (here: told so, as SQLite would on a
+    // damaged page): /health, answered from the HTTP thread's own read-only connection,
+    // must say unhealthy as well, and nothing more is acknowledged.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = testUrl(dir);
+    config.accessLog = false;
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+    std::optional<HttpReply> pushed =
+        roundTrip(*api, postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})));
+    QVERIFY(pushed);
+    QCOMPARE(pushed->status, 200);
+    HttpRequest health = getPull();
+    health.path = QStringLiteral("/health");
+    std::optional<HttpReply> healthy = roundTrip(*api, health);
+    QVERIFY(healthy);
+    QCOMPARE(healthy->status, 200);
+
+    api->writerThread().call([](CoordinatorWriter &w) {
+        w.store().markCorrupted(QStringLiteral("database disk image is malformed"));
+        return true;
+    });
+    const QStringList storeBefore = dumpStore(RawDb(config.store).db());
+    pushed = roundTrip(*api, postPush(pushBody(u"agent-b"_s, BaseTime, {{u"rust"_s, 1}})));
+    QVERIFY(pushed);
+    QCOMPARE(pushed->status, 503);
+    QCOMPARE(dumpStore(RawDb(config.store).db()), storeBefore);
+
+    const std::optional<HttpReply> unhealthy = roundTrip(*api, health);
+    QVERIFY(unhealthy);
+    QCOMPARE(unhealthy->status, 503);
+    const QJsonObject body = QJsonDocument::fromJson(unhealthy->body).object();
+    QCOMPARE(body.value(u"status"_s).toString(), u"unhealthy"_s);
+    QVERIFY2(body.value(u"detail"_s).toString().contains(u"damaged"_s),
+             unhealthy->body.constData());
 }
 
 void TstStore::failedBatchThroughApi_data()
