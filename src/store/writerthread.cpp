@@ -62,25 +62,35 @@ void WriterThread::runAndWait(const std::function<void()> &job)
 
 void WriterThread::push(QList<QPair<PushRequest, PushDone>> pushes)
 {
-    QMutexLocker locker(&m_queueLock);
-    for (auto &[push, done] : pushes)
-        m_queue.append(Item{std::move(push), std::move(done), {}});
-    if (!m_drainPosted && !m_queue.isEmpty()) {
-        m_drainPosted = true;
-        QMetaObject::invokeMethod(
-            m_host, [this] { drain(); }, Qt::QueuedConnection);
+    {
+        QMutexLocker locker(&m_queueLock);
+        for (auto &[push, done] : pushes)
+            m_queue.append(Item{std::move(push), std::move(done), {}});
+        if (!m_inlineHost && !m_drainPosted && !m_queue.isEmpty())
+            wakeWriter();
     }
+    if (m_inlineHost)
+        drain(); // no thread of its own: commits now, as the caller's own work
 }
 
 void WriterThread::enqueue(Item item)
 {
-    QMutexLocker locker(&m_queueLock);
-    m_queue.append(std::move(item));
-    if (!m_drainPosted) {
-        m_drainPosted = true;
-        QMetaObject::invokeMethod(
-            m_host, [this] { drain(); }, Qt::QueuedConnection);
+    {
+        QMutexLocker locker(&m_queueLock);
+        m_queue.append(std::move(item));
+        if (!m_inlineHost && !m_drainPosted)
+            wakeWriter();
     }
+    if (m_inlineHost)
+        drain();
+}
+
+void WriterThread::wakeWriter()
+{
+    // One wake-up per batch: everything queued until the writer takes the queue rides on it.
+    m_drainPosted = true;
+    QMetaObject::invokeMethod(
+        m_host, [this] { drain(); }, Qt::QueuedConnection);
 }
 
 void WriterThread::drain()
@@ -125,6 +135,12 @@ void WriterThread::drain()
 
 void WriterThread::deliver(std::function<void()> callback)
 {
+    if (m_inlineHost) {
+        // The writer runs in the delivery thread: answers go out at once, as the commit's
+        // own continuation (work they queue is picked up by the drain loop around this).
+        callback();
+        return;
+    }
     QMutexLocker locker(&m_doneLock);
     m_done.append(std::move(callback));
     if (!m_deliveryPosted) {

@@ -26,8 +26,9 @@ public:
     using Open = std::function<std::unique_ptr<CoordinatorWriter>(QString *error)>;
 
     // Starts the thread and runs `open` in it; nullptr and `error` when that fails.
-    // `ownThread` false: the writer runs in the calling thread instead, its work queued to
-    // the event loop (commits then block that thread; --no-writer-thread).
+    // `ownThread` false: the writer runs in the calling thread instead, and each piece of
+    // work (and its callbacks) runs at once when queued (commits then block that thread;
+    // --no-writer-thread).
     static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error,
                                                bool ownThread = true);
     // Finishes the queued work, destroys the writer in its thread, and joins it. Callbacks
@@ -78,6 +79,8 @@ private:
 
     explicit WriterThread(int maxBatch);
     void enqueue(Item item);
+    // Posts drain() to the writer thread; the caller holds m_queueLock.
+    void wakeWriter();
     void drain();
     void deliver(std::function<void()> callback);
     void runAndWait(const std::function<void()> &job);
