@@ -28,7 +28,7 @@ public:
     // Starts the thread and runs `open` in it; nullptr and `error` when that fails.
     // `ownThread` false: the writer runs in the calling thread instead, and each piece of
     // work (and its callbacks) runs at once when queued (commits then block that thread;
-    // --no-writer-thread).
+    // the default, see ServerConfig::writerThread).
     static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error,
                                                bool ownThread = true);
     // Finishes the queued work, destroys the writer in its thread, and joins it. Callbacks

@@ -773,6 +773,7 @@ void TstStore::failedBatchThroughApi()
     ServerConfig config;
     config.store = testUrl(dir);
     config.accessLog = false;
+    config.writerThread = true; // held busy below, as during a long fsync
     QString error;
     const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
     QVERIFY2(api, qPrintable(error));
@@ -1157,6 +1158,7 @@ void TstStore::readsDoNotWaitForCommits()
     ServerConfig config;
     config.store = testUrl(dir);
     config.accessLog = false;
+    config.writerThread = true;
     QString error;
     const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
     QVERIFY2(api, qPrintable(error));
@@ -1215,13 +1217,14 @@ void TstStore::writerWithoutThread()
     ServerConfig config;
     config.store = testUrl(dir);
     config.accessLog = false;
-    config.writerThread = false;
+    QVERIFY(!config.writerThread); // the default
     QString error;
     const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
     QVERIFY2(api, qPrintable(error));
     QCOMPARE(api->writer().thread(), QThread::currentThread());
 
-    // Still answered only after the commit, which runs from the event loop.
+    // Still answered only after the commit, which runs when this pass of the event loop
+    // ends (with the other pushes it read).
     std::optional<HttpReply> pushed;
     api->handle(postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})),
                 [&pushed](const HttpReply &r) { pushed = r; });
