@@ -10,6 +10,7 @@
 #   REFERENCE_URL=http://127.0.0.1:8000
 #                      a reference already running (reset with DELETE /admin/reset)
 #   ROWS="push close c128 cpu normal pull pairs change pullers"   which rows to run
+#   OURS_ARGS="--no-writer-thread"   more options for every start of ours
 # Talks to 127.0.0.1 only; every run is bounded. Needs wrk, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,8 @@ have_ref() { [ -n "${REFERENCE_CMD:-}${REFERENCE_URL:-}" ]; }
 wants() { [[ " $rows " == *" $1 "* ]]; }
 
 start() { # EXTRA-ARGS... : ours, empty store
-    "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --rate-limit 0 "$@" >"$work/out" 2>"$work/err" &
+    # shellcheck disable=SC2086 # OURS_ARGS: words
+    "$bin" --no-gui --port 0 --db "sqlite://$work/bench.db" --rate-limit 0 ${OURS_ARGS:-} "$@" >"$work/out" 2>"$work/err" &
     pid=$!
     for _ in $(seq 300); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
     url=$(sed -n 's/.*listening on //p' "$work/out")
@@ -151,7 +153,7 @@ pullers_run() { # agents facts (ours only)
     stop
 }
 
-echo "== $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  bin: $bin"
+echo "== $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  bin: $bin ${OURS_ARGS:-}"
 wants push && both push_rate "pushes/s keep-alive, 32 conns" 32 0 --no-access-log
 wants close && both push_rate "pushes/s Connection: close, 32 conns" 32 1 --no-access-log
 wants c128 && both push_rate "pushes/s keep-alive, 128 conns" 128 0 --no-access-log

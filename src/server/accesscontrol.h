@@ -96,6 +96,8 @@ public:
 
     // Writes batched last-use times of keys.
     void flushLastUsed();
+    // Hands the batched last-use times over (the server writes them through its writer).
+    QHash<qint64, Instant> takeLastUsed() { return std::exchange(m_lastUsed, {}); }
     // Drops idle rate-limit and ban entries.
     void prune();
 

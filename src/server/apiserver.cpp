@@ -10,6 +10,7 @@
 #include <QElapsedTimer>
 #include <QTcpSocket>
 
+#include <algorithm>
 #include <memory>
 
 namespace agmem {
@@ -110,89 +111,204 @@ void ApiServer::shutdown()
     delete m_listener;
 }
 
-void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 ticket)
+struct ApiServer::Slot
 {
+    quint64 ticket = 0; // for release() once written (HttpServerAdapter)
+    bool done = false;
+    bool close = false;
+    bool push = false;
+    bool headOnly = false;
+    QByteArray lastEventId;
+    HttpReply reply;
     QElapsedTimer timer;
-    timer.start();
+    RequestEvent event;
+};
 
-    const bool headOnly = req.method == "HEAD";
+struct ApiServer::Queued
+{
+    HttpRequest request;
+    quint64 ticket = 0;
+    bool close = false;
+    QElapsedTimer timer;
+};
+
+struct ApiServer::Connection
+{
+    QTcpSocket *key = nullptr; // in m_connections (the socket may be gone)
+    QPointer<QTcpSocket> socket;
+    QList<std::shared_ptr<Slot>> running; // running, in request order
+    QList<Queued> waiting;                // not started yet
+    bool flushing = false;
+    bool again = false;
+    // The connection carries an event stream now: nothing else is written to it.
+    bool streaming = false;
+};
+
+void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 ticket)
+{
+    Queued queued;
+    queued.timer.start();
+    queued.request = std::move(request);
+    queued.ticket = ticket;
+    HttpRequest &req = queued.request;
     // Always take the guard's entry, so it stays in step with the requests.
-    const bool close =
+    queued.close =
         m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
-    QPointer<QTcpSocket> target(socket);
-    const QPointer<ApiServer> self(this);
-    const auto answeredAtOnce = std::make_shared<bool>(false);
-    const auto respond = [this, self, answeredAtOnce, target, ticket, headOnly, close, timer,
-                          method = req.method, path = req.path, peer = req.peer,
-                          lastEventId = req.header("last-event-id")](const HttpReply &granted) {
-        if (!self)
-            return; // stopped: the connection went with the server
-        *answeredAtOnce = true;
-        HttpReply reply = granted;
-        if (reply.eventStream && m_streams->full()) {
-            reply = HttpReply::error(503, QStringLiteral("Too many open event streams (%1); try "
-                                                         "again later")
-                                              .arg(m_streams->maxStreams()))
-                        .withHeader("Retry-After", "5");
-            reply.client = granted.client;
-        }
-        // (On 6.8 a closed socket lives on until release(); on 6.4 QHttpServer deletes it.)
-        const bool connected = target && target->isOpen();
-        QByteArray bytes;
-        const bool apart = !reply.eventStream && reply.writesBodyApart(headOnly);
-        if (reply.eventStream) {
-            // The head now, the events as they happen: the connection stays with the stream,
-            // and QHttpServer gets it back only when it closes.
-            bytes = EventStreams::responseHead(reply.headers);
-            if (connected && m_listener) {
-                target->write(bytes);
-                m_listener->markStreaming(target);
-                m_streams->open(target, lastEventId, EventStreams::gzipped(reply.headers));
-                connect(target, &QAbstractSocket::disconnected, this,
-                        [this, ticket, target] { release(ticket, target); });
-            } else {
-                release(ticket, target);
-            }
-        } else {
-            bytes = apart ? reply.serializeHead(close) : reply.serialize(headOnly, close);
-            if (connected) {
-                target->write(bytes);
-                if (apart)
-                    target->write(reply.body); // a large /pull answer: shared, not copied
-            }
-            if (close) {
-                // The guard's bookkeeping first, then the close; release() sees the socket
-                // closing and waits until the answer is out (Qt 6.8).
-                if (connected && m_listener)
-                    m_listener->answered(target);
-                if (target)
-                    target->disconnectFromHost();
-                release(ticket, target);
-            } else {
-                // Before answered(): a deferred rejection it may trigger comes after
-                // QHttpServer got the connection back (Qt 6.8).
-                release(ticket, target);
-                if (connected && m_listener)
-                    m_listener->answered(target);
-            }
-        }
-        RequestEvent event;
-        event.at = nowInstant();
-        event.method = method;
-        event.path = redactedPath(path);
-        event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
-        event.status = reply.status;
-        event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
-        event.milliseconds = timer.nsecsElapsed() / 1e6;
-        event.agentId = reply.agentId;
-        event.note = reply.note;
-        if (m_accessLog && lcAccess().isInfoEnabled())
-            m_log->write(accessLogLine(event, !connected)); // written on the log's own thread
-        Q_EMIT requestFinished(event);
-    };
-    m_api->handle(req, respond);
-    if (!*answeredAtOnce && socket)
+
+    // An entry lives while the connection has requests in flight (flush() drops it).
+    std::shared_ptr<Connection> &connection = m_connections[socket];
+    if (!connection || connection->socket != socket) {
+        connection = std::make_shared<Connection>();
+        connection->key = socket;
+        connection->socket = socket;
+    }
+    const std::shared_ptr<Connection> c = connection;
+    const bool push = CoordinatorApi::isPush(req);
+    const bool onlyPushes = std::all_of(c->running.cbegin(), c->running.cend(),
+                                        [](const auto &slot) { return slot->push; });
+    if (!c->waiting.isEmpty() || (!c->running.isEmpty() && !(push && onlyPushes)))
+        c->waiting.append(std::move(queued));
+    else
+        start(c, std::move(queued));
+    // Not answered at once (a push waits for its commit, or the request waits behind
+    // others): the guard reads nothing more from the connection until answered().
+    if (socket && m_listener && (!c->running.isEmpty() || !c->waiting.isEmpty()))
         m_listener->awaitAnswer(socket);
+}
+
+void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
+{
+    auto slot = std::make_shared<Slot>();
+    slot->ticket = queued.ticket;
+    slot->close = queued.close;
+    slot->push = CoordinatorApi::isPush(queued.request);
+    slot->headOnly = queued.request.method == "HEAD";
+    slot->lastEventId = queued.request.header("last-event-id");
+    slot->timer = queued.timer;
+    slot->event.method = queued.request.method;
+    slot->event.path = redactedPath(queued.request.path);
+    slot->event.source = queued.request.peer.toString();
+    c->running.append(slot);
+    // The answer may come after a commit, even after this server is gone (shutdown).
+    m_api->handle(queued.request,
+                  [self = QPointer<ApiServer>(this), c, slot](const HttpReply &reply) {
+                      if (!self)
+                          return; // stopped: the connection went with the server
+                      slot->reply = reply;
+                      slot->done = true;
+                      self->flush(c);
+                  });
+}
+
+void ApiServer::write(Connection &c, Slot &slot)
+{
+    HttpReply &reply = slot.reply;
+    QTcpSocket *target = c.streaming ? nullptr : c.socket.data();
+    if (reply.eventStream && m_streams->full()) {
+        const QString client = reply.client;
+        reply = HttpReply::error(503, QStringLiteral("Too many open event streams (%1); try "
+                                                     "again later")
+                                          .arg(m_streams->maxStreams()))
+                    .withHeader("Retry-After", "5");
+        reply.client = client;
+    }
+    // (On 6.8 a closed socket lives on until release(); on 6.4 QHttpServer deletes it.)
+    const bool connected = target && target->isOpen();
+    QByteArray bytes;
+    const bool apart = !reply.eventStream && reply.writesBodyApart(slot.headOnly);
+    if (reply.eventStream) {
+        // The head now, the events as they happen: the connection stays with the stream,
+        // and QHttpServer gets it back only when it closes.
+        bytes = EventStreams::responseHead(reply.headers);
+        if (connected && m_listener) {
+            target->write(bytes);
+            // Releases a hold on reading (awaitAnswer(): the stream's head waited for a
+            // catch-up) before the connection becomes a stream.
+            m_listener->answered(target);
+            m_listener->markStreaming(target);
+            m_streams->open(target, slot.lastEventId, EventStreams::gzipped(reply.headers));
+            c.streaming = true;
+            const QPointer<QTcpSocket> socket(target);
+            connect(target, &QAbstractSocket::disconnected, this,
+                    [this, ticket = slot.ticket, socket] { release(ticket, socket); });
+        } else {
+            release(slot.ticket, target);
+        }
+    } else {
+        bytes =
+            apart ? reply.serializeHead(slot.close) : reply.serialize(slot.headOnly, slot.close);
+        if (connected) {
+            target->write(bytes);
+            if (apart)
+                target->write(reply.body); // a large /pull answer: shared, not copied
+        }
+        if (slot.close) {
+            // The guard's bookkeeping first, then the close; release() sees the socket
+            // closing and waits until the answer is out (Qt 6.8).
+            if (connected && m_listener)
+                m_listener->answered(target);
+            if (target)
+                target->disconnectFromHost();
+            release(slot.ticket, target);
+        } else {
+            // Before answered(): a deferred rejection it may trigger comes after
+            // QHttpServer got the connection back (Qt 6.8).
+            release(slot.ticket, target);
+            if (connected && m_listener)
+                m_listener->answered(target);
+        }
+    }
+    RequestEvent &event = slot.event;
+    event.at = nowInstant();
+    if (!reply.client.isEmpty())
+        event.source = reply.client;
+    event.status = reply.status;
+    event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
+    event.milliseconds = slot.timer.nsecsElapsed() / 1e6;
+    event.agentId = reply.agentId;
+    event.note = reply.note;
+    if (m_accessLog && lcAccess().isInfoEnabled())
+        m_log->write(accessLogLine(event, !connected)); // written on the log's own thread
+    Q_EMIT requestFinished(event);
+}
+
+void ApiServer::flush(const std::shared_ptr<Connection> &c)
+{
+    // Answers can complete inside start() (most do): one loop, no recursion.
+    if (c->flushing) {
+        c->again = true;
+        return;
+    }
+    c->flushing = true;
+    do {
+        c->again = false;
+        while (!c->running.isEmpty() && c->running.first()->done) {
+            const std::shared_ptr<Slot> slot = c->running.takeFirst();
+            write(*c, *slot);
+        }
+        if (!c->socket || c->streaming) {
+            // Nobody left to answer; QHttpServer gets each request's responder back.
+            for (const Queued &q : std::as_const(c->waiting))
+                release(q.ticket, c->socket);
+            c->waiting.clear();
+            continue;
+        }
+        // Start what waited: alone, or a run of pushes behind pushes.
+        while (!c->waiting.isEmpty()) {
+            const bool push = CoordinatorApi::isPush(c->waiting.first().request);
+            const bool onlyPushes = std::all_of(c->running.cbegin(), c->running.cend(),
+                                                [](const auto &slot) { return slot->push; });
+            if (!c->running.isEmpty() && !(push && onlyPushes))
+                break;
+            start(c, c->waiting.takeFirst());
+        }
+    } while (c->again);
+    c->flushing = false;
+    if (c->running.isEmpty() && c->waiting.isEmpty()) {
+        const auto it = m_connections.constFind(c->key);
+        if (it != m_connections.cend() && *it == c)
+            m_connections.erase(it);
+    }
 }
 
 } // namespace agmem

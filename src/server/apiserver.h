@@ -56,7 +56,21 @@ protected:
     void handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 ticket) override;
 
 private:
+    // A connection's requests in order. Answers may complete out of order (a push waits
+    // for its commit, a GET does not); they are written in request order. A request runs
+    // when every request before it is answered, except that consecutive pushes run
+    // together (they commit in order in the writer), so a pipelined pull sees the pushes
+    // before it.
+    struct Slot;
+    struct Queued;
+    struct Connection;
+    void start(const std::shared_ptr<Connection> &connection, Queued queued);
+    void flush(const std::shared_ptr<Connection> &connection);
+    // Writes one answer (or starts an event stream), logs and reports it.
+    void write(Connection &connection, Slot &slot);
+
     CoordinatorApi *m_api;
+    QHash<QTcpSocket *, std::shared_ptr<Connection>> m_connections;
     ConnectionLimits m_limits;
     QPointer<ConnectionGuard> m_listener;
     // Open GET /events streams (the sockets stay with this transport).

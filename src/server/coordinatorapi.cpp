@@ -6,6 +6,7 @@
 #include "core/jsonwriter.h"
 #include "core/logging.h"
 
+#include <QHostAddress>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QMetaObject>
@@ -46,101 +47,235 @@ QJsonArray toJson(const QList<FieldError> &errors)
     return out;
 }
 
+bool acceptsGzip(const QByteArray &acceptEncoding)
+{
+    bool gzip = false;
+    bool star = false;
+    bool gzipListed = false;
+    for (const QByteArray &item : acceptEncoding.split(',')) {
+        const QList<QByteArray> parts = item.split(';');
+        const QByteArray coding = parts.first().trimmed().toLower();
+        double q = 1;
+        for (qsizetype i = 1; i < parts.size(); ++i) {
+            const QByteArray p = parts.at(i).trimmed().toLower();
+            if (p.startsWith("q="))
+                q = p.mid(2).toDouble();
+        }
+        if (coding == "gzip" || coding == "x-gzip") {
+            gzipListed = true;
+            gzip = gzip || q > 0;
+        } else if (coding == "*") {
+            star = q > 0;
+        }
+    }
+    return gzip || (!gzipListed && star);
+}
+
+HttpReply storeUnreachable(const QString &error)
+{
+    return HttpReply::error(503,
+                            QStringLiteral("The store is unreachable: %1").arg(error.left(200)));
+}
+
 } // namespace
 
 const QList<CoordinatorApi::Route> &CoordinatorApi::routes()
 {
+    using C = CoordinatorApi;
     static const QList<Route> table = {
-        {QStringLiteral("/"), {Get, Head}, Scope::None},
-        {QStringLiteral("/health"), {Get, Head}, Scope::None},
-        {QStringLiteral("/push"), {Post}, Scope::Push},
-        {QStringLiteral("/pull"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/admin/reset"), {Delete}, Scope::Admin},
-        // operationsapi.h; a path may have several rows (a scope per method).
-        {QStringLiteral("/agents"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/agents/{agent_id}"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/agents/{agent_id}"), {Delete}, Scope::Admin},
+        {QStringLiteral("/"), {Get, Head}, Scope::None, &C::root},
+        {QStringLiteral("/health"), {Get, Head}, Scope::None, &C::health},
+        {QStringLiteral("/push"), {Post}, Scope::Push, &C::push},
+        {QStringLiteral("/pull"), {Get, Head}, Scope::Pull, &C::pull},
+        {QStringLiteral("/admin/reset"), {Delete}, Scope::Admin, &C::reset},
+        {QStringLiteral("/agents"), {Get, Head}, Scope::Pull, &C::listAgents},
+        {QStringLiteral("/agents/{agent_id}"), {Get, Head}, Scope::Pull, &C::agentDetail},
+        {QStringLiteral("/agents/{agent_id}"), {Delete}, Scope::Admin, &C::deleteAgent},
         // Open from this machine (after a trusted proxy: the client's address), pull otherwise.
-        {QStringLiteral("/metrics"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/openapi.json"), {Get, Head}, Scope::None},
-        {QStringLiteral("/docs"), {Get, Head}, Scope::None},
-        {QStringLiteral("/redoc"), {Get, Head}, Scope::None},
+        {QStringLiteral("/metrics"), {Get, Head}, Scope::Pull, &C::metrics},
+        {QStringLiteral("/openapi.json"), {Get, Head}, Scope::None, &C::openApi},
+        // The interactive API docs and the dashboard: static pages (webui.h).
+        {QStringLiteral("/docs"), {Get, Head}, Scope::None, &C::webUi},
+        {QStringLiteral("/redoc"), {Get, Head}, Scope::None, &C::webUi},
         // The web dashboard (webui.h) and what it reads beyond /agents.
-        {QStringLiteral("/ui"), {Get, Head}, Scope::None},
-        {QStringLiteral("/ui/"), {Get, Head}, Scope::None},
-        {QStringLiteral("/ui/{file}"), {Get, Head}, Scope::None},
-        {QStringLiteral("/events"), {Get}, Scope::Pull},
-        {QStringLiteral("/topics"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/topics/{topic}"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/facts"), {Get, Head}, Scope::Pull},
-        {QStringLiteral("/pushes/per-minute"), {Get, Head}, Scope::Pull},
+        {QStringLiteral("/ui"), {Get, Head}, Scope::None, &C::webUi},
+        {QStringLiteral("/ui/"), {Get, Head}, Scope::None, &C::webUi},
+        {QStringLiteral("/ui/{file}"), {Get, Head}, Scope::None, &C::webUi},
+        {QStringLiteral("/events"), {Get}, Scope::Pull, &C::eventStream},
+        {QStringLiteral("/topics"), {Get, Head}, Scope::Pull, &C::listTopics},
+        {QStringLiteral("/topics/{topic}"), {Get, Head}, Scope::Pull, &C::topicAgents},
+        {QStringLiteral("/facts"), {Get, Head}, Scope::Pull, &C::listFacts},
+        {QStringLiteral("/pushes/per-minute"), {Get, Head}, Scope::Pull, &C::pushesPerMinute},
     };
     return table;
 }
 
-CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> store,
-                               MergeEngine engine, QObject *parent)
-    : QObject(parent)
-    , m_config(config)
-    , m_store(std::move(store))
+bool CoordinatorApi::matchRoute(const QString &pattern, const QString &path, QString *parameter)
+{
+    const qsizetype brace = pattern.indexOf(u'{');
+    if (brace < 0)
+        return pattern == path;
+    const QStringView prefix = QStringView(pattern).left(brace);
+    if (!path.startsWith(prefix) || path.size() == prefix.size())
+        return false;
+    *parameter = path.mid(prefix.size());
+    return true;
+}
+
+CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> reader)
+    : m_config(config)
+    , m_store(std::move(reader))
     , m_access(std::make_unique<AccessControl>(config.access, m_store.get(), config.host,
                                                !config.tlsCertificate.isEmpty()))
     , m_events(std::make_unique<EventHub>(config.eventRingSize))
-    , m_engine(std::move(engine))
     , m_parser(config.limits)
     , m_startedAt(nowInstant())
 {
     m_shared = m_store->dialect().isPostgres();
-    if (const auto state = m_store->readState()) {
-        m_databaseId = state->databaseId;
-        m_totalPushes = state->totalPushes;
-        m_resetGeneration = state->resetGeneration;
-        m_engine.setSequence(state->sequence);
-        m_events->setSequence(state->sequence);
-        // Pushes through another instance between loading the agents and now.
-        m_resyncNeeded = m_shared;
-    }
-    if (m_shared) {
-        m_catchUpTimer.setInterval(CatchUpMs);
-        connect(&m_catchUpTimer, &QTimer::timeout, this, [this] {
-            if (m_pending.isEmpty())
-                catchUp();
-        });
-        m_catchUpTimer.start();
-    }
-    m_flushTimer.setSingleShot(true);
-    m_flushTimer.setInterval(0);
-    connect(&m_flushTimer, &QTimer::timeout, this, &CoordinatorApi::flushPushes);
+    // A zero timer fires once the event loop has nothing else ready: every request that
+    // has arrived is read first.
+    m_handOver.setSingleShot(true);
+    m_handOver.setInterval(0);
+    connect(&m_handOver, &QTimer::timeout, this, &CoordinatorApi::handOver);
     // Last-use times of keys are written in batches, not on every request.
     m_housekeeping.setInterval(HousekeepingMs);
     connect(&m_housekeeping, &QTimer::timeout, this, [this] {
-        m_access->flushLastUsed();
+        const QHash<qint64, Instant> used = m_access->takeLastUsed();
+        if (!used.isEmpty()) {
+            handOver(); // pushes queued before go first
+            m_writer->submit([used](CoordinatorWriter &w) { return w.touchKeys(used); },
+                             [](bool ok) {
+                                 if (!ok)
+                                     qCWarning(lcServer) << "key last-use times were not stored";
+                             });
+        }
         m_access->prune();
     });
     m_housekeeping.start();
-    m_operations = std::make_unique<OperationsApi>(
-        config, m_engine, *m_store, [this](quint64 sequence) { Q_EMIT mergeChanged(sequence); });
-    m_operations->setEventHub(m_events.get());
 }
 
 CoordinatorApi::~CoordinatorApi()
 {
+    if (!m_writer)
+        return;
+    const QHash<qint64, Instant> used = m_access->takeLastUsed();
+    handOver();
+    m_writer->call([used](CoordinatorWriter &w) { return w.touchKeys(used); });
     flushPushes();
-    m_access->flushLastUsed();
+    // Joins the writer while every member is alive: answers it still delivers may use them.
+    m_writer.reset();
 }
 
 std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &config, QString *error)
 {
-    std::unique_ptr<Store> store = Store::open(config.store, config.storeOptions, error);
-    if (!store)
+    RetentionPolicy retention;
+    retention.historyRetentionDays = config.historyRetentionDays;
+    retention.historyMaxPerAgent = config.historyMaxPerAgent;
+    retention.agentExpiryDays = config.agentExpiryDays;
+    retention.batch = config.retentionBatch;
+    retention.clock = config.clock;
+    std::unique_ptr<WriterThread> writer = WriterThread::start(
+        [&](QString *failure) {
+            return CoordinatorWriter::open(config.store, config.storeOptions, config.mergeMode,
+                                           retention, failure);
+        },
+        config.maxBatch, error, config.writerThread);
+    if (!writer)
         return nullptr;
-    MergeEngine engine(config.mergeMode);
-    if (!store->adoptMergeMode(config.mergeMode, engine)) {
-        *error = QStringLiteral("cannot load the merged view from %1: %2")
-                     .arg(config.store.displayName(), store->lastError());
+    // Opened after the writer migrated the schema.
+    StoreOptions readOptions = config.storeOptions;
+    readOptions.readOnly = true;
+    std::unique_ptr<Store> reader = Store::open(config.store, readOptions, error);
+    if (!reader)
         return nullptr;
-    }
-    return std::make_unique<CoordinatorApi>(config, std::move(store), std::move(engine));
+    std::unique_ptr<CoordinatorApi> api(new CoordinatorApi(config, std::move(reader)));
+    api->m_writer = std::move(writer);
+    CoordinatorWriter &w = api->m_writer->writer();
+    connect(&w, &CoordinatorWriter::mergeChanged, api.get(), &CoordinatorApi::mergeChanged,
+            Qt::DirectConnection);
+    api->m_operations = std::make_unique<OperationsApi>(config, w, *api->m_store);
+    api->m_events->setSequence(
+        w.read([](const MergeEngine &engine, const WriterTotals &) { return engine.sequence(); }));
+    api->connectEvents();
+    api->m_writer->call([&config](CoordinatorWriter &cw) {
+        cw.startTimers(config.retentionIntervalMs, CatchUpMs);
+        return true;
+    });
+    return api;
+}
+
+void CoordinatorApi::connectEvents()
+{
+    // Emitted in the writer thread right after each commit: the hub is thread-safe, and the
+    // events are built from the outcomes (a catch-up: from the view it just loaded).
+    CoordinatorWriter &w = m_writer->writer();
+    EventHub *hub = m_events.get();
+    connect(
+        &w, &CoordinatorWriter::pushesCommitted, hub,
+        [hub](const QList<PushOutcome> &outcomes) {
+            QList<ChangeEvent> events;
+            for (const PushOutcome &o : outcomes) {
+                if (o.stored())
+                    events.append(ChangeEvent::push(o.agentId, o.before, o.after, o.timestamp,
+                                                    o.receivedAt, o.sequence));
+            }
+            // One publish per commit batch: each event stream writes the batch at once.
+            if (!events.isEmpty())
+                hub->publish(events);
+        },
+        Qt::DirectConnection);
+    connect(
+        &w, &CoordinatorWriter::resetDone, hub,
+        [hub](const ResetOutcome &o) {
+            if (o.ok)
+                hub->publish({ChangeEvent::reset(o.sequence)});
+        },
+        Qt::DirectConnection);
+    connect(
+        &w, &CoordinatorWriter::agentRemoved, hub,
+        [hub](const RemoveOutcome &o) {
+            if (o.status == RemoveOutcome::Status::Removed)
+                hub->publish({ChangeEvent::agentRemoved(o.agentId, o.sequence)});
+        },
+        Qt::DirectConnection);
+    connect(
+        &w, &CoordinatorWriter::caughtUp, hub,
+        [hub, &w](const CatchUpOutcome &o) {
+            // A reload with nothing new (the first catch-up) tells nothing.
+            if (!o.ok || o.sequence == o.before)
+                return;
+            // Other instances' changes, as far as the loaded rows tell them: after a reload
+            // (a reset or removal elsewhere) a reset; else each agent that changed, without
+            // deltas. In the writer thread: the view is the one just caught up.
+            QList<ChangeEvent> events = w.read([&o](const MergeEngine &engine,
+                                                    const WriterTotals &) {
+                QList<ChangeEvent> out;
+                if (o.reloaded) {
+                    out.append(ChangeEvent::reset(engine.sequence()));
+                    out.last().local = false;
+                    return out;
+                }
+                for (const AgentState &a : engine.agents()) {
+                    if (a.sequence <= o.before)
+                        continue;
+                    ChangeEvent e;
+                    e.agentId = a.agentId;
+                    e.sequence = a.sequence;
+                    e.timestamp = a.current ? a.current->timestamp : 0;
+                    e.receivedAt = a.lastSeen;
+                    e.changesMerge = true;
+                    e.local = false;
+                    out.append(e);
+                }
+                std::sort(out.begin(), out.end(), [](const ChangeEvent &x, const ChangeEvent &y) {
+                    return x.sequence < y.sequence;
+                });
+                return out;
+            });
+            hub->publish(events);
+            hub->setSequence(o.sequence);
+        },
+        Qt::DirectConnection);
 }
 
 std::optional<HttpReply> CoordinatorApi::authorizeHead(const HttpRequest &head, bool *authorized)
@@ -156,14 +291,13 @@ std::optional<HttpReply> CoordinatorApi::authorizeHead(const HttpRequest &head, 
     const Route *route = nullptr;
     QString parameter;
     for (const Route &r : routes()) {
-        if (r.methods.contains(request.method) &&
-            OperationsApi::matchRoute(r.path, request.path, &parameter)) {
+        if (r.methods.contains(request.method) && matchRoute(r.path, request.path, &parameter)) {
             route = &r;
             break;
         }
     }
     // Unknown routes and methods get their 404/405 once the request is whole.
-    if (!route || request.path == u"/health")
+    if (!route || route->handler == &CoordinatorApi::health)
         return std::nullopt;
     const QString client = m_access->clientAddress(request);
     Scope scope = route->scope;
@@ -178,6 +312,11 @@ std::optional<HttpReply> CoordinatorApi::authorizeHead(const HttpRequest &head, 
     return std::nullopt;
 }
 
+bool CoordinatorApi::isPush(const HttpRequest &request)
+{
+    return request.method == Post && request.path.endsWith(u"/push");
+}
+
 void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
 {
     HttpRequest request = original;
@@ -189,12 +328,16 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         pathKey = request.path.mid(3, slash < 0 ? -1 : slash - 3);
         request.path = slash < 0 ? QStringLiteral("/") : request.path.mid(slash);
     }
+    // The writer's connection found the file damaged: this thread's connection refuses
+    // from now on as well (/health says unhealthy, reads answer 503).
+    if (!m_store->corrupted()) {
+        if (const std::optional<QString> damage = m_writer->writer().damage())
+            m_store->markCorrupted(*damage);
+    }
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
-    const Respond answer = [this, &respond, &client, &cors](const HttpReply &reply) {
-        // An answer given now must not overtake pushes still waiting for their commit
-        // (a pipelined connection gets its answers in request order).
-        flushPushes();
+    // May be called after a commit: owns what it uses.
+    const Respond answer = [respond, client, cors](const HttpReply &reply) {
         HttpReply r = reply;
         r.client = client;
         r.headers += cors;
@@ -207,7 +350,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     QByteArrayList allowed;
     QString parameter;
     for (const Route &r : routes()) {
-        if (!OperationsApi::matchRoute(r.path, request.path, &parameter))
+        if (!matchRoute(r.path, request.path, &parameter))
             continue;
         allowed += r.methods;
         if (!route ||
@@ -219,9 +362,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         return;
     }
     if (request.method == Options && m_access->corsAllowed(request)) {
-        Route all = *route;
-        all.methods = allowed;
-        answer(preflight(request, all));
+        answer(preflight(allowed));
         return;
     }
     if (!route->methods.contains(request.method)) {
@@ -241,243 +382,298 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         scope = Scope::None;
     // A request with a body was checked from its head already (authorizeHead()).
     const bool checked = request.authorizedFromHead && !request.body.isEmpty();
-    if (request.path != u"/health" && !checked) {
+    if (route->handler != &CoordinatorApi::health && !checked) {
         if (const auto refused = m_access->authorize(request, client, pathKey, scope)) {
             answer(*refused);
             return;
         }
     }
-    if (request.path == u"/push") {
-        // Answered after the commit, so the callback must own what it uses.
-        push(request, client, [respond, client, cors](const HttpReply &reply) {
-            HttpReply r = reply;
-            r.client = client;
-            r.headers += cors;
-            respond(r);
-        });
-        return;
+    (this->*route->handler)(Call{std::move(request), client, parameter, answer});
+    // This thread's read-only connection found the file damaged (SQLite): the writer's
+    // connection refuses writes from now on too, so nothing more is acknowledged into it.
+    if (m_store->corrupted() && !m_damageReported) {
+        m_damageReported = true;
+        handOver(); // pushes queued before go first
+        m_writer->submit(
+            [detail = m_store->lastError()](CoordinatorWriter &w) {
+                w.store().markCorrupted(detail);
+                return true;
+            },
+            [](bool) {});
     }
-    // Answers leave in request order: pushes waiting for their commit go first.
-    flushPushes();
-    if (request.path == u"/pull" && !catchUp()) {
-        answer(HttpReply::error(
-            503,
-            QStringLiteral("The store is unreachable: %1").arg(m_store->lastError().left(200))));
-        return;
-    }
-    if (request.path == u"/" || route->path.startsWith(u"/agents") ||
-        route->path.startsWith(u"/topics") || route->path == u"/facts" || route->path == u"/events")
-        catchUp(); // on failure, the totals this instance knows
-    if (WebUi::handles(route->path)) {
-        answer(WebUi::handle(request, route->path, parameter));
-    } else if (route->path == u"/events") {
-        // The transport writes the stream head and keeps the connection (apiserver.cpp).
-        HttpReply stream;
-        stream.eventStream = true;
-        stream.headers = EventStreams::streamHeaders(request.acceptsGzip());
-        answer(stream);
-    } else if (OperationsApi::handles(route->path))
-        answer(m_operations->handle(request, route->path, parameter));
-    else if (request.path == u"/")
-        answer(root());
-    else if (request.path == u"/health")
-        answer(health());
-    else if (request.path == u"/pull")
-        answer(m_operations->encodePull(request, pull(request)));
-    else if (request.path == u"/admin/reset")
-        answer(reset(request));
 }
 
-HttpReply CoordinatorApi::preflight(const HttpRequest &request, const Route &route) const
+void CoordinatorApi::handOver()
 {
-    QByteArrayList methods = route.methods;
+    m_handOver.stop();
+    if (!m_pending.isEmpty())
+        m_writer->push(std::exchange(m_pending, {}));
+}
+
+void CoordinatorApi::flushPushes()
+{
+    if (!m_writer)
+        return;
+    handOver();
+    m_writer->waitForIdle();
+}
+
+HttpReply CoordinatorApi::preflight(const QByteArrayList &methods) const
+{
     HttpReply reply;
     reply.status = 204;
     reply.headers = {
         {"Access-Control-Allow-Methods", methods.join(", ")},
         {"Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, If-None-Match"},
         {"Access-Control-Max-Age", "600"}};
-    Q_UNUSED(request);
     return reply;
 }
 
-HttpReply CoordinatorApi::root() const
+void CoordinatorApi::afterCatchUp(std::function<void(bool, const QString &)> next)
 {
-    QJsonArray endpoints;
-    for (const Route &r : routes()) {
-        for (const QByteArray &m : r.methods) {
-            if (m != Head)
-                endpoints.append(QString(QString::fromLatin1(m) + u' ' + r.path));
+    if (!m_shared) {
+        next(true, QString());
+        return;
+    }
+    handOver(); // pushes queued before go first
+    m_writer->submit([](CoordinatorWriter &w) { return w.catchUp(); },
+                     [next = std::move(next)](const CatchUpOutcome &outcome) {
+                         next(outcome.ok, outcome.error);
+                     });
+}
+
+void CoordinatorApi::root(const Call &call)
+{
+    // On failure, the totals this instance knows.
+    afterCatchUp([this, call](bool, const QString &) {
+        QJsonArray endpoints;
+        for (const Route &r : routes()) {
+            for (const QByteArray &m : r.methods) {
+                if (m != Head)
+                    endpoints.append(QString(QString::fromLatin1(m) + u' ' + r.path));
+            }
         }
-    }
-    return HttpReply::json(200,
-                           QJsonObject{
-                               {QStringLiteral("service"), QStringLiteral("agmem-coordinator")},
-                               {QStringLiteral("version"), QStringLiteral(AGMEM_VERSION)},
-                               {QStringLiteral("status"), QStringLiteral("running")},
-                               {QStringLiteral("endpoints"), endpoints},
-                               {QStringLiteral("started_at"), formatIsoTimestamp(m_startedAt)},
-                               {QStringLiteral("total_pushes"), m_totalPushes},
-                               {QStringLiteral("total_agents"), qint64(m_engine.agentCount())},
-                               {QStringLiteral("merge_mode"), mergeModeName(m_engine.mode())},
-                               // Whether push and pull need a key (the web dashboard asks
-                               // for one exactly then).
-                               {QStringLiteral("key_required"), m_access->keysRequired()},
-                           });
+        const auto [totalPushes, agents, mode] =
+            m_writer->writer().read([](const MergeEngine &engine, const WriterTotals &totals) {
+                return std::tuple(totals.totalPushes, qint64(engine.agentCount()), engine.mode());
+            });
+        call.respond(HttpReply::json(
+            200, QJsonObject{
+                     {QStringLiteral("service"), QStringLiteral("agmem-coordinator")},
+                     {QStringLiteral("version"), QStringLiteral(AGMEM_VERSION)},
+                     {QStringLiteral("status"), QStringLiteral("running")},
+                     {QStringLiteral("endpoints"), endpoints},
+                     {QStringLiteral("started_at"), formatIsoTimestamp(m_startedAt)},
+                     {QStringLiteral("total_pushes"), totalPushes},
+                     {QStringLiteral("total_agents"), agents},
+                     {QStringLiteral("merge_mode"), mergeModeName(mode)},
+                     // Whether push and pull need a key (the web dashboard asks for one
+                     // exactly then).
+                     {QStringLiteral("key_required"), m_access->keysRequired()},
+                 }));
+    });
 }
 
-bool CoordinatorApi::catchUp(bool reconnect)
-{
-    if (!m_shared)
-        return true;
-    const quint64 before = m_engine.sequence();
-    bool reloaded = false;
-    std::optional<StoreState> state;
-    if (!m_resyncNeeded) {
-        state = m_store->loadChanges(m_engine, m_engine.sequence());
-        if (!state && reconnect && m_store->reopen())
-            state = m_store->loadChanges(m_engine, m_engine.sequence());
-        if (!state)
-            return false;
-        m_resyncNeeded = state->resetGeneration != m_resetGeneration;
-    }
-    if (m_resyncNeeded) {
-        // A reset deleted agents (no row tells), or an earlier reload failed: reload all.
-        m_engine.clear();
-        state = m_store->loadChanges(m_engine, 0);
-        if (!state && reconnect && m_store->reopen())
-            state = m_store->loadChanges(m_engine, 0);
-        if (!state)
-            return false;
-        m_resyncNeeded = false;
-        reloaded = state->resetGeneration != m_resetGeneration;
-        m_resetGeneration = state->resetGeneration;
-    }
-    m_engine.setSequence(state->sequence);
-    m_totalPushes = state->totalPushes;
-    if (state->sequence != before) {
-        publishCaughtUp(before, reloaded);
-        Q_EMIT mergeChanged(state->sequence);
-    }
-    return true;
-}
-
-void CoordinatorApi::publishCaughtUp(quint64 before, bool reloaded)
-{
-    // Other instances' changes, as far as the loaded rows tell them: after a reload (a reset
-    // elsewhere) a reset; else each agent that changed, without deltas.
-    QList<ChangeEvent> events;
-    if (reloaded) {
-        events.append(ChangeEvent::reset(m_engine.sequence()));
-        events.last().local = false;
-    } else {
-        for (const AgentState &a : m_engine.agents()) {
-            if (a.sequence <= before)
-                continue;
-            ChangeEvent e;
-            e.agentId = a.agentId;
-            e.sequence = a.sequence;
-            e.timestamp = a.current ? a.current->timestamp : 0;
-            e.receivedAt = a.lastSeen;
-            e.changesMerge = true;
-            e.local = false;
-            events.append(e);
-        }
-        std::sort(events.begin(), events.end(), [](const ChangeEvent &x, const ChangeEvent &y) {
-            return x.sequence < y.sequence;
-        });
-    }
-    m_events->publish(events);
-    m_events->setSequence(m_engine.sequence());
-}
-
-HttpReply CoordinatorApi::health()
+void CoordinatorApi::health(const Call &call)
 {
     const QString now = formatIsoTimestamp(nowInstant());
     if (!m_store->ping() && !(m_shared && m_store->reopen() && m_store->ping())) {
-        return HttpReply::json(503,
-                               QJsonObject{{QStringLiteral("status"), QStringLiteral("unhealthy")},
-                                           {QStringLiteral("timestamp"), now},
-                                           {QStringLiteral("detail"), m_store->lastError()}});
+        call.respond(HttpReply::json(
+            503, QJsonObject{{QStringLiteral("status"), QStringLiteral("unhealthy")},
+                             {QStringLiteral("timestamp"), now},
+                             {QStringLiteral("detail"), m_store->lastError()}}));
+        return;
     }
-    return HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("healthy")},
-                                            {QStringLiteral("timestamp"), now}});
+    call.respond(
+        HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("healthy")},
+                                         {QStringLiteral("timestamp"), now}}));
 }
 
-QByteArray CoordinatorApi::etag() const
+void CoordinatorApi::pull(const Call &call)
 {
-    return '"' + m_databaseId.left(8).toLatin1() + '-' + QByteArray::number(m_engine.sequence()) +
-           '"';
-}
-
-HttpReply CoordinatorApi::pull(const HttpRequest &request) const
-{
-    const QByteArray tag = etag();
-    const QByteArray ifNoneMatch = request.header("if-none-match");
-    if (!ifNoneMatch.isEmpty()) {
-        for (QByteArray candidate : ifNoneMatch.split(',')) {
-            candidate = candidate.trimmed();
-            if (candidate.startsWith("W/"))
-                candidate = candidate.mid(2);
-            if (candidate == tag || candidate == "*") {
-                HttpReply reply;
-                reply.status = 304;
-                reply.headers = {{"ETag", tag}, {"Cache-Control", "no-cache"}};
-                return reply;
+    afterCatchUp([this, call](bool ok, const QString &error) {
+        if (!ok) {
+            call.respond(storeUnreachable(error).withHeader("Vary", "Accept-Encoding"));
+            return;
+        }
+        // The maintained answer (h13b's PullAnswer, updated by the writer after each
+        // commit): its pieces are serialized and deflated once per change, and shared by
+        // every pull of that state. The body names the sequence it holds: the ETag always
+        // names this body.
+        const CoordinatorWriter::PullView view = m_writer->writer().pullView();
+        const auto tagOf = [&view](quint64 sequence) -> QByteArray {
+            return '"' + view.databaseId.left(8).toLatin1() + '-' + QByteArray::number(sequence) +
+                   '"';
+        };
+        const QByteArray ifNoneMatch = call.request.header("if-none-match");
+        if (!ifNoneMatch.isEmpty()) {
+            const QByteArray current = tagOf(view.sequence);
+            for (QByteArray candidate : ifNoneMatch.split(',')) {
+                candidate = candidate.trimmed();
+                if (candidate.startsWith("W/"))
+                    candidate = candidate.mid(2);
+                if (candidate == current || candidate == "*") {
+                    HttpReply reply;
+                    reply.status = 304;
+                    reply.headers = {{"ETag", current},
+                                     {"Cache-Control", "no-cache"},
+                                     {"Vary", "Accept-Encoding"}};
+                    call.respond(reply);
+                    return;
+                }
             }
         }
-    }
-    return HttpReply::json(200, m_engine.pullJson())
-        .withHeader("ETag", tag)
-        .withHeader("Cache-Control", "no-cache");
+        const bool gzip = acceptsGzip(call.request.header("accept-encoding"));
+        const PullAnswer::BodyPtr body = gzip ? view.answer->gzip() : view.answer->plain();
+        HttpReply reply = HttpReply::json(200, body->bytes)
+                              .withHeader("ETag", tagOf(body->sequence))
+                              .withHeader("Cache-Control", "no-cache")
+                              .withHeader("Vary", "Accept-Encoding");
+        if (gzip)
+            reply.headers.append(
+                {QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
+        call.respond(reply);
+    });
 }
 
-HttpReply CoordinatorApi::reset(const HttpRequest &request)
+void CoordinatorApi::reset(const Call &call)
 {
-    quint64 sequence = m_engine.sequence() + 1;
-    bool ok = m_store->beginWrite();
-    if (!ok && m_shared && m_store->reopen())
-        ok = m_store->beginWrite();
-    if (ok && m_shared) {
-        // Other instances: the sequence comes from the database, under its lock.
-        const std::optional<StoreState> locked = m_store->lockState();
-        ok = locked.has_value();
-        if (locked)
-            sequence = locked->sequence + 1;
-    }
-    if (!ok || !m_store->deleteEverything(sequence) || !m_store->commit()) {
-        m_store->rollback();
-        return HttpReply::error(
-            503, QStringLiteral("The store could not reset: %1").arg(m_store->lastError()));
-    }
-    m_engine.clear();
-    m_engine.setSequence(sequence);
-    if (m_shared)
-        m_resyncNeeded = true; // the next catch-up reloads (and learns the new generation)
-    m_totalPushes = 0;
-    m_events->publish({ChangeEvent::reset(sequence)});
     // The client behind trusted proxies, not the proxy.
-    qCInfo(lcServer).noquote() << "store reset by" << logSafe(m_access->clientAddress(request));
-    Q_EMIT mergeChanged(sequence);
-    return HttpReply::json(200, QJsonObject{{QStringLiteral("status"), QStringLiteral("reset")},
-                                            {QStringLiteral("message"),
-                                             QStringLiteral("All summaries were deleted")}});
+    const QString peer = logSafe(call.client);
+    handOver(); // pushes queued before go first
+    m_writer->submit(
+        [](CoordinatorWriter &w) { return w.reset(); },
+        [call, peer](const ResetOutcome &outcome) {
+            if (!outcome.ok) {
+                call.respond(HttpReply::error(
+                    503, QStringLiteral("The store could not reset: %1").arg(outcome.error)));
+                return;
+            }
+            qCInfo(lcServer).noquote() << "store reset by" << peer;
+            call.respond(HttpReply::json(
+                200, QJsonObject{{QStringLiteral("status"), QStringLiteral("reset")},
+                                 {QStringLiteral("message"),
+                                  QStringLiteral("All summaries were deleted")}}));
+        });
 }
 
-void CoordinatorApi::push(const HttpRequest &request, const QString &client, const Respond &respond)
+void CoordinatorApi::listAgents(const Call &call)
 {
-    // Rejected at once: pushes still waiting for their commit are answered first.
-    const auto reject = [this, &respond](const HttpReply &reply) {
-        flushPushes();
-        respond(reply);
-    };
+    afterCatchUp([this, call](bool, const QString &) {
+        call.respond(m_operations->listAgents(call.request));
+    });
+}
+
+void CoordinatorApi::agentDetail(const Call &call)
+{
+    afterCatchUp([this, call](bool, const QString &) {
+        call.respond(m_operations->agentDetail(call.request, call.parameter));
+    });
+}
+
+void CoordinatorApi::deleteAgent(const Call &call)
+{
+    const QString agentId = call.parameter;
+    handOver(); // pushes queued before go first
+    m_writer->submit(
+        [agentId](CoordinatorWriter &w) { return w.removeAgent(agentId); },
+        [call](const RemoveOutcome &outcome) {
+            switch (outcome.status) {
+            case RemoveOutcome::Status::NotFound:
+                call.respond(HttpReply::error(404, QStringLiteral("Agent not found")));
+                return;
+            case RemoveOutcome::Status::StoreFailed:
+                call.respond(
+                    HttpReply::error(503, QStringLiteral("The store could not delete the agent: %1")
+                                              .arg(outcome.error.left(200))));
+                return;
+            case RemoveOutcome::Status::Removed:
+                break;
+            }
+            qCInfo(lcServer).noquote() << "agent" << logSafe(outcome.agentId) << "deleted";
+            HttpReply reply = HttpReply::json(
+                200, QJsonObject{{QStringLiteral("status"), QStringLiteral("deleted")},
+                                 {QStringLiteral("agent_id"), outcome.agentId},
+                                 {QStringLiteral("message"),
+                                  QStringLiteral("Agent %1 and its history were deleted")
+                                      .arg(outcome.agentId)}});
+            reply.agentId = outcome.agentId;
+            call.respond(reply);
+        });
+}
+
+void CoordinatorApi::metrics(const Call &call)
+{
+    call.respond(m_operations->metricsReply());
+}
+
+void CoordinatorApi::openApi(const Call &call)
+{
+    call.respond(HttpReply::json(200, OperationsApi::openApiDocument()));
+}
+
+void CoordinatorApi::webUi(const Call &call)
+{
+    const Route *route = nullptr;
+    QString parameter;
+    for (const Route &r : routes()) {
+        if (r.handler == &CoordinatorApi::webUi &&
+            matchRoute(r.path, call.request.path, &parameter)) {
+            route = &r;
+            break;
+        }
+    }
+    call.respond(WebUi::handle(call.request, route ? route->path : QString(), call.parameter));
+}
+
+void CoordinatorApi::eventStream(const Call &call)
+{
+    afterCatchUp([call](bool, const QString &) {
+        // The transport writes the stream head and keeps the connection (apiserver.cpp).
+        HttpReply stream;
+        stream.eventStream = true;
+        stream.headers = EventStreams::streamHeaders(call.request.acceptsGzip());
+        call.respond(stream);
+    });
+}
+
+void CoordinatorApi::listTopics(const Call &call)
+{
+    afterCatchUp([this, call](bool, const QString &) {
+        call.respond(m_operations->listTopics(call.request));
+    });
+}
+
+void CoordinatorApi::topicAgents(const Call &call)
+{
+    afterCatchUp([this, call](bool, const QString &) {
+        call.respond(m_operations->topicAgents(call.request, call.parameter));
+    });
+}
+
+void CoordinatorApi::listFacts(const Call &call)
+{
+    afterCatchUp([this, call](bool, const QString &) {
+        call.respond(m_operations->listFacts(call.request));
+    });
+}
+
+void CoordinatorApi::pushesPerMinute(const Call &call)
+{
+    call.respond(m_operations->pushesPerMinute());
+}
+
+void CoordinatorApi::push(const Call &call)
+{
+    const HttpRequest &request = call.request;
     if (!isJsonContentType(request.header("content-type"))) {
-        reject(HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
+        call.respond(
+            HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
         return;
     }
     if (request.body.size() > m_config.limits.maxBodyBytes) {
-        reject(HttpReply::error(413, QStringLiteral("Request body is larger than %1 bytes")
-                                         .arg(m_config.limits.maxBodyBytes)));
+        call.respond(HttpReply::error(413, QStringLiteral("Request body is larger than %1 bytes")
+                                               .arg(m_config.limits.maxBodyBytes)));
         return;
     }
     ParseOutcome outcome = m_parser.parse(request.body);
@@ -486,129 +682,58 @@ void CoordinatorApi::push(const HttpRequest &request, const QString &client, con
         break;
     case ParseOutcome::Status::BadEncoding:
     case ParseOutcome::Status::BadTimestamp:
-        reject(HttpReply::error(400, outcome.detail));
+        call.respond(HttpReply::error(400, outcome.detail));
         return;
     case ParseOutcome::Status::Invalid:
-        reject(HttpReply::validationError(toJson(outcome.errors)));
+        call.respond(HttpReply::validationError(toJson(outcome.errors)));
         return;
     }
-
-    m_pending.append({std::move(outcome.summary), client, nowInstant(), respond});
-    if (m_pending.size() >= m_config.maxBatch) {
-        flushPushes();
-    } else if (!m_flushTimer.isActive()) {
-        // A zero timer fires once the event loop has nothing else ready: every request
-        // that has arrived is read first, and they all share one commit (group commit).
-        m_flushTimer.start();
-    }
+    // Answered after the commit (in the writer thread; the answer comes back here).
+    m_pending.append({{std::move(outcome.summary), nowInstant(), call.client},
+                      [respond = call.respond](const PushOutcome &o) { respond(pushReply(o)); }});
+    if (m_pending.size() >= m_config.maxBatch)
+        handOver();
+    else if (!m_handOver.isActive())
+        m_handOver.start();
 }
 
-void CoordinatorApi::flushPushes()
+HttpReply CoordinatorApi::pushReply(const PushOutcome &o)
 {
-    m_flushTimer.stop();
-    if (m_pending.isEmpty())
-        return;
-    const QList<PendingPush> batch = std::move(m_pending);
-    m_pending.clear();
-
-    struct Undo
-    {
-        QString agentId;
-        std::optional<AgentState> before;
-    };
-    QList<Undo> undo;
-    QList<HttpReply> replies(batch.size());
-    QList<ChangeEvent> events;
-    qint64 added = 0;
-    bool changed = false;
-    bool ok = m_store->beginWrite();
-    if (!ok && m_shared && m_store->reopen())
-        ok = m_store->beginWrite();
-    if (ok && m_shared) {
-        // Several instances: commits are serialized by the lock on the state row; under it,
-        // apply what the others committed, then plan this batch on the current merge. The
-        // sequence is allocated in the database.
-        ok = m_store->lockState().has_value() && catchUp(false);
-    }
-    quint64 sequence = m_engine.sequence();
-
-    for (qsizetype i = 0; ok && i < batch.size(); ++i) {
-        const PendingPush &p = batch.at(i);
-        const MergeEngine::Plan plan = m_engine.plan(p.summary);
-        if (plan.overflows()) {
-            replies[i] = HttpReply::validationError(QJsonArray{QJsonObject{
-                {QStringLiteral("loc"),
-                 QJsonArray{QStringLiteral("body"), QStringLiteral("summary"),
-                            QStringLiteral("topic_counts"), plan.overflowTopic}},
-                {QStringLiteral("msg"), QStringLiteral("the merged count would exceed 2^63-1")},
-                {QStringLiteral("type"), QStringLiteral("value_error.number.overflow")}}});
-            continue;
-        }
-        const quint64 next = plan.changesMerge() ? sequence + 1 : sequence;
-        if (!m_store->recordPush(p.summary, p.receivedAt, p.source, plan.next, next)) {
-            ok = false;
-            break;
-        }
-        const auto before = m_engine.agents().constFind(p.summary.agentId);
-        undo.append({p.summary.agentId, before == m_engine.agents().cend()
-                                            ? std::nullopt
-                                            : std::optional<AgentState>(*before)});
-        events.append(ChangeEvent::push(
-            p.summary.agentId, undo.last().before ? undo.last().before->current : std::nullopt,
-            plan.next, p.summary.timestamp, p.receivedAt, next));
-        m_engine.apply(p.summary.agentId, plan.next, p.receivedAt, next);
-        sequence = next;
-        changed = changed || plan.changesMerge();
-        ++added;
-        HttpReply &reply = replies[i];
+    HttpReply reply;
+    switch (o.status) {
+    case PushOutcome::Status::Overflow:
+        reply = HttpReply::validationError(QJsonArray{QJsonObject{
+            {QStringLiteral("loc"), QJsonArray{QStringLiteral("body"), QStringLiteral("summary"),
+                                               QStringLiteral("topic_counts"), o.overflowTopic}},
+            {QStringLiteral("msg"), QStringLiteral("the merged count would exceed 2^63-1")},
+            {QStringLiteral("type"), QStringLiteral("value_error.number.overflow")}}});
+        break;
+    case PushOutcome::Status::StoreFailed:
+        reply = HttpReply::error(
+            503, QStringLiteral("The store could not commit the push; nothing was stored (%1)")
+                     .arg(o.error.left(200)));
+        break;
+    case PushOutcome::Status::Merged:
+    case PushOutcome::Status::Unchanged: {
+        const bool merged = o.status == PushOutcome::Status::Merged;
         reply = HttpReply::json(
             200,
             QJsonObject{
                 {QStringLiteral("status"), QStringLiteral("accepted")},
-                {QStringLiteral("agent_id"), p.summary.agentId},
-                {QStringLiteral("timestamp"), formatIsoTimestamp(p.receivedAt)},
+                {QStringLiteral("agent_id"), o.agentId},
+                {QStringLiteral("timestamp"), formatIsoTimestamp(o.receivedAt)},
                 {QStringLiteral("message"),
-                 plan.changesMerge()
-                     ? QStringLiteral("Summary from %1 stored successfully").arg(p.summary.agentId)
-                     : QStringLiteral("Summary from %1 stored successfully; the merged view "
-                                      "already reflects a summary at least as new")
-                           .arg(p.summary.agentId)},
+                 merged ? QStringLiteral("Summary from %1 stored successfully").arg(o.agentId)
+                        : QStringLiteral("Summary from %1 stored successfully; the merged view "
+                                         "already reflects a summary at least as new")
+                              .arg(o.agentId)},
             });
-        reply.note = plan.changesMerge() ? QStringLiteral("merged") : QStringLiteral("unchanged");
+        reply.note = merged ? QStringLiteral("merged") : QStringLiteral("unchanged");
+        break;
     }
-    ok = ok && m_store->writeState(sequence, added) && m_store->commit();
-
-    if (!ok) {
-        m_store->rollback();
-        for (auto it = undo.crbegin(); it != undo.crend(); ++it) {
-            if (it->before)
-                m_engine.restore(*it->before);
-            else
-                m_engine.removeAgent(it->agentId);
-        }
-        const QString error = m_store->lastError();
-        qCWarning(lcServer).noquote()
-            << "a batch of" << batch.size() << "pushes was not stored:" << error;
-        for (qsizetype i = 0; i < batch.size(); ++i) {
-            if (replies[i].status != 422) {
-                replies[i] = HttpReply::error(
-                    503, QStringLiteral("The store could not commit the push; nothing was stored "
-                                        "(%1)")
-                             .arg(error.left(200)));
-            }
-        }
-    } else {
-        m_engine.setSequence(sequence);
-        m_totalPushes += added;
-        // One publish per commit batch: each event stream writes the batch at once.
-        m_events->publish(events);
     }
-    for (qsizetype i = 0; i < batch.size(); ++i) {
-        replies[i].agentId = batch.at(i).summary.agentId;
-        batch.at(i).respond(replies[i]);
-    }
-    if (ok && changed)
-        Q_EMIT mergeChanged(sequence);
+    reply.agentId = o.agentId;
+    return reply;
 }
 
 } // namespace agmem

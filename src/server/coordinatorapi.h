@@ -7,7 +7,9 @@
 
 #include "core/mergeengine.h"
 #include "core/summaryparser.h"
+#include "store/coordinatorwriter.h"
 #include "store/store.h"
+#include "store/writerthread.h"
 
 #include <QDateTime>
 #include <QObject>
@@ -20,8 +22,10 @@ namespace agmem {
 
 class OperationsApi;
 
-// The coordinator's HTTP API, independent of the transport: routes, validation, merge,
-// and group commit of pushes. Lives in the server thread with its own store connection.
+// The coordinator's HTTP API, independent of the transport: the route table, validation,
+// and the mapping of the writer's outcomes to answers. Lives in the HTTP thread with a
+// read-only store connection of its own; every write goes to the writer thread
+// (store/writerthread.h), and a write's answer is given after its commit.
 class CoordinatorApi : public QObject
 {
     Q_OBJECT
@@ -29,87 +33,120 @@ class CoordinatorApi : public QObject
 public:
     using Respond = std::function<void(const HttpReply &)>;
 
-    CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> store, MergeEngine engine,
-                   QObject *parent = nullptr);
-    ~CoordinatorApi() override;
-
-    // Opens the store and loads the merged view; nullptr and an error on failure.
-    static std::unique_ptr<CoordinatorApi> create(const ServerConfig &config, QString *error);
-
-    // Answers a request. Pushes are answered after their batch commits, later in the
-    // same thread; everything else at once.
-    void handle(const HttpRequest &request, const Respond &respond);
-    // For a request whose body is not read yet (the connection guard asks): its
-    // 401/403/429, or none. `*authorized`: the access check ran and passed; handle() then
-    // skips it for that request (request.authorizedFromHead).
-    std::optional<HttpReply> authorizeHead(const HttpRequest &head, bool *authorized);
-
-    // Commits the pushes received so far and answers them.
-    void flushPushes();
-    bool hasPendingPushes() const { return !m_pending.isEmpty(); }
-
-    const MergeEngine &engine() const { return m_engine; }
-    Store &store() { return *m_store; }
-    AccessControl &access() { return *m_access; }
-    const ServerConfig &config() const { return m_config; }
-    // What GET /events tells: every committed change is published here.
-    EventHub &events() { return *m_events; }
-    // /agents, /metrics, /openapi.json, /docs, gzip and retention (operationsapi.h).
-    OperationsApi &operations() { return *m_operations; }
+    // One request on its way through a route's handler.
+    struct Call
+    {
+        HttpRequest request;
+        QString client;    // the client's address (after a trusted proxy)
+        QString parameter; // what {agent_id} matched
+        Respond respond;   // may be called later (after a commit), exactly once
+    };
+    using Handler = void (CoordinatorApi::*)(const Call &call);
 
     struct Route
     {
         QString path;
         QList<QByteArray> methods;
         Scope scope;
+        Handler handler;
     };
-    // Every route the API answers, for 405/Allow and for the docs.
+    // The one route table: dispatch, 405/Allow, CORS preflight, GET / and metric labels
+    // use it; tests compare it with resources/openapi.json. A path may have several rows
+    // (a scope per method).
     static const QList<Route> &routes();
+    // "/agents/{agent_id}" matches "/agents/anything/else": the parameter is the rest of
+    // the (decoded) path, so agent ids with a slash work when percent-encoded.
+    static bool matchRoute(const QString &pattern, const QString &path, QString *parameter);
+
+    ~CoordinatorApi() override;
+
+    // Starts the writer thread (opening the store and loading the merged view there) and
+    // opens this thread's read-only connection; nullptr and an error on failure.
+    static std::unique_ptr<CoordinatorApi> create(const ServerConfig &config, QString *error);
+
+    // Answers a request through `respond`: at once, or after a write committed (pushes,
+    // reset, removal, and reads that first catch up with other instances). Answers to one
+    // connection's requests may complete out of order; the transport writes them in order.
+    void handle(const HttpRequest &request, const Respond &respond);
+    // For a request whose body is not read yet (the connection guard asks): its
+    // 401/403/429, or none. `*authorized`: the access check ran and passed; handle() then
+    // skips it for that request (request.authorizedFromHead).
+    std::optional<HttpReply> authorizeHead(const HttpRequest &head, bool *authorized);
+    // Whether a request is a push (a connection's consecutive pushes may be in flight
+    // together; any other request waits for the answers before it, see ApiServer).
+    static bool isPush(const HttpRequest &request);
+
+    // Waits until the writer has committed everything queued, and gives those answers
+    // (shutdown and tests; the server never calls it on a request's path).
+    void flushPushes();
+
+    // The committed merged view (read under the writer's lock; the test thread may read it
+    // directly when the writer is idle).
+    const MergeEngine &engine() const { return m_writer->writer().engine(); }
+    CoordinatorWriter &writer() { return m_writer->writer(); }
+    WriterThread &writerThread() { return *m_writer; }
+    // This thread's read-only connection.
+    Store &store() { return *m_store; }
+    AccessControl &access() { return *m_access; }
+    const ServerConfig &config() const { return m_config; }
+    // What GET /events tells: every committed change is published here (from the writer's
+    // outcomes, in the writer thread; the hub is thread-safe).
+    EventHub &events() { return *m_events; }
+    // /agents, /topics, /facts, /metrics, /openapi.json (operationsapi.h).
+    OperationsApi &operations() { return *m_operations; }
 
 Q_SIGNALS:
-    // Emitted after a batch commits that changed the merged view.
+    // The merged view changed (a commit here, or other instances' commits caught up).
+    // Emitted in the writer thread right after the commit: connect with a receiver context.
     void mergeChanged(quint64 sequence);
 
 private:
-    struct PendingPush
-    {
-        Summary summary;
-        QString source;
-        Instant receivedAt;
-        Respond respond;
-    };
+    CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> reader);
 
-    HttpReply root() const;
-    HttpReply health();
-    HttpReply pull(const HttpRequest &request) const;
-    HttpReply reset(const HttpRequest &request);
-    void push(const HttpRequest &request, const QString &client, const Respond &respond);
-    HttpReply preflight(const HttpRequest &request, const Route &route) const;
-    QByteArray etag() const;
-    // Several instances on one PostgreSQL database: applies what the others committed
-    // since the last sequence this one saw (all of it after a reset). `reconnect`: reopen
-    // the connection once when the database went away. SQLite: nothing to do.
-    bool catchUp(bool reconnect = true);
-    // Publishes what a catch-up loaded (agents with a sequence after `before`).
-    void publishCaughtUp(quint64 before, bool reloaded);
+    // Handlers of the route table.
+    void root(const Call &call);
+    void health(const Call &call);
+    void push(const Call &call);
+    void pull(const Call &call);
+    void reset(const Call &call);
+    void listAgents(const Call &call);
+    void agentDetail(const Call &call);
+    void deleteAgent(const Call &call);
+    void metrics(const Call &call);
+    void openApi(const Call &call);
+    void webUi(const Call &call);
+    void eventStream(const Call &call);
+    void listTopics(const Call &call);
+    void topicAgents(const Call &call);
+    void listFacts(const Call &call);
+    void pushesPerMinute(const Call &call);
+
+    // Feeds m_events from the writer's signals (connected in create()).
+    void connectEvents();
+
+    HttpReply preflight(const QByteArrayList &methods) const;
+    // PostgreSQL: runs `next(ok)` after the writer caught up with the other instances
+    // (SQLite: at once, ok).
+    void afterCatchUp(std::function<void(bool ok, const QString &error)> next);
+    // The answer to a push's outcome.
+    static HttpReply pushReply(const PushOutcome &outcome);
 
     ServerConfig m_config;
+    // Pushes validated in this pass of the event loop: handed to the writer together when
+    // the pass ends (so they share a commit), or at once when the batch is full.
+    QList<QPair<PushRequest, WriterThread::PushDone>> m_pending;
+    QTimer m_handOver;
+    void handOver();
     std::unique_ptr<Store> m_store;
     std::unique_ptr<AccessControl> m_access;
     std::unique_ptr<EventHub> m_events;
+    std::unique_ptr<WriterThread> m_writer;
     QTimer m_housekeeping;
-    // PostgreSQL: the database is shared with other instances.
     bool m_shared = false;
-    qint64 m_resetGeneration = 0;
-    bool m_resyncNeeded = false;
-    QTimer m_catchUpTimer;
-    MergeEngine m_engine;
+    // The read-only connection's damage was handed to the writer (once).
+    bool m_damageReported = false;
     SummaryParser m_parser;
-    QString m_databaseId;
-    qint64 m_totalPushes = 0;
     Instant m_startedAt;
-    QList<PendingPush> m_pending;
-    QTimer m_flushTimer;
     std::unique_ptr<OperationsApi> m_operations;
 };
 

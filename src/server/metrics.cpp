@@ -47,7 +47,7 @@ QString Metrics::routeLabel(const QString &redacted)
     }
     for (const CoordinatorApi::Route &r : CoordinatorApi::routes()) {
         QString parameter;
-        if (OperationsApi::matchRoute(r.path, path, &parameter))
+        if (CoordinatorApi::matchRoute(r.path, path, &parameter))
             return r.path;
     }
     return QStringLiteral("unmatched");

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace agmem {
 
@@ -21,7 +22,6 @@ namespace {
 
 constexpr qint64 DefaultLimit = 100;
 constexpr qint64 MaxLimit = 1000;
-constexpr qint64 MicrosPerDay = qint64(86400) * 1000000;
 
 // Reads an integer query parameter as FastAPI validates one: errors go to `errors` in its
 // {"loc", "msg", "type"} shape.
@@ -107,6 +107,23 @@ QJsonObject pageJson(const QString &key, const QJsonArray &items, qint64 total,
         {QStringLiteral("next_offset"), nextOffset(query.offset, query.limit, total)}};
 }
 
+// The page [offset, offset + limit) of `keys` in code-point order, without sorting all of
+// them (the merged view's containers are hashed: their order is none). Linear in the keys.
+template <typename It>
+std::vector<It> sortedPage(std::vector<It> keys, qint64 offset, qint64 limit)
+{
+    const auto less = [](const It &a, const It &b) { return CodePointLess{}(a->first, b->first); };
+    const auto total = qint64(keys.size());
+    if (offset >= total)
+        return {};
+    const auto first = keys.begin() + offset;
+    const auto last = keys.begin() + std::min(total, offset + limit);
+    if (offset > 0)
+        std::nth_element(keys.begin(), first, keys.end(), less);
+    std::partial_sort(first, last, keys.end(), less);
+    return std::vector<It>(first, last);
+}
+
 QJsonObject topicsJson(const QList<QPair<QString, qint64>> &topics)
 {
     QJsonObject out;
@@ -140,74 +157,12 @@ QJsonObject agentJson(const AgentState &agent, bool withFacts)
 
 } // namespace
 
-OperationsApi::OperationsApi(const ServerConfig &config, MergeEngine &engine, Store &store,
-                             std::function<void(quint64)> changed, QObject *parent)
-    : QObject(parent)
-    , m_config(config)
-    , m_engine(engine)
-    , m_store(store)
-    , m_changed(std::move(changed))
-    , m_shared(store.dialect().isPostgres())
-{
-    if (config.historyRetentionDays > 0 || config.historyMaxPerAgent > 0 ||
-        config.agentExpiryDays > 0) {
-        m_retentionTimer.setSingleShot(true);
-        m_retentionTimer.setInterval(config.retentionIntervalMs);
-        connect(&m_retentionTimer, &QTimer::timeout, this, [this] {
-            const RetentionPass pass = runRetention();
-            // A full batch: the next one as soon as the requests waiting now are answered.
-            m_retentionTimer.start(pass.more ? 0 : m_config.retentionIntervalMs);
-        });
-        m_retentionTimer.start();
-    }
-}
-
-Instant OperationsApi::now() const
-{
-    return m_config.clock ? m_config.clock() : nowInstant();
-}
-
-bool OperationsApi::handles(const QString &route)
-{
-    return route == u"/agents" || route == u"/agents/{agent_id}" || route == u"/metrics" ||
-           route == u"/openapi.json" || route == u"/topics" || route == u"/topics/{topic}" ||
-           route == u"/facts" || route == u"/pushes/per-minute";
-}
-
-bool OperationsApi::matchRoute(const QString &pattern, const QString &path, QString *parameter)
-{
-    const qsizetype brace = pattern.indexOf(u'{');
-    if (brace < 0)
-        return pattern == path;
-    const QStringView prefix = QStringView(pattern).left(brace);
-    if (!path.startsWith(prefix) || path.size() == prefix.size())
-        return false;
-    *parameter = path.mid(prefix.size());
-    return true;
-}
-
-HttpReply OperationsApi::handle(const HttpRequest &request, const QString &route,
-                                const QString &parameter)
-{
-    if (route == u"/agents")
-        return listAgents(request);
-    if (route == u"/agents/{agent_id}") {
-        if (request.method == "DELETE")
-            return deleteAgent(parameter);
-        return agentDetail(request, parameter);
-    }
-    if (route == u"/metrics")
-        return metricsReply();
-    if (route == u"/topics")
-        return listTopics(request);
-    if (route == u"/topics/{topic}")
-        return topicAgents(request, parameter);
-    if (route == u"/facts")
-        return listFacts(request);
-    if (route == u"/pushes/per-minute")
-        return pushesPerMinute();
-    return HttpReply::json(200, openApiDocument());
-}
+OperationsApi::OperationsApi(const ServerConfig &config, const CoordinatorWriter &view,
+                             Store &reader)
+    : m_config(config)
+    , m_view(view)
+    , m_store(reader)
+{}
 
 HttpReply OperationsApi::listTopics(const HttpRequest &request) const
 {
@@ -217,43 +172,53 @@ HttpReply OperationsApi::listTopics(const HttpRequest &request) const
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
     // In topic order (as /pull); the filter walks every topic, the page only what it shows.
-    std::vector<std::pair<QString, TopicTotal>> topics(m_engine.topicTotals().begin(),
-                                                       m_engine.topicTotals().end());
-    std::sort(topics.begin(), topics.end(),
-              [](const auto &a, const auto &b) { return CodePointLess{}(a.first, b.first); });
+    // Under the writer's read lock: the page is small, the walk is over the totals only.
     QJsonArray page;
-    qint64 matched = 0;
-    for (const auto &[topic, t] : topics) {
-        if (!q.isEmpty() && !topic.contains(q, Qt::CaseInsensitive))
-            continue;
-        if (matched >= offset && matched < offset + limit) {
-            page.append(QJsonObject{{QStringLiteral("topic"), topic},
-                                    {QStringLiteral("total"), t.total},
-                                    {QStringLiteral("agents"), t.holders}});
-        }
-        ++matched;
-    }
+    const qint64 matched =
+        m_view.read([&](const MergeEngine &engine, const WriterTotals &) -> qint64 {
+            using It = TopicTotals::const_iterator;
+            std::vector<It> keys;
+            keys.reserve(engine.topicTotals().size());
+            for (auto it = engine.topicTotals().cbegin(); it != engine.topicTotals().cend(); ++it) {
+                if (q.isEmpty() || it->first.contains(q, Qt::CaseInsensitive))
+                    keys.push_back(it);
+            }
+            const auto n = qint64(keys.size());
+            for (const It &it : sortedPage(std::move(keys), offset, limit)) {
+                page.append(QJsonObject{{QStringLiteral("topic"), it->first},
+                                        {QStringLiteral("total"), it->second.total},
+                                        {QStringLiteral("agents"), it->second.holders}});
+            }
+            return n;
+        });
     return HttpReply::json(200, pageJson(QStringLiteral("topics"), page, matched, query));
 }
 
 HttpReply OperationsApi::topicAgents(const HttpRequest &request, const QString &topic) const
 {
     Q_UNUSED(request);
-    const auto it = m_engine.topicTotals().find(topic);
-    if (it == m_engine.topicTotals().end())
-        return HttpReply::error(404, QStringLiteral("Topic not found"));
     QList<QPair<qint64, QString>> rows;
-    for (const AgentState &a : m_engine.agents()) {
-        if (!a.current)
-            continue;
-        const auto &topics = a.current->topics;
-        const auto t = std::lower_bound(topics.begin(), topics.end(), topic,
-                                        [](const QPair<QString, qint64> &e, const QString &k) {
-                                            return CodePointLess{}(e.first, k);
-                                        });
-        if (t != topics.end() && t->first == topic)
-            rows.append({t->second, a.agentId});
-    }
+    const std::optional<qint64> total =
+        m_view.read([&](const MergeEngine &engine, const WriterTotals &) -> std::optional<qint64> {
+            const auto it = engine.topicTotals().find(topic);
+            if (it == engine.topicTotals().end())
+                return std::nullopt;
+            for (const AgentState &a : engine.agents()) {
+                if (!a.current)
+                    continue;
+                const auto &topics = a.current->topics;
+                const auto t =
+                    std::lower_bound(topics.begin(), topics.end(), topic,
+                                     [](const QPair<QString, qint64> &e, const QString &k) {
+                                         return CodePointLess{}(e.first, k);
+                                     });
+                if (t != topics.end() && t->first == topic)
+                    rows.append({t->second, a.agentId});
+            }
+            return it->second.total;
+        });
+    if (!total)
+        return HttpReply::error(404, QStringLiteral("Topic not found"));
     // Largest count first; the agent id breaks ties.
     std::sort(rows.begin(), rows.end(), [](const auto &x, const auto &y) {
         return x.first != y.first ? x.first > y.first : CodePointLess{}(x.second, y.second);
@@ -263,13 +228,14 @@ HttpReply OperationsApi::topicAgents(const HttpRequest &request, const QString &
         agents.append(
             QJsonObject{{QStringLiteral("agent_id"), agent}, {QStringLiteral("count"), count}});
     return HttpReply::json(200, QJsonObject{{QStringLiteral("topic"), topic},
-                                            {QStringLiteral("total"), it->second.total},
+                                            {QStringLiteral("total"), *total},
                                             {QStringLiteral("agents"), agents}});
 }
 
 HttpReply OperationsApi::pushesPerMinute()
 {
-    // The last hour, as the window's chart reads it at launch (bounded walk of the history).
+    // The last hour, as the window's chart reads it at launch (bounded walk of the history),
+    // through this thread's read-only connection.
     constexpr qint64 MaxRows = 500000;
     const Instant since = now() - Instant(59) * 60 * 1000000;
     const auto minutes = m_store.pushesPerMinute(since, MaxRows);
@@ -291,18 +257,29 @@ HttpReply OperationsApi::listFacts(const HttpRequest &request) const
     const auto &[limit, offset, q] = query;
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
-    // The sorted facts are kept in chunks by the /pull answer: a page is read from them,
-    // never by sorting the whole set again after a change (a million facts: ~1 s).
-    const PullAnswer::FactsPage found = m_engine.answer()->facts(offset, limit, q);
-    const FactHolders &facts = m_engine.factHolders();
+    // The sorted facts are kept in chunks by the /pull answer: a page (or a search) is read
+    // from them outside the view's lock, never by sorting the whole set again after a
+    // change (a million facts: ~1 s).
+    const std::shared_ptr<PullAnswer> answer = m_view.read(
+        [](const MergeEngine &engine, const WriterTotals &) { return engine.answer(); });
+    const PullAnswer::FactsPage found = answer->facts(offset, limit, q);
     QJsonArray page;
-    for (const QString &fact : found.facts) {
-        const auto it = facts.find(fact);
-        page.append(QJsonObject{{QStringLiteral("fact"), fact},
-                                {QStringLiteral("agents"), it != facts.end() ? it->second : 0}});
-    }
+    m_view.read([&](const MergeEngine &engine, const WriterTotals &) {
+        const FactHolders &facts = engine.factHolders();
+        for (const QString &fact : found.facts) {
+            const auto it = facts.find(fact);
+            page.append(
+                QJsonObject{{QStringLiteral("fact"), fact},
+                            {QStringLiteral("agents"), it != facts.end() ? it->second : 0}});
+        }
+    });
     const qint64 matched = found.total;
     return HttpReply::json(200, pageJson(QStringLiteral("facts"), page, matched, query));
+}
+
+Instant OperationsApi::now() const
+{
+    return m_config.clock ? m_config.clock() : nowInstant();
 }
 
 HttpReply OperationsApi::listAgents(const HttpRequest &request) const
@@ -331,12 +308,16 @@ HttpReply OperationsApi::listAgents(const HttpRequest &request) const
     if (!errors.isEmpty())
         return HttpReply::validationError(errors);
 
+    // A copy (implicitly shared: cheap here, the writer pays a detach on its next change).
+    const QHash<QString, AgentState> all = m_view.read(
+        [](const MergeEngine &engine, const WriterTotals &) { return engine.agents(); });
     QList<const AgentState *> agents;
-    agents.reserve(m_engine.agents().size());
-    for (const AgentState &a : m_engine.agents()) {
+    agents.reserve(all.size());
+    for (const AgentState &a : all) {
         if (q.isEmpty() || a.agentId.contains(q, Qt::CaseInsensitive))
             agents.append(&a);
     }
+
     const auto key = [&sort](const AgentState *a) -> qint64 {
         if (sort == u"first_seen")
             return a->firstSeen;
@@ -366,8 +347,14 @@ HttpReply OperationsApi::listAgents(const HttpRequest &request) const
 
 HttpReply OperationsApi::agentDetail(const HttpRequest &request, const QString &agentId)
 {
-    const auto agent = m_engine.agents().constFind(agentId);
-    if (agent == m_engine.agents().cend())
+    const std::optional<AgentState> agent = m_view.read(
+        [&agentId](const MergeEngine &engine, const WriterTotals &) -> std::optional<AgentState> {
+            const auto it = engine.agents().constFind(agentId);
+            if (it == engine.agents().cend())
+                return std::nullopt;
+            return *it;
+        });
+    if (!agent)
         return HttpReply::error(404, QStringLiteral("Agent not found"));
     QJsonArray errors;
     const qint64 limit =
@@ -399,88 +386,21 @@ HttpReply OperationsApi::agentDetail(const HttpRequest &request, const QString &
                                         full ? QJsonValue(records->last().id) : QJsonValue::Null}});
 }
 
-bool OperationsApi::removeAgent(const QString &agentId, QString *error)
-{
-    quint64 sequence = m_engine.sequence() + 1;
-    bool ok = m_store.beginWrite();
-    if (ok && m_shared) {
-        // Several instances: the sequence comes from the database, under its lock.
-        const std::optional<StoreState> locked = m_store.lockState();
-        ok = locked.has_value();
-        if (locked)
-            sequence = std::max(sequence, locked->sequence + 1);
-    }
-    if (!ok || !m_store.deleteAgent(agentId, sequence) || !m_store.commit()) {
-        m_store.rollback();
-        if (error)
-            *error = m_store.lastError();
-        return false;
-    }
-    m_engine.removeAgent(agentId);
-    m_engine.setSequence(sequence);
-    m_prunedAt.remove(agentId);
-    if (m_events)
-        m_events->publish({ChangeEvent::agentRemoved(agentId, sequence)});
-    if (m_changed)
-        m_changed(sequence);
-    return true;
-}
-
-HttpReply OperationsApi::deleteAgent(const QString &agentId)
-{
-    if (!m_engine.agents().contains(agentId))
-        return HttpReply::error(404, QStringLiteral("Agent not found"));
-    QString error;
-    if (!removeAgent(agentId, &error))
-        return HttpReply::error(
-            503, QStringLiteral("The store could not delete the agent: %1").arg(error.left(200)));
-    qCInfo(lcServer).noquote() << "agent" << logSafe(agentId) << "deleted";
-    HttpReply reply = HttpReply::json(
-        200, QJsonObject{{QStringLiteral("status"), QStringLiteral("deleted")},
-                         {QStringLiteral("agent_id"), agentId},
-                         {QStringLiteral("message"),
-                          QStringLiteral("Agent %1 and its history were deleted").arg(agentId)}});
-    reply.agentId = agentId;
-    return reply;
-}
-
 HttpReply OperationsApi::metricsReply()
 {
     Metrics::Gauges gauges;
-    gauges.agents = m_engine.agentCount();
-    gauges.uniqueFacts = qint64(m_engine.factHolders().size());
-    gauges.topics = qint64(m_engine.topicTotals().size());
+    m_view.read([&gauges](const MergeEngine &engine, const WriterTotals &) {
+        gauges.agents = engine.agentCount();
+        gauges.uniqueFacts = qint64(engine.factHolders().size());
+        gauges.topics = qint64(engine.topicTotals().size());
+        return true;
+    });
     gauges.storeBytes = m_store.sizeBytes().value_or(-1);
     gauges.openConnections = m_openConnections ? m_openConnections() : 0;
     HttpReply reply;
     reply.status = 200;
     reply.body = m_metrics.exposition(gauges);
     reply.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
-    return reply;
-}
-
-HttpReply OperationsApi::encodePull(const HttpRequest &request, HttpReply reply)
-{
-    reply.headers.append({QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding")});
-    if (reply.status != 200 || !request.acceptsGzip())
-        return reply;
-    QByteArray tag;
-    for (const auto &[name, value] : reply.headers) {
-        if (name == "ETag")
-            tag = value;
-    }
-    const std::shared_ptr<PullAnswer> answer = m_engine.answer();
-    if (answer->plain()->bytes.constData() == reply.body.constData()) {
-        // The maintained answer: its gzip pieces are deflated once per change each.
-        reply.body = answer->gzip()->bytes;
-    } else {
-        if (tag.isEmpty() || tag != m_gzipTag) {
-            m_gzipBody = gzip(reply.body);
-            m_gzipTag = tag;
-        }
-        reply.body = m_gzipBody;
-    }
-    reply.headers.append({QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
     return reply;
 }
 
@@ -512,68 +432,6 @@ QByteArray OperationsApi::gzip(const QByteArray &data)
             out.append(char((word >> (8 * i)) & 0xff));
     }
     return out;
-}
-
-OperationsApi::RetentionPass OperationsApi::runRetention()
-{
-    RetentionPass pass;
-    const Instant current = now();
-    const int batch = qMax(1, m_config.retentionBatch);
-    if (m_config.agentExpiryDays > 0) {
-        const Instant cutoff = current - m_config.agentExpiryDays * MicrosPerDay;
-        QStringList expired;
-        for (const AgentState &a : m_engine.agents()) {
-            if (a.lastSeen < cutoff)
-                expired.append(a.agentId);
-        }
-        for (const QString &id : expired) {
-            QString error;
-            if (!removeAgent(id, &error)) {
-                qCWarning(lcServer).noquote() << "agent expiry failed:" << error;
-                pass.ok = false;
-                break;
-            }
-            qCInfo(lcServer).noquote() << "agent" << logSafe(id) << "expired: no push for"
-                                       << m_config.agentExpiryDays << "days";
-            ++pass.agentsExpired;
-        }
-    }
-    if (m_config.historyRetentionDays > 0) {
-        const Instant cutoff = current - m_config.historyRetentionDays * MicrosPerDay;
-        const auto deleted = m_store.pruneHistoryBefore(cutoff, batch);
-        if (!deleted) {
-            pass.ok = false;
-        } else {
-            pass.historyDeleted += *deleted;
-            pass.more = pass.more || *deleted >= batch;
-        }
-    }
-    if (m_config.historyMaxPerAgent > 0 && pass.historyDeleted < batch) {
-        for (const AgentState &a : m_engine.agents()) {
-            if (a.pushCount <= m_config.historyMaxPerAgent ||
-                m_prunedAt.value(a.agentId, -1) == a.pushCount)
-                continue;
-            if (pass.historyDeleted >= batch) {
-                pass.more = true; // the others on the next pass
-                break;
-            }
-            const qint64 room = batch - pass.historyDeleted;
-            const auto deleted =
-                m_store.pruneAgentHistory(a.agentId, m_config.historyMaxPerAgent, int(room));
-            if (!deleted) {
-                pass.ok = false;
-                break;
-            }
-            pass.historyDeleted += *deleted;
-            if (*deleted < room)
-                m_prunedAt.insert(a.agentId, a.pushCount); // at the limit: skip until it pushes
-            else
-                pass.more = true;
-        }
-    }
-    if (pass.historyDeleted > 0)
-        qCInfo(lcServer) << "retention pruned" << pass.historyDeleted << "history rows";
-    return pass;
 }
 
 QByteArray OperationsApi::openApiDocument()

@@ -1,64 +1,35 @@
 #pragma once
 
-#include "eventhub.h"
 #include "httpmessage.h"
 #include "metrics.h"
 #include "serverconfig.h"
 
 #include "core/mergeengine.h"
+#include "store/coordinatorwriter.h"
 #include "store/store.h"
 
-#include <QHash>
-#include <QObject>
-#include <QTimer>
-
 #include <functional>
-#include <optional>
-#include <vector>
 
 namespace agmem {
 
-// The operator's routes of the coordinator: /agents (list, detail, delete), /topics,
-// /facts, /metrics and /openapi.json; gzip for /pull; and retention (history pruning, agent expiry)
-// on a timer. Owned by CoordinatorApi, in the server thread; works on its engine and store.
-class OperationsApi : public QObject
+// The operator's routes of the coordinator: /agents (list, detail), /topics, /facts,
+// /pushes/per-minute, /metrics and /openapi.json, as answers built in the HTTP thread from the
+// committed merged view (read under the writer's lock) and this thread's read-only store
+// connection. Writes (agent removal, retention) are the writer's (store/coordinatorwriter.h).
+class OperationsApi
 {
-    Q_OBJECT
-
 public:
-    // `changed` is called with the new sequence after the merged view changed.
-    OperationsApi(const ServerConfig &config, MergeEngine &engine, Store &store,
-                  std::function<void(quint64)> changed, QObject *parent = nullptr);
+    OperationsApi(const ServerConfig &config, const CoordinatorWriter &view, Store &reader);
 
-    // Whether a route pattern of CoordinatorApi::routes() is answered here.
-    static bool handles(const QString &route);
-    // `route` is the matched pattern, `parameter` the {agent_id} it captured.
-    HttpReply handle(const HttpRequest &request, const QString &route, const QString &parameter);
-
-    // A /pull answer, gzip-compressed when the request accepts it (cached per ETag).
-    HttpReply encodePull(const HttpRequest &request, HttpReply reply);
-
-    // "/agents/{agent_id}" matches "/agents/anything/else": the parameter is the rest of
-    // the (decoded) path, so agent ids with a slash work when percent-encoded.
-    static bool matchRoute(const QString &pattern, const QString &path, QString *parameter);
-
-    // Removes an agent from the merge and the store in one transaction (with its history);
-    // false and `error` when the store refused (nothing changed then).
-    bool removeAgent(const QString &agentId, QString *error);
-
-    struct RetentionPass
-    {
-        qint64 historyDeleted = 0;
-        qint64 agentsExpired = 0;
-        bool more = false; // a batch was full: run again soon
-        bool ok = true;
-    };
-    // One pass of retention; the timer calls it, tests call it directly.
-    RetentionPass runRetention();
+    HttpReply listAgents(const HttpRequest &request) const;
+    HttpReply agentDetail(const HttpRequest &request, const QString &agentId);
+    HttpReply metricsReply();
+    HttpReply listTopics(const HttpRequest &request) const;
+    HttpReply topicAgents(const HttpRequest &request, const QString &topic) const;
+    HttpReply listFacts(const HttpRequest &request) const;
+    HttpReply pushesPerMinute();
 
     Metrics &metrics() { return m_metrics; }
-    // Where removals are published for GET /events (CoordinatorApi's hub).
-    void setEventHub(EventHub *hub) { m_events = hub; }
     void setOpenConnections(std::function<qint64()> provider)
     {
         m_openConnections = std::move(provider);
@@ -71,29 +42,13 @@ public:
     static QByteArray gzip(const QByteArray &data);
 
 private:
-    HttpReply listAgents(const HttpRequest &request) const;
-    HttpReply agentDetail(const HttpRequest &request, const QString &agentId);
-    HttpReply deleteAgent(const QString &agentId);
-    HttpReply metricsReply();
-    HttpReply listTopics(const HttpRequest &request) const;
-    HttpReply topicAgents(const HttpRequest &request, const QString &topic) const;
-    HttpReply listFacts(const HttpRequest &request) const;
-    HttpReply pushesPerMinute();
     Instant now() const;
 
     ServerConfig m_config;
-    MergeEngine &m_engine;
+    const CoordinatorWriter &m_view;
     Store &m_store;
-    std::function<void(quint64)> m_changed;
     std::function<qint64()> m_openConnections;
-    EventHub *m_events = nullptr;
     Metrics m_metrics;
-    bool m_shared = false;
-    QByteArray m_gzipTag;
-    QByteArray m_gzipBody;
-    QTimer m_retentionTimer;
-    // Agents whose history was pruned to the limit, with their push count then.
-    QHash<QString, qint64> m_prunedAt;
 };
 
 } // namespace agmem

@@ -57,6 +57,12 @@ struct ServerConfig
     // Pushes that arrive in one pass of the event loop are committed together (group
     // commit); a batch never grows beyond this many.
     int maxBatch = 256;
+    // Commits run in a writer thread of their own (--writer-thread); false: in the HTTP
+    // thread, as each pass of its event loop ends. Either way every write goes through one
+    // CoordinatorWriter. Off by default: measured on a loaded 2-core machine the
+    // cross-thread hand-over cost more throughput than the overlap with the fsync gained
+    // (bench/RESULTS.md).
+    bool writerThread = false;
     // Retention (0: off). History older than this many days, and beyond the newest N
     // pushes per agent, is pruned in the background; agents silent for agentExpiryDays are
     // dropped from the merge (as DELETE /agents/{id}).

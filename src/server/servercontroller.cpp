@@ -137,7 +137,8 @@ public:
                    "pull and fill the database. Create a key (agmem-coordinator keys create "
                    "NAME) or use --auth required.";
         }
-        Q_EMIT loaded(m_api->engine().snapshot());
+        Q_EMIT loaded(m_api->writer().read(
+            [](const MergeEngine &engine, const WriterTotals &) { return engine.snapshot(); }));
         Q_EMIT started(url, exposed);
     }
 

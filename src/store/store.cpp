@@ -128,6 +128,27 @@ Store::Store(const StoreUrl &url, const QString &connection)
     , m_connection(connection)
 {}
 
+void Store::markCorrupted(const QString &detail)
+{
+    if (m_corrupted)
+        return;
+    m_corrupted = true;
+    m_lastError = detail;
+}
+
+bool Store::checkpoint()
+{
+    if (m_url.kind != StoreUrl::Kind::SqliteFile || m_options.readOnly || m_corrupted)
+        return true;
+    QSqlQuery q(database());
+    if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)")))
+        return fail(q, QStringLiteral("checkpoint"));
+    // One row: busy (1 when a reader kept it from finishing), WAL pages, pages copied.
+    if (q.next() && q.value(0).toInt() != 0)
+        qCDebug(lcStore) << "checkpoint at stop incomplete: a reader is still open";
+    return true;
+}
+
 Store::~Store()
 {
     m_insertSummary.reset();
@@ -296,8 +317,12 @@ bool Store::checkIntegrity()
 
 bool Store::configure(const StoreOptions &options)
 {
-    if (m_dialect.isPostgres())
-        return exec(QStringLiteral("SET client_min_messages TO WARNING"));
+    if (m_dialect.isPostgres()) {
+        // A reader's connection refuses writes, as a read-only SQLite connection does.
+        return exec(QStringLiteral("SET client_min_messages TO WARNING")) &&
+               (!options.readOnly ||
+                exec(QStringLiteral("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")));
+    }
     // Fails early with a clear message when the file is not a database.
     if (!exec(QStringLiteral("PRAGMA schema_version")))
         return false;

@@ -89,6 +89,13 @@ public:
     // SQLite reported the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB) at some point: from
     // then on writes are refused and ping() fails, so nothing more is acknowledged into it.
     bool corrupted() const { return m_corrupted; }
+    // Another connection to the same file found it damaged (`detail` says how): this one
+    // refuses writes from now on as well.
+    void markCorrupted(const QString &detail);
+    // SQLite file, read-write connection: copies the WAL into the database file and empties
+    // it (the writer's last act: a read-only connection that closes last cannot, and the
+    // file must hold everything once the server stopped). False when the statement failed.
+    bool checkpoint();
 
     std::optional<StoreState> readState();
     // PostgreSQL, inside a write transaction: reads the state and locks its row until the

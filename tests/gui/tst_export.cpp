@@ -3,7 +3,7 @@
 // history (20 000 pushes) stops the worker and leaves no file, an existing one unchanged.
 
 #include "exportsupport.h"
-#include "historyfill.h"
+#include "writersupport.h"
 #include "testsupport.h"
 
 #include "gui/exportdialog.h"

@@ -5,7 +5,7 @@
 // export leaves no file (an existing file unchanged).
 
 #include "exportsupport.h"
-#include "historyfill.h"
+#include "writersupport.h"
 #include "pgsupport.h"
 #include "testsupport.h"
 

@@ -1,8 +1,8 @@
 // The store against SQLite, and (run as tst_store_pg, AGMEM_TEST_BACKEND=postgresql) the
 // same cases against PostgreSQL; the SQLite-only ones (PRAGMAs, files, :memory:) skip there.
 
-#include "historyfill.h"
 #include "pgsupport.h"
+#include "writersupport.h"
 
 #include "core/mergeengine.h"
 #include "core/summary.h"
@@ -10,6 +10,7 @@
 #include "server/coordinatorapi.h"
 #include "server/httpmessage.h"
 #include "server/serverconfig.h"
+#include "store/coordinatorwriter.h"
 #include "store/store.h"
 #include "store/storeurl.h"
 
@@ -19,7 +20,9 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
+#include <QSemaphore>
 #include <QSet>
+#include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -60,7 +63,7 @@ Summary makeSummary(const QString &agent, Instant timestamp, const Topics &topic
     return s;
 }
 
-// Pushes committed the way CoordinatorApi::flushPushes does (historyfill.h), from 127.0.0.1.
+// Pushes committed by the server's write path (writersupport.h), from 127.0.0.1.
 using Push = StoredPush;
 
 StoreUrl fileUrl(const QTemporaryDir &dir, const QString &name = QStringLiteral("agmem.db"))
@@ -330,6 +333,11 @@ private slots:
     void failedPushLeavesNothing();
     void failedBatchThroughApi_data();
     void failedBatchThroughApi();
+    void writerFoundDamageMakesUnhealthy();
+    void writerBatchesPlanOnCommittedView();
+    void readsDoNotWaitForCommits();
+    void writerWithoutThread();
+    void writerResetAndRemove();
     void upgradesVersion1Database();
     void refusesNewerSchema();
     void refusesNonDatabaseFile_data();
@@ -709,6 +717,48 @@ void TstStore::failedPushLeavesNothing()
     QCOMPARE(reloaded.topicTotals().at(u"python"_s).total, qint64(8));
 }
 
+void TstStore::writerFoundDamageMakesUnhealthy()
+{
+    // The writer's connection finds the file damaged (here: told so, as SQLite would on a
+    // damaged page): /health, answered from the HTTP thread's own read-only connection,
+    // must say unhealthy as well, and nothing more is acknowledged.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = testUrl(dir);
+    config.accessLog = false;
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+    std::optional<HttpReply> pushed =
+        roundTrip(*api, postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})));
+    QVERIFY(pushed);
+    QCOMPARE(pushed->status, 200);
+    HttpRequest health = getPull();
+    health.path = QStringLiteral("/health");
+    std::optional<HttpReply> healthy = roundTrip(*api, health);
+    QVERIFY(healthy);
+    QCOMPARE(healthy->status, 200);
+
+    api->writerThread().call([](CoordinatorWriter &w) {
+        w.store().markCorrupted(QStringLiteral("database disk image is malformed"));
+        return true;
+    });
+    const QStringList storeBefore = dumpStore(RawDb(config.store).db());
+    pushed = roundTrip(*api, postPush(pushBody(u"agent-b"_s, BaseTime, {{u"rust"_s, 1}})));
+    QVERIFY(pushed);
+    QCOMPARE(pushed->status, 503);
+    QCOMPARE(dumpStore(RawDb(config.store).db()), storeBefore);
+
+    const std::optional<HttpReply> unhealthy = roundTrip(*api, health);
+    QVERIFY(unhealthy);
+    QCOMPARE(unhealthy->status, 503);
+    const QJsonObject body = QJsonDocument::fromJson(unhealthy->body).object();
+    QCOMPARE(body.value(u"status"_s).toString(), u"unhealthy"_s);
+    QVERIFY2(body.value(u"detail"_s).toString().contains(u"damaged"_s),
+             unhealthy->body.constData());
+}
+
 void TstStore::failedBatchThroughApi_data()
 {
     QTest::addColumn<bool>("boomFirst");
@@ -726,6 +776,7 @@ void TstStore::failedBatchThroughApi()
     ServerConfig config;
     config.store = testUrl(dir);
     config.accessLog = false;
+    config.writerThread = true; // held busy below, as during a long fsync
     QString error;
     const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
     QVERIFY2(api, qPrintable(error));
@@ -736,7 +787,10 @@ void TstStore::failedBatchThroughApi()
     QVERIFY(first);
     QCOMPARE(first->status, 200);
 
-    const QSqlDatabase db = api->store().database();
+    // A connection of the test's own: the server's are in its threads (and read-only here).
+    RawDb raw(config.store);
+    const QSqlDatabase db = raw.db();
+    QVERIFY(db.isOpen());
     QVERIFY(installBoomTriggers(db));
     const QByteArray engineBefore = api->engine().pullJson();
     const std::optional<HttpReply> pullBefore = roundTrip(*api, getPull());
@@ -746,7 +800,15 @@ void TstStore::failedBatchThroughApi()
     QVERIFY(!etagBefore.isEmpty());
     const QStringList storeBefore = dumpStore(db);
 
-    // One batch: both pushes wait for the commit, which fails.
+    // One batch: both pushes wait for the commit, which fails. The writer is held busy
+    // until both are queued, so they are committed together.
+    QSemaphore hold;
+    api->writerThread().submit(
+        [&hold](CoordinatorWriter &) {
+            hold.acquire();
+            return true;
+        },
+        [](bool) {});
     std::optional<HttpReply> goodReply;
     std::optional<HttpReply> boomReply;
     const HttpRequest good = postPush(
@@ -761,11 +823,11 @@ void TstStore::failedBatchThroughApi()
         sendGood();
         sendBoom();
     }
+    hold.release();
+    // Not answered before their commit (answers are delivered in this thread's event loop).
     QVERIFY(!goodReply);
     QVERIFY(!boomReply);
-    QVERIFY(api->hasPendingPushes());
     api->flushPushes();
-    QVERIFY(!api->hasPendingPushes());
 
     for (const auto &[name, reply] : {std::pair{"good", goodReply}, std::pair{"boom", boomReply}}) {
         QVERIFY2(reply, name);
@@ -1143,6 +1205,227 @@ void TstStore::adoptMergeModeRecomputesFromHistory()
             QCOMPARE(got.lastSeen, expected.lastSeen);
         }
     }
+}
+
+void TstStore::readsDoNotWaitForCommits()
+{
+    // With several instances a pull first catches up through the writer, so it waits.
+    SQLITE_ONLY("a pull on PostgreSQL catches up first");
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = testUrl(dir);
+    config.accessLog = false;
+    config.writerThread = true;
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+    // Writes run in the writer's thread; this thread's connection only reads.
+    QVERIFY(api->writer().thread() != QThread::currentThread());
+    QVERIFY(!api->store().beginWrite() ||
+            !api->store().recordPush(makeSummary(u"x"_s, BaseTime, {{u"t"_s, 1}}), Received,
+                                     u"127.0.0.1"_s, std::nullopt, 1));
+    api->store().rollback();
+
+    const std::optional<HttpReply> before = roundTrip(*api, getPull());
+    QVERIFY(before);
+    QCOMPARE(before->status, 200);
+
+    // The writer is busy (as during a long fsync): a push waits, a pull is answered at once
+    // from the committed view, which does not hold the push yet.
+    QSemaphore hold;
+    api->writerThread().submit(
+        [&hold](CoordinatorWriter &) {
+            hold.acquire();
+            return true;
+        },
+        [](bool) {});
+    std::optional<HttpReply> pushed;
+    api->handle(postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})),
+                [&pushed](const HttpReply &r) { pushed = r; });
+    std::optional<HttpReply> during;
+    api->handle(getPull(), [&during](const HttpReply &r) { during = r; });
+    const bool answeredAtOnce = during.has_value();
+    const bool pushWaited = !pushed.has_value();
+    hold.release();
+    QVERIFY(answeredAtOnce);
+    QVERIFY(pushWaited);
+    QCOMPARE(during->status, 200);
+    QCOMPARE(during->body, before->body);
+    QCOMPARE(headerOf(*during, "ETag"), headerOf(*before, "ETag"));
+
+    // After the commit: the push is answered, and the next pull holds it.
+    api->flushPushes();
+    QVERIFY(pushed);
+    QCOMPARE(pushed->status, 200);
+    const std::optional<HttpReply> after = roundTrip(*api, getPull());
+    QVERIFY(after);
+    QCOMPARE(QJsonDocument::fromJson(after->body)
+                 .object()[u"merged_topic_counts"_s]
+                 .toObject()[u"python"_s]
+                 .toInt(),
+             2);
+    QVERIFY(headerOf(*after, "ETag") != headerOf(*before, "ETag"));
+}
+
+void TstStore::writerWithoutThread()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    ServerConfig config;
+    config.store = testUrl(dir);
+    config.accessLog = false;
+    QVERIFY(!config.writerThread); // the default
+    QString error;
+    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
+    QVERIFY2(api, qPrintable(error));
+    QCOMPARE(api->writer().thread(), QThread::currentThread());
+
+    // Still answered only after the commit, which runs when this pass of the event loop
+    // ends (with the other pushes it read).
+    std::optional<HttpReply> pushed;
+    api->handle(postPush(pushBody(u"agent-a"_s, BaseTime, {{u"python"_s, 2}})),
+                [&pushed](const HttpReply &r) { pushed = r; });
+    QVERIFY(!pushed);
+    QTRY_VERIFY(pushed.has_value());
+    QCOMPARE(pushed->status, 200);
+    QCOMPARE(api->store().readState()->totalPushes, qint64(1));
+    const std::optional<HttpReply> pull = roundTrip(*api, getPull());
+    QVERIFY(pull);
+    QCOMPARE(QJsonDocument::fromJson(pull->body)
+                 .object()[u"merged_topic_counts"_s]
+                 .toObject()[u"python"_s]
+                 .toInt(),
+             2);
+    const std::optional<HttpReply> reset = roundTrip(*api, [] {
+        HttpRequest r;
+        r.method = QByteArrayLiteral("DELETE");
+        r.path = QStringLiteral("/admin/reset");
+        r.peer = QHostAddress::LocalHost;
+        return r;
+    }());
+    QVERIFY(reset);
+    QCOMPARE(reset->status, 200);
+    QCOMPARE(api->engine().agentCount(), 0);
+}
+
+void TstStore::writerBatchesPlanOnCommittedView()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = testUrl(dir);
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    constexpr qint64 Max = std::numeric_limits<qint64>::max();
+    CoordinatorWriter writer(*store, MergeEngine());
+    QSignalSpy committed(&writer, &CoordinatorWriter::pushesCommitted);
+    QSignalSpy changed(&writer, &CoordinatorWriter::mergeChanged);
+
+    QList<PushOutcome> first = writer.commitPushes(
+        {{makeSummary(u"big"_s, BaseTime, {{u"x"_s, Max - 5}}), Received, u"127.0.0.1"_s}});
+    QCOMPARE(first.size(), 1);
+    QCOMPARE(first.at(0).status, PushOutcome::Status::Merged);
+    QCOMPARE(first.at(0).sequence, quint64(1));
+
+    // One batch: an agent twice (the second push must see the first), a repeat that changes
+    // nothing, and two agents that overflow x only together.
+    const QList<PushOutcome> outcomes = writer.commitPushes({
+        {makeSummary(u"a"_s, BaseTime, {{u"y"_s, 1}}), Received + 1, u"127.0.0.1"_s},
+        {makeSummary(u"a"_s, BaseTime + Second, {{u"y"_s, 4}}), Received + 2, u"127.0.0.1"_s},
+        {makeSummary(u"a"_s, BaseTime + Second, {{u"y"_s, 4}}), Received + 3, u"127.0.0.1"_s},
+        {makeSummary(u"b"_s, BaseTime, {{u"x"_s, 3}}), Received + 4, u"127.0.0.1"_s},
+        {makeSummary(u"c"_s, BaseTime, {{u"x"_s, 3}}), Received + 5, u"127.0.0.1"_s},
+    });
+    QCOMPARE(outcomes.size(), 5);
+    QCOMPARE(outcomes.at(0).status, PushOutcome::Status::Merged);
+    QCOMPARE(outcomes.at(1).status, PushOutcome::Status::Merged);
+    QCOMPARE(outcomes.at(2).status, PushOutcome::Status::Unchanged);
+    QCOMPARE(outcomes.at(3).status, PushOutcome::Status::Merged);
+    QCOMPARE(outcomes.at(4).status, PushOutcome::Status::Overflow);
+    QCOMPARE(outcomes.at(4).overflowTopic, u"x"_s);
+    QCOMPARE(outcomes.at(0).sequence, quint64(2));
+    QCOMPARE(outcomes.at(1).sequence, quint64(3));
+    QCOMPARE(outcomes.at(2).sequence, quint64(3));
+    QCOMPARE(outcomes.at(3).sequence, quint64(4));
+    QCOMPARE(committed.size(), 2);
+    QCOMPARE(changed.size(), 2);
+    QCOMPARE(changed.last().at(0).toULongLong(), quint64(4));
+
+    const MergeEngine &engine = writer.engine();
+    QCOMPARE(engine.sequence(), quint64(4));
+    QCOMPARE(engine.topicTotals().at(u"x"_s).total, Max - 2);
+    QCOMPARE(engine.topicTotals().at(u"y"_s).total, qint64(4));
+    QCOMPARE(engine.agents().value(u"a"_s).pushCount, qint64(3));
+    QVERIFY(!engine.agents().contains(u"c"_s));
+    const auto [viewSequence, viewPushes] =
+        writer.read([](const MergeEngine &view, const WriterTotals &totals) {
+            return std::pair(view.sequence(), totals.totalPushes);
+        });
+    QCOMPARE(viewSequence, quint64(4));
+    QCOMPARE(viewPushes, qint64(5));
+
+    // The store holds the same: the refused push left nothing, and a fresh load agrees.
+    const std::optional<StoreState> state = store->readState();
+    QVERIFY(state);
+    QCOMPARE(state->sequence, quint64(4));
+    QCOMPARE(state->totalPushes, qint64(5));
+    QCOMPARE(
+        scalar(store->database(), u"SELECT COUNT(*) FROM summaries WHERE agent_id = 'c'"_s).toInt(),
+        0);
+    MergeEngine reloaded;
+    QVERIFY(store->loadAgents(reloaded));
+    reloaded.setSequence(state->sequence);
+    QCOMPARE(reloaded.pullJson(), engine.pullJson());
+}
+
+void TstStore::writerResetAndRemove()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = testUrl(dir);
+    const std::unique_ptr<Store> store = openStore(url);
+    QVERIFY(store);
+    CoordinatorWriter writer(*store, MergeEngine());
+    QSignalSpy removed(&writer, &CoordinatorWriter::agentRemoved);
+    QSignalSpy reset(&writer, &CoordinatorWriter::resetDone);
+    const QList<PushOutcome> pushed = writer.commitPushes(
+        {{makeSummary(u"a"_s, BaseTime, {{u"x"_s, 1}}, {u"f"_s}), Received, u"127.0.0.1"_s},
+         {makeSummary(u"b"_s, BaseTime, {{u"x"_s, 2}}), Received + 1, u"127.0.0.1"_s}});
+    QVERIFY(pushed.at(0).stored() && pushed.at(1).stored());
+
+    const RemoveOutcome missing = writer.removeAgent(u"nobody"_s);
+    QCOMPARE(missing.status, RemoveOutcome::Status::NotFound);
+    QCOMPARE(store->readState()->sequence, quint64(2));
+
+    const RemoveOutcome gone = writer.removeAgent(u"a"_s);
+    QCOMPARE(gone.status, RemoveOutcome::Status::Removed);
+    QCOMPARE(gone.sequence, quint64(3));
+    QCOMPARE(writer.engine().topicTotals().at(u"x"_s).total, qint64(2));
+    QCOMPARE(store->readState()->sequence, quint64(3));
+    QCOMPARE(scalar(store->database(), u"SELECT COUNT(*) FROM summaries"_s).toInt(), 1);
+    QCOMPARE(removed.size(), 2);
+
+    const ResetOutcome cleared = writer.reset();
+    QVERIFY(cleared.ok);
+    QCOMPARE(cleared.sequence, quint64(4));
+    QCOMPARE(writer.engine().agentCount(), 0);
+    QCOMPARE(store->readState()->sequence, quint64(4));
+    QCOMPARE(store->readState()->totalPushes, qint64(0));
+    QCOMPARE(scalar(store->database(), u"SELECT COUNT(*) FROM agents"_s).toInt(), 0);
+    QCOMPARE(reset.size(), 1);
+
+    // A failing store: the outcome says so and nothing changes.
+    QVERIFY(installBoomTriggers(store->database()));
+    const QStringList before = dumpStore(store->database());
+    const QList<PushOutcome> failed = writer.commitPushes(
+        {{makeSummary(u"ok"_s, BaseTime, {{u"x"_s, 1}}), Received + 2, u"127.0.0.1"_s},
+         {makeSummary(u"boom"_s, BaseTime, {{u"x"_s, 1}}), Received + 3, u"127.0.0.1"_s}});
+    QCOMPARE(failed.at(0).status, PushOutcome::Status::StoreFailed);
+    QCOMPARE(failed.at(1).status, PushOutcome::Status::StoreFailed);
+    QVERIFY2(failed.at(1).error.contains(u"boom trigger"_s), qPrintable(failed.at(1).error));
+    QCOMPARE(writer.engine().agentCount(), 0);
+    QCOMPARE(writer.engine().sequence(), quint64(4));
+    QCOMPARE(dumpStore(store->database()), before);
 }
 
 void TstStore::deleteEverythingEmptiesTheStore()
