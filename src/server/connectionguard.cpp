@@ -167,6 +167,7 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     Connection *c = m_connections.value(socket);
     if (!c)
         return;
+    c->inRead = true;
     if (c->rejecting) {
         // Drain and drop whatever the client still sends, without buffering it.
         char scratch[16384];
@@ -376,11 +377,16 @@ void ConnectionGuard::rejectWhenAnswered(Connection &c)
 void ConnectionGuard::afterHttpServerRead(QTcpSocket *socket)
 {
     if (Connection *c = m_connections.value(socket)) {
+        c->inRead = false;
         if (c->cutPending) {
             const qint64 consumed = c->availableAtCut - socket->bytesAvailable();
             cutReadBuffer(*c, std::max<qint64>(0, c->scannedUnread - consumed));
         } else {
             c->scannedUnread = socket->bytesAvailable();
+        }
+        if (c->holdAfterRead) {
+            c->holdAfterRead = false;
+            awaitAnswer(socket);
         }
         rejectWhenAnswered(*c);
     }
@@ -436,6 +442,13 @@ void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
     if (!c || c->holding || c->unanswered == 0 || qobject_cast<QSslSocket *>(socket) ||
         socket->isTransactionStarted() || socket->state() != QAbstractSocket::ConnectedState)
         return;
+    if (c->inRead && m_afterRead.contains(socket)) {
+        // QHttpServer (6.4) queues another readyRead when it sees unread bytes after a
+        // request: a hostage byte put in now would cost a posted event and a wake-up per
+        // request. afterHttpServerRead() runs next, in the same signal.
+        c->holdAfterRead = true;
+        return;
+    }
     // QAbstractSocket stops reading from the system (and so cannot see end-of-stream)
     // while its buffer is full. An empty buffer gets one byte, taken out again on release;
     // signals are blocked so that nobody reads meanwhile.

@@ -132,6 +132,11 @@ private:
         bool holding = false;
         // The guard put one byte at the front of the read buffer for the hold.
         bool hostageByte = false;
+        // Inside this socket's readyRead (from the guard's first slot to its last): a hold
+        // asked for meanwhile starts in afterHttpServerRead(), once QHttpServer has looked
+        // at the buffer (a hostage byte seen there would make it queue a readyRead).
+        bool inRead = false;
+        bool holdAfterRead = false;
         // An event stream: never idle (see markStreaming).
         bool streaming = false;
 
