@@ -5,8 +5,10 @@
 
 #include "core/logging.h"
 
+#include <QEvent>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSocketNotifier>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QThread>
@@ -116,6 +118,18 @@ void ConnectionGuard::incomingConnection(qintptr descriptor)
         [this, socket](const RequestHeadScanner::Head &head) { return admit(socket, head); });
     c->lastActivity.start();
     m_connections.insert(socket, c);
+    if (!m_tls) {
+        // QAbstractSocket reads the system only when its read notifier (a child of its
+        // socket engine) fires: watching it, the hold can wait until it is needed.
+        for (QSocketNotifier *n : socket->findChildren<QSocketNotifier *>()) {
+            if (n->type() == QSocketNotifier::Read) {
+                n->installEventFilter(this);
+                c->readNotifier = n;
+                m_readNotifiers.insert(n, socket);
+                break;
+            }
+        }
+    }
 
     // Connected before QHttpServer connects its own slot (it does so when newConnection
     // is emitted, after this function returns), so the guard sees each byte first.
@@ -386,7 +400,7 @@ void ConnectionGuard::afterHttpServerRead(QTcpSocket *socket)
         }
         if (c->holdAfterRead) {
             c->holdAfterRead = false;
-            awaitAnswer(socket);
+            holdReading(*c, false);
         }
         rejectWhenAnswered(*c);
     }
@@ -437,12 +451,43 @@ bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket, bool *authorize
 void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
 {
     Connection *c = m_connections.value(socket);
+    // Watched read notifier: held when it fires before the answer (eventFilter()).
+    if (c && !c->readNotifier)
+        holdReading(*c, true);
+}
+
+bool ConnectionGuard::eventFilter(QObject *watched, QEvent *event)
+{
+    if (event->type() != QEvent::SockAct)
+        return false;
+    QTcpSocket *socket = m_readNotifiers.value(watched);
+    Connection *c = socket ? m_connections.value(socket) : nullptr;
+    if (!c || c->readNotifier != watched || c->holding)
+        return false;
+    if (c->unanswered == 0) {
+        // An answer still in Qt's write buffer goes out first: reading an end-of-stream
+        // now would close the socket and drop it.
+        if (c->socket && c->socket->bytesToWrite() > 0)
+            c->socket->flush();
+        return false;
+    }
+    // Readable while an answer is pending: Qt would read now, and close the connection on
+    // an end-of-stream before the answer is written. Held instead; the notifier fires
+    // again once reading resumes.
+    holdReading(*c, false);
+    return c->holding;
+}
+
+void ConnectionGuard::holdReading(Connection &conn, bool mayDefer)
+{
+    Connection *c = &conn;
+    QTcpSocket *socket = c->socket;
     // TLS sockets read the encrypted stream underneath: not held (a half-close over TLS
     // can still lose its answer).
-    if (!c || c->holding || c->unanswered == 0 || qobject_cast<QSslSocket *>(socket) ||
+    if (!socket || c->holding || c->unanswered == 0 || qobject_cast<QSslSocket *>(socket) ||
         socket->isTransactionStarted() || socket->state() != QAbstractSocket::ConnectedState)
         return;
-    if (c->inRead && m_afterRead.contains(socket)) {
+    if (mayDefer && c->inRead && m_afterRead.contains(socket)) {
         // QHttpServer (6.4) queues another readyRead when it sees unread bytes after a
         // request: a hostage byte put in now would cost a posted event and a wake-up per
         // request. afterHttpServerRead() runs next, in the same signal.
@@ -558,6 +603,8 @@ void ConnectionGuard::stopReading()
             c->holding = false;
             c->hostageByte = false;
             socket->blockSignals(false);
+            m_readNotifiers.remove(c->readNotifier);
+            c->readNotifier = nullptr; // no hold starts any more
         }
     }
 }
@@ -596,6 +643,8 @@ void ConnectionGuard::forget(QTcpSocket *socket)
     // QHttpServer deletes its sockets when they disconnect; only the bookkeeping goes here.
     if (Connection *c = m_connections.take(socket)) {
         releaseBody(*c, c->reservedBody);
+        if (c->readNotifier)
+            m_readNotifiers.remove(c->readNotifier);
         delete c;
     }
     m_afterRead.remove(socket);
