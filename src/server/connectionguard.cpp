@@ -5,8 +5,10 @@
 
 #include "core/logging.h"
 
+#include <QEvent>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSocketNotifier>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QThread>
@@ -123,6 +125,18 @@ void ConnectionGuard::incomingConnection(qintptr descriptor)
         [this, socket](const RequestHeadScanner::Head &head) { return admit(socket, head); });
     c->lastActivity.start();
     m_connections.insert(socket, c);
+    if (!m_tls) {
+        // QAbstractSocket reads the system only when its read notifier (a child of its
+        // socket engine) fires: watching it, the hold can wait until it is needed.
+        for (QSocketNotifier *n : socket->findChildren<QSocketNotifier *>()) {
+            if (n->type() == QSocketNotifier::Read) {
+                n->installEventFilter(this);
+                c->readNotifier = n;
+                m_readNotifiers.insert(n, socket);
+                break;
+            }
+        }
+    }
 
     // Connected before QHttpServer connects its own slot (it does so when newConnection
     // is emitted, after this function returns), so the guard sees each byte first.
@@ -174,6 +188,7 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     Connection *c = m_connections.value(socket);
     if (!c)
         return;
+    c->inRead = true;
     if (c->rejecting) {
         // Drain and drop whatever the client still sends, without buffering it.
         char scratch[16384];
@@ -383,11 +398,17 @@ void ConnectionGuard::rejectWhenAnswered(Connection &c)
 void ConnectionGuard::afterHttpServerRead(QTcpSocket *socket)
 {
     if (Connection *c = m_connections.value(socket)) {
+        c->inRead = false;
         if (c->cutPending) {
             const qint64 consumed = c->availableAtCut - socket->bytesAvailable();
             cutReadBuffer(*c, std::max<qint64>(0, c->scannedUnread - consumed));
         } else {
             c->scannedUnread = socket->bytesAvailable();
+        }
+        if (c->holdAfterRead) {
+            c->holdAfterRead = false;
+            if (c->unanswered > 0)
+                holdReading(*c, false);
         }
         rejectWhenAnswered(*c);
     }
@@ -443,16 +464,47 @@ bool ConnectionGuard::takeCloseAfterResponse(QTcpSocket *socket, bool *authorize
 void ConnectionGuard::awaitAnswer(QTcpSocket *socket)
 {
     Connection *c = m_connections.value(socket);
-    if (c && c->unanswered > 0)
-        hold(*c);
+    // Plain TCP: the read notifier is watched, and the hold starts only when it fires
+    // before the answer (eventFilter()). TLS: held at once.
+    if (c && c->unanswered > 0 && !c->readNotifier)
+        holdReading(*c, true);
 }
 
-void ConnectionGuard::hold(Connection &c)
+bool ConnectionGuard::eventFilter(QObject *watched, QEvent *event)
+{
+    if (event->type() != QEvent::SockAct)
+        return false;
+    QTcpSocket *socket = m_readNotifiers.value(watched);
+    Connection *c = socket ? m_connections.value(socket) : nullptr;
+    if (!c || c->readNotifier != watched || c->holding)
+        return false;
+    if (c->unanswered == 0) {
+        // An answer still in Qt's write buffer goes out first: reading an end-of-stream
+        // now would close the socket and drop it.
+        if (c->socket && c->socket->bytesToWrite() > 0)
+            c->socket->flush();
+        return false;
+    }
+    // Readable while an answer is pending: Qt would read now, and close the connection on
+    // an end-of-stream before the answer is written. Held instead; the notifier fires
+    // again once reading resumes.
+    holdReading(*c, false);
+    return c->holding;
+}
+
+void ConnectionGuard::holdReading(Connection &c, bool mayDefer)
 {
     QTcpSocket *socket = c.socket;
     if (c.holding || !socket || socket->isTransactionStarted() ||
         socket->state() != QAbstractSocket::ConnectedState)
         return;
+    if (mayDefer && c.inRead && m_afterRead.contains(socket)) {
+        // QHttpServer (6.4) queues another readyRead when it sees unread bytes after a
+        // request: a hostage byte put in now would cost a posted event and a wake-up per
+        // request. afterHttpServerRead() runs next, in the same signal.
+        c.holdAfterRead = true;
+        return;
+    }
     // QAbstractSocket stops reading from the system (and so cannot see end-of-stream)
     // while its buffer is full. An empty buffer gets one byte, taken out again on release;
     // signals are blocked so that nobody reads meanwhile.
@@ -568,7 +620,7 @@ void ConnectionGuard::answered(QTcpSocket *socket)
         outputPending(socket)) {
         // More than the system takes now (a large answer, a slow reader): reading waits
         // until it has all left.
-        hold(*c);
+        holdReading(*c, false);
         if (c->holding) {
             m_draining.insert(socket);
             if (!m_drainPoll.isActive())
@@ -644,6 +696,8 @@ void ConnectionGuard::stopReading()
             c->hostageByte = false;
             c->transportHostageByte = false;
             socket->blockSignals(false);
+            m_readNotifiers.remove(c->readNotifier);
+            c->readNotifier = nullptr; // no hold starts any more
         }
     }
 }
@@ -682,6 +736,8 @@ void ConnectionGuard::forget(QTcpSocket *socket)
     // QHttpServer deletes its sockets when they disconnect; only the bookkeeping goes here.
     if (Connection *c = m_connections.take(socket)) {
         releaseBody(*c, c->reservedBody);
+        if (c->readNotifier)
+            m_readNotifiers.remove(c->readNotifier);
         delete c;
     }
     m_afterRead.remove(socket);

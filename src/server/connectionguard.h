@@ -96,6 +96,9 @@ Q_SIGNALS:
 
 protected:
     void incomingConnection(qintptr descriptor) override;
+    // Starts a connection's read hold when its socket becomes readable while an answer is
+    // pending (see Connection::readNotifier).
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
     struct Connection
@@ -139,6 +142,16 @@ private:
         bool hostageByte = false;
         // Likewise in the read buffer of the TCP socket beneath a QSslSocket.
         bool transportHostageByte = false;
+        // Inside this socket's readyRead (from the guard's first slot to its last): a hold
+        // asked for meanwhile starts in afterHttpServerRead(), once QHttpServer has looked
+        // at the buffer (a hostage byte seen there would make it queue a readyRead).
+        bool inRead = false;
+        bool holdAfterRead = false;
+        // The socket's read notifier, watched by the guard (plain TCP): the hold then starts
+        // only when the socket becomes readable (bytes or end-of-stream) before the answer
+        // is out, which a client waiting for its answer never does. Holding at once costs
+        // two event-loop wake-ups per request (Qt disables, then enables the notifier).
+        QObject *readNotifier = nullptr;
         // An event stream: never idle (see markStreaming).
         bool streaming = false;
 
@@ -159,7 +172,9 @@ private:
     void rejectWhenAnswered(Connection &c);
     void cutReadBuffer(Connection &c, qint64 keep);
     void continueIfNext(Connection &c);
-    void hold(Connection &c);
+    // Stops reading from the socket until the pending answer is written. `mayDefer`: from
+    // inside the socket's readyRead, the hold starts in afterHttpServerRead().
+    void holdReading(Connection &c, bool mayDefer);
     void releaseHold(Connection &c);
     void drainHeldOutput();
     static QTcpSocket *tlsTransport(QTcpSocket *socket);
@@ -180,6 +195,7 @@ private:
     bool m_sendsContinue = true;
     // The after-read slot of each connection (httpServerReconnected()).
     QHash<QTcpSocket *, QMetaObject::Connection> m_afterRead;
+    QHash<QObject *, QTcpSocket *> m_readNotifiers;
     std::optional<QSslConfiguration> m_tls;
     std::function<bool(const QHostAddress &)> m_capExempt;
     HeadCheck m_headCheck;

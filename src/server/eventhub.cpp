@@ -177,13 +177,7 @@ void EventHub::publish(const QList<ChangeEvent> &events)
     {
         QMutexLocker lock(&m_mutex);
         for (const ChangeEvent &e : events) {
-            const quint64 number = m_next++;
-            QByteArray frame;
-            frame.reserve(64 + 256);
-            frame.append("id: ").append(idOf(number)).append("\nevent: ");
-            frame.append(e.typeName().toLatin1()).append("\ndata: ");
-            frame.append(e.json()).append("\n\n");
-            m_ring.push_back({number, std::move(frame)});
+            m_ring.push_back({m_next++, e, {}});
             if (e.sequence > m_sequence || e.kind == ChangeEvent::Kind::Reset)
                 m_sequence = e.sequence;
         }
@@ -218,6 +212,20 @@ QByteArray EventHub::reloadFrame(const QString &reason) const
            "\nevent: reload\ndata: " + QJsonDocument(o).toJson(QJsonDocument::Compact) + "\n\n";
 }
 
+const QByteArray &EventHub::frameOf(const Stored &stored) const
+{
+    if (stored.frame.isEmpty()) {
+        const ChangeEvent &e = stored.event;
+        QByteArray frame;
+        frame.reserve(64 + 256);
+        frame.append("id: ").append(idOf(stored.number)).append("\nevent: ");
+        frame.append(e.typeName().toLatin1()).append("\ndata: ");
+        frame.append(e.json()).append("\n\n");
+        stored.frame = std::move(frame);
+    }
+    return stored.frame;
+}
+
 EventHub::Resume EventHub::sinceLocked(quint64 after) const
 {
     Resume r;
@@ -230,7 +238,7 @@ EventHub::Resume EventHub::sinceLocked(quint64 after) const
         return r;
     }
     for (auto it = m_ring.begin() + qsizetype(after + 1 - oldest); it != m_ring.end(); ++it)
-        r.frames.append(it->frame);
+        r.frames.append(frameOf(*it));
     return r;
 }
 

@@ -113,8 +113,13 @@ private:
     struct Stored
     {
         quint64 number;
-        QByteArray frame;
+        ChangeEvent event;
+        // The SSE frame, built when a stream first needs it (never, when no stream is
+        // open or resumes this far back): publishing costs no formatting on the write path.
+        mutable QByteArray frame;
     };
+    // The frame of a stored event (built on first use). Caller holds m_mutex.
+    const QByteArray &frameOf(const Stored &stored) const;
     QByteArray idOf(quint64 number) const;
     QByteArray reloadFrame(const QString &reason) const;
     QByteArray helloFrame(bool resumed) const;

@@ -218,6 +218,7 @@ private Q_SLOTS:
     void pushEvents();
     void removalAndReset();
     void resumeWithLastEventId();
+    void replayMatchesLive();
     void ringOverflowSaysReload();
     void capOnStreams();
     void exemptFromIdleTimeout();
@@ -381,6 +382,75 @@ void TestEvents::resumeWithLastEventId()
     NEXT_EVENT(current, "hello", currentHello);
     QCOMPARE(currentHello.data[u"resumed"].toBool(), true);
     QVERIFY(!current.next(300).has_value());
+}
+
+// The hub formats an event when a stream first needs it, not when it is published: events
+// published while no stream was open replay in full, and a replay is the frame a live stream
+// got, byte for byte (same id, type and data).
+void TestEvents::replayMatchesLive()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QByteArray firstId;
+    {
+        EventClient live;
+        QVERIFY(live.open(port));
+        NEXT_EVENT(live, "hello", hello);
+        QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, {u"x"_s, u"y"_s}),
+                 200);
+        NEXT_EVENT(live, "push", a);
+        firstId = a.id;
+    }
+    // No stream open: published, not formatted.
+    QCOMPARE(
+        push(port, u"b"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 2}, {u"u"_s, 5}}, {u"y"_s, u"z"_s}),
+        200);
+    QCOMPARE(push(port, u"b"_s, u"2025-01-02T00:00:00Z"_s, {{u"t"_s, 3}}, {u"z"_s}), 200);
+
+    QList<Event> first;
+    for (int round = 0; round < 2; ++round) {
+        EventClient resumed;
+        QVERIFY(resumed.open(port, {{"Last-Event-ID", firstId}}));
+        NEXT_EVENT(resumed, "hello", hello);
+        QCOMPARE(hello.data[u"resumed"].toBool(), true);
+        NEXT_EVENT(resumed, "push", b1);
+        NEXT_EVENT(resumed, "push", b2);
+        QVERIFY(!resumed.next(300).has_value());
+        if (round == 0) {
+            QCOMPARE(b1.data[u"agent_id"].toString(), u"b"_s);
+            QCOMPARE(b1.data[u"timestamp"].toString(), u"2025-01-01T00:00:00+00:00"_s);
+            QVERIFY(!b1.data[u"received_at"].toString().isEmpty());
+            QCOMPARE(b1.data[u"sequence"].toInteger(), 2);
+            QCOMPARE(b1.data[u"topic_deltas"].toObject(), (QJsonObject{{u"t"_s, 2}, {u"u"_s, 5}}));
+            QCOMPARE(b1.data[u"facts_added"].toArray(), (QJsonArray{u"y"_s, u"z"_s}));
+            QCOMPARE(b2.data[u"sequence"].toInteger(), 3);
+            QCOMPARE(b2.data[u"topic_deltas"].toObject(), (QJsonObject{{u"t"_s, 1}, {u"u"_s, -5}}));
+            QCOMPARE(b2.data[u"facts_removed"].toArray(), (QJsonArray{u"y"_s}));
+            QCOMPARE(b2.data[u"facts_removed_count"].toInteger(), 1);
+            first = {b1, b2};
+        } else {
+            // Formatted once, kept: the second replay is the same.
+            QCOMPARE(b1.id, first.at(0).id);
+            QCOMPARE(b1.data, first.at(0).data);
+            QCOMPARE(b2.id, first.at(1).id);
+            QCOMPARE(b2.data, first.at(1).data);
+        }
+    }
+
+    // Live and replayed: the same frame.
+    EventClient live;
+    QVERIFY(live.open(port));
+    NEXT_EVENT(live, "hello", liveHello);
+    QCOMPARE(push(port, u"c"_s, u"2025-01-01T00:00:00Z"_s, {{u"v"_s, 1}}, {u"w"_s}), 200);
+    NEXT_EVENT(live, "push", seenLive);
+    EventClient replay;
+    QVERIFY(replay.open(port, {{"Last-Event-ID", first.at(1).id}}));
+    NEXT_EVENT(replay, "hello", replayHello);
+    NEXT_EVENT(replay, "push", replayed);
+    QCOMPARE(replayed.id, seenLive.id);
+    QCOMPARE(replayed.data, seenLive.data);
+    QCOMPARE(replayed.data[u"agent_id"].toString(), u"c"_s);
 }
 
 void TestEvents::ringOverflowSaysReload()

@@ -1053,7 +1053,7 @@ void TstAccess::dnsRebindingRefused()
     for (const QByteArray &host :
          {QByteArray("localhost:" + port), QByteArray("LOCALHOST"), QByteArray("127.0.0.1"),
           QByteArray("[::1]:" + port), QByteArray("coordinator.lan:" + port),
-          QByteArray("127.0.0.2")}) {
+          QByteArray("127.0.0.1:" + port), QByteArray("127.0.0.2")}) {
         VERIFY_STATUS(rawExchange(s.port, "GET", "/pull", {{"Host", host}}), 200);
     }
 
