@@ -122,11 +122,15 @@ void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 tick
     QPointer<QTcpSocket> target(socket);
     const QPointer<ApiServer> self(this);
     const auto answeredAtOnce = std::make_shared<bool>(false);
-    const auto respond = [this, self, answeredAtOnce, target, ticket, headOnly, close, timer,
-                          method = req.method, path = req.path, peer = req.peer,
-                          lastEventId = req.header("last-event-id")](const HttpReply &granted) {
-        if (!self)
-            return; // stopped: the connection went with the server
+    // This request's place among its connection's answers (Qt 6.4 hands over pipelined
+    // requests at once; one answered later, a /pull built on the worker thread, holds back
+    // the answers after it).
+    quint64 place = 0;
+    if (socket)
+        place = m_order[socket].issued++;
+    const auto write = [this, answeredAtOnce, target, ticket, headOnly, close, timer,
+                        method = req.method, path = req.path, peer = req.peer,
+                        lastEventId = req.header("last-event-id")](const HttpReply &granted) {
         *answeredAtOnce = true;
         HttpReply reply = granted;
         if (reply.eventStream && m_streams->full()) {
@@ -157,8 +161,14 @@ void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 tick
             bytes = apart ? reply.serializeHead(close) : reply.serialize(headOnly, close);
             if (connected) {
                 target->write(bytes);
-                if (apart)
-                    target->write(reply.body); // a large /pull answer: shared, not copied
+                // A large answer: shared with the socket's buffer, not copied; a /pull
+                // answer in pieces, never joined.
+                if (apart && reply.bodyPieces.isEmpty())
+                    target->write(reply.body);
+                else if (apart) {
+                    for (const QByteArray &piece : reply.bodyPieces)
+                        target->write(piece);
+                }
             }
             if (close) {
                 // The guard's bookkeeping first, then the close; release() sees the socket
@@ -182,7 +192,7 @@ void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 tick
         event.path = redactedPath(path);
         event.source = reply.client.isEmpty() ? peer.toString() : reply.client;
         event.status = reply.status;
-        event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
+        event.bytes = bytes.size() + (apart ? reply.bodySize() : 0);
         event.milliseconds = timer.nsecsElapsed() / 1e6;
         event.agentId = reply.agentId;
         event.note = reply.note;
@@ -190,9 +200,44 @@ void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 tick
             m_log->write(accessLogLine(event, !connected)); // written on the log's own thread
         Q_EMIT requestFinished(event);
     };
+    const auto respond = [this, self, write, socket, place](const HttpReply &granted) {
+        if (!self)
+            return; // stopped: the connection went with the server
+        const auto it = socket ? m_order.find(socket) : m_order.end();
+        if (it == m_order.end()) {
+            write(granted); // (the connection is gone)
+            return;
+        }
+        if (place != it->written) {
+            it->parked.emplace(place, [write, granted] { write(granted); });
+            return;
+        }
+        write(granted);
+        // Writing may have closed the connection (and so ended its entry).
+        for (auto next = m_order.find(socket); next != m_order.end(); next = m_order.find(socket)) {
+            Order &order = *next;
+            ++order.written;
+            const auto parked = order.parked.find(order.written);
+            if (parked == order.parked.end()) {
+                if (order.written == order.issued && !order.watched)
+                    m_order.erase(next); // (a watched one stays until its socket goes)
+                break;
+            }
+            const std::function<void()> held = std::move(parked->second);
+            order.parked.erase(parked);
+            held();
+        }
+    };
     m_api->handle(req, respond);
-    if (!*answeredAtOnce && socket)
+    if (!*answeredAtOnce && socket) {
         m_listener->awaitAnswer(socket);
+        Order &order = m_order[socket];
+        if (!order.watched) {
+            // An answer still to come: forget the connection's order when it goes.
+            order.watched = true;
+            connect(socket, &QObject::destroyed, this, [this, socket] { m_order.remove(socket); });
+        }
+    }
 }
 
 } // namespace agmem

@@ -125,6 +125,8 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
 
 CoordinatorApi::~CoordinatorApi()
 {
+    // No pull answer may be handed back while this object goes.
+    m_engine.answer()->waitForIdle();
     flushPushes();
     m_access->flushLastUsed();
 }
@@ -281,8 +283,16 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
         answer(root());
     else if (request.path == u"/health")
         answer(health());
-    else if (request.path == u"/pull")
-        answer(m_operations->encodePull(request, pull(request)));
+    else if (request.path == u"/pull") {
+        // Answered at once when the answer is built, else from the answer's worker thread
+        // (the callback owns what it uses, as a push's does).
+        pull(request, [respond, client, cors](const HttpReply &reply) {
+            HttpReply r = reply;
+            r.client = client;
+            r.headers += cors;
+            respond(r);
+        });
+    }
     else if (request.path == u"/admin/reset")
         answer(reset(request));
 }
@@ -405,13 +415,19 @@ HttpReply CoordinatorApi::health()
 
 QByteArray CoordinatorApi::etag() const
 {
-    return '"' + m_databaseId.left(8).toLatin1() + '-' + QByteArray::number(m_engine.sequence()) +
-           '"';
+    return etagOf(m_engine.sequence());
 }
 
-HttpReply CoordinatorApi::pull(const HttpRequest &request) const
+QByteArray CoordinatorApi::etagOf(quint64 sequence) const
+{
+    return '"' + m_databaseId.left(8).toLatin1() + '-' + QByteArray::number(sequence) + '"';
+}
+
+void CoordinatorApi::pull(const HttpRequest &request, const Respond &respond)
 {
     const QByteArray tag = etag();
+    const QByteArray vary = QByteArrayLiteral("Vary");
+    const QByteArray acceptEncoding = QByteArrayLiteral("Accept-Encoding");
     const QByteArray ifNoneMatch = request.header("if-none-match");
     if (!ifNoneMatch.isEmpty()) {
         for (QByteArray candidate : ifNoneMatch.split(',')) {
@@ -421,14 +437,41 @@ HttpReply CoordinatorApi::pull(const HttpRequest &request) const
             if (candidate == tag || candidate == "*") {
                 HttpReply reply;
                 reply.status = 304;
-                reply.headers = {{"ETag", tag}, {"Cache-Control", "no-cache"}};
-                return reply;
+                reply.headers = {
+                    {"ETag", tag}, {"Cache-Control", "no-cache"}, {vary, acceptEncoding}};
+                respond(reply);
+                return;
             }
         }
     }
-    return HttpReply::json(200, m_engine.pullJson())
-        .withHeader("ETag", tag)
-        .withHeader("Cache-Control", "no-cache");
+    const bool gzip = OperationsApi::acceptsGzip(request.header("accept-encoding"));
+    // The answer reflects at least every change committed before this request (its body's
+    // sequence names it: a build may take later changes along).
+    const auto answerWith = [this, gzip, vary, acceptEncoding](const PullAnswer::BodyPtr &body) {
+        HttpReply reply = HttpReply::json(200, QByteArray());
+        reply.bodyPieces = body->pieces;
+        reply.bodyPiecesSize = body->size;
+        reply.headers.append({QByteArrayLiteral("ETag"), etagOf(body->sequence)});
+        reply.headers.append({QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-cache")});
+        reply.headers.append({vary, acceptEncoding});
+        if (gzip)
+            reply.headers.append({QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
+        return reply;
+    };
+    const std::shared_ptr<PullAnswer> answer = m_engine.answer();
+    const auto encoding = gzip ? PullAnswer::Encoding::Gzip : PullAnswer::Encoding::Plain;
+    if (const PullAnswer::BodyPtr body = answer->ready(encoding)) {
+        respond(answerWith(body));
+        return;
+    }
+    // Built off this thread; concurrent pulls share the build. The answer comes back to
+    // this thread as a queued call (~CoordinatorApi waits for the worker first, and Qt drops
+    // calls queued for an object that is gone).
+    answer->request(encoding, [this, respond, answerWith](PullAnswer::BodyPtr body) {
+        QMetaObject::invokeMethod(
+            this, [respond, answerWith, body] { respond(answerWith(body)); },
+            Qt::QueuedConnection);
+    });
 }
 
 HttpReply CoordinatorApi::reset(const HttpRequest &request)

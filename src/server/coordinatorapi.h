@@ -81,11 +81,13 @@ private:
 
     HttpReply root() const;
     HttpReply health();
-    HttpReply pull(const HttpRequest &request) const;
+    // Answers at once when the answer is built, else later from the answer's worker thread.
+    void pull(const HttpRequest &request, const Respond &respond);
     HttpReply reset(const HttpRequest &request);
     void push(const HttpRequest &request, const QString &client, const Respond &respond);
     HttpReply preflight(const HttpRequest &request, const Route &route) const;
     QByteArray etag() const;
+    QByteArray etagOf(quint64 sequence) const;
     // Several instances on one PostgreSQL database: applies what the others committed
     // since the last sequence this one saw (all of it after a reset). `reconnect`: reopen
     // the connection once when the database went away. SQLite: nothing to do.

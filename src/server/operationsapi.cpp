@@ -10,7 +10,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
-#include <zlib.h>
 
 #include <algorithm>
 
@@ -137,29 +136,6 @@ QJsonObject agentJson(const AgentState &agent, bool withFacts)
     return out;
 }
 
-bool acceptsGzip(const QByteArray &acceptEncoding)
-{
-    bool gzip = false;
-    bool star = false;
-    bool gzipListed = false;
-    for (const QByteArray &item : acceptEncoding.split(',')) {
-        const QList<QByteArray> parts = item.split(';');
-        const QByteArray coding = parts.first().trimmed().toLower();
-        double q = 1;
-        for (qsizetype i = 1; i < parts.size(); ++i) {
-            const QByteArray p = parts.at(i).trimmed().toLower();
-            if (p.startsWith("q="))
-                q = p.mid(2).toDouble();
-        }
-        if (coding == "gzip" || coding == "x-gzip") {
-            gzipListed = true;
-            gzip = gzip || q > 0;
-        } else if (coding == "*") {
-            star = q > 0;
-        }
-    }
-    return gzip || (!gzipListed && star);
-}
 } // namespace
 
 OperationsApi::OperationsApi(const ServerConfig &config, MergeEngine &engine, Store &store,
@@ -508,59 +484,28 @@ HttpReply OperationsApi::metricsReply()
     return reply;
 }
 
-HttpReply OperationsApi::encodePull(const HttpRequest &request, HttpReply reply)
+bool OperationsApi::acceptsGzip(const QByteArray &acceptEncoding)
 {
-    reply.headers.append({QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding")});
-    if (reply.status != 200 || !acceptsGzip(request.header("accept-encoding")))
-        return reply;
-    QByteArray tag;
-    for (const auto &[name, value] : reply.headers) {
-        if (name == "ETag")
-            tag = value;
-    }
-    const std::shared_ptr<PullAnswer> answer = m_engine.answer();
-    if (answer->plain()->bytes.constData() == reply.body.constData()) {
-        // The maintained answer: its gzip pieces are deflated once per change each.
-        reply.body = answer->gzip()->bytes;
-    } else {
-        if (tag.isEmpty() || tag != m_gzipTag) {
-            m_gzipBody = gzip(reply.body);
-            m_gzipTag = tag;
+    bool gzip = false;
+    bool star = false;
+    bool gzipListed = false;
+    for (const QByteArray &item : acceptEncoding.split(',')) {
+        const QList<QByteArray> parts = item.split(';');
+        const QByteArray coding = parts.first().trimmed().toLower();
+        double q = 1;
+        for (qsizetype i = 1; i < parts.size(); ++i) {
+            const QByteArray p = parts.at(i).trimmed().toLower();
+            if (p.startsWith("q="))
+                q = p.mid(2).toDouble();
         }
-        reply.body = m_gzipBody;
+        if (coding == "gzip" || coding == "x-gzip") {
+            gzipListed = true;
+            gzip = gzip || q > 0;
+        } else if (coding == "*") {
+            star = q > 0;
+        }
     }
-    reply.headers.append({QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
-    return reply;
-}
-
-QByteArray OperationsApi::gzip(const QByteArray &data)
-{
-    // RFC 1952: a 10-byte header, raw deflate, then CRC-32 and size (little-endian).
-    QByteArray out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
-    z_stream stream = {};
-    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        return {};
-    const qsizetype headerSize = out.size();
-    out.resize(headerSize + qsizetype(deflateBound(&stream, uLong(data.size()))));
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    stream.next_out = reinterpret_cast<Bytef *>(out.data() + headerSize);
-    stream.avail_out = uInt(out.size() - headerSize);
-    const int result = deflate(&stream, Z_FINISH);
-    const qsizetype written = qsizetype(stream.total_out);
-    deflateEnd(&stream);
-    if (result != Z_STREAM_END)
-        return {};
-    out.resize(headerSize + written);
-    const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(data.constData()),
-                            uInt(data.size()));
-    const quint32 size = quint32(data.size()); // modulo 2^32, as the format says
-    for (const quint32 word : {quint32(crc), size}) {
-        for (int i = 0; i < 4; ++i)
-            out.append(char((word >> (8 * i)) & 0xff));
-    }
-    return out;
+    return gzip || (!gzipListed && star);
 }
 
 OperationsApi::RetentionPass OperationsApi::runRetention()

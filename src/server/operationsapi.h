@@ -35,8 +35,8 @@ public:
     // `route` is the matched pattern, `parameter` the {agent_id} it captured.
     HttpReply handle(const HttpRequest &request, const QString &route, const QString &parameter);
 
-    // A /pull answer, gzip-compressed when the request accepts it (cached per ETag).
-    HttpReply encodePull(const HttpRequest &request, HttpReply reply);
+    // Whether an Accept-Encoding value accepts gzip (for /pull).
+    static bool acceptsGzip(const QByteArray &acceptEncoding);
 
     // "/agents/{agent_id}" matches "/agents/anything/else": the parameter is the rest of
     // the (decoded) path, so agent ids with a slash work when percent-encoded.
@@ -67,9 +67,6 @@ public:
     // The OpenAPI document (resources/openapi.json), its version filled in.
     static QByteArray openApiDocument();
 
-    // gzip (RFC 1952) of `data`, via zlib.
-    static QByteArray gzip(const QByteArray &data);
-
 private:
     HttpReply listAgents(const HttpRequest &request) const;
     HttpReply agentDetail(const HttpRequest &request, const QString &agentId);
@@ -91,8 +88,6 @@ private:
     EventHub *m_events = nullptr;
     Metrics m_metrics;
     bool m_shared = false;
-    QByteArray m_gzipTag;
-    QByteArray m_gzipBody;
     QTimer m_retentionTimer;
     // Agents whose history was pruned to the limit, with their push count then.
     QHash<QString, qint64> m_prunedAt;
