@@ -259,7 +259,7 @@ void serialize(Chunk &c, bool withValues, quint64 serial)
 // Walks a section's chunks block by block: visit(first, end, lead) for each block
 // [first, end); `lead`: a separator goes before it (not the section's first block). A block
 // grown past twice BlockChunks (by splits) is cut in two.
-template<typename Visit>
+template <typename Visit>
 void forBlocks(Chunks &chunks, Visit visit)
 {
     size_t i = 0;
@@ -423,8 +423,7 @@ struct PullAnswer::Impl
     }
 
     // The plain blocks of a section, re-joining those with a changed chunk.
-    void plainBlocks(Chunks &chunks, bool withValues, QList<QByteArray> *pieces,
-                     qsizetype *size)
+    void plainBlocks(Chunks &chunks, bool withValues, QList<QByteArray> *pieces, qsizetype *size)
     {
         serializeAll(chunks, withValues);
         forBlocks(chunks, [&](size_t first, size_t end, bool lead) {
@@ -497,7 +496,8 @@ struct PullAnswer::Impl
                 for (size_t k = first; k < end; ++k) {
                     if (lead || k != first) {
                         block.append(separator.bytes);
-                        blockCrc = crc32_combine(blockCrc, separator.crc, z_off_t(Separator.size()));
+                        blockCrc =
+                            crc32_combine(blockCrc, separator.crc, z_off_t(Separator.size()));
                         length += Separator.size();
                     }
                     const Chunk &c = chunks[k];

@@ -68,7 +68,11 @@ public:
         QByteArray joined() const;
     };
     using BodyPtr = std::shared_ptr<const Body>;
-    enum class Encoding { Plain, Gzip };
+    enum class Encoding
+    {
+        Plain,
+        Gzip
+    };
 
     PullAnswer();
     ~PullAnswer();

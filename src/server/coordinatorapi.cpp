@@ -292,8 +292,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
             r.headers += cors;
             respond(r);
         });
-    }
-    else if (request.path == u"/admin/reset")
+    } else if (request.path == u"/admin/reset")
         answer(reset(request));
 }
 
@@ -455,7 +454,8 @@ void CoordinatorApi::pull(const HttpRequest &request, const Respond &respond)
         reply.headers.append({QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-cache")});
         reply.headers.append({vary, acceptEncoding});
         if (gzip)
-            reply.headers.append({QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
+            reply.headers.append(
+                {QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
         return reply;
     };
     const std::shared_ptr<PullAnswer> answer = m_engine.answer();
@@ -469,8 +469,7 @@ void CoordinatorApi::pull(const HttpRequest &request, const Respond &respond)
     // calls queued for an object that is gone).
     answer->request(encoding, [this, respond, answerWith](PullAnswer::BodyPtr body) {
         QMetaObject::invokeMethod(
-            this, [respond, answerWith, body] { respond(answerWith(body)); },
-            Qt::QueuedConnection);
+            this, [respond, answerWith, body] { respond(answerWith(body)); }, Qt::QueuedConnection);
     });
 }
 

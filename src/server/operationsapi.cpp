@@ -10,7 +10,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
-
 #include <algorithm>
 
 namespace agmem {
