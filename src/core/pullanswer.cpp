@@ -353,7 +353,12 @@ struct PullAnswer::Impl
     // Last: destroyed first, waiting for a running build.
     QThreadPool pool;
 
-    Impl() { pool.setMaxThreadCount(1); }
+    Impl()
+    {
+        // One worker, kept: a build never waits for a thread to start.
+        pool.setMaxThreadCount(1);
+        pool.setExpiryTimeout(-1);
+    }
 
     static int index(Encoding e) { return e == Encoding::Gzip ? 1 : 0; }
 
