@@ -200,10 +200,11 @@ void ApiServer::handleParsed(HttpRequest &&req, QTcpSocket *socket, quint64 tick
             m_log->write(accessLogLine(event, !connected)); // written on the log's own thread
         Q_EMIT requestFinished(event);
     };
-    const auto respond = [this, self, write, socket, place](const HttpReply &granted) {
+    const auto respond = [this, self, write, socket, target, place](const HttpReply &granted) {
         if (!self)
             return; // stopped: the connection went with the server
-        const auto it = socket ? m_order.find(socket) : m_order.end();
+        // A connection that is gone has no order to keep (and a new one may have its address).
+        const auto it = target ? m_order.find(socket) : m_order.end();
         if (it == m_order.end()) {
             write(granted); // (the connection is gone)
             return;
