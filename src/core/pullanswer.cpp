@@ -75,7 +75,7 @@ public:
     Deflater()
     {
         m_ok = deflateInit2(&m_z, PullAnswer::GzipLevel, Z_DEFLATED, -MAX_WBITS, 8,
-                            Z_DEFAULT_STRATEGY) == Z_OK;
+                            Z_HUFFMAN_ONLY) == Z_OK;
     }
     ~Deflater()
     {
@@ -282,6 +282,19 @@ void forBlocks(Chunks &chunks, Visit visit)
     }
 }
 
+// Whether a block's cached bytes (joined from `of`) are still its bytes.
+bool sameBlock(const std::vector<quint64> &of, const Chunks &chunks, size_t first, size_t end,
+               bool lead)
+{
+    if (of.size() != end - first + 1 || of[0] != (lead ? 1 : 0))
+        return false;
+    for (size_t k = first; k < end; ++k) {
+        if (of[k - first + 1] != chunks[k].serial)
+            return false;
+    }
+    return true;
+}
+
 // What a block is joined from: the leading-separator flag, then each chunk's serial.
 std::vector<quint64> blockKey(const Chunks &chunks, size_t first, size_t end, bool lead)
 {
@@ -417,9 +430,10 @@ struct PullAnswer::Impl
         return body;
     }
 
-    void serializeAll(Chunks &chunks, bool withValues)
+    void serializeRange(Chunks &chunks, size_t first, size_t end, bool withValues)
     {
-        for (Chunk &c : chunks) {
+        for (size_t k = first; k < end; ++k) {
+            Chunk &c = chunks[k];
             if (!c.jsonValid) {
                 serialize(c, withValues, ++nextSerial);
                 ++counters.chunksSerialized;
@@ -430,11 +444,10 @@ struct PullAnswer::Impl
     // The plain blocks of a section, re-joining those with a changed chunk.
     void plainBlocks(Chunks &chunks, bool withValues, QList<QByteArray> *pieces, qsizetype *size)
     {
-        serializeAll(chunks, withValues);
         forBlocks(chunks, [&](size_t first, size_t end, bool lead) {
+            serializeRange(chunks, first, end, withValues);
             Chunk &start = chunks[first];
-            std::vector<quint64> key = blockKey(chunks, first, end, lead);
-            if (key != start.plainBlockOf) {
+            if (!sameBlock(start.plainBlockOf, chunks, first, end, lead)) {
                 qsizetype bytes = lead ? 1 : 0;
                 for (size_t k = first; k < end; ++k)
                     bytes += chunks[k].json.size() + 1;
@@ -446,7 +459,7 @@ struct PullAnswer::Impl
                     block.append(chunks[k].json);
                 }
                 start.plainBlock = std::move(block);
-                start.plainBlockOf = std::move(key);
+                start.plainBlockOf = blockKey(chunks, first, end, lead);
                 ++counters.blocksJoined;
             }
             pieces->append(start.plainBlock);
@@ -477,20 +490,21 @@ struct PullAnswer::Impl
     void gzipBlocks(Chunks &chunks, bool withValues, QList<QByteArray> *pieces, qsizetype *size,
                     uLong *crc, qsizetype *plainSize)
     {
-        serializeAll(chunks, withValues);
-        for (Chunk &c : chunks) {
-            if (!c.gzValid) {
-                const Deflated d = deflater.piece(c.json);
-                c.gz = d.bytes;
-                c.crc = d.crc;
-                c.gzValid = true;
-                ++counters.chunksDeflated;
-            }
-        }
         forBlocks(chunks, [&](size_t first, size_t end, bool lead) {
+            serializeRange(chunks, first, end, withValues);
             Chunk &start = chunks[first];
-            std::vector<quint64> key = blockKey(chunks, first, end, lead);
-            if (key != start.gzBlockOf) {
+            // A block joined from the same serials holds every member's current gzip piece.
+            if (!sameBlock(start.gzBlockOf, chunks, first, end, lead)) {
+                for (size_t k = first; k < end; ++k) {
+                    Chunk &c = chunks[k];
+                    if (!c.gzValid) {
+                        const Deflated d = deflater.piece(c.json);
+                        c.gz = d.bytes;
+                        c.crc = d.crc;
+                        c.gzValid = true;
+                        ++counters.chunksDeflated;
+                    }
+                }
                 qsizetype bytes = 0;
                 for (size_t k = first; k < end; ++k)
                     bytes += chunks[k].gz.size() + separator.bytes.size();
@@ -513,7 +527,7 @@ struct PullAnswer::Impl
                 start.gzBlock = std::move(block);
                 start.gzBlockCrc = quint32(blockCrc);
                 start.gzBlockLength = length;
-                start.gzBlockOf = std::move(key);
+                start.gzBlockOf = blockKey(chunks, first, end, lead);
                 ++counters.blocksJoined;
             }
             pieces->append(start.gzBlock);
