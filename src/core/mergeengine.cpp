@@ -386,7 +386,7 @@ std::optional<Instant> MergeEngine::lastUpdated() const
 
 QByteArray MergeEngine::pullJson() const
 {
-    return answer()->plain()->bytes;
+    return answer()->plain()->joined();
 }
 
 QByteArray MergeEngine::buildPullJson() const

@@ -4,6 +4,7 @@
 #include "mergeengine.h"
 
 #include <QMutexLocker>
+#include <QThreadPool>
 
 #include <zlib.h>
 
@@ -20,6 +21,25 @@ struct PullAnswer::Chunk
     QByteArray gz;
     quint32 crc = 0;
     bool gzValid = false;
+    // Names this chunk's JSON: a new number each time it is serialized.
+    quint64 serial = 0;
+    // The first chunk of a block. The block's joined bytes live here, with what they were
+    // joined from (a leading-separator flag, then each chunk's serial).
+    bool blockStart = false;
+    std::vector<quint64> plainBlockOf;
+    QByteArray plainBlock;
+    std::vector<quint64> gzBlockOf;
+    QByteArray gzBlock;
+    quint32 gzBlockCrc = 0;
+    qsizetype gzBlockLength = 0;
+
+    void dropBlock()
+    {
+        plainBlockOf.clear();
+        plainBlock.clear();
+        gzBlockOf.clear();
+        gzBlock.clear();
+    }
 
     void touch()
     {
@@ -55,7 +75,7 @@ public:
     Deflater()
     {
         m_ok = deflateInit2(&m_z, PullAnswer::GzipLevel, Z_DEFLATED, -MAX_WBITS, 8,
-                            Z_DEFAULT_STRATEGY) == Z_OK;
+                            Z_HUFFMAN_ONLY) == Z_OK;
     }
     ~Deflater()
     {
@@ -127,8 +147,10 @@ void rebuild(Chunks &chunks, std::vector<ViewEntry> &entries, bool withValues)
     for (ViewEntry &e : entries) {
         if (!e.present)
             continue;
-        if (chunks.empty() || qsizetype(chunks.back().keys.size()) >= PullAnswer::ChunkTarget)
+        if (chunks.empty() || qsizetype(chunks.back().keys.size()) >= PullAnswer::ChunkTarget) {
             chunks.emplace_back();
+            chunks.back().blockStart = (chunks.size() - 1) % PullAnswer::BlockChunks == 0;
+        }
         Chunk &c = chunks.back();
         c.keys.push_back(std::move(e.key));
         if (withValues)
@@ -192,6 +214,9 @@ void applyOne(Chunks &chunks, ViewEntry &e, bool withValues)
         c.values.erase(c.values.begin() + qsizetype(index));
     c.touch();
     if (c.keys.empty()) {
+        // The block it started goes on from the next chunk.
+        if (c.blockStart && it + 1 != chunks.end())
+            (it + 1)->blockStart = true;
         chunks.erase(it);
         return;
     }
@@ -207,14 +232,14 @@ void applyOne(Chunks &chunks, ViewEntry &e, bool withValues)
     }
 }
 
-void apply(Chunks &chunks, std::vector<ViewEntry> &entries, bool withValues)
+void applyEntries(Chunks &chunks, std::vector<ViewEntry> &entries, bool withValues)
 {
     lastPerKey(entries);
     for (ViewEntry &e : entries)
         applyOne(chunks, e, withValues);
 }
 
-void serialize(Chunk &c, bool withValues)
+void serialize(Chunk &c, bool withValues, quint64 serial)
 {
     QByteArray out; // a new buffer: answers already handed out keep the old one
     qsizetype bytes = 0;
@@ -230,6 +255,57 @@ void serialize(Chunk &c, bool withValues)
     }
     c.json = std::move(out);
     c.jsonValid = true;
+    c.serial = serial;
+}
+
+// Walks a section's chunks block by block: visit(first, end, lead) for each block
+// [first, end); `lead`: a separator goes before it (not the section's first block). A block
+// grown past twice BlockChunks (by splits) is cut in two.
+template <typename Visit>
+void forBlocks(Chunks &chunks, Visit visit)
+{
+    size_t i = 0;
+    bool lead = false;
+    while (i < chunks.size()) {
+        chunks[i].blockStart = true;
+        size_t end = i + 1;
+        while (end < chunks.size() && !chunks[end].blockStart) {
+            if (!chunks[end].plainBlockOf.empty() || !chunks[end].gzBlockOf.empty())
+                chunks[end].dropBlock(); // no longer starts a block
+            ++end;
+        }
+        if (qsizetype(end - i) > 2 * PullAnswer::BlockChunks) {
+            end = i + size_t(PullAnswer::BlockChunks);
+            chunks[end].blockStart = true;
+        }
+        visit(i, end, lead);
+        lead = true;
+        i = end;
+    }
+}
+
+// Whether a block's cached bytes (joined from `of`) are still its bytes.
+bool sameBlock(const std::vector<quint64> &of, const Chunks &chunks, size_t first, size_t end,
+               bool lead)
+{
+    if (of.size() != end - first + 1 || of[0] != (lead ? 1 : 0))
+        return false;
+    for (size_t k = first; k < end; ++k) {
+        if (of[k - first + 1] != chunks[k].serial)
+            return false;
+    }
+    return true;
+}
+
+// What a block is joined from: the leading-separator flag, then each chunk's serial.
+std::vector<quint64> blockKey(const Chunks &chunks, size_t first, size_t end, bool lead)
+{
+    std::vector<quint64> key;
+    key.reserve(end - first + 1);
+    key.push_back(lead ? 1 : 0);
+    for (size_t k = first; k < end; ++k)
+        key.push_back(chunks[k].serial);
+    return key;
 }
 
 QByteArray tailOf(const ViewUpdate &h)
@@ -261,164 +337,314 @@ void appendLE(QByteArray *out, quint32 word)
 
 struct PullAnswer::Impl
 {
-    QMutex mutex;
+    // What was published and the answers built: held only briefly (publish() never waits
+    // for a build).
+    QMutex stateMutex;
     ViewUpdate pending;
     bool hasPending = false;
+    // Updates published so far; an answer built after taking them all reflects this many.
+    quint64 published = 0;
+    BodyPtr built[2];
+    quint64 builtFrom[2] = {0, 0};
+    struct Waiter
+    {
+        Encoding encoding;
+        std::function<void(BodyPtr)> done;
+    };
+    std::vector<Waiter> waiters;
+    bool workerRunning = false;
+
+    // The chunks: held by whoever builds (lock order: buildMutex, then stateMutex).
+    QMutex buildMutex;
     Chunks topics;
     Chunks facts;
     ViewUpdate header; // the non-entry fields of the last update applied
-    quint64 version = 0;
-    BodyPtr plainBody;
-    quint64 plainVersion = ~quint64(0);
-    BodyPtr gzipBody;
-    quint64 gzipVersion = ~quint64(0);
+    quint64 nextSerial = 0;
     Deflater deflater;
     Deflated head, middle, separator;
     bool constantsDeflated = false;
     Counters counters;
 
+    // Last: destroyed first, waiting for a running build.
+    QThreadPool pool;
+
+    Impl()
+    {
+        // One worker, kept: a build never waits for a thread to start.
+        pool.setMaxThreadCount(1);
+        pool.setExpiryTimeout(-1);
+    }
+
+    static int index(Encoding e) { return e == Encoding::Gzip ? 1 : 0; }
+
     qsizetype keyCount() const { return qsizetype(topics.size() + facts.size()) * ChunkTarget; }
 
-    void applyPending()
+    // Holding buildMutex.
+    void applyUpdate(ViewUpdate u)
     {
-        if (!hasPending)
-            return;
-        hasPending = false;
-        ViewUpdate u = std::move(pending);
-        pending = {};
         if (u.full) {
             rebuild(topics, u.topics, true);
             rebuild(facts, u.facts, false);
             ++counters.fullBuilds;
         } else {
-            apply(topics, u.topics, true);
-            apply(facts, u.facts, false);
+            applyEntries(topics, u.topics, true);
+            applyEntries(facts, u.facts, false);
         }
         u.topics.clear();
         u.facts.clear();
         header = std::move(u);
-        ++version;
     }
 
-    // The plain pieces in order; serializes what changed.
-    QList<QByteArray> plainPieces()
+    // Holding buildMutex: the chunks take what was published since the last build.
+    void applyPublished()
     {
-        QList<QByteArray> pieces;
-        pieces.reserve(qsizetype(topics.size() + facts.size()) * 2 + 4);
-        pieces.append(Head);
-        const auto add = [&](Chunks &chunks, bool withValues) {
-            bool first = true;
-            for (Chunk &c : chunks) {
-                if (!c.jsonValid) {
-                    serialize(c, withValues);
-                    ++counters.chunksSerialized;
-                }
-                if (!first)
-                    pieces.append(Separator);
-                first = false;
-                pieces.append(c.json);
+        ViewUpdate u;
+        bool has = false;
+        {
+            QMutexLocker lock(&stateMutex);
+            has = hasPending;
+            if (has)
+                u = std::move(pending);
+            pending = {};
+            hasPending = false;
+        }
+        if (has)
+            applyUpdate(std::move(u));
+    }
+
+    // Holding stateMutex: the cached answer when it reflects every update published.
+    BodyPtr readyLocked(Encoding e) const
+    {
+        const int i = index(e);
+        return built[i] && builtFrom[i] == published ? built[i] : nullptr;
+    }
+
+    // Holding buildMutex: the answer for everything published so far.
+    BodyPtr build(Encoding e)
+    {
+        ViewUpdate u;
+        bool has = false;
+        quint64 target = 0;
+        {
+            QMutexLocker lock(&stateMutex);
+            if (BodyPtr b = readyLocked(e))
+                return b;
+            has = hasPending;
+            if (has)
+                u = std::move(pending);
+            pending = {};
+            hasPending = false;
+            target = published;
+        }
+        if (has)
+            applyUpdate(std::move(u));
+        BodyPtr body = e == Encoding::Gzip ? assembleGzip() : assemblePlain();
+        ++counters.answersBuilt;
+        QMutexLocker lock(&stateMutex);
+        const int i = index(e);
+        if (!built[i] || target >= builtFrom[i]) {
+            built[i] = body;
+            builtFrom[i] = target;
+        }
+        return body;
+    }
+
+    void serializeRange(Chunks &chunks, size_t first, size_t end, bool withValues)
+    {
+        for (size_t k = first; k < end; ++k) {
+            Chunk &c = chunks[k];
+            if (!c.jsonValid) {
+                serialize(c, withValues, ++nextSerial);
+                ++counters.chunksSerialized;
             }
-        };
-        add(topics, true);
-        pieces.append(Middle);
-        add(facts, false);
-        pieces.append(tailOf(header));
-        return pieces;
+        }
     }
 
-    BodyPtr plain()
+    // The plain blocks of a section, re-joining those with a changed chunk.
+    void plainBlocks(Chunks &chunks, bool withValues, QList<QByteArray> *pieces, qsizetype *size)
     {
-        applyPending();
-        if (plainBody && plainVersion == version)
-            return plainBody;
+        forBlocks(chunks, [&](size_t first, size_t end, bool lead) {
+            serializeRange(chunks, first, end, withValues);
+            Chunk &start = chunks[first];
+            if (!sameBlock(start.plainBlockOf, chunks, first, end, lead)) {
+                qsizetype bytes = lead ? 1 : 0;
+                for (size_t k = first; k < end; ++k)
+                    bytes += chunks[k].json.size() + 1;
+                QByteArray block; // a new buffer: answers already handed out keep the old one
+                block.reserve(bytes);
+                for (size_t k = first; k < end; ++k) {
+                    if (lead || k != first)
+                        block.append(Separator);
+                    block.append(chunks[k].json);
+                }
+                start.plainBlock = std::move(block);
+                start.plainBlockOf = blockKey(chunks, first, end, lead);
+                ++counters.blocksJoined;
+            }
+            pieces->append(start.plainBlock);
+            *size += start.plainBlock.size();
+        });
+    }
+
+    BodyPtr assemblePlain()
+    {
         auto body = std::make_shared<Body>();
         body->sequence = header.sequence;
-        body->pieces = plainPieces();
-        qsizetype size = 0;
-        for (const QByteArray &p : body->pieces)
-            size += p.size();
-        body->bytes.reserve(size);
-        for (const QByteArray &p : body->pieces)
-            body->bytes.append(p);
+        QList<QByteArray> &pieces = body->pieces;
+        pieces.reserve(qsizetype(topics.size() + facts.size()) / BlockChunks + 8);
+        qsizetype size = Head.size() + Middle.size();
+        pieces.append(Head);
+        plainBlocks(topics, true, &pieces, &size);
+        pieces.append(Middle);
+        plainBlocks(facts, false, &pieces, &size);
+        QByteArray tail = tailOf(header);
+        size += tail.size();
+        pieces.append(std::move(tail));
+        body->size = size;
         body->plainSize = size;
-        plainBody = std::move(body);
-        plainVersion = version;
-        return plainBody;
+        return body;
     }
 
-    BodyPtr gzip()
+    // The gzip blocks of a section (deflating changed chunks first); adds to the CRC.
+    void gzipBlocks(Chunks &chunks, bool withValues, QList<QByteArray> *pieces, qsizetype *size,
+                    uLong *crc, qsizetype *plainSize)
     {
-        applyPending();
-        if (gzipBody && gzipVersion == version)
-            return gzipBody;
+        forBlocks(chunks, [&](size_t first, size_t end, bool lead) {
+            serializeRange(chunks, first, end, withValues);
+            Chunk &start = chunks[first];
+            // A block joined from the same serials holds every member's current gzip piece.
+            if (!sameBlock(start.gzBlockOf, chunks, first, end, lead)) {
+                for (size_t k = first; k < end; ++k) {
+                    Chunk &c = chunks[k];
+                    if (!c.gzValid) {
+                        const Deflated d = deflater.piece(c.json);
+                        c.gz = d.bytes;
+                        c.crc = d.crc;
+                        c.gzValid = true;
+                        ++counters.chunksDeflated;
+                    }
+                }
+                qsizetype bytes = 0;
+                for (size_t k = first; k < end; ++k)
+                    bytes += chunks[k].gz.size() + separator.bytes.size();
+                QByteArray block;
+                block.reserve(bytes + separator.bytes.size());
+                uLong blockCrc = crc32(0L, Z_NULL, 0);
+                qsizetype length = 0;
+                for (size_t k = first; k < end; ++k) {
+                    if (lead || k != first) {
+                        block.append(separator.bytes);
+                        blockCrc =
+                            crc32_combine(blockCrc, separator.crc, z_off_t(Separator.size()));
+                        length += Separator.size();
+                    }
+                    const Chunk &c = chunks[k];
+                    block.append(c.gz);
+                    blockCrc = crc32_combine(blockCrc, c.crc, z_off_t(c.json.size()));
+                    length += c.json.size();
+                }
+                start.gzBlock = std::move(block);
+                start.gzBlockCrc = quint32(blockCrc);
+                start.gzBlockLength = length;
+                start.gzBlockOf = blockKey(chunks, first, end, lead);
+                ++counters.blocksJoined;
+            }
+            pieces->append(start.gzBlock);
+            *size += start.gzBlock.size();
+            *crc = crc32_combine(*crc, start.gzBlockCrc, z_off_t(start.gzBlockLength));
+            *plainSize += start.gzBlockLength;
+        });
+    }
+
+    BodyPtr assembleGzip()
+    {
         if (!constantsDeflated) {
             head = deflater.piece(Head);
             middle = deflater.piece(Middle);
             separator = deflater.piece(Separator);
             constantsDeflated = true;
         }
-        plainPieces(); // brings every chunk's JSON up to date
         auto body = std::make_shared<Body>();
         body->sequence = header.sequence;
         QList<QByteArray> &pieces = body->pieces;
-        pieces.reserve(qsizetype(topics.size() + facts.size()) * 2 + 8);
-        uLong crc = crc32(0L, Z_NULL, 0);
-        qsizetype plainSize = 0;
-        const auto put = [&](const QByteArray &gz, quint32 pieceCrc, qsizetype length) {
-            pieces.append(gz);
-            crc = crc32_combine(crc, pieceCrc, z_off_t(length));
-            plainSize += length;
+        pieces.reserve(qsizetype(topics.size() + facts.size()) / BlockChunks + 8);
+        uLong crc = crc32_combine(crc32(0L, Z_NULL, 0), head.crc, z_off_t(Head.size()));
+        qsizetype plainSize = Head.size();
+        qsizetype size = 0;
+        const auto put = [&](QByteArray piece) {
+            size += piece.size();
+            pieces.append(std::move(piece));
         };
-        pieces.append(GzipHeader);
-        put(head.bytes, head.crc, Head.size());
-        const auto add = [&](Chunks &chunks) {
-            bool first = true;
-            for (Chunk &c : chunks) {
-                if (!c.gzValid) {
-                    const Deflated d = deflater.piece(c.json);
-                    c.gz = d.bytes;
-                    c.crc = d.crc;
-                    c.gzValid = true;
-                    ++counters.chunksDeflated;
-                }
-                if (!first)
-                    put(separator.bytes, separator.crc, Separator.size());
-                first = false;
-                put(c.gz, c.crc, c.json.size());
-            }
-        };
-        add(topics);
-        put(middle.bytes, middle.crc, Middle.size());
-        add(facts);
+        put(GzipHeader + head.bytes);
+        gzipBlocks(topics, true, &pieces, &size, &crc, &plainSize);
+        crc = crc32_combine(crc, middle.crc, z_off_t(Middle.size()));
+        plainSize += Middle.size();
+        put(middle.bytes);
+        gzipBlocks(facts, false, &pieces, &size, &crc, &plainSize);
         const QByteArray tail = tailOf(header);
         const Deflated t = deflater.piece(tail);
-        put(t.bytes, t.crc, tail.size());
-        QByteArray trailer = FinalBlock;
-        appendLE(&trailer, quint32(crc));
-        appendLE(&trailer, quint32(plainSize)); // modulo 2^32, as the format says
-        pieces.append(trailer);
-        qsizetype size = 0;
-        for (const QByteArray &p : pieces)
-            size += p.size();
-        body->bytes.reserve(size);
-        for (const QByteArray &p : pieces)
-            body->bytes.append(p);
+        crc = crc32_combine(crc, t.crc, z_off_t(tail.size()));
+        plainSize += tail.size();
+        QByteArray last = t.bytes + FinalBlock;
+        appendLE(&last, quint32(crc));
+        appendLE(&last, quint32(plainSize)); // modulo 2^32, as the format says
+        put(std::move(last));
+        body->size = size;
         body->plainSize = plainSize;
-        gzipBody = std::move(body);
-        gzipVersion = version;
-        return gzipBody;
+        return body;
+    }
+
+    // The worker thread: builds for the requests waiting, until none waits.
+    void work()
+    {
+        for (;;) {
+            std::vector<Waiter> batch;
+            {
+                QMutexLocker lock(&stateMutex);
+                if (waiters.empty()) {
+                    workerRunning = false;
+                    return;
+                }
+                batch.swap(waiters);
+            }
+            BodyPtr bodies[2];
+            {
+                QMutexLocker lock(&buildMutex);
+                for (const Waiter &w : batch) {
+                    const int i = index(w.encoding);
+                    if (!bodies[i]) {
+                        bodies[i] = build(w.encoding);
+                        ++counters.workerBuilds;
+                    }
+                }
+            }
+            for (const Waiter &w : batch)
+                w.done(bodies[index(w.encoding)]);
+        }
     }
 };
+
+QByteArray PullAnswer::Body::joined() const
+{
+    QByteArray out;
+    out.reserve(size);
+    for (const QByteArray &p : pieces)
+        out.append(p);
+    return out;
+}
 
 PullAnswer::PullAnswer()
     : d(std::make_unique<Impl>())
 {}
 
-PullAnswer::~PullAnswer() = default;
+PullAnswer::~PullAnswer()
+{
+    d->pool.waitForDone();
+}
 
 void PullAnswer::publish(ViewUpdate update)
 {
-    QMutexLocker lock(&d->mutex);
+    QMutexLocker lock(&d->stateMutex);
     if (!d->hasPending || update.full) {
         d->pending = std::move(update);
     } else {
@@ -436,29 +662,70 @@ void PullAnswer::publish(ViewUpdate update)
         p.facts = std::move(facts);
     }
     d->hasPending = true;
+    ++d->published;
     // Nobody asked for a while: apply what waits, so the queue stays bounded (the chunks
-    // are serialized only when an answer is asked for).
+    // are serialized only when an answer is asked for). Not while a build runs: that one
+    // takes the queue.
     const qsizetype waiting = qsizetype(d->pending.topics.size() + d->pending.facts.size());
-    if (waiting > std::max<qsizetype>(65536, 2 * d->keyCount()))
-        d->applyPending();
+    if (waiting > std::max<qsizetype>(65536, 2 * d->keyCount()) && d->buildMutex.tryLock()) {
+        ViewUpdate u = std::move(d->pending);
+        d->pending = {};
+        d->hasPending = false;
+        d->applyUpdate(std::move(u));
+        d->buildMutex.unlock();
+    }
+}
+
+PullAnswer::BodyPtr PullAnswer::ready(Encoding encoding)
+{
+    QMutexLocker lock(&d->stateMutex);
+    return d->readyLocked(encoding);
 }
 
 PullAnswer::BodyPtr PullAnswer::plain()
 {
-    QMutexLocker lock(&d->mutex);
-    return d->plain();
+    if (BodyPtr b = ready(Encoding::Plain))
+        return b;
+    QMutexLocker lock(&d->buildMutex);
+    return d->build(Encoding::Plain);
 }
 
 PullAnswer::BodyPtr PullAnswer::gzip()
 {
-    QMutexLocker lock(&d->mutex);
-    return d->gzip();
+    if (BodyPtr b = ready(Encoding::Gzip))
+        return b;
+    QMutexLocker lock(&d->buildMutex);
+    return d->build(Encoding::Gzip);
+}
+
+void PullAnswer::request(Encoding encoding, std::function<void(BodyPtr)> done)
+{
+    BodyPtr now;
+    bool start = false;
+    {
+        QMutexLocker lock(&d->stateMutex);
+        now = d->readyLocked(encoding);
+        if (!now) {
+            d->waiters.push_back({encoding, std::move(done)});
+            start = !d->workerRunning;
+            d->workerRunning = true;
+        }
+    }
+    if (now)
+        done(std::move(now));
+    else if (start)
+        d->pool.start([impl = d.get()] { impl->work(); });
+}
+
+void PullAnswer::waitForIdle()
+{
+    d->pool.waitForDone();
 }
 
 PullAnswer::FactsPage PullAnswer::facts(qint64 offset, qint64 limit, const QString &contains)
 {
-    QMutexLocker lock(&d->mutex);
-    d->applyPending();
+    QMutexLocker lock(&d->buildMutex);
+    d->applyPublished();
     FactsPage page;
     offset = std::max<qint64>(0, offset);
     limit = std::max<qint64>(0, limit);
@@ -492,7 +759,7 @@ PullAnswer::FactsPage PullAnswer::facts(qint64 offset, qint64 limit, const QStri
 
 PullAnswer::Counters PullAnswer::counters()
 {
-    QMutexLocker lock(&d->mutex);
+    QMutexLocker lock(&d->buildMutex);
     return d->counters;
 }
 

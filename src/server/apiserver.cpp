@@ -239,8 +239,14 @@ void ApiServer::write(Connection &c, Slot &slot)
             apart ? reply.serializeHead(slot.close) : reply.serialize(slot.headOnly, slot.close);
         if (connected) {
             target->write(bytes);
-            if (apart)
-                target->write(reply.body); // a large /pull answer: shared, not copied
+            // A large answer: shared with the socket's buffer, not copied; a /pull answer
+            // in pieces, never joined.
+            if (apart && reply.bodyPieces.isEmpty()) {
+                target->write(reply.body);
+            } else if (apart) {
+                for (const QByteArray &piece : reply.bodyPieces)
+                    target->write(piece);
+            }
         }
         if (slot.close) {
             // The guard's bookkeeping first, then the close; release() sees the socket
@@ -263,7 +269,7 @@ void ApiServer::write(Connection &c, Slot &slot)
     if (!reply.client.isEmpty())
         event.source = reply.client;
     event.status = reply.status;
-    event.bytes = bytes.size() + (apart ? reply.body.size() : 0);
+    event.bytes = bytes.size() + (apart ? reply.bodySize() : 0);
     event.milliseconds = slot.timer.nsecsElapsed() / 1e6;
     event.agentId = reply.agentId;
     event.note = reply.note;

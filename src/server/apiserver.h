@@ -6,10 +6,13 @@
 
 #include "core/timestamp.h"
 
+#include <QHash>
 #include <QHostAddress>
 #include <QPointer>
 #include <QTcpServer>
 
+#include <functional>
+#include <map>
 #include <memory>
 
 namespace agmem {
@@ -77,6 +80,15 @@ private:
     EventStreams *m_streams;
     bool m_accessLog;
     std::unique_ptr<AccessLogWriter> m_log;
+    // Per connection with an answer outstanding: answers leave in request order.
+    struct Order
+    {
+        quint64 issued = 0;
+        quint64 written = 0;
+        std::map<quint64, std::function<void()>> parked;
+        bool watched = false;
+    };
+    QHash<QTcpSocket *, Order> m_order;
 };
 
 } // namespace agmem

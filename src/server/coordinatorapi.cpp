@@ -47,30 +47,6 @@ QJsonArray toJson(const QList<FieldError> &errors)
     return out;
 }
 
-bool acceptsGzip(const QByteArray &acceptEncoding)
-{
-    bool gzip = false;
-    bool star = false;
-    bool gzipListed = false;
-    for (const QByteArray &item : acceptEncoding.split(',')) {
-        const QList<QByteArray> parts = item.split(';');
-        const QByteArray coding = parts.first().trimmed().toLower();
-        double q = 1;
-        for (qsizetype i = 1; i < parts.size(); ++i) {
-            const QByteArray p = parts.at(i).trimmed().toLower();
-            if (p.startsWith("q="))
-                q = p.mid(2).toDouble();
-        }
-        if (coding == "gzip" || coding == "x-gzip") {
-            gzipListed = true;
-            gzip = gzip || q > 0;
-        } else if (coding == "*") {
-            star = q > 0;
-        }
-    }
-    return gzip || (!gzipListed && star);
-}
-
 HttpReply storeUnreachable(const QString &error)
 {
     return HttpReply::error(503,
@@ -158,6 +134,8 @@ CoordinatorApi::~CoordinatorApi()
 {
     if (!m_writer)
         return;
+    // No pull answer may be handed back while this object goes.
+    m_writer->writer().pullView().answer->waitForIdle();
     const QHash<qint64, Instant> used = m_access->takeLastUsed();
     handOver();
     m_writer->call([used](CoordinatorWriter &w) { return w.touchKeys(used); });
@@ -501,9 +479,8 @@ void CoordinatorApi::pull(const Call &call)
         // every pull of that state. The body names the sequence it holds: the ETag always
         // names this body.
         const CoordinatorWriter::PullView view = m_writer->writer().pullView();
-        const auto tagOf = [&view](quint64 sequence) -> QByteArray {
-            return '"' + view.databaseId.left(8).toLatin1() + '-' + QByteArray::number(sequence) +
-                   '"';
+        const auto tagOf = [databaseId = view.databaseId](quint64 sequence) -> QByteArray {
+            return '"' + databaseId.left(8).toLatin1() + '-' + QByteArray::number(sequence) + '"';
         };
         const QByteArray ifNoneMatch = call.request.header("if-none-match");
         if (!ifNoneMatch.isEmpty()) {
@@ -523,16 +500,37 @@ void CoordinatorApi::pull(const Call &call)
                 }
             }
         }
-        const bool gzip = acceptsGzip(call.request.header("accept-encoding"));
-        const PullAnswer::BodyPtr body = gzip ? view.answer->gzip() : view.answer->plain();
-        HttpReply reply = HttpReply::json(200, body->bytes)
-                              .withHeader("ETag", tagOf(body->sequence))
-                              .withHeader("Cache-Control", "no-cache")
-                              .withHeader("Vary", "Accept-Encoding");
-        if (gzip)
+        const bool gzip = call.request.acceptsGzip();
+        // The answer reflects at least every change committed before this request (its
+        // body's sequence names it: a build may take later changes along). Its pieces are
+        // written one after the other, never joined.
+        const auto answerWith = [tagOf, gzip](const PullAnswer::BodyPtr &body) {
+            HttpReply reply = HttpReply::json(200, QByteArray());
+            reply.bodyPieces = body->pieces;
+            reply.bodyPiecesSize = body->size;
+            reply.headers.append({QByteArrayLiteral("ETag"), tagOf(body->sequence)});
             reply.headers.append(
-                {QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
-        call.respond(reply);
+                {QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-cache")});
+            reply.headers.append({QByteArrayLiteral("Vary"), QByteArrayLiteral("Accept-Encoding")});
+            if (gzip)
+                reply.headers.append(
+                    {QByteArrayLiteral("Content-Encoding"), QByteArrayLiteral("gzip")});
+            return reply;
+        };
+        const auto encoding = gzip ? PullAnswer::Encoding::Gzip : PullAnswer::Encoding::Plain;
+        if (const PullAnswer::BodyPtr body = view.answer->ready(encoding)) {
+            call.respond(answerWith(body));
+            return;
+        }
+        // Built off this thread; concurrent pulls share the build. The answer comes back to
+        // this thread as a queued call (~CoordinatorApi waits for the worker first, and Qt
+        // drops calls queued for an object that is gone).
+        view.answer->request(
+            encoding, [this, respond = call.respond, answerWith](PullAnswer::BodyPtr body) {
+                QMetaObject::invokeMethod(
+                    this, [respond, answerWith, body] { respond(answerWith(body)); },
+                    Qt::QueuedConnection);
+            });
     });
 }
 

@@ -82,9 +82,12 @@ HttpReply HttpReply::validationError(const QJsonArray &details)
 
 QByteArray HttpReply::serialize(bool headOnly, bool close) const
 {
-    QByteArray out = serializeHead(close, headOnly ? 0 : body.size());
-    if (!headOnly && status != 304 && status != 204)
+    QByteArray out = serializeHead(close, headOnly ? 0 : bodySize());
+    if (!headOnly && status != 304 && status != 204) {
         out.append(body);
+        for (const QByteArray &piece : bodyPieces)
+            out.append(piece);
+    }
     return out;
 }
 
@@ -97,7 +100,7 @@ QByteArray HttpReply::serializeHead(bool close, qsizetype reserveBody) const
     for (const auto &[name, value] : headers)
         out.append(name).append(": ").append(value).append("\r\n");
     if (status != 304 && status != 204 && status >= 200)
-        out.append("Content-Length: ").append(QByteArray::number(body.size())).append("\r\n");
+        out.append("Content-Length: ").append(QByteArray::number(bodySize())).append("\r\n");
     if (close)
         out.append("Connection: close\r\n");
     out.append("\r\n");

@@ -46,6 +46,10 @@ struct HttpReply
     // GET /events was granted: the transport writes a stream head instead (eventhub.h) and
     // keeps the connection.
     bool eventStream = false;
+    // A large body kept in pieces (a /pull answer): written one after the other, never
+    // joined into one copy. When not empty, `body` is empty.
+    QList<QByteArray> bodyPieces;
+    qsizetype bodyPiecesSize = 0;
 
     static HttpReply json(int status, const QByteArray &body);
     static HttpReply json(int status, const QJsonObject &object);
@@ -60,6 +64,7 @@ struct HttpReply
         return *this;
     }
 
+    qsizetype bodySize() const { return bodyPieces.isEmpty() ? body.size() : bodyPiecesSize; }
     // The whole HTTP/1.1 response, ready for the socket.
     QByteArray serialize(bool headOnly, bool close) const;
     // The status line and headers only (the body is written after it as it is).
@@ -67,7 +72,7 @@ struct HttpReply
     // A body this large goes to the socket on its own: shared, not copied behind the head.
     bool writesBodyApart(bool headOnly) const
     {
-        return !headOnly && status != 304 && status != 204 && body.size() >= 65536;
+        return !headOnly && status != 304 && status != 204 && bodySize() >= 65536;
     }
 };
 

@@ -11,8 +11,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -402,36 +400,6 @@ HttpReply OperationsApi::metricsReply()
     reply.body = m_metrics.exposition(gauges);
     reply.headers = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
     return reply;
-}
-
-QByteArray OperationsApi::gzip(const QByteArray &data)
-{
-    // RFC 1952: a 10-byte header, raw deflate, then CRC-32 and size (little-endian).
-    QByteArray out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
-    z_stream stream = {};
-    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
-        return {};
-    const qsizetype headerSize = out.size();
-    out.resize(headerSize + qsizetype(deflateBound(&stream, uLong(data.size()))));
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    stream.next_out = reinterpret_cast<Bytef *>(out.data() + headerSize);
-    stream.avail_out = uInt(out.size() - headerSize);
-    const int result = deflate(&stream, Z_FINISH);
-    const qsizetype written = qsizetype(stream.total_out);
-    deflateEnd(&stream);
-    if (result != Z_STREAM_END)
-        return {};
-    out.resize(headerSize + written);
-    const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(data.constData()),
-                            uInt(data.size()));
-    const quint32 size = quint32(data.size()); // modulo 2^32, as the format says
-    for (const quint32 word : {quint32(crc), size}) {
-        for (int i = 0; i < 4; ++i)
-            out.append(char((word >> (8 * i)) & 0xff));
-    }
-    return out;
 }
 
 QByteArray OperationsApi::openApiDocument()

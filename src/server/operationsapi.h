@@ -38,9 +38,6 @@ public:
     // The OpenAPI document (resources/openapi.json), its version filled in.
     static QByteArray openApiDocument();
 
-    // gzip (RFC 1952) of `data`, via zlib.
-    static QByteArray gzip(const QByteArray &data);
-
 private:
     Instant now() const;
 

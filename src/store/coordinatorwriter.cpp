@@ -123,7 +123,7 @@ QPair<QByteArray, quint64> CoordinatorWriter::pullBody() const
     // Outside the lock: the answer applies what was published up to now, and its body
     // names the sequence it holds.
     const PullAnswer::BodyPtr body = pullView().answer->plain();
-    return {body->bytes, body->sequence};
+    return {body->joined(), body->sequence};
 }
 
 void CoordinatorWriter::publish(const std::function<void(MergeEngine &, WriterTotals &)> &change)

@@ -124,6 +124,7 @@ private Q_SLOTS:
     void browseBadParameters_data();
     void browseBadParameters();
     void gzipPull();
+    void largePullsPipelined();
     void retentionByAge();
     void retentionPerAgent();
     void agentExpiry();
@@ -685,6 +686,69 @@ void TestOperations::browseBadParameters()
     QVERIFY(!detail.first().toObject()[u"msg"].toString().isEmpty());
     // Nothing changed.
     QCOMPARE(request(port, "GET", "/pull").header("etag"), etag);
+}
+
+// A /pull answer large enough to go out in pieces (built on the answer's worker thread):
+// pipelined with other requests, every answer leaves in request order, whole, and each pull
+// shows every push before it.
+void TestOperations::largePullsPipelined()
+{
+    TestServer server;
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QStringList facts;
+    for (int i = 0; i < 4000; ++i)
+        facts.append(u"%1"_s.arg(quint64(i) * 2654435761u, 40, 16, QChar(u'0')));
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, facts), 200);
+
+    RawHttpClient client;
+    QVERIFY(client.connectTo(port));
+    const RawHeaders gz{{"Accept-Encoding", "gzip"}};
+    const QByteArray five = buildRequest("GET", "/pull", {}, gz) +
+                            buildJsonPost("/push", summaryBody(u"b"_s, u"2025-01-01T00:00:00Z"_s,
+                                                               {{u"t"_s, 5}}, {u"new-fact"_s})) +
+                            buildRequest("GET", "/pull") + buildRequest("GET", "/health") +
+                            buildRequest("GET", "/pull", {}, gz);
+    QVERIFY(client.send(five));
+
+    HttpResponse r = client.readResponse();
+    VERIFY_STATUS(r, 200);
+    QCOMPARE(r.header("content-encoding"), QByteArray("gzip"));
+    bool ok = false;
+    const QJsonObject first = QJsonDocument::fromJson(gunzip(r.body, &ok)).object();
+    QVERIFY(ok);
+    QCOMPARE(first[u"metadata"].toObject()[u"total_facts"].toInt(), 4000);
+    QCOMPARE(first[u"merged_topic_counts"].toObject()[u"t"].toInt(), 1);
+
+    r = client.readResponse();
+    VERIFY_STATUS(r, 200);
+    QCOMPARE(r.object()[u"agent_id"].toString(), u"b"_s);
+
+    r = client.readResponse();
+    VERIFY_STATUS(r, 200);
+    QVERIFY(r.body.size() > 65536);
+    QCOMPARE(r.header("content-length").toLongLong(), r.body.size());
+    const QByteArray plain = r.body;
+    const QJsonObject second = QJsonDocument::fromJson(plain).object();
+    QCOMPARE(second[u"metadata"].toObject()[u"total_facts"].toInt(), 4001);
+    QCOMPARE(second[u"merged_topic_counts"].toObject()[u"t"].toInt(), 6);
+    QVERIFY(second[u"unique_fact_hashes"].toArray().contains(u"new-fact"_s));
+
+    r = client.readResponse();
+    VERIFY_STATUS(r, 200);
+    QCOMPARE(r.object()[u"status"].toString(), u"healthy"_s);
+
+    r = client.readResponse();
+    VERIFY_STATUS(r, 200);
+    QCOMPARE(gunzip(r.body, &ok), plain);
+    QVERIFY(ok);
+    QVERIFY(client.pending().isEmpty());
+
+    // HEAD: the same length, no body.
+    const HttpResponse head = request(port, "HEAD", "/pull");
+    VERIFY_STATUS(head, 200);
+    QCOMPARE(head.header("content-length").toLongLong(), plain.size());
+    QVERIFY(head.body.isEmpty());
 }
 
 void TestOperations::gzipPull()

@@ -5,6 +5,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
+#include <QSemaphore>
 #include <QThread>
 #include <QtTest>
 
@@ -86,6 +87,20 @@ Summary randomSummary(QRandomGenerator &rng, int agents, int factPool, int topic
     return s;
 }
 
+// The answer as the server gets it: built on the answer's worker thread.
+PullAnswer::BodyPtr viaWorker(PullAnswer &answer, PullAnswer::Encoding encoding)
+{
+    QSemaphore done;
+    PullAnswer::BodyPtr out;
+    answer.request(encoding, [&](PullAnswer::BodyPtr body) {
+        out = std::move(body);
+        done.release();
+    });
+    if (!done.tryAcquire(1, 60000))
+        qFatal("the worker thread gave no answer");
+    return out;
+}
+
 void push(MergeEngine &engine, const Summary &s, bool publish = true)
 {
     const MergeEngine::Plan plan = engine.plan(s);
@@ -113,6 +128,7 @@ private slots:
     void copiesHaveTheirOwnAnswer();
     void concurrentPullsShareOneBuild();
     void pullsFromOtherThreadsWhilePushing();
+    void requestsShareOneWorkerBuild();
 };
 
 void TstPullAnswer::emptyEngine_data()
@@ -128,7 +144,7 @@ void TstPullAnswer::emptyEngine()
     MergeEngine engine(mode);
     QCOMPARE(engine.pullJson(), engine.buildPullJson());
     bool ok = false;
-    QCOMPARE(gunzip(engine.answer()->gzip()->bytes, &ok), engine.buildPullJson());
+    QCOMPARE(gunzip(engine.answer()->gzip()->joined(), &ok), engine.buildPullJson());
     QVERIFY(ok);
 }
 
@@ -143,6 +159,8 @@ void TstPullAnswer::randomizedMatchesFullBuild_data()
     QTest::addRow("latest, large") << MergeMode::Latest << 200 << 20000 << 2u;
     QTest::addRow("cumulative, small") << MergeMode::Cumulative << 8 << 40 << 3u;
     QTest::addRow("cumulative, large") << MergeMode::Cumulative << 200 << 20000 << 4u;
+    // Many blocks: blocks re-joined, cut when grown, and starts moving as chunks go.
+    QTest::addRow("latest, many blocks") << MergeMode::Latest << 800 << 400000 << 5u;
 }
 
 void TstPullAnswer::randomizedMatchesFullBuild()
@@ -178,14 +196,21 @@ void TstPullAnswer::randomizedMatchesFullBuild()
             continue;
         ++compared;
         const QByteArray expected = engine.buildPullJson();
-        // Sometimes gzip is asked for first, sometimes plain.
+        // Sometimes gzip is asked for first, sometimes plain; sometimes built on the
+        // answer's worker thread.
         const bool gzipFirst = rng.bounded(2) == 0;
+        const bool worker = rng.bounded(3) == 0;
+        const auto get = [&](PullAnswer::Encoding e) {
+            const std::shared_ptr<PullAnswer> answer = engine.answer();
+            return (worker ? viaWorker(*answer, e) : answer->body(e))->joined();
+        };
         QByteArray gz;
         if (gzipFirst)
-            gz = engine.answer()->gzip()->bytes;
-        const QByteArray plain = engine.pullJson();
+            gz = get(PullAnswer::Encoding::Gzip);
+        const QByteArray plain = get(PullAnswer::Encoding::Plain);
+        QCOMPARE(engine.answer()->plain()->size, plain.size());
         if (!gzipFirst)
-            gz = engine.answer()->gzip()->bytes;
+            gz = get(PullAnswer::Encoding::Gzip);
         if (plain != expected) {
             qsizetype i = 0;
             while (i < plain.size() && i < expected.size() && plain.at(i) == expected.at(i))
@@ -259,7 +284,7 @@ void TstPullAnswer::oneChangeTouchesFewChunks()
     push(engine, s);
     const QByteArray plain = engine.pullJson();
     bool ok = false;
-    QCOMPARE(gunzip(engine.answer()->gzip()->bytes, &ok), plain);
+    QCOMPARE(gunzip(engine.answer()->gzip()->joined(), &ok), plain);
     QVERIFY(ok);
     QCOMPARE(plain, engine.buildPullJson());
 
@@ -270,12 +295,20 @@ void TstPullAnswer::oneChangeTouchesFewChunks()
              qPrintable(QString::number(after.chunksSerialized - before.chunksSerialized)));
     QVERIFY2(after.chunksDeflated - before.chunksDeflated <= 4,
              qPrintable(QString::number(after.chunksDeflated - before.chunksDeflated)));
+    // ... and re-joins only the blocks holding them: plain and gzip, a topic block and one
+    // or two fact blocks each (of about 20000 / (64 * 16) = 20 fact blocks).
+    QVERIFY2(after.blocksJoined - before.blocksJoined <= 6,
+             qPrintable(QString::number(after.blocksJoined - before.blocksJoined)));
+    QVERIFY(before.blocksJoined >= 2 * (chunks / PullAnswer::BlockChunks));
+    // The answer is a few hundred pieces, not one per chunk.
+    QVERIFY2(engine.answer()->plain()->pieces.size() <= chunks / PullAnswer::BlockChunks + 8,
+             qPrintable(QString::number(engine.answer()->plain()->pieces.size())));
 
     // Asking again for the same state builds nothing and hands out the same bytes.
     const auto again = answer->plain();
     QCOMPARE(answer->counters().chunksSerialized, after.chunksSerialized);
-    QCOMPARE(again->bytes, plain);
-    QVERIFY(again->bytes.constData() == answer->plain()->bytes.constData());
+    QCOMPARE(again->joined(), plain);
+    QVERIFY(again.get() == answer->plain().get());
 }
 
 // Many changes and nobody publishing: the journal gives way to one full update.
@@ -313,10 +346,10 @@ void TstPullAnswer::copiesHaveTheirOwnAnswer()
     // An engine assigned to keeps its answer (others may hold it), which shows the new view.
     MergeEngine assigned;
     const std::shared_ptr<PullAnswer> held = assigned.answer();
-    QVERIFY(held->plain()->bytes != before);
+    QVERIFY(held->plain()->joined() != before);
     assigned = engine;
     QVERIFY(assigned.answer() == held);
-    QCOMPARE(held->plain()->bytes, before);
+    QCOMPARE(held->plain()->joined(), before);
 }
 
 void TstPullAnswer::concurrentPullsShareOneBuild()
@@ -365,7 +398,7 @@ void TstPullAnswer::pullsFromOtherThreadsWhilePushing()
             while (!stop) {
                 const bool gz = t == 2;
                 const auto body = gz ? answer->gzip() : answer->plain();
-                QByteArray bytes = body->bytes;
+                QByteArray bytes = body->joined();
                 if (gz) {
                     bool ok = false;
                     bytes = gunzip(bytes, &ok);
@@ -398,6 +431,59 @@ void TstPullAnswer::pullsFromOtherThreadsWhilePushing()
     }
     QCOMPARE(bad.load(), 0);
     QCOMPARE(engine.pullJson(), engine.buildPullJson());
+}
+
+// Pulls of one state asked for together (as the server does on its worker thread) get one
+// build: the same body, and the thread asking builds nothing.
+void TstPullAnswer::requestsShareOneWorkerBuild()
+{
+    MergeEngine engine;
+    QRandomGenerator rng(9);
+    for (int i = 0; i < 2000; ++i)
+        push(engine, randomSummary(rng, 300, 100000, 50, T0 + i));
+    const std::shared_ptr<PullAnswer> answer = engine.answer();
+    QVERIFY(!answer->ready(PullAnswer::Encoding::Gzip));
+    const PullAnswer::Counters before = answer->counters();
+    QSemaphore done;
+    std::vector<PullAnswer::BodyPtr> got(8);
+    for (int i = 0; i < 8; ++i) {
+        answer->request(i % 2 ? PullAnswer::Encoding::Gzip : PullAnswer::Encoding::Plain,
+                        [&got, &done, i](PullAnswer::BodyPtr body) {
+                            got[size_t(i)] = std::move(body);
+                            done.release();
+                        });
+    }
+    QVERIFY(done.tryAcquire(8, 60000));
+    answer->waitForIdle();
+    const PullAnswer::Counters after = answer->counters();
+    // One plain and one gzip answer built, whatever the timing.
+    QCOMPARE(after.answersBuilt - before.answersBuilt, qint64(2));
+    QVERIFY(after.workerBuilds - before.workerBuilds >= 1);
+    for (int i = 2; i < 8; ++i)
+        QCOMPARE(got[size_t(i)].get(), got[size_t(i % 2)].get());
+    QCOMPARE(got[0]->joined(), engine.buildPullJson());
+    bool ok = false;
+    QCOMPARE(gunzip(got[1]->joined(), &ok), engine.buildPullJson());
+    QVERIFY(ok);
+    QCOMPARE(got[0]->sequence, engine.sequence());
+    // Built now: answered at once, on the asking thread.
+    QVERIFY(answer->ready(PullAnswer::Encoding::Plain).get() == got[0].get());
+    PullAnswer::BodyPtr atOnce;
+    answer->request(PullAnswer::Encoding::Gzip,
+                    [&atOnce](PullAnswer::BodyPtr body) { atOnce = std::move(body); });
+    QVERIFY(atOnce.get() == got[1].get());
+
+    // A change after: the next request builds again, re-joining only what it touched.
+    Summary s;
+    s.agentId = u"agent-1"_s;
+    s.timestamp = T0 + 5000;
+    s.factHashes = {u"fresh-fact"_s};
+    push(engine, s);
+    QVERIFY(!engine.answer()->ready(PullAnswer::Encoding::Plain));
+    const PullAnswer::BodyPtr next = viaWorker(*answer, PullAnswer::Encoding::Plain);
+    QVERIFY(next.get() != got[0].get());
+    QCOMPARE(next->joined(), engine.buildPullJson());
+    QCOMPARE(next->sequence, engine.sequence());
 }
 
 QTEST_APPLESS_MAIN(TstPullAnswer)
