@@ -6,7 +6,9 @@
 
 #include "testsupport.h"
 
+#include "core/timestamp.h"
 #include "server/coordinatorapi.h"
+#include "server/eventhub.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -40,6 +42,33 @@ struct Event
     QJsonObject data;
     bool comment = false;
 };
+
+// An event's data as QJsonDocument writes it (what ChangeEvent::json() wrote before it
+// wrote the text itself): the oracle for eventTextAsQJsonDocument.
+QByteArray viaQJsonDocument(const ChangeEvent &e)
+{
+    const bool push = e.kind == ChangeEvent::Kind::Push;
+    QJsonObject o{
+        {u"type"_s, e.typeName()}, {u"sequence"_s, qint64(e.sequence)}, {u"local"_s, e.local}};
+    if (e.receivedAt)
+        o.insert(push ? u"received_at"_s : u"at"_s, formatIsoTimestamp(e.receivedAt));
+    if (e.kind != ChangeEvent::Kind::Reset)
+        o.insert(u"agent_id"_s, e.agentId);
+    if (push) {
+        o.insert(u"timestamp"_s,
+                 e.timestamp ? QJsonValue(formatIsoTimestamp(e.timestamp)) : QJsonValue::Null);
+        o.insert(u"changed"_s, e.changesMerge);
+        QJsonObject deltas;
+        for (const auto &[topic, delta] : e.topicDeltas)
+            deltas.insert(topic, delta);
+        o.insert(u"topic_deltas"_s, deltas);
+        o.insert(u"facts_added"_s, QJsonArray::fromStringList(e.factsAdded));
+        o.insert(u"facts_removed"_s, QJsonArray::fromStringList(e.factsRemoved));
+        o.insert(u"facts_added_count"_s, e.factsAddedCount);
+        o.insert(u"facts_removed_count"_s, e.factsRemovedCount);
+    }
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
 
 // A client of GET /events on a raw socket: reads the head, then one event at a time.
 class EventClient
@@ -226,6 +255,8 @@ private Q_SLOTS:
     void heartbeat();
     void gzipStream();
     void otherInstances();
+    void eventTextAsQJsonDocument_data();
+    void eventTextAsQJsonDocument();
 };
 
 void TestEvents::initTestCase()
@@ -702,6 +733,61 @@ void TestEvents::otherInstances()
     NEXT_EVENT(client, "reset", reset);
     QCOMPARE(reset.data[u"local"].toBool(true), false);
     other.stopAndWait();
+}
+
+void TestEvents::eventTextAsQJsonDocument_data()
+{
+    QTest::addColumn<int>("which");
+    QTest::newRow("push") << 0;
+    QTest::newRow("push, unknown timestamp, from another instance") << 1;
+    QTest::newRow("agent removed") << 2;
+    QTest::newRow("reset") << 3;
+    QTest::newRow("reset, no time") << 4;
+}
+
+void TestEvents::eventTextAsQJsonDocument()
+{
+    QFETCH(int, which);
+    const Instant at = *parseIsoTimestamp(u"2026-11-30T10:00:00.250+00:00"_s);
+    ChangeEvent e;
+    switch (which) {
+    case 0:
+        e.kind = ChangeEvent::Kind::Push;
+        e.agentId = u"agent-\u00e9 \"quoted\" \\ /"_s;
+        e.timestamp = at - 5000;
+        e.receivedAt = at;
+        e.sequence = 9007199254740993ULL; // above 2^53
+        e.changesMerge = true;
+        // Not in UTF-16 order here (the emoji's surrogates sort after U+FF5E): the text
+        // must come out in QJsonObject's order all the same.
+        e.topicDeltas = {{u"b"_s, -3}, {u"\U0001F600"_s, 2}, {u"\uFF5E"_s, 1}, {u"a"_s, 0}};
+        e.factsAdded = {u"tab\there"_s, u"nl\nand\u0001"_s, u"\u00fc\u4e2d"_s};
+        e.factsRemoved = {u"gone"_s};
+        e.factsAddedCount = 3;
+        e.factsRemovedCount = 150;
+        break;
+    case 1:
+        e.kind = ChangeEvent::Kind::Push;
+        e.agentId = u"agent-1"_s;
+        e.receivedAt = at;
+        e.sequence = 7;
+        e.local = false;
+        break;
+    case 2:
+        e = ChangeEvent::agentRemoved(u"agent-2"_s, 12);
+        e.receivedAt = at;
+        break;
+    case 3:
+        e = ChangeEvent::reset(13);
+        e.receivedAt = at;
+        break;
+    default:
+        e = ChangeEvent::reset(14);
+        e.receivedAt = 0;
+        break;
+    }
+    QCOMPARE(e.json(), viaQJsonDocument(e));
+    QVERIFY(QJsonDocument::fromJson(e.json()).isObject());
 }
 
 QTEST_GUILESS_MAIN(TestEvents)
