@@ -10,7 +10,7 @@
 #   REFERENCE_URL=http://127.0.0.1:8000
 #                      a reference already running (reset with DELETE /admin/reset)
 #   ROWS="push close c128 cpu normal pull pairs change pullers"   which rows to run
-#   OURS_ARGS="--writer-thread"   more options for every start of ours
+#   OURS_ARGS="--no-writer-thread"   more options for every start of ours
 # Talks to 127.0.0.1 only; every run is bounded. Needs wrk, curl and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."

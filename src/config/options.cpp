@@ -439,14 +439,14 @@ QList<OptionDef> buildTable()
     d.set = [](AppOptions &o, const QVariant &v) { o.server.accessLog = !v.toBool(); };
     t.append(d);
 
-    d = row(u"writer-thread"_s, {},
-            u"Commit pushes on a writer thread of their own, so requests are parsed during a "
-            u"commit (off by default: on a busy 2-core machine the hand-over cost more than "
-            u"it saved)."_s,
+    d = row(u"no-writer-thread"_s, {},
+            u"Commit pushes on the HTTP thread as each pass of its event loop ends, instead "
+            u"of on a writer thread of their own (less CPU per push, less throughput on an "
+            u"idle machine)."_s,
             Kind::Switch);
     d.flags = OptionDef::Server;
-    d.get = [](const AppOptions &o) { return QVariant(o.server.writerThread); };
-    d.set = [](AppOptions &o, const QVariant &v) { o.server.writerThread = v.toBool(); };
+    d.get = [](const AppOptions &o) { return QVariant(!o.server.writerThread); };
+    d.set = [](AppOptions &o, const QVariant &v) { o.server.writerThread = !v.toBool(); };
     t.append(d);
 
     d = row(u"log-format"_s, u"text|json"_s,

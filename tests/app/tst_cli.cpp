@@ -98,6 +98,8 @@ private slots:
     void killedProcessKeepsConfirmedPush();
     void accessLog();
     void accessLogCanBeTurnedOff();
+    void writerThreadUnlessTurnedOff_data();
+    void writerThreadUnlessTurnedOff();
     void durabilityNormal();
     void defaultDatabaseLocation();
 
@@ -557,6 +559,42 @@ void TstCli::accessLog()
     // One line per request, no more.
     static const QRegularExpression requestLine(u"\\b(GET|POST|DELETE|PUT|HEAD) /\\S* \\d{3}\\b"_s);
     QCOMPARE(nonEmptyLines(stopped.err).filter(requestLine).size(), 5);
+}
+
+void TstCli::writerThreadUnlessTurnedOff_data()
+{
+    QTest::addColumn<bool>("turnedOff");
+    QTest::newRow("default") << false;
+    QTest::newRow("--no-writer-thread") << true;
+}
+
+void TstCli::writerThreadUnlessTurnedOff()
+{
+#ifndef Q_OS_LINUX
+    QSKIP("reads the process's thread names from /proc");
+#else
+    QFETCH(bool, turnedOff);
+    QStringList args{u"--no-gui"_s, u"--port"_s, u"0"_s, u"--db"_s, dbUrl()};
+    if (turnedOff)
+        args << u"--no-writer-thread"_s;
+    QProcess *process = nullptr;
+    QString why;
+    const quint16 port = startServing(args, environment(), &process, &why);
+    QVERIFY2(port != 0, qPrintable(why));
+    QCOMPARE(httpRequest(port, "POST", "/push", pushBody(u"threaded"_s, 1)).status, 200);
+    QStringList names;
+    const QString tasks = u"/proc/%1/task"_s.arg(process->processId());
+    for (const QString &task : QDir(tasks).entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        QFile comm(tasks + u'/' + task + u"/comm"_s);
+        if (comm.open(QIODevice::ReadOnly))
+            names << QString::fromUtf8(comm.readAll().trimmed());
+    }
+    const Finished stopped = stop(process, SIGTERM);
+    QVERIFY(stopped.finished);
+    QCOMPARE(stopped.exitCode, 0);
+    QVERIFY2(!names.isEmpty(), qPrintable(tasks));
+    QCOMPARE(names.contains(u"agmem-writer"_s), !turnedOff);
+#endif
 }
 
 void TstCli::accessLogCanBeTurnedOff()

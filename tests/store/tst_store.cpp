@@ -1292,7 +1292,8 @@ void TstStore::writerWithoutThread()
     ServerConfig config;
     config.store = testUrl(dir);
     config.accessLog = false;
-    QVERIFY(!config.writerThread); // the default
+    QVERIFY(config.writerThread); // the default
+    config.writerThread = false;  // --no-writer-thread
     QString error;
     const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
     QVERIFY2(api, qPrintable(error));
