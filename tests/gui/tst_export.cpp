@@ -3,8 +3,8 @@
 // history (20 000 pushes) stops the worker and leaves no file, an existing one unchanged.
 
 #include "exportsupport.h"
-#include "writersupport.h"
 #include "testsupport.h"
+#include "writersupport.h"
 
 #include "gui/exportdialog.h"
 #include "gui/mainwindow.h"

@@ -5,9 +5,9 @@
 // export leaves no file (an existing file unchanged).
 
 #include "exportsupport.h"
-#include "writersupport.h"
 #include "pgsupport.h"
 #include "testsupport.h"
+#include "writersupport.h"
 
 #include "core/mergeengine.h"
 #include "core/timestamp.h"
