@@ -45,12 +45,25 @@ start() { # EXTRA-ARGS... : ours, empty store
     [ -n "$url" ] || { echo "bench: $bin did not start:"; cat "$work/err"; exit 1; }
     cpid=$pid
     # EVENT_STREAMS=N keeps N clients on GET /events during every run of ours (default 0),
-    # accepting gzip as browsers do (EVENT_GZIP=0: plain text).
-    local gz=(--compressed); [ "${EVENT_GZIP:-1}" = 0 ] && gz=()
-    for _ in $(seq "${EVENT_STREAMS:-0}"); do
-        curl -sN "${gz[@]}" "$url/events" >/dev/null &
-        streams+=($!)
-    done
+    # accepting gzip as browsers do (EVENT_GZIP=0: plain text). The readers are one Python
+    # process that drains every stream (bench/sse-readers.py), as cheap as a reader on this
+    # machine can be: browsers decompress on their own machines, not the server's.
+    # EVENT_READERS=curl: one `curl -sN` per stream instead (decompressing, here).
+    local n=${EVENT_STREAMS:-0}
+    [ "$n" -gt 0 ] || return 0
+    if [ "${EVENT_READERS:-python}" = curl ]; then
+        local gz=(--compressed); [ "${EVENT_GZIP:-1}" = 0 ] && gz=()
+        for _ in $(seq "$n"); do
+            curl -sN "${gz[@]}" "$url/events" >/dev/null &
+            streams+=($!)
+        done
+        return 0
+    fi
+    local enc=gzip; [ "${EVENT_GZIP:-1}" = 0 ] && enc=
+    python3 bench/sse-readers.py "$url" "$n" $enc >"$work/readers" &
+    streams+=($!)
+    for _ in $(seq 300); do grep -q ready "$work/readers" && break; sleep 0.1; done
+    grep -q ready "$work/readers" || { echo "bench: event readers not ready"; exit 1; }
 }
 streams=()
 stop() {
