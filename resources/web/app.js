@@ -369,11 +369,12 @@ function describe(e) {
   if (e.type === 'push') {
     if (!e.local) return 'through another instance';
     if (!e.changed) return 'unchanged (stale or repeated)';
-    const t = Object.entries(e.topic_deltas).map(([k, v]) => k + (v > 0 ? ' +' : ' ') + v);
+    const signed = (v) => (v > 0 ? '+' : '−') + Math.abs(v);
+    const t = Object.entries(e.topic_deltas).map(([k, v]) => k + ' ' + signed(v));
     const parts = [];
     if (t.length) parts.push(t.slice(0, 6).join(', ') + (t.length > 6 ? ', …' : ''));
-    if (e.facts_added_count) parts.push('+' + e.facts_added_count + ' facts');
-    if (e.facts_removed_count) parts.push('−' + e.facts_removed_count + ' facts');
+    if (e.facts_added_count) parts.push(signed(e.facts_added_count) + ' facts');
+    if (e.facts_removed_count) parts.push(signed(-e.facts_removed_count) + ' facts');
     return parts.join(' · ') || 'no change in counts';
   }
   if (e.type === 'agent_removed') return 'agent and its history removed';

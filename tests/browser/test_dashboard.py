@@ -359,6 +359,14 @@ class DashboardTest(unittest.TestCase):
                             message="the activity view")
         self.assertIn(live, activity)
         self.assertIn("episodic +5", activity)
+        # The same agent forgets: its counts and facts go down, both with the same minus sign.
+        s.push(live, AgmemClient.timestamp(), {"episodic": 3, "semantic": 0},
+               ["Daily standup", "caf\u00e9 notes"])
+        activity = wait_for(
+            lambda: "episodic \u22122" in self.driver.find_element(By.ID, "activity-table").text
+            and self.driver.find_element(By.ID, "activity-table").text,
+            message="the removal in the activity view")
+        self.assertIn("episodic \u22122 \u00b7 \u22121 facts", activity)
 
         # Topics with their per-agent breakdown, facts with server-side search.
         self.driver.find_element(By.CSS_SELECTOR, '.tabs button[data-tab="topics"]').click()
