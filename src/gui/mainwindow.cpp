@@ -186,7 +186,11 @@ MainWindow::MainWindow(const ServerConfig &config, QWidget *parent)
         QGuiApplication::clipboard()->setText(clientSnippet());
         statusBar()->showMessage(tr("Snippet copied to the clipboard."), 3000);
     });
+    // A key made or revoked here works, or stops working, at once (the server rereads its
+    // keys only now and then otherwise).
+    connect(m_keysPage, &KeysPage::keyCreated, &m_controller, &ServerController::refreshKeys);
     connect(m_keysPage, &KeysPage::keysChanged, this, [this] {
+        m_controller.refreshKeys();
         m_hasKeys = m_keysPage->hasActiveKey(0);
         updateBanner();
         updateSnippet();

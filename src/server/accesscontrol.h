@@ -90,6 +90,9 @@ public:
                                        const QString &pathKey, Scope scope);
 
     bool keysRequired();
+    // Reads the keys from the store again when they changed there (at most every few
+    // seconds unless `force`: a key created or revoked in this process forces it).
+    void refreshKeys(bool force = false);
     // CORS headers for an answer to `request` (none when its origin is not allowed).
     HeaderList corsHeaders(const HttpRequest &request) const;
     bool corsAllowed(const HttpRequest &request) const;
@@ -110,7 +113,6 @@ private:
         QString name;
         unsigned scopes;
     };
-    void refreshKeys(bool force = false);
     std::optional<CachedKey> lookup(const QString &key);
 
     bool hostAllowed(const QByteArray &host) const;

@@ -142,6 +142,12 @@ public:
         Q_EMIT started(url, exposed);
     }
 
+    void refreshKeys()
+    {
+        if (m_api)
+            m_api->access().refreshKeys(true);
+    }
+
     void stop()
     {
         if (m_server) {
@@ -244,6 +250,11 @@ void ServerController::start(const ServerConfig &config)
     m_lastError.clear();
     QMetaObject::invokeMethod(
         m_worker, [worker = m_worker, config] { worker->start(config); }, Qt::QueuedConnection);
+}
+
+void ServerController::refreshKeys()
+{
+    QMetaObject::invokeMethod(m_worker, &ServerWorker::refreshKeys, Qt::QueuedConnection);
 }
 
 void ServerController::stop()

@@ -35,6 +35,9 @@ public:
     void stop();
     bool startAndWait(const ServerConfig &config, QString *error);
     void stopAndWait();
+    // The API keys changed in the store (created or revoked here): the running server reads
+    // them again now instead of at its next periodic refresh.
+    void refreshKeys();
 
     State state() const { return m_state; }
     QUrl url() const { return m_url; }
