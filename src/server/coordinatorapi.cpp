@@ -713,19 +713,25 @@ HttpReply CoordinatorApi::pushReply(const PushOutcome &o)
         break;
     case PushOutcome::Status::Merged:
     case PushOutcome::Status::Unchanged: {
+        // Every push answers this: written straight as the bytes QJsonDocument would make
+        // of {"status", "agent_id", "timestamp", "message"} (keys in its sorted order),
+        // without building a tree (a third of the HTTP thread's instructions per push).
         const bool merged = o.status == PushOutcome::Status::Merged;
-        reply = HttpReply::json(
-            200,
-            QJsonObject{
-                {QStringLiteral("status"), QStringLiteral("accepted")},
-                {QStringLiteral("agent_id"), o.agentId},
-                {QStringLiteral("timestamp"), formatIsoTimestamp(o.receivedAt)},
-                {QStringLiteral("message"),
-                 merged ? QStringLiteral("Summary from %1 stored successfully").arg(o.agentId)
-                        : QStringLiteral("Summary from %1 stored successfully; the merged view "
-                                         "already reflects a summary at least as new")
-                              .arg(o.agentId)},
-            });
+        QByteArray body;
+        body.reserve(160 + 2 * o.agentId.size());
+        body.append(R"({"agent_id":)");
+        JsonWriter::appendString(&body, o.agentId);
+        body.append(R"(,"message":"Summary from )");
+        const qsizetype quoted = body.size();
+        JsonWriter::appendString(&body, o.agentId);
+        body.remove(quoted, 1);
+        body.chop(1); // the agent id, escaped, inside the message's quotes
+        body.append(merged ? R"( stored successfully","status":"accepted","timestamp":)"
+                           : R"( stored successfully; the merged view already reflects a )"
+                             R"(summary at least as new","status":"accepted","timestamp":)");
+        JsonWriter::appendString(&body, formatIsoTimestamp(o.receivedAt));
+        body.append('}');
+        reply = HttpReply::json(200, body);
         reply.note = merged ? QStringLiteral("merged") : QStringLiteral("unchanged");
         break;
     }
