@@ -356,8 +356,16 @@ std::optional<ParseOutcome> parseFast(const QByteArray &body, const SummaryLimit
         if (s.topicCounts.at(i - 1).first == s.topicCounts.at(i).first)
             return std::nullopt;
     }
-    // Duplicate facts: the first one kept.
-    if (s.factHashes.size() > 1) {
+    // Duplicate facts: the first one kept (a short list compared pairwise, no hash set).
+    if (s.factHashes.size() > 1 && s.factHashes.size() <= 16) {
+        QStringList unique;
+        unique.reserve(s.factHashes.size());
+        for (QString &fact : s.factHashes) {
+            if (!unique.contains(fact))
+                unique.append(std::move(fact));
+        }
+        s.factHashes = std::move(unique);
+    } else if (s.factHashes.size() > 16) {
         QStringList unique;
         unique.reserve(s.factHashes.size());
         QSet<QString> seen;
