@@ -6,6 +6,10 @@
 
 #include <atomic>
 
+#ifdef Q_OS_LINUX
+#include <pthread.h>
+#endif
+
 namespace agmem {
 
 namespace {
@@ -54,15 +58,21 @@ AccessLogWriter::~AccessLogWriter()
 
 void AccessLogWriter::write(QString line)
 {
+    bool wake = false;
     {
         std::lock_guard lock(m_mutex);
         if (qsizetype(m_queue.size()) >= m_capacity) {
             g_dropped.fetch_add(1, std::memory_order_relaxed);
             return;
         }
+        // The writer sleeps only with an empty queue and nothing being written: a line
+        // added to a non-empty queue, or while a batch is written, is taken with the next
+        // batch without a wake-up (one per batch, not one per request).
+        wake = m_queue.empty() && !m_writing;
         m_queue.push_back(std::move(line));
     }
-    m_wake.notify_one();
+    if (wake)
+        m_wake.notify_one();
 }
 
 void AccessLogWriter::flush()
@@ -78,6 +88,10 @@ quint64 AccessLogWriter::droppedTotal()
 
 void AccessLogWriter::run()
 {
+#ifdef Q_OS_LINUX
+    // Named for top/perf (it would inherit the server thread's name).
+    pthread_setname_np(pthread_self(), "agmem-accesslog");
+#endif
     std::deque<QString> batch;
     std::unique_lock lock(m_mutex);
     for (;;) {
