@@ -5,6 +5,8 @@
 #include "core/logging.h"
 
 #include <atomic>
+#include <chrono>
+#include <utility>
 
 #ifdef Q_OS_LINUX
 #include <pthread.h>
@@ -65,11 +67,10 @@ void AccessLogWriter::write(QString line)
             g_dropped.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        // The writer sleeps only with an empty queue and nothing being written: a line
-        // added to a non-empty queue, or while a batch is written, is taken with the next
-        // batch without a wake-up (one per batch, not one per request).
-        wake = m_queue.empty() && !m_writing;
         m_queue.push_back(std::move(line));
+        // Only a writer asleep for good is woken (a system call, and a thread switch, per
+        // request otherwise); a lingering one finds the line when its short wait ends.
+        wake = std::exchange(m_sleeping, false);
     }
     if (wake)
         m_wake.notify_one();
@@ -94,8 +95,18 @@ void AccessLogWriter::run()
 #endif
     std::deque<QString> batch;
     std::unique_lock lock(m_mutex);
+    const auto ready = [this] { return m_stop || !m_queue.empty(); };
     for (;;) {
-        m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+        if (!ready()) {
+            // Under load lines keep coming: they are collected for a moment without a
+            // wake-up, then written as one batch. Idle, the writer sleeps until woken.
+            m_wake.wait_for(lock, std::chrono::milliseconds(LingerMs), ready);
+            if (!ready()) {
+                m_sleeping = true;
+                m_wake.wait(lock, ready);
+                m_sleeping = false;
+            }
+        }
         if (m_queue.empty() && m_stop)
             break;
         batch.swap(m_queue);
