@@ -7,6 +7,9 @@
 #include <QSet>
 #include <QStringDecoder>
 
+#include <algorithm>
+#include <optional>
+
 namespace agmem {
 
 namespace {
@@ -205,9 +208,193 @@ void parseFacts(const QJsonValue &v, const SummaryLimits &limits, ErrorList &err
     }
 }
 
+// The fast path: the push bodies nearly every client sends ({"summary": {...}} with
+// agent_id, timestamp, topic_counts and fact_hashes; ASCII strings without escapes; plain
+// integers), read straight into a Summary without a QJsonDocument. Anything else, and any
+// body that would not be accepted, returns nothing and takes the general path, which then
+// gives the same result as always (tst_summaryparser compares the two on many bodies).
+class FastReader
+{
+public:
+    explicit FastReader(const QByteArray &body)
+        : m_p(body.constData())
+        , m_end(body.constData() + body.size())
+    {}
+
+    void space()
+    {
+        while (m_p != m_end && (*m_p == ' ' || *m_p == '\t' || *m_p == '\n' || *m_p == '\r'))
+            ++m_p;
+    }
+    bool take(char c)
+    {
+        space();
+        if (m_p == m_end || *m_p != c)
+            return false;
+        ++m_p;
+        return true;
+    }
+    bool peek(char c)
+    {
+        space();
+        return m_p != m_end && *m_p == c;
+    }
+    bool atEnd()
+    {
+        space();
+        return m_p == m_end;
+    }
+    // A string of printable ASCII without escapes.
+    bool string(QByteArrayView *out)
+    {
+        if (!take('"'))
+            return false;
+        const char *begin = m_p;
+        while (m_p != m_end) {
+            const auto c = static_cast<unsigned char>(*m_p);
+            if (c == '"') {
+                *out = QByteArrayView(begin, m_p - begin);
+                ++m_p;
+                return true;
+            }
+            if (c < 0x20 || c >= 0x7f || c == '\\')
+                return false;
+            ++m_p;
+        }
+        return false;
+    }
+    // A non-negative integer of at most 15 digits (well inside what Qt keeps as an integer).
+    bool integer(qint64 *out)
+    {
+        space();
+        const char *begin = m_p;
+        qint64 n = 0;
+        while (m_p != m_end && *m_p >= '0' && *m_p <= '9' && m_p - begin < 16) {
+            n = n * 10 + (*m_p - '0');
+            ++m_p;
+        }
+        const qsizetype digits = m_p - begin;
+        if (digits == 0 || digits > 15 || (digits > 1 && *begin == '0'))
+            return false;
+        *out = n;
+        return true;
+    }
+
+private:
+    const char *m_p;
+    const char *m_end;
+};
+
+std::optional<ParseOutcome> parseFast(const QByteArray &body, const SummaryLimits &limits)
+{
+    FastReader in(body);
+    QByteArrayView key;
+    if (!in.take('{') || !in.string(&key) || key != "summary" || !in.take(':') || !in.take('{'))
+        return std::nullopt;
+    ParseOutcome outcome;
+    Summary &s = outcome.summary;
+    bool hasAgent = false;
+    bool hasTimestamp = false;
+    bool hasTopics = false;
+    bool hasFacts = false;
+    QString timestamp;
+    if (in.peek('}'))
+        return std::nullopt; // no agent_id: the general path says so
+    do {
+        if (!in.string(&key) || !in.take(':'))
+            return std::nullopt;
+        QByteArrayView text;
+        if (key == "agent_id" && !hasAgent) {
+            hasAgent = true;
+            if (!in.string(&text) || text.isEmpty() || text.size() > limits.maxAgentIdLength)
+                return std::nullopt;
+            s.agentId = QString::fromLatin1(text);
+        } else if (key == "timestamp" && !hasTimestamp) {
+            hasTimestamp = true;
+            if (!in.string(&text) || text.size() > 64)
+                return std::nullopt;
+            timestamp = QString::fromLatin1(text);
+        } else if (key == "topic_counts" && !hasTopics) {
+            hasTopics = true;
+            if (!in.take('{'))
+                return std::nullopt;
+            if (!in.take('}')) {
+                do {
+                    qint64 count = 0;
+                    if (!in.string(&text) || text.size() > limits.maxTopicLength || !in.take(':') ||
+                        !in.integer(&count) || s.topicCounts.size() >= limits.maxTopics)
+                        return std::nullopt;
+                    s.topicCounts.append({QString::fromLatin1(text), count});
+                } while (in.take(','));
+                if (!in.take('}'))
+                    return std::nullopt;
+            }
+        } else if (key == "fact_hashes" && !hasFacts) {
+            hasFacts = true;
+            if (!in.take('['))
+                return std::nullopt;
+            if (!in.take(']')) {
+                do {
+                    if (!in.string(&text) || text.isEmpty() || text.size() > limits.maxFactLength ||
+                        s.factHashes.size() >= limits.maxFacts)
+                        return std::nullopt;
+                    s.factHashes.append(QString::fromLatin1(text));
+                } while (in.take(','));
+                if (!in.take(']'))
+                    return std::nullopt;
+            }
+        } else {
+            return std::nullopt; // anything else (metadata, a key twice, ...)
+        }
+    } while (in.take(','));
+    if (!in.take('}') || !in.take('}') || !in.atEnd() || !hasAgent || !hasTimestamp)
+        return std::nullopt;
+    // As QJsonObject gives them: sorted by name (duplicates: the general path).
+    std::sort(s.topicCounts.begin(), s.topicCounts.end(),
+              [](const auto &a, const auto &b) { return a.first < b.first; });
+    for (qsizetype i = 1; i < s.topicCounts.size(); ++i) {
+        if (s.topicCounts.at(i - 1).first == s.topicCounts.at(i).first)
+            return std::nullopt;
+    }
+    // Duplicate facts: the first one kept (a short list compared pairwise, no hash set).
+    if (s.factHashes.size() > 1 && s.factHashes.size() <= 16) {
+        QStringList unique;
+        unique.reserve(s.factHashes.size());
+        for (QString &fact : s.factHashes) {
+            if (!unique.contains(fact))
+                unique.append(std::move(fact));
+        }
+        s.factHashes = std::move(unique);
+    } else if (s.factHashes.size() > 16) {
+        QStringList unique;
+        unique.reserve(s.factHashes.size());
+        QSet<QString> seen;
+        seen.reserve(s.factHashes.size());
+        for (QString &fact : s.factHashes) {
+            if (!seen.contains(fact)) {
+                seen.insert(fact);
+                unique.append(std::move(fact));
+            }
+        }
+        s.factHashes = std::move(unique);
+    }
+    const std::optional<Instant> instant = parseIsoTimestamp(timestamp);
+    if (!instant)
+        return std::nullopt;
+    s.timestamp = *instant;
+    return outcome;
+}
+
 } // namespace
 
 ParseOutcome SummaryParser::parse(const QByteArray &body) const
+{
+    if (std::optional<ParseOutcome> fast = parseFast(body, m_limits))
+        return std::move(*fast);
+    return parseGeneral(body);
+}
+
+ParseOutcome SummaryParser::parseGeneral(const QByteArray &body) const
 {
     ParseOutcome outcome;
 

@@ -137,6 +137,24 @@ bool splitAuthority(const QByteArray &authority, QByteArray *host, int *port)
 
 } // namespace
 
+QString addressText(const QHostAddress &address)
+{
+    thread_local QHostAddress last;
+    thread_local QString text;
+    // Strict: an IPv4 address and its IPv4-mapped IPv6 form print differently; so do two
+    // scopes of one link-local address.
+    const bool same = !text.isNull() && last.protocol() == address.protocol() &&
+                      last.isEqual(address, QHostAddress::StrictConversion) &&
+                      last.scopeId() == address.scopeId();
+    if (!same) {
+        last = address;
+        text = address.toString();
+        if (text.isNull())
+            text = QLatin1String(""); // remembered too (a null address prints as "")
+    }
+    return text;
+}
+
 AccessControl::AccessControl(const AccessConfig &config, Store *store,
                              const QHostAddress &listenAddress, bool tls)
     : m_config(config)
@@ -229,7 +247,7 @@ QString AccessControl::clientAddress(const HttpRequest &request) const
 {
     const QHostAddress peer = peerAddress(request);
     if (!isTrustedProxy(peer))
-        return peer.toString();
+        return addressText(peer);
 
     // One header family only (the one the proxy sets; a client-sent other one is ignored),
     // every line of it in order. Entries are appended by each proxy, so the walk starts at
@@ -239,7 +257,7 @@ QString AccessControl::clientAddress(const HttpRequest &request) const
     const std::optional<QByteArray> header = joinedHeader(
         request, rfc7239 ? QByteArrayView("forwarded") : QByteArrayView("x-forwarded-for"));
     if (!header)
-        return peer.toString(); // a request from the proxy's machine itself, not forwarded
+        return addressText(peer); // a request from the proxy's machine itself, not forwarded
     const QList<QByteArray> entries = header->split(',');
     QHostAddress client = peer;
     for (auto it = entries.crbegin(); it != entries.crend(); ++it) {

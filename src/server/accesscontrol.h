@@ -17,6 +17,10 @@
 
 namespace agmem {
 
+// address.toString(), remembered for the last address this thread asked about: every
+// request asks for its peer's text several times (client address, logs, metrics).
+QString addressText(const QHostAddress &address);
+
 struct AccessConfig
 {
     enum class AuthMode

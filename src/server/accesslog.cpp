@@ -5,6 +5,12 @@
 #include "core/logging.h"
 
 #include <atomic>
+#include <chrono>
+#include <utility>
+
+#ifdef Q_OS_LINUX
+#include <pthread.h>
+#endif
 
 namespace agmem {
 
@@ -54,6 +60,7 @@ AccessLogWriter::~AccessLogWriter()
 
 void AccessLogWriter::write(QString line)
 {
+    bool wake = false;
     {
         std::lock_guard lock(m_mutex);
         if (qsizetype(m_queue.size()) >= m_capacity) {
@@ -61,8 +68,12 @@ void AccessLogWriter::write(QString line)
             return;
         }
         m_queue.push_back(std::move(line));
+        // Only a writer asleep for good is woken (a system call, and a thread switch, per
+        // request otherwise); a lingering one finds the line when its short wait ends.
+        wake = std::exchange(m_sleeping, false);
     }
-    m_wake.notify_one();
+    if (wake)
+        m_wake.notify_one();
 }
 
 void AccessLogWriter::flush()
@@ -78,10 +89,24 @@ quint64 AccessLogWriter::droppedTotal()
 
 void AccessLogWriter::run()
 {
+#ifdef Q_OS_LINUX
+    // Named for top/perf (it would inherit the server thread's name).
+    pthread_setname_np(pthread_self(), "agmem-accesslog");
+#endif
     std::deque<QString> batch;
     std::unique_lock lock(m_mutex);
+    const auto ready = [this] { return m_stop || !m_queue.empty(); };
     for (;;) {
-        m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+        if (!ready()) {
+            // Under load lines keep coming: they are collected for a moment without a
+            // wake-up, then written as one batch. Idle, the writer sleeps until woken.
+            m_wake.wait_for(lock, std::chrono::milliseconds(LingerMs), ready);
+            if (!ready()) {
+                m_sleeping = true;
+                m_wake.wait(lock, ready);
+                m_sleeping = false;
+            }
+        }
         if (m_queue.empty() && m_stop)
             break;
         batch.swap(m_queue);

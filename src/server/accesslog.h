@@ -37,6 +37,9 @@ public:
     static quint64 droppedTotal();
 
     static constexpr qsizetype DefaultCapacity = 16384;
+    // How long the writer waits for more lines after a batch before it sleeps until woken:
+    // the most a line waits for its turn while requests keep coming.
+    static constexpr int LingerMs = 10;
 
 private:
     void run();
@@ -47,6 +50,8 @@ private:
     std::condition_variable m_idle;
     std::deque<QString> m_queue;
     bool m_writing = false;
+    // Waiting without a time limit: the next line wakes it.
+    bool m_sleeping = false;
     bool m_stop = false;
     std::thread m_thread;
 };

@@ -1,5 +1,6 @@
 #include "apiserver.h"
 
+#include "accesscontrol.h"
 #include "accesslog.h"
 #include "coordinatorapi.h"
 #include "eventhub.h"
@@ -187,7 +188,7 @@ void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
     slot->timer = queued.timer;
     slot->event.method = queued.request.method;
     slot->event.path = redactedPath(queued.request.path);
-    slot->event.source = queued.request.peer.toString();
+    slot->event.source = addressText(queued.request.peer);
     c->running.append(slot);
     // The answer may come after a commit, even after this server is gone (shutdown).
     m_api->handle(queued.request,

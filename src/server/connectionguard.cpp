@@ -14,6 +14,7 @@
 #include <QThread>
 #include <QUrl>
 #include <QUrlQuery>
+#include <QVarLengthArray>
 
 namespace agmem {
 
@@ -26,6 +27,24 @@ constexpr int SweepIntervalMs = 1000;
 constexpr int DrainPollMs = 10;
 // What a refused TLS connection reads from the system at a time while it is drained.
 constexpr qint64 RejectedReadChunk = 64 * 1024;
+
+// A request target of letters, digits and "-._~/" only, starting with one "/" and without
+// dot segments (every route the API has, /k/KEY/... included): its path is itself, and it
+// has no query. Anything else goes through QUrl.
+bool isPlainPath(const QByteArray &target)
+{
+    if (target.isEmpty() || target.front() != '/' || target.startsWith("//") ||
+        target.contains("/."))
+        return false;
+    for (const char c : target) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~' ||
+                           c == '/';
+        if (!plain)
+            return false;
+    }
+    return true;
+}
 
 } // namespace
 
@@ -209,7 +228,12 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         cutReadBuffer(*c, c->scannedUnread);
         return;
     }
-    const QByteArray fresh = socket->peek(available).mid(c->scannedUnread);
+    // Only the bytes not scanned yet, peeked into one buffer (no copy of a copy).
+    QVarLengthArray<char, 2048> peeked(available);
+    const qint64 got = socket->peek(peeked.data(), available);
+    const QByteArrayView fresh =
+        QByteArrayView(peeked.constData(), std::max<qint64>(0, got))
+            .sliced(std::min<qint64>(c->scannedUnread, std::max<qint64>(0, got)));
     c->scannedUnread = available;
     const bool wasInRequest = c->scanner.inRequest();
     QList<RequestHeadScanner::Head> heads;
@@ -297,9 +321,13 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
         // The request as the API will see it, without its body.
         HttpRequest request;
         request.method = head.method;
-        const QUrl url = QUrl::fromEncoded(head.target);
-        request.path = url.path();
-        request.query = QUrlQuery(url);
+        if (isPlainPath(head.target)) {
+            request.path = QString::fromLatin1(head.target); // what QUrl would make of it
+        } else {
+            const QUrl url = QUrl::fromEncoded(head.target);
+            request.path = url.path();
+            request.query = QUrlQuery(url);
+        }
         request.headers = head.fields;
         request.peer = c->peer;
         if (const std::optional<HttpReply> refused = m_headCheck(request, &pending.authorized)) {

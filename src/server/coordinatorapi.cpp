@@ -98,6 +98,21 @@ bool CoordinatorApi::matchRoute(const QString &pattern, const QString &path, QSt
     return true;
 }
 
+const CoordinatorApi::PathMatch &CoordinatorApi::matchPath(const QString &path)
+{
+    if (m_lastMatch.valid && m_lastMatch.path == path)
+        return m_lastMatch;
+    PathMatch match;
+    match.path = path;
+    for (const Route &r : routes()) {
+        if (matchRoute(r.path, path, &match.parameter))
+            match.rows.append(&r);
+    }
+    match.valid = true;
+    m_lastMatch = std::move(match);
+    return m_lastMatch;
+}
+
 CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> reader)
     : m_config(config)
     , m_store(std::move(reader))
@@ -267,10 +282,9 @@ std::optional<HttpReply> CoordinatorApi::authorizeHead(const HttpRequest &head, 
         request.path = slash < 0 ? QStringLiteral("/") : request.path.mid(slash);
     }
     const Route *route = nullptr;
-    QString parameter;
-    for (const Route &r : routes()) {
-        if (r.methods.contains(request.method) && matchRoute(r.path, request.path, &parameter)) {
-            route = &r;
+    for (const Route *r : matchPath(request.path).rows) {
+        if (r->methods.contains(request.method)) {
+            route = r;
             break;
         }
     }
@@ -326,14 +340,13 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     // methods of every row for the path.
     const Route *route = nullptr;
     QByteArrayList allowed;
-    QString parameter;
-    for (const Route &r : routes()) {
-        if (!matchRoute(r.path, request.path, &parameter))
-            continue;
-        allowed += r.methods;
+    const PathMatch &match = matchPath(request.path);
+    const QString parameter = match.parameter;
+    for (const Route *r : match.rows) {
+        allowed += r->methods;
         if (!route ||
-            (!route->methods.contains(request.method) && r.methods.contains(request.method)))
-            route = &r;
+            (!route->methods.contains(request.method) && r->methods.contains(request.method)))
+            route = r;
     }
     if (!route) {
         answer(HttpReply::error(404, QStringLiteral("Not Found")));
@@ -713,19 +726,24 @@ HttpReply CoordinatorApi::pushReply(const PushOutcome &o)
         break;
     case PushOutcome::Status::Merged:
     case PushOutcome::Status::Unchanged: {
+        // Every push answers this: written straight as the bytes QJsonDocument would make
+        // of {"status", "agent_id", "timestamp", "message"} (keys in its sorted order),
+        // without building a tree (a third of the HTTP thread's instructions per push).
         const bool merged = o.status == PushOutcome::Status::Merged;
-        reply = HttpReply::json(
-            200,
-            QJsonObject{
-                {QStringLiteral("status"), QStringLiteral("accepted")},
-                {QStringLiteral("agent_id"), o.agentId},
-                {QStringLiteral("timestamp"), formatIsoTimestamp(o.receivedAt)},
-                {QStringLiteral("message"),
-                 merged ? QStringLiteral("Summary from %1 stored successfully").arg(o.agentId)
-                        : QStringLiteral("Summary from %1 stored successfully; the merged view "
-                                         "already reflects a summary at least as new")
-                              .arg(o.agentId)},
-            });
+        QByteArray id; // escaped, quoted
+        JsonWriter::appendString(&id, o.agentId);
+        QByteArray body;
+        body.reserve(160 + 2 * id.size());
+        body.append(R"({"agent_id":)");
+        body.append(id);
+        body.append(R"(,"message":"Summary from )");
+        body.append(QByteArrayView(id).sliced(1, id.size() - 2)); // inside the message's quotes
+        body.append(merged ? R"( stored successfully","status":"accepted","timestamp":)"
+                           : R"( stored successfully; the merged view already reflects a )"
+                             R"(summary at least as new","status":"accepted","timestamp":)");
+        JsonWriter::appendString(&body, formatIsoTimestamp(o.receivedAt));
+        body.append('}');
+        reply = HttpReply::json(200, body);
         reply.note = merged ? QStringLiteral("merged") : QStringLiteral("unchanged");
         break;
     }

@@ -131,6 +131,18 @@ private:
     // The answer to a push's outcome.
     static HttpReply pushReply(const PushOutcome &outcome);
 
+    // The rows of routes() whose path matches, in table order, and the parameter the
+    // whole walk leaves (the last parameterized row's); remembered for the last path.
+    struct PathMatch
+    {
+        QString path;
+        QList<const Route *> rows;
+        QString parameter;
+        bool valid = false;
+    };
+    const PathMatch &matchPath(const QString &path);
+    PathMatch m_lastMatch;
+
     ServerConfig m_config;
     // Pushes validated in this pass of the event loop: handed to the writer together when
     // the pass ends (so they share a commit), or at once when the batch is full.

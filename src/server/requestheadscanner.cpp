@@ -1,5 +1,7 @@
 #include "requestheadscanner.h"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 
 namespace agmem {
@@ -44,11 +46,71 @@ bool isToken(QByteArrayView s)
     return true;
 }
 
+// QByteArray::trimmed()'s white space.
+bool isSpace(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+QByteArrayView trimmed(QByteArrayView s)
+{
+    qsizetype begin = 0;
+    qsizetype end = s.size();
+    while (begin < end && isSpace(s[begin]))
+        ++begin;
+    while (end > begin && isSpace(s[end - 1]))
+        --end;
+    return s.sliced(begin, end - begin);
+}
+
 bool hasToken(QByteArrayView list, QByteArrayView token)
 {
-    for (const QByteArray &part : list.toByteArray().split(',')) {
-        if (part.trimmed().compare(token, Qt::CaseInsensitive) == 0)
+    qsizetype from = 0;
+    for (;;) {
+        const qsizetype comma = list.indexOf(',', from);
+        const QByteArrayView part = list.sliced(from, (comma < 0 ? list.size() : comma) - from);
+        if (trimmed(part).compare(token, Qt::CaseInsensitive) == 0)
             return true;
+        if (comma < 0)
+            return false;
+        from = comma + 1;
+    }
+}
+
+bool containsLower(QByteArrayView value, QByteArrayView lowerNeedle)
+{
+    // value.toLower().contains(lowerNeedle), without the copy (ASCII case folding, as
+    // QByteArray::toLower()).
+    for (qsizetype i = 0; i + lowerNeedle.size() <= value.size(); ++i) {
+        if (value.sliced(i, lowerNeedle.size()).compare(lowerNeedle, Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    return false;
+}
+
+// The end of the head: the first LF followed by LF or CRLF, searched from `from`. Sets
+// `end` (the head's length without its last line end) and `endLength`; false if none yet.
+bool findHeadEnd(QByteArrayView text, qsizetype from, qsizetype *end, qsizetype *endLength)
+{
+    const char *data = text.data();
+    const qsizetype size = text.size();
+    qsizetype i = from;
+    while (i + 1 < size) {
+        const void *lf = std::memchr(data + i, '\n', size_t(size - 1 - i));
+        if (!lf)
+            return false;
+        i = static_cast<const char *>(lf) - data;
+        qsizetype after = 0;
+        if (data[i + 1] == '\n')
+            after = 1;
+        else if (data[i + 1] == '\r' && i + 2 < size && data[i + 2] == '\n')
+            after = 2;
+        if (after) {
+            *end = (i > 0 && data[i - 1] == '\r') ? i - 1 : i;
+            *endLength = i + 1 + after - *end;
+            return true;
+        }
+        ++i;
     }
     return false;
 }
@@ -80,32 +142,25 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             ++pos;
             continue;
         }
-        // Collect the head up to the blank line.
+        // Collect the head up to the blank line. A head that arrives whole in this chunk
+        // (nearly all) is parsed where it lies, without a copy.
         const qsizetype before = m_head.size();
         const qsizetype headStart = pos - before;
         const qsizetype room = m_limits.maxHeadBytes + 4 - before;
         const qsizetype take = std::min(size - pos, room);
-        m_head.append(data + pos, take);
+        QByteArrayView text(data + pos, take);
+        if (before > 0) {
+            m_head.append(data + pos, take);
+            text = m_head;
+        }
         // The head ends at the first empty line: the first LF followed by LF or CRLF
         // (QHttpServer's parser accepts bare LF line ends too, so the guard must see the
         // same boundary; searching for CRLFCRLF first would skip an earlier LFLF).
         qsizetype end = -1;
         qsizetype endLength = 0;
-        for (qsizetype i = std::max<qsizetype>(0, before - 2); i + 1 < m_head.size(); ++i) {
-            if (m_head.at(i) != '\n')
-                continue;
-            qsizetype after = 0;
-            if (m_head.at(i + 1) == '\n')
-                after = 1;
-            else if (m_head.at(i + 1) == '\r' && i + 2 < m_head.size() && m_head.at(i + 2) == '\n')
-                after = 2;
-            else
-                continue;
-            end = (i > 0 && m_head.at(i - 1) == '\r') ? i - 1 : i;
-            endLength = i + 1 + after - end;
-            break;
-        }
-        if (end < 0) {
+        if (!findHeadEnd(text, std::max<qsizetype>(0, before - 2), &end, &endLength)) {
+            if (before == 0)
+                m_head.append(data + pos, take);
             pos += take;
             // A terminator (at most 4 bytes) that starts within the limit would have been
             // found by now; before that, a later read may still complete a head that fits.
@@ -119,6 +174,8 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             continue;
         }
         if (end > m_limits.maxHeadBytes) {
+            if (before == 0)
+                m_head.append(data + pos, take); // inRequest() as for a head in pieces
             m_failed = true;
             return {
                 431,
@@ -128,9 +185,8 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
         // Bytes of this chunk that belong after the head.
         const qsizetype used = end + endLength - before;
         pos += used;
-        m_head.truncate(end);
         Head head;
-        Verdict verdict = parseHead(&head);
+        Verdict verdict = parseHead(text.first(end), &head);
         m_head.clear();
         if (!verdict.status && m_admission)
             verdict = m_admission(head);
@@ -149,34 +205,45 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
     return {};
 }
 
-RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
+RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, Head *head) const
 {
-    QList<QByteArray> lines = m_head.split('\n');
-    for (QByteArray &line : lines) {
+    // Lines end at LF; a CR before it is dropped.
+    qsizetype next = 0;
+    const auto takeLine = [&text, &next]() {
+        const qsizetype lf = text.indexOf('\n', next);
+        QByteArrayView line = text.sliced(next, (lf < 0 ? text.size() : lf) - next);
+        next = lf < 0 ? text.size() + 1 : lf + 1;
         if (line.endsWith('\r'))
             line.chop(1);
-    }
-    const QList<QByteArray> requestLine = lines.first().split(' ');
-    if (requestLine.size() != 3 || !isToken(requestLine[0]) || requestLine[1].isEmpty() ||
-        !requestLine[2].startsWith("HTTP/1.") || requestLine[2].size() != 8 ||
-        (requestLine[2][7] != '0' && requestLine[2][7] != '1')) {
+        return line;
+    };
+    const QByteArrayView requestLine = takeLine();
+    const qsizetype space1 = requestLine.indexOf(' ');
+    const qsizetype space2 = space1 < 0 ? -1 : requestLine.indexOf(' ', space1 + 1);
+    const bool threeParts = space2 >= 0 && requestLine.indexOf(' ', space2 + 1) < 0;
+    const QByteArrayView method = threeParts ? requestLine.first(space1) : QByteArrayView();
+    const QByteArrayView target =
+        threeParts ? requestLine.sliced(space1 + 1, space2 - space1 - 1) : QByteArrayView();
+    const QByteArrayView version = threeParts ? requestLine.sliced(space2 + 1) : QByteArrayView();
+    if (!threeParts || !isToken(method) || target.isEmpty() || !version.startsWith("HTTP/1.") ||
+        version.size() != 8 || (version[7] != '0' && version[7] != '1')) {
         return {400, QStringLiteral("Malformed request line")};
     }
-    const bool http10 = requestLine[2][7] == '0';
+    const bool http10 = version[7] == '0';
     head->closeAfterResponse = http10;
     if (m_admission) {
-        head->method = requestLine[0];
-        head->target = requestLine[1];
+        head->method = method.toByteArray();
+        head->target = target.toByteArray();
     }
 
-    if (lines.size() - 1 > QtMaxHeaderFields) {
+    if (std::count(text.begin(), text.end(), '\n') > QtMaxHeaderFields) {
         return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
     }
     std::optional<qint64> contentLength;
     bool connectionUpgrade = false;
     bool upgradeWebSocket = false;
-    for (qsizetype i = 1; i < lines.size(); ++i) {
-        const QByteArray &line = lines.at(i);
+    while (next <= text.size()) {
+        const QByteArrayView line = takeLine();
         if (line.size() > QtMaxHeaderFieldBytes) {
             return {431, QStringLiteral("A header field is longer than %1 bytes")
                              .arg(QtMaxHeaderFieldBytes)};
@@ -184,15 +251,15 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
         if (line.startsWith(' ') || line.startsWith('\t'))
             return {400, QStringLiteral("Obsolete header line folding is not accepted")};
         const qsizetype colon = line.indexOf(':');
-        if (colon <= 0 || !isToken(QByteArrayView(line).first(colon)))
+        if (colon <= 0 || !isToken(line.first(colon)))
             return {400, QStringLiteral("Malformed header line")};
-        const QByteArrayView name = QByteArrayView(line).first(colon);
-        const QByteArray value = line.mid(colon + 1).trimmed();
+        const QByteArrayView name = line.first(colon);
+        const QByteArrayView value = trimmed(line.sliced(colon + 1));
         if (m_admission)
-            head->fields.append({name.toByteArray(), value});
+            head->fields.append({name.toByteArray(), value.toByteArray()});
         if (name.compare("content-length", Qt::CaseInsensitive) == 0) {
             bool ok = false;
-            const qint64 n = value.toLongLong(&ok);
+            const qint64 n = value.toByteArray().toLongLong(&ok);
             if (!ok || n < 0 || value.startsWith('+') || value.startsWith('-'))
                 return {400, QStringLiteral("Malformed Content-Length")};
             if (contentLength && *contentLength != n)
@@ -202,10 +269,10 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(Head *head) const
             return {411, QStringLiteral("Chunked request bodies are not accepted; send "
                                         "Content-Length")};
         } else if (name.compare("upgrade", Qt::CaseInsensitive) == 0) {
-            upgradeWebSocket = upgradeWebSocket || value.toLower().contains("websocket");
+            upgradeWebSocket = upgradeWebSocket || containsLower(value, "websocket");
         } else if (name.compare("connection", Qt::CaseInsensitive) == 0) {
             // As loose as QHttpServer's own test (a substring, not a token).
-            connectionUpgrade = connectionUpgrade || value.toLower().contains("upgrade");
+            connectionUpgrade = connectionUpgrade || containsLower(value, "upgrade");
             if (hasToken(value, "close"))
                 head->closeAfterResponse = true;
             else if (http10 && hasToken(value, "keep-alive"))

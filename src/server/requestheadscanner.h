@@ -95,7 +95,7 @@ public:
     bool closed() const { return m_closed && !m_inBody; }
 
 private:
-    Verdict parseHead(Head *head) const;
+    Verdict parseHead(QByteArrayView text, Head *head) const;
 
     ConnectionLimits m_limits;
     Admission m_admission;

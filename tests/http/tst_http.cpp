@@ -86,6 +86,7 @@ private Q_SLOTS:
     void root();
     void health();
     void pushAnswer();
+    void pushAnswerBytes();
     void pullAnswer();
     void pullOfEmptyStore();
     void adminReset();
@@ -264,6 +265,37 @@ void tst_Http::pushAnswer()
     const auto received = parseIsoTimestamp(timestamp);
     QVERIFY(received);
     QVERIFY(*received >= before - 1000 && *received <= after + 1000);
+}
+
+// The push answer is written without QJsonDocument: byte for byte what QJsonDocument
+// makes of the same object, agent ids that need escaping included.
+void tst_Http::pushAnswerBytes()
+{
+    auto server = startServer();
+    QVERIFY(server);
+    const QList<QString> agents = {u"plain-agent"_s, u"quote\"back\\slash/"_s,
+                                   u"tab\tnew\nline\x01\x1f"_s,
+                                   u"caf\u00e9-\u65e5\u672c-\U0001F600"_s};
+    for (const QString &agent : agents) {
+        for (const char *timestamp : {"2025-01-01T00:00:00Z", "2024-01-01T00:00:00Z"}) {
+            // The second push is older: the "unchanged" answer.
+            const HttpResponse r =
+                httpPostJson(server->port(), "/push"_ba,
+                             body(agent, QString::fromLatin1(timestamp), {{u"t"_s, 1}}, {u"f"_s}));
+            VERIFY_STATUS(r, 200);
+            const QJsonObject o = r.object();
+            QCOMPARE(o.value(u"agent_id").toString(), agent);
+            QCOMPARE(r.body, QJsonDocument(o).toJson(QJsonDocument::Compact));
+            const QString message = o.value(u"message").toString();
+            if (timestamp[3] == '5')
+                QCOMPARE(message, u"Summary from %1 stored successfully"_s.arg(agent));
+            else
+                QCOMPARE(message, u"Summary from %1 stored successfully; the merged view "
+                                  u"already reflects a summary at least as new"_s.arg(agent));
+            QCOMPARE(o.keys(),
+                     QStringList({u"agent_id"_s, u"message"_s, u"status"_s, u"timestamp"_s}));
+        }
+    }
 }
 
 void tst_Http::pullAnswer()

@@ -1,8 +1,10 @@
 #include "core/summaryparser.h"
 
 #include <QDateTime>
+#include <QDir>
 #include <QFile>
 #include <QJsonDocument>
+#include <QRandomGenerator>
 #include <QStandardPaths>
 #include <QTimeZone>
 #include <QtTest>
@@ -151,6 +153,7 @@ private slots:
     void loneSurrogatesRejected();
     void int64Bounds_data();
     void int64Bounds();
+    void fastPathSameAsGeneral();
 };
 
 void TstSummaryParser::initTestCase()
@@ -735,6 +738,129 @@ void TstSummaryParser::int64Bounds()
         QCOMPARE(outcome.errors.first().loc,
                  (QJsonArray{u"body"_s, u"summary"_s, u"topic_counts"_s, u"t"_s}));
     }
+}
+
+namespace {
+
+QString describe(const ParseOutcome &o)
+{
+    QString out = QStringLiteral("status %1 detail '%2'\n").arg(int(o.status)).arg(o.detail);
+    for (const FieldError &e : o.errors) {
+        out += QString::fromUtf8(QJsonDocument(e.loc).toJson(QJsonDocument::Compact)) + u' ' +
+               e.msg + u' ' + e.type + u'\n';
+    }
+    const agmem::Summary &s = o.summary;
+    out += QStringLiteral("agent '%1' at %2\n").arg(s.agentId).arg(s.timestamp);
+    for (const auto &[topic, count] : s.topicCounts)
+        out += QStringLiteral("topic '%1' %2\n").arg(topic).arg(count);
+    out += u"facts "_s + s.factHashes.join(u"|"_s) + u'\n';
+    out += QStringLiteral("metadata %1 %2, memory types %3 %4\n")
+               .arg(s.hasMetadata)
+               .arg(QString::fromUtf8(QJsonDocument(s.metadata).toJson(QJsonDocument::Compact)))
+               .arg(s.hasMemoryTypes)
+               .arg(QString::fromUtf8(QJsonDocument(s.memoryTypes).toJson(QJsonDocument::Compact)));
+    return out;
+}
+
+} // namespace
+
+// parse() reads common bodies without QJsonDocument: for every body it must give exactly
+// what the general path gives (QJsonDocument), accepted or refused. Hand-made edge cases,
+// the fuzz corpus and the real client's body, each also mutated many times.
+void TstSummaryParser::fastPathSameAsGeneral()
+{
+    QList<QByteArray> bodies = {
+        clientPushBody(),
+        R"({"summary": {"agent_id": "a", "timestamp": "2026-11-27T00:00:01.000002+00:00", "topic_counts": {"episodic": 3, "semantic": 10}, "fact_hashes": ["Daily standup", "python", "fact-1"]}})",
+        R"({"summary":{"timestamp":"2026-01-01T00:00:00Z","agent_id":"b","fact_hashes":["x","y","x","z","y"],"topic_counts":{"zeta":1,"alpha":0,"Mid":7,"":2}}})",
+        R"({"summary":{"agent_id":"c","timestamp":"2026-01-01T00:00:00Z","topic_counts":{"t":1,"t":2}}})",
+        R"({"summary":{"agent_id":"d","timestamp":"2026-01-01T00:00:00Z","topic_counts":{"t":01}}})",
+        R"({"summary":{"agent_id":"d","timestamp":"2026-01-01T00:00:00Z","topic_counts":{"t":1.0,"u":1e3,"v":-1,"w":-0}}})",
+        R"({"summary":{"agent_id":"d","timestamp":"2026-01-01T00:00:00Z","topic_counts":{"t":999999999999999,"u":9999999999999999,"v":9223372036854775807,"w":9223372036854775808}}})",
+        R"({"summary":{"agent_id":"","timestamp":"","topic_counts":{},"fact_hashes":[]}})",
+        R"({"summary":{"agent_id":"e","timestamp":"","topic_counts":{},"fact_hashes":[""]}})",
+        R"({"summary":{"agent_id":"e","timestamp":"not a time"}})",
+        R"({"summary":{"agent_id":"e","timestamp":"2026-01-01T00:00:00Z","topic_counts":null,"fact_hashes":null}})",
+        R"({"summary":{"agent_id":"e\"q","timestamp":"2026-01-01T00:00:00Z","fact_hashes":["a\\b","\u00e9","caf)"
+        "\xc3\xa9"
+        R"("]}})",
+        R"({"summary":{"agent_id":"e","timestamp":"2026-01-01T00:00:00Z","metadata":{"k":[1,2]},"memory_types":["episodic"]}})",
+        R"({"summary":{"agent_id":"e","timestamp":"2026-01-01T00:00:00Z","unknown":5}, "other": true})",
+        R"({"other": true, "summary":{"agent_id":"e","timestamp":"2026-01-01T00:00:00Z"}})",
+        R"({"summary":{"agent_id":"e","timestamp":"2026-01-01T00:00:00Z"},"summary":{"agent_id":"f","timestamp":"2026-01-01T00:00:00Z"}})",
+        R"({"summary":{"agent_id":"e","agent_id":"f","timestamp":"2026-01-01T00:00:00Z"}})",
+        R"({"summary":{"agent_id":5,"timestamp":"2026-01-01T00:00:00Z","topic_counts":[],"fact_hashes":{}}})",
+        " \t\r\n{ \"summary\" :\n{ \"agent_id\" : \"g\" "
+        ",\r\n\"timestamp\":\"2026-01-01T00:00:00+02:00\" } }\n ",
+        R"({"summary":{"agent_id":"g","timestamp":"2026-01-01T00:00:00Z"}} x)",
+        R"({"summary":{"agent_id":"g","timestamp":"2026-01-01T00:00:00Z",}})",
+        R"({"summary":{"agent_id":"g","timestamp":"2026-01-01T00:00:00Z","fact_hashes":["a",]}})",
+        R"({"summary":{}})",
+        R"({"summary":null})",
+        R"([{"summary":{"agent_id":"g","timestamp":"2026-01-01T00:00:00Z"}}])",
+        "null",
+        "",
+        QByteArray("{\"summary\":{\"agent_id\":\"g\x01\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}"),
+        QByteArray("{\"summary\":{\"agent_id\":\"g\x7f\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}"),
+        QByteArray("\xef\xbb\xbf{\"summary\":{\"agent_id\":\"g\",\"timestamp\":\"2026-01-01T00:00:"
+                   "00Z\"}}"),
+    };
+    QDir corpus(QStringLiteral(AGMEM_SOURCE_DIR "/tests/fuzz/corpus/summaryparser"));
+    for (const QString &name : corpus.entryList(QDir::Files)) {
+        QFile file(corpus.filePath(name));
+        if (file.open(QIODevice::ReadOnly))
+            bodies.append(file.readAll());
+    }
+    QVERIFY(bodies.size() > 40);
+
+    SummaryLimits small;
+    small.maxAgentIdLength = 3;
+    small.maxTopics = 2;
+    small.maxTopicLength = 4;
+    small.maxFacts = 3;
+    small.maxFactLength = 5;
+    const QList<SummaryParser> parsers = {SummaryParser(), SummaryParser(small)};
+
+    const QByteArray pieces[] = {"\"", "{",       "}",     "[",    "]",        ",",
+                                 ":",  " ",       "0",     "1",    "-",        "\\",
+                                 "x",  "\"t\":1", "\"f\"", "null", "\xc3\xa9", "\n"};
+    QRandomGenerator random(1312);
+    int compared = 0;
+    int accepted = 0;
+    for (const QByteArray &original : std::as_const(bodies)) {
+        for (int round = 0; round < 200; ++round) {
+            QByteArray body = original;
+            const int edits = round == 0 ? 0 : 1 + int(random.bounded(3));
+            for (int e = 0; e < edits && !body.isEmpty(); ++e) {
+                const int at = int(random.bounded(int(body.size())));
+                const QByteArray &piece = pieces[random.bounded(int(std::size(pieces)))];
+                switch (random.bounded(3)) {
+                case 0:
+                    body.replace(at, 1, piece);
+                    break;
+                case 1:
+                    body.insert(at, piece);
+                    break;
+                default:
+                    body.remove(at, 1 + int(random.bounded(3)));
+                }
+            }
+            for (const SummaryParser &parser : parsers) {
+                const ParseOutcome fast = parser.parse(body);
+                const ParseOutcome general = parser.parseGeneral(body);
+                const QString a = describe(fast);
+                const QString b = describe(general);
+                if (a != b)
+                    QFAIL(qPrintable(u"body %1:\nparse():\n%2\nparseGeneral():\n%3"_s.arg(
+                        QString::fromLatin1(body.toPercentEncoding()), a, b)));
+                ++compared;
+                accepted += fast.ok() ? 1 : 0;
+            }
+        }
+    }
+    // Both accepted and refused bodies were compared.
+    QVERIFY2(accepted > 500 && compared - accepted > 500,
+             qPrintable(u"%1 of %2 accepted"_s.arg(accepted).arg(compared)));
 }
 
 QTEST_APPLESS_MAIN(TstSummaryParser)
