@@ -16,7 +16,8 @@ struct Summary
 {
     QString agentId;
     Instant timestamp = 0;
-    // Topic name -> count, in the order the client sent them, without duplicates.
+    // Topic name -> count, sorted by name (as QJsonObject orders its keys), without
+    // duplicates.
     QList<QPair<QString, qint64>> topicCounts;
     // Labels or hashes, duplicates removed, in the order first seen.
     QStringList factHashes;
