@@ -5,8 +5,12 @@
 // client that leaves in the middle of a body leaves the server serving.
 #include "testsupport.h"
 
+#include "server/bodywriter.h"
+
+#include <QCoreApplication>
 #include <QJsonArray>
 #include <QStandardPaths>
+#include <QTcpServer>
 #include <QTest>
 
 #include <zlib.h>
@@ -67,6 +71,8 @@ private Q_SLOTS:
     void nextAnswerWaitsForTheBody();
     void otherConnectionsServedMeanwhile();
     void clientLeavesInTheMiddle();
+    void writerHandsOverInSlices();
+    void writerReportsAGoneSocket();
 
 private:
     // The seeded server of each row (http, https) and its answer, read once.
@@ -239,6 +245,92 @@ void tst_LargeBody::clientLeavesInTheMiddle()
     const HttpResponse r = httpGet(port, "/pull");
     VERIFY_STATUS(r, 200);
     QVERIFY(r.body == plain());
+}
+
+// BodyWriter alone, on a socket pair in this thread: the socket never holds more than about
+// a slice (instead of the whole body at once), `done` comes from the event loop, and the
+// reader gets every byte in order.
+void tst_LargeBody::writerHandsOverInSlices()
+{
+    QTcpServer listener;
+    QVERIFY(listener.listen(QHostAddress::LocalHost));
+    QTcpSocket client;
+    client.connectToHost(QHostAddress::LocalHost, listener.serverPort());
+    QVERIFY(listener.waitForNewConnection(10000));
+    QTcpSocket *socket = listener.nextPendingConnection();
+    QVERIFY(socket);
+    QVERIFY(client.waitForConnected(10000));
+
+    QList<QByteArray> pieces;
+    QByteArray expected;
+    qsizetype largest = 0;
+    for (int i = 0; i < 300; ++i) {
+        const QByteArray piece(70000 + i, char('a' + i % 26));
+        pieces.append(piece);
+        expected += piece;
+        largest = std::max(largest, piece.size());
+    }
+    BodyWriter writer;
+    qint64 most = 0;
+    connect(socket, &QIODevice::bytesWritten, socket,
+            [&] { most = std::max(most, socket->bytesToWrite()); });
+    bool finished = false;
+    bool written = false;
+    writer.write(socket, pieces, [&](bool ok) {
+        finished = true;
+        written = ok;
+    });
+    QVERIFY(!finished);
+    QCOMPARE(writer.pending(), 1);
+    QByteArray received;
+    QElapsedTimer timer;
+    timer.start();
+    while ((received.size() < expected.size() || !finished) && !timer.hasExpired(60000)) {
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+        most = std::max(most, socket->bytesToWrite());
+        received += client.readAll();
+    }
+    QVERIFY(finished);
+    QVERIFY(written);
+    QCOMPARE(writer.pending(), 0);
+    QCOMPARE(received.size(), expected.size());
+    QVERIFY(received == expected);
+    // A slice is whole pieces up to SliceBytes: at most that and one piece more.
+    QVERIFY2(most <= BodyWriter::SliceBytes + largest, QByteArray::number(most).constData());
+    QVERIFY(writer.counters().slices >= expected.size() / (BodyWriter::SliceBytes + largest));
+}
+
+// A socket that closes before its body is out: `done(false)`, and nothing is written after.
+void tst_LargeBody::writerReportsAGoneSocket()
+{
+    QTcpServer listener;
+    QVERIFY(listener.listen(QHostAddress::LocalHost));
+    QTcpSocket client;
+    client.connectToHost(QHostAddress::LocalHost, listener.serverPort());
+    QVERIFY(listener.waitForNewConnection(10000));
+    QTcpSocket *socket = listener.nextPendingConnection();
+    QVERIFY(socket);
+    QVERIFY(client.waitForConnected(10000));
+
+    // Far more than the system buffers take while the client reads nothing (its socket
+    // stops reading from the system once it holds 4 kB).
+    client.setReadBufferSize(4096);
+    const QList<QByteArray> pieces(1000, QByteArray(100000, 'x'));
+    BodyWriter writer;
+    int calls = 0;
+    bool written = true;
+    writer.write(socket, pieces, [&](bool ok) {
+        ++calls;
+        written = ok;
+    });
+    QTest::qWait(100);
+    QCOMPARE(calls, 0);
+    socket->abort();
+    QTRY_COMPARE_WITH_TIMEOUT(calls, 1, 10000);
+    QVERIFY(!written);
+    QCOMPARE(writer.pending(), 0);
+    QTest::qWait(50);
+    QCOMPARE(calls, 1);
 }
 
 QTEST_GUILESS_MAIN(tst_LargeBody)
