@@ -10,6 +10,7 @@
 #   REFERENCE_URL=http://127.0.0.1:8000
 #                      a reference already running (reset with DELETE /admin/reset)
 #   ROWS="push close c128 cpu normal pull pairs change pullers"   which rows to run
+#                      (also pullersgz: the pullers row with pullers that accept gzip)
 #   OURS_ARGS="--no-writer-thread"   more options for every start of ours
 # Talks to 127.0.0.1 only; every run is bounded. Needs wrk, curl and python3.
 set -euo pipefail
@@ -150,19 +151,25 @@ change_run() { # agents facts (ours only)
     stop
 }
 
-pullers_run() { # agents facts (ours only)
+pullers_run() { # agents facts [lua script of the pullers] (ours only)
+    local script=${3:-bench/pull.lua} tag=
+    [ "$script" = bench/pull.lua ] || tag=" (gzip)"
     start --no-access-log
     FACTS_HEX=64 python3 bench/client.py seed "$url" "$1" "$2"
     local out; out=$(wrk -t1 -c64 -d"${duration}s" -s bench/push.lua "$url")
-    put "pushes/s, 64 pushers, $1 agents, no pullers" ours "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
-    wrk -t1 -c4 -d"$((duration + 2))s" -s bench/pull.lua "$url" >"$work/pullers" &
+    local alone; alone=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+    put "pushes/s, 64 pushers, $1 agents, no pullers$tag" ours "$alone"
+    wrk -t1 -c4 -d"$((duration + 2))s" -s "$script" "$url" >"$work/pullers" &
     local wpid=$!
     sleep 1
     out=$(wrk -t1 -c64 -d"${duration}s" --latency -s bench/push.lua "$url")
     wait $wpid
-    put "pushes/s, 64 pushers, $1 agents, 4 pullers" ours "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
-    put "push p50 ms, 64 pushers + 4 pullers" ours "$(awk '/^ +50%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}' <<<"$out")"
-    put "pulls/s beside them" ours "$(awk '/Requests\/sec/ {printf "%.1f", $2}' "$work/pullers")"
+    local beside; beside=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+    put "pushes/s, 64 pushers, $1 agents, 4 pullers$tag" ours "$beside"
+    put "pushes/s beside 4 pullers, % of the rate without$tag" ours \
+        "$(awk -v a="$alone" -v b="$beside" 'BEGIN {if (a > 0) printf "%.0f", 100 * b / a}')"
+    put "push p50 ms, 64 pushers + 4 pullers$tag" ours "$(awk '/^ +50%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}' <<<"$out")"
+    put "pulls/s beside them$tag" ours "$(awk '/Requests\/sec/ {printf "%.1f", $2}' "$work/pullers")"
     stop
 }
 
@@ -184,6 +191,7 @@ wants pull && both pull_after 10000
 wants pairs && both pairs_run 5000 20 8
 wants change && change_run 15700 20
 wants pullers && pullers_run 15700 20
+wants pullersgz && pullers_run 15700 20 bench/pull-gzip.lua
 echo "== done $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Ratio: for rates ours ÷ reference; for times and CPU (lower is better) reference ÷ ours.

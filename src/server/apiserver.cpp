@@ -2,6 +2,7 @@
 
 #include "accesscontrol.h"
 #include "accesslog.h"
+#include "bodywriter.h"
 #include "coordinatorapi.h"
 #include "eventhub.h"
 #include "operationsapi.h"
@@ -37,6 +38,7 @@ ApiServer::ApiServer(CoordinatorApi *api, const ConnectionLimits &limits, bool a
     , m_streams(new EventStreams(&api->events(), api->config().maxEventStreams,
                                  api->config().eventHeartbeatMs, this))
     , m_accessLog(accessLog)
+    , m_bodies(new BodyWriter(this))
 {
     if (m_accessLog)
         m_log = std::make_unique<AccessLogWriter>();
@@ -143,6 +145,8 @@ struct ApiServer::Connection
     bool again = false;
     // The connection carries an event stream now: nothing else is written to it.
     bool streaming = false;
+    // A large body is still being handed to the socket (BodyWriter): the next answer waits.
+    bool writingBody = false;
 };
 
 void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 ticket)
@@ -201,8 +205,9 @@ void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
                   });
 }
 
-void ApiServer::write(Connection &c, Slot &slot)
+void ApiServer::write(const std::shared_ptr<Connection> &connection, Slot &slot)
 {
+    Connection &c = *connection;
     HttpReply &reply = slot.reply;
     QTcpSocket *target = c.streaming ? nullptr : c.socket.data();
     if (reply.eventStream && m_streams->full()) {
@@ -241,29 +246,24 @@ void ApiServer::write(Connection &c, Slot &slot)
         if (connected) {
             target->write(bytes);
             // A large answer: shared with the socket's buffer, not copied; a /pull answer
-            // in pieces, never joined.
+            // in pieces, never joined, handed to the socket a slice at a time while the
+            // other connections are served (BodyWriter); the connection's next answer
+            // and the guard's bookkeeping wait until the last piece is handed over.
             if (apart && reply.bodyPieces.isEmpty()) {
                 target->write(reply.body);
             } else if (apart) {
-                for (const QByteArray &piece : reply.bodyPieces)
-                    target->write(piece);
+                c.writingBody = true;
+                m_bodies->write(target, reply.bodyPieces,
+                                [this, connection, ticket = slot.ticket, close = slot.close,
+                                 socket = QPointer<QTcpSocket>(target)](bool written) {
+                                    connection->writingBody = false;
+                                    finishAnswer(ticket, close, written, socket);
+                                    flush(connection);
+                                });
             }
         }
-        if (slot.close) {
-            // The guard's bookkeeping first, then the close; release() sees the socket
-            // closing and waits until the answer is out (Qt 6.8).
-            if (connected && m_listener)
-                m_listener->answered(target);
-            if (target)
-                target->disconnectFromHost();
-            release(slot.ticket, target);
-        } else {
-            // Before answered(): a deferred rejection it may trigger comes after
-            // QHttpServer got the connection back (Qt 6.8).
-            release(slot.ticket, target);
-            if (connected && m_listener)
-                m_listener->answered(target);
-        }
+        if (!c.writingBody)
+            finishAnswer(slot.ticket, slot.close, connected, target);
     }
     RequestEvent &event = slot.event;
     event.at = nowInstant();
@@ -279,6 +279,25 @@ void ApiServer::write(Connection &c, Slot &slot)
     Q_EMIT requestFinished(event);
 }
 
+void ApiServer::finishAnswer(quint64 ticket, bool close, bool connected, QTcpSocket *target)
+{
+    if (close) {
+        // The guard's bookkeeping first, then the close; release() sees the socket
+        // closing and waits until the answer is out (Qt 6.8).
+        if (connected && m_listener)
+            m_listener->answered(target);
+        if (target)
+            target->disconnectFromHost();
+        release(ticket, target);
+    } else {
+        // Before answered(): a deferred rejection it may trigger comes after
+        // QHttpServer got the connection back (Qt 6.8).
+        release(ticket, target);
+        if (connected && m_listener)
+            m_listener->answered(target);
+    }
+}
+
 void ApiServer::flush(const std::shared_ptr<Connection> &c)
 {
     // Answers can complete inside start() (most do): one loop, no recursion.
@@ -289,9 +308,9 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
     c->flushing = true;
     do {
         c->again = false;
-        while (!c->running.isEmpty() && c->running.first()->done) {
+        while (!c->writingBody && !c->running.isEmpty() && c->running.first()->done) {
             const std::shared_ptr<Slot> slot = c->running.takeFirst();
-            write(*c, *slot);
+            write(c, *slot);
         }
         if (!c->socket || c->streaming) {
             // Nobody left to answer; QHttpServer gets each request's responder back.
@@ -311,7 +330,7 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
         }
     } while (c->again);
     c->flushing = false;
-    if (c->running.isEmpty() && c->waiting.isEmpty()) {
+    if (c->running.isEmpty() && c->waiting.isEmpty() && !c->writingBody) {
         const auto it = m_connections.constFind(c->key);
         if (it != m_connections.cend() && *it == c)
             m_connections.erase(it);

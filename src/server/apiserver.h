@@ -18,6 +18,7 @@
 namespace agmem {
 
 class AccessLogWriter;
+class BodyWriter;
 class CoordinatorApi;
 class EventStreams;
 
@@ -70,7 +71,10 @@ private:
     void start(const std::shared_ptr<Connection> &connection, Queued queued);
     void flush(const std::shared_ptr<Connection> &connection);
     // Writes one answer (or starts an event stream), logs and reports it.
-    void write(Connection &connection, Slot &slot);
+    void write(const std::shared_ptr<Connection> &connection, Slot &slot);
+    // After an answer was handed to the socket: the close, QHttpServer's responder and the
+    // guard's bookkeeping.
+    void finishAnswer(quint64 ticket, bool close, bool connected, QTcpSocket *target);
 
     CoordinatorApi *m_api;
     QHash<QTcpSocket *, std::shared_ptr<Connection>> m_connections;
@@ -79,6 +83,8 @@ private:
     // Open GET /events streams (the sockets stay with this transport).
     EventStreams *m_streams;
     bool m_accessLog;
+    // Writes large answers a slice at a time beside the other connections.
+    BodyWriter *m_bodies;
     std::unique_ptr<AccessLogWriter> m_log;
     // Per connection with an answer outstanding: answers leave in request order.
     struct Order
