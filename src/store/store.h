@@ -215,6 +215,9 @@ private:
     bool migrate();
     bool exec(const QString &statement);
     bool prepare(QSqlQuery &query, const QString &statement);
+    // prepare() with the statement's `?` named :value00, :value01, ... (bind with
+    // placeholder(i)).
+    bool prepareNamed(QSqlQuery &query, const QString &statement);
     bool fail(const QSqlQuery &query, const QString &what);
     bool writeAgent(const AgentState &agent);
     AgentState readAgent(const QSqlQuery &query, int column) const;
@@ -232,6 +235,9 @@ private:
     std::unique_ptr<QSqlQuery> m_upsertAgent;
     std::unique_ptr<QSqlQuery> m_touchAgent;
     std::unique_ptr<QSqlQuery> m_writeState;
+    // SQLite: BEGIN IMMEDIATE and COMMIT, prepared once.
+    std::unique_ptr<QSqlQuery> m_begin;
+    std::unique_ptr<QSqlQuery> m_commit;
     std::unique_ptr<QSqlQuery> m_loadChanges;
 };
 
