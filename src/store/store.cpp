@@ -29,7 +29,7 @@ std::atomic<int> connectionCounter{0};
 std::atomic<QThread *> forbiddenThread{nullptr};
 std::atomic<int> forbiddenUses{0};
 
-QString encodeTopics(const QList<QPair<QString, qint64>> &topics)
+QByteArray encodeTopicsUtf8(const QList<QPair<QString, qint64>> &topics)
 {
     QByteArray out;
     JsonWriter json(&out);
@@ -39,7 +39,38 @@ QString encodeTopics(const QList<QPair<QString, qint64>> &topics)
         json.value(count);
     }
     json.endObject();
-    return QString::fromUtf8(out);
+    return out;
+}
+
+QString encodeTopics(const QList<QPair<QString, qint64>> &topics)
+{
+    return QString::fromUtf8(encodeTopicsUtf8(topics));
+}
+
+// The push statements, the same through QSqlQuery and SqliteDirect.
+QString insertSummarySql()
+{
+    return QStringLiteral(
+        "INSERT INTO summaries (agent_id, timestamp, timestamp_us, "
+        "topic_counts, fact_hashes, metadata, memory_types, source, created_at, "
+        "received_us) VALUES (?, ?ts, ?, ?json, ?array, ?json, ?json, ?, ?ts, ?)");
+}
+
+QString upsertAgentSql()
+{
+    return QStringLiteral("INSERT INTO agents (agent_id, first_seen_us, last_seen_us, push_count, "
+                          "current_timestamp_us, topic_counts, fact_hashes, sequence) VALUES (?, "
+                          "?, ?, 1, ?, ?json, ?array, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+                          "last_seen_us = {GREATEST}(agents.last_seen_us, excluded.last_seen_us), "
+                          "push_count = agents.push_count + 1, current_timestamp_us = "
+                          "excluded.current_timestamp_us, topic_counts = excluded.topic_counts, "
+                          "fact_hashes = excluded.fact_hashes, sequence = excluded.sequence");
+}
+
+QString touchAgentSql()
+{
+    return QStringLiteral("UPDATE agents SET last_seen_us = {GREATEST}(last_seen_us, ?), "
+                          "push_count = push_count + 1 WHERE agent_id = ?");
 }
 
 QList<QPair<QString, qint64>> decodeTopics(const QString &stored)
@@ -179,8 +210,14 @@ bool Store::checkpoint()
     return true;
 }
 
-Store::~Store()
+void Store::dropPreparedWrites()
 {
+    // SQLite's own statements first: the connection does not close while they exist.
+    m_directInsert.reset();
+    m_directUpsert.reset();
+    m_directTouch.reset();
+    m_direct.reset();
+    m_directTried = false;
     m_insertSummary.reset();
     m_upsertAgent.reset();
     m_touchAgent.reset();
@@ -188,6 +225,11 @@ Store::~Store()
     m_begin.reset();
     m_commit.reset();
     m_loadChanges.reset();
+}
+
+Store::~Store()
+{
+    dropPreparedWrites();
     {
         QSqlDatabase db = QSqlDatabase::database(m_connection, false);
         if (db.isOpen())
@@ -395,11 +437,25 @@ bool Store::prepareNamed(QSqlQuery &query, const QString &statement)
 bool Store::fail(const QSqlQuery &query, const QString &what)
 {
     const QSqlError error = query.lastError();
-    m_lastError = error.text().trimmed();
+    return failWith(error.text().trimmed(), !m_dialect.isPostgres() && isCorruptionCode(error),
+                    what);
+}
+
+bool Store::failDirect(int code, const QString &what)
+{
+    // Primary result codes (extended ones keep them in the low byte): SQLITE_CORRUPT 11,
+    // SQLITE_NOTADB 26.
+    const QString message = m_direct ? m_direct->errorMessage() : QString();
+    return failWith(message.trimmed(), (code & 0xff) == 11 || (code & 0xff) == 26, what);
+}
+
+bool Store::failWith(const QString &message, bool corruption, const QString &what)
+{
+    m_lastError = message;
     if (m_lastError.isEmpty())
         m_lastError = QStringLiteral("database error");
     qCWarning(lcStore).noquote() << "statement failed:" << what << "-" << m_lastError;
-    if (!m_dialect.isPostgres() && isCorruptionCode(error)) {
+    if (corruption) {
         if (!m_corrupted)
             qCCritical(lcStore).noquote() << damagedAdvice(m_url);
         m_corrupted = true;
@@ -485,13 +541,7 @@ bool Store::migrate()
 
 bool Store::reopen()
 {
-    m_insertSummary.reset();
-    m_upsertAgent.reset();
-    m_touchAgent.reset();
-    m_writeState.reset();
-    m_begin.reset();
-    m_commit.reset();
-    m_loadChanges.reset();
+    dropPreparedWrites();
     QSqlDatabase db = database();
     db.close();
     if (!db.open()) {
@@ -880,33 +930,22 @@ void Store::rollback()
 bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString &source,
                        const std::optional<Contribution> &next, quint64 sequence)
 {
+    if (!m_directTried && !m_dialect.isPostgres()) {
+        m_directTried = true;
+        if (m_options.directSqlite)
+            m_direct = SqliteDirect::attach(database().driver());
+        qCDebug(lcStore) << "pushes written through"
+                         << (m_direct ? "the SQLite library directly" : "QSqlQuery");
+    }
+    if (m_direct)
+        return recordPushDirect(summary, receivedAt, source, next, sequence);
     if (!m_insertSummary) {
         m_insertSummary = std::make_unique<QSqlQuery>(database());
         m_upsertAgent = std::make_unique<QSqlQuery>(database());
         m_touchAgent = std::make_unique<QSqlQuery>(database());
-        if (!prepareNamed(
-                *m_insertSummary,
-                QStringLiteral("INSERT INTO summaries (agent_id, timestamp, timestamp_us, "
-                               "topic_counts, fact_hashes, metadata, memory_types, "
-                               "source, created_at, received_us) VALUES (?, ?ts, ?, "
-                               "?json, ?array, ?json, ?json, ?, ?ts, ?)")) ||
-            !prepareNamed(*m_upsertAgent,
-                          QStringLiteral("INSERT INTO agents (agent_id, first_seen_us, "
-                                         "last_seen_us, push_count, current_timestamp_us, "
-                                         "topic_counts, fact_hashes, sequence) VALUES (?, ?, ?, "
-                                         "1, ?, ?json, ?array, ?) "
-                                         "ON CONFLICT (agent_id) DO UPDATE SET "
-                                         "last_seen_us = {GREATEST}(agents.last_seen_us, "
-                                         "excluded.last_seen_us), push_count = "
-                                         "agents.push_count + 1, current_timestamp_us = "
-                                         "excluded.current_timestamp_us, "
-                                         "topic_counts = excluded.topic_counts, "
-                                         "fact_hashes = excluded.fact_hashes, "
-                                         "sequence = excluded.sequence")) ||
-            !prepareNamed(*m_touchAgent,
-                          QStringLiteral("UPDATE agents SET last_seen_us = "
-                                         "{GREATEST}(last_seen_us, ?), push_count = push_count "
-                                         "+ 1 WHERE agent_id = ?"))) {
+        if (!prepareNamed(*m_insertSummary, insertSummarySql()) ||
+            !prepareNamed(*m_upsertAgent, upsertAgentSql()) ||
+            !prepareNamed(*m_touchAgent, touchAgentSql())) {
             m_insertSummary.reset();
             return false;
         }
@@ -957,6 +996,75 @@ bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString
         touch.bindValue(placeholder(1), agentId);
         if (!touch.exec())
             return fail(touch, QStringLiteral("count push"));
+    }
+    return true;
+}
+
+bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const QString &source,
+                             const std::optional<Contribution> &next, quint64 sequence)
+{
+    if (!m_directInsert) {
+        int code = 0;
+        QString error;
+        const auto compile = [&](const QString &statement) {
+            return code == 0 ? m_direct->prepare(m_dialect.sql(statement).toUtf8(), &code, &error)
+                             : nullptr;
+        };
+        m_directInsert = compile(insertSummarySql());
+        m_directUpsert = compile(upsertAgentSql());
+        m_directTouch = compile(touchAgentSql());
+        if (code != 0) {
+            m_directInsert.reset();
+            m_directUpsert.reset();
+            m_directTouch.reset();
+            return failWith(error, (code & 0xff) == 11 || (code & 0xff) == 26,
+                            QStringLiteral("prepare push statements"));
+        }
+    }
+    // As recordPush() binds them through QSqlQuery, in UTF-8 (SQLite's own encoding).
+    const QByteArray agentId = summary.agentId.toUtf8();
+    const QByteArray topics = encodeTopicsUtf8(summary.topicCounts);
+    const QByteArray facts = m_dialect.encodeTextArrayUtf8(summary.factHashes);
+    SqliteDirect::Statement &insert = *m_directInsert;
+    insert.bindText(1, agentId);
+    insert.bindText(2, m_dialect.encodeTimestamp(summary.timestamp).toUtf8());
+    insert.bindInt64(3, summary.timestamp);
+    insert.bindText(4, topics);
+    insert.bindText(5, facts);
+    if (summary.hasMetadata)
+        insert.bindText(6, QJsonDocument(summary.metadata).toJson(QJsonDocument::Compact));
+    else
+        insert.bindNull(6);
+    if (summary.hasMemoryTypes)
+        insert.bindText(7, QJsonDocument(summary.memoryTypes).toJson(QJsonDocument::Compact));
+    else
+        insert.bindNull(7);
+    insert.bindText(8, source.toUtf8());
+    insert.bindText(9, m_dialect.encodeTimestamp(receivedAt).toUtf8());
+    insert.bindInt64(10, receivedAt);
+    if (const int code = insert.run())
+        return failDirect(code, QStringLiteral("insert summary"));
+
+    if (next) {
+        SqliteDirect::Statement &upsert = *m_directUpsert;
+        upsert.bindText(1, agentId);
+        upsert.bindInt64(2, receivedAt);
+        upsert.bindInt64(3, receivedAt);
+        upsert.bindInt64(4, next->timestamp);
+        upsert.bindText(5, next->topics == summary.topicCounts ? topics
+                                                               : encodeTopicsUtf8(next->topics));
+        upsert.bindText(6, next->facts == summary.factHashes
+                               ? facts
+                               : m_dialect.encodeTextArrayUtf8(next->facts));
+        upsert.bindInt64(7, qint64(sequence));
+        if (const int code = upsert.run())
+            return failDirect(code, QStringLiteral("upsert agent"));
+    } else {
+        SqliteDirect::Statement &touch = *m_directTouch;
+        touch.bindInt64(1, receivedAt);
+        touch.bindText(2, agentId);
+        if (const int code = touch.run())
+            return failDirect(code, QStringLiteral("count push"));
     }
     return true;
 }

@@ -350,6 +350,8 @@ private slots:
     void writerFoundDamageMakesUnhealthy();
     void writerBatchesPlanOnCommittedView();
     void batchStoresTheRowsOfSinglePushes();
+    void damageFoundByAPushStatement_data();
+    void damageFoundByAPushStatement();
     void readsDoNotWaitForCommits();
     void writerWithoutThread();
     void writerResetAndRemove();
@@ -1403,8 +1405,12 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     // the order and form sent, agents with their sorted contributions and counters.
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
+    // SQLite: the batch through the library directly (the default where it can be reached),
+    // the single pushes through QSqlQuery, so the two ways of writing are compared as well.
     const std::unique_ptr<Store> batched = openStore(testUrl(dir, u"batched.db"_s));
-    const std::unique_ptr<Store> single = openStore(testUrl(dir, u"single.db"_s));
+    StoreOptions viaQt;
+    viaQt.directSqlite = false;
+    const std::unique_ptr<Store> single = openStore(testUrl(dir, u"single.db"_s), viaQt);
     QVERIFY(batched);
     QVERIFY(single);
 
@@ -1440,6 +1446,11 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
         singleOutcomes.append(singleWriter.commitPushes({push}));
     QCOMPARE(batchOutcomes.size(), pushes.size());
     QCOMPARE(singleOutcomes.size(), pushes.size());
+    QVERIFY(!single->writesDirectly());
+#ifdef Q_OS_LINUX
+    // Qt's SQLite driver links the system's library here: reachable.
+    QCOMPARE(batched->writesDirectly(), !test::postgresBackend());
+#endif
     int unchanged = 0;
     for (qsizetype i = 0; i < pushes.size(); ++i) {
         QVERIFY2(batchOutcomes.at(i).stored(), qPrintable(batchOutcomes.at(i).error));
@@ -1479,6 +1490,71 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     const AgentState eleven = reloaded.agents().value(u"agent-11"_s);
     QVERIFY(eleven.current);
     QCOMPARE(eleven.current->topics, (Topics{{u"a"_s, BigCount}, {u"zeta"_s, 47}, {u"é"_s, 1}}));
+}
+
+void TstStore::damageFoundByAPushStatement_data()
+{
+    QTest::addColumn<bool>("direct");
+    QTest::newRow("SQLite directly") << true;
+    QTest::newRow("QSqlQuery") << false;
+}
+
+void TstStore::damageFoundByAPushStatement()
+{
+    // A push statement that meets a damaged page (64 KB of garbage in the file's middle,
+    // the start-up check skipped) marks the store damaged, whichever way it writes: the
+    // batch fails and nothing more is written.
+    if (test::postgresBackend())
+        QSKIP("SQLite files only");
+    QFETCH(bool, direct);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+    auto pushesFrom = [](int first, int count) {
+        QList<PushRequest> pushes;
+        for (int i = first; i < first + count; ++i)
+            pushes.append(
+                {makeSummary(u"agent-%1"_s.arg(i * 7919 % 100000, 6, 10, QChar(u'0')), BaseTime + i,
+                             {{u"topic"_s, i}}, {u"fact-"_s + QString::number(i)}),
+                 Received + i, u"127.0.0.1"_s});
+        return pushes;
+    };
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        CoordinatorWriter writer(*store, MergeEngine());
+        for (int i = 0; i < 20; ++i) {
+            for (const PushOutcome &o : writer.commitPushes(pushesFrom(i * 200, 200)))
+                QVERIFY(o.stored());
+        }
+    }
+    {
+        QFile f(url.path);
+        QVERIFY(f.open(QIODevice::ReadWrite));
+        const qint64 offset = (f.size() / 2) & ~qint64(4095);
+        QByteArray garbage(64 * 1024, Qt::Uninitialized);
+        QRandomGenerator random(4242);
+        random.fillRange(reinterpret_cast<quint32 *>(garbage.data()), garbage.size() / 4);
+        QVERIFY(f.seek(offset) && f.write(garbage) == garbage.size() && f.flush());
+    }
+    StoreOptions options;
+    options.checkIntegrity = false;
+    options.directSqlite = direct;
+    const std::unique_ptr<Store> store = openStore(url, options);
+    QVERIFY(store);
+    // The view is not loaded (it reads damaged pages too): a fresh engine, as for new agents.
+    CoordinatorWriter writer(*store, MergeEngine());
+    bool failed = false;
+    for (int i = 0; i < 40 && !failed; ++i) {
+        for (const PushOutcome &o : writer.commitPushes(pushesFrom(100000 + i * 100, 100)))
+            failed = failed || o.status == PushOutcome::Status::StoreFailed;
+    }
+    QVERIFY(failed);
+    QCOMPARE(store->writesDirectly(), direct);
+    QVERIFY(store->corrupted());
+    QVERIFY2(store->lastError().contains(u"damaged"_s), qPrintable(store->lastError()));
+    const QList<PushOutcome> after = writer.commitPushes(pushesFrom(200000, 1));
+    QCOMPARE(after.at(0).status, PushOutcome::Status::StoreFailed);
 }
 
 void TstStore::writerResetAndRemove()
