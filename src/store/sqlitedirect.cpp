@@ -3,6 +3,8 @@
 #include <QSqlDriver>
 #include <QVariant>
 
+#include <type_traits>
+
 #if defined(Q_OS_UNIX)
 #include <dlfcn.h>
 #endif
