@@ -99,6 +99,11 @@ QString SqlDialect::beginWrite() const
 
 QString SqlDialect::encodeTextArray(const QStringList &values) const
 {
+    return QString::fromUtf8(encodeTextArrayUtf8(values));
+}
+
+QByteArray SqlDialect::encodeTextArrayUtf8(const QStringList &values) const
+{
     QByteArray out;
     if (m_postgres) {
         // PostgreSQL array literal: {"a","b"} with " and \ escaped.
@@ -115,14 +120,14 @@ QString SqlDialect::encodeTextArray(const QStringList &values) const
             out.append('"');
         }
         out.append('}');
-        return QString::fromUtf8(out);
+        return out;
     }
     JsonWriter json(&out);
     json.beginArray();
     for (const QString &v : values)
         json.value(v);
     json.endArray();
-    return QString::fromUtf8(out);
+    return out;
 }
 
 QStringList SqlDialect::decodeTextArray(const QString &stored) const

@@ -28,6 +28,8 @@ public:
 
     // Encodes a list of strings as a value for a {TEXT_ARRAY} column, and back.
     QString encodeTextArray(const QStringList &values) const;
+    // The same as UTF-8 bytes.
+    QByteArray encodeTextArrayUtf8(const QStringList &values) const;
     QStringList decodeTextArray(const QString &stored) const;
     // The column as the loads read it: SQLite hands TEXT over as UTF-16 (a conversion and
     // a copy of every byte), so its arrays are read as BLOB, the stored UTF-8 bytes, and

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sqldialect.h"
+#include "sqlitedirect.h"
 #include "storeurl.h"
 
 #include "core/mergeengine.h"
@@ -33,6 +34,10 @@ struct StoreOptions
     // SQLite file: PRAGMA quick_check before the store is used (writers only: a reader such
     // as `export` must still get at what a damaged file holds). A damaged file is refused.
     bool checkIntegrity = true;
+    // SQLite: the push statements call the driver's SQLite library directly when it can be
+    // reached (store/sqlitedirect.h); false: through QSqlQuery as every other statement
+    // (tests compare the two).
+    bool directSqlite = true;
 };
 
 struct ApiKeyRecord
@@ -175,6 +180,8 @@ public:
     bool recordPush(const Summary &summary, Instant receivedAt, const QString &source,
                     const std::optional<Contribution> &next, quint64 sequence);
     bool writeState(quint64 sequence, qint64 addedPushes);
+    // SQLite: whether pushes are written through SqliteDirect (known after the first push).
+    bool writesDirectly() const { return m_direct != nullptr; }
     bool deleteEverything(quint64 sequence);
     // Forgets one agent: its row and its history; sets the sequence and bumps the reset
     // generation (other instances reload). Inside a write transaction.
@@ -215,7 +222,17 @@ private:
     bool migrate();
     bool exec(const QString &statement);
     bool prepare(QSqlQuery &query, const QString &statement);
+    // prepare() with the statement's `?` named :value00, :value01, ... (bind with
+    // placeholder(i)).
+    bool prepareNamed(QSqlQuery &query, const QString &statement);
     bool fail(const QSqlQuery &query, const QString &what);
+    // fail() for an error of the direct SQLite statements (SQLite's result code).
+    bool failDirect(int code, const QString &what);
+    bool failWith(const QString &message, bool corruption, const QString &what);
+    // recordPush() through SqliteDirect.
+    bool recordPushDirect(const Summary &summary, Instant receivedAt, const QString &source,
+                          const std::optional<Contribution> &next, quint64 sequence);
+    void dropPreparedWrites();
     bool writeAgent(const AgentState &agent);
     AgentState readAgent(const QSqlQuery &query, int column) const;
     bool bumpKeysVersion();
@@ -232,7 +249,16 @@ private:
     std::unique_ptr<QSqlQuery> m_upsertAgent;
     std::unique_ptr<QSqlQuery> m_touchAgent;
     std::unique_ptr<QSqlQuery> m_writeState;
+    // SQLite: BEGIN IMMEDIATE and COMMIT, prepared once.
+    std::unique_ptr<QSqlQuery> m_begin;
+    std::unique_ptr<QSqlQuery> m_commit;
     std::unique_ptr<QSqlQuery> m_loadChanges;
+    // SQLite's own statements for pushes (options.directSqlite), before the QSqlQuery ones.
+    bool m_directTried = false;
+    std::unique_ptr<SqliteDirect> m_direct;
+    std::unique_ptr<SqliteDirect::Statement> m_directInsert;
+    std::unique_ptr<SqliteDirect::Statement> m_directUpsert;
+    std::unique_ptr<SqliteDirect::Statement> m_directTouch;
 };
 
 } // namespace agmem

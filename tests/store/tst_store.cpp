@@ -349,6 +349,9 @@ private slots:
     void failedBatchThroughApi();
     void writerFoundDamageMakesUnhealthy();
     void writerBatchesPlanOnCommittedView();
+    void batchStoresTheRowsOfSinglePushes();
+    void damageFoundByAPushStatement_data();
+    void damageFoundByAPushStatement();
     void readsDoNotWaitForCommits();
     void writerWithoutThread();
     void writerResetAndRemove();
@@ -1394,6 +1397,164 @@ void TstStore::writerBatchesPlanOnCommittedView()
     QVERIFY(store->loadAgents(reloaded));
     reloaded.setSequence(state->sequence);
     QCOMPARE(reloaded.pullJson(), engine.pullJson());
+}
+
+void TstStore::batchStoresTheRowsOfSinglePushes()
+{
+    // The same pushes committed as one batch and one by one leave the same rows: history in
+    // the order and form sent, agents with their sorted contributions and counters.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    // SQLite: the batch through the library directly (the default where it can be reached),
+    // the single pushes through QSqlQuery, so the two ways of writing are compared as well.
+    const std::unique_ptr<Store> batched = openStore(testUrl(dir, u"batched.db"_s));
+    StoreOptions viaQt;
+    viaQt.directSqlite = false;
+    const std::unique_ptr<Store> single = openStore(testUrl(dir, u"single.db"_s), viaQt);
+    QVERIFY(batched);
+    QVERIFY(single);
+
+    QList<PushRequest> pushes;
+    for (int i = 0; i < 60; ++i) {
+        // 12 agents, so a batch holds each several times (the writer splits it there).
+        const QString agent = u"agent-"_s + QString::number(i % 12);
+        // Sorted as sent (i even) or not (i odd), short and non-ASCII names, a quote.
+        const Topics topics = i % 2 == 0 ? Topics{{u"a"_s, i}, {u"b\"q"_s, 2}, {u"zeta"_s, 3}}
+                                         : Topics{{u"zeta"_s, i}, {u"é"_s, 1}, {u"a"_s, BigCount}};
+        const QStringList facts =
+            i % 2 == 0 ? QStringList{u"f1"_s, u"f2"_s}
+                       : QStringList{u"py"_s, u"Daily"_s, u"ü-"_s + QString::number(i)};
+        // Every fifth push repeats an older timestamp: kept in history, merge unchanged.
+        const Instant timestamp = BaseTime + (i % 5 == 4 ? 0 : i) * Second;
+        Summary summary = makeSummary(agent, timestamp, topics, facts);
+        if (i % 3 == 0) {
+            summary.hasMetadata = true;
+            summary.metadata = QJsonObject{{u"k"_s, i}, {u"s"_s, u"x\ny"_s}};
+        }
+        if (i % 4 == 0) {
+            summary.hasMemoryTypes = true;
+            summary.memoryTypes = QJsonArray{u"episodic"_s, u"semantic"_s};
+        }
+        pushes.append({summary, Received + i, i % 2 == 0 ? u"127.0.0.1"_s : u"::1"_s});
+    }
+
+    CoordinatorWriter batchWriter(*batched, MergeEngine());
+    const QList<PushOutcome> batchOutcomes = batchWriter.commitPushes(pushes);
+    CoordinatorWriter singleWriter(*single, MergeEngine());
+    QList<PushOutcome> singleOutcomes;
+    for (const PushRequest &push : std::as_const(pushes))
+        singleOutcomes.append(singleWriter.commitPushes({push}));
+    QCOMPARE(batchOutcomes.size(), pushes.size());
+    QCOMPARE(singleOutcomes.size(), pushes.size());
+    QVERIFY(!single->writesDirectly());
+#ifdef Q_OS_LINUX
+    // Qt's SQLite driver links the system's library here: reachable.
+    QCOMPARE(batched->writesDirectly(), !test::postgresBackend());
+#endif
+    int unchanged = 0;
+    for (qsizetype i = 0; i < pushes.size(); ++i) {
+        QVERIFY2(batchOutcomes.at(i).stored(), qPrintable(batchOutcomes.at(i).error));
+        QCOMPARE(batchOutcomes.at(i).status, singleOutcomes.at(i).status);
+        QCOMPARE(batchOutcomes.at(i).sequence, singleOutcomes.at(i).sequence);
+        unchanged += batchOutcomes.at(i).status == PushOutcome::Status::Unchanged ? 1 : 0;
+    }
+    QVERIFY(unchanged > 0); // the repeated older timestamps took the path that only counts
+
+    for (const QString &table : {u"summaries"_s, u"agents"_s}) {
+        const QStringList a = dumpTable(batched->database(), table);
+        QCOMPARE(a.size(), table == u"summaries" ? 60 : 12);
+        QCOMPARE(a, dumpTable(single->database(), table));
+    }
+    const auto batchState = batched->readState();
+    const auto singleState = single->readState();
+    QVERIFY(batchState && singleState);
+    QCOMPARE(batchState->sequence, singleState->sequence);
+    QCOMPARE(batchState->totalPushes, qint64(60));
+    QCOMPARE(singleState->totalPushes, qint64(60));
+
+    // The forms: history as sent, the agent's contribution sorted (and exact past 2^53).
+    QSqlQuery q(batched->database());
+    QVERIFY(q.exec(u"SELECT topic_counts, fact_hashes FROM summaries WHERE agent_id = "
+                   "'agent-11' ORDER BY id DESC"_s));
+    QVERIFY(q.next());
+    QCOMPARE(storedArray(q.value(1)), (QStringList{u"py"_s, u"Daily"_s, u"ü-59"_s}));
+    const QJsonObject sent = QJsonDocument::fromJson(q.value(0).toString().toUtf8()).object();
+    QCOMPARE(sent.keys(), (QStringList{u"a"_s, u"zeta"_s, u"é"_s}));
+    QVERIFY(q.exec(u"SELECT fact_hashes FROM agents WHERE agent_id = 'agent-11'"_s));
+    QVERIFY(q.next());
+    // The newest push (59) was older than push 47, which the agent's contribution holds.
+    QCOMPARE(storedArray(q.value(0)), (QStringList{u"Daily"_s, u"py"_s, u"ü-47"_s}));
+    MergeEngine reloaded;
+    QVERIFY(batched->loadAgents(reloaded));
+    QCOMPARE(agentDiff(reloaded, batchWriter.engine()), QString());
+    const AgentState eleven = reloaded.agents().value(u"agent-11"_s);
+    QVERIFY(eleven.current);
+    QCOMPARE(eleven.current->topics, (Topics{{u"a"_s, BigCount}, {u"zeta"_s, 47}, {u"é"_s, 1}}));
+}
+
+void TstStore::damageFoundByAPushStatement_data()
+{
+    QTest::addColumn<bool>("direct");
+    QTest::newRow("SQLite directly") << true;
+    QTest::newRow("QSqlQuery") << false;
+}
+
+void TstStore::damageFoundByAPushStatement()
+{
+    // A push statement that meets a damaged page (64 KB of garbage in the file's middle,
+    // the start-up check skipped) marks the store damaged, whichever way it writes: the
+    // batch fails and nothing more is written.
+    if (test::postgresBackend())
+        QSKIP("SQLite files only");
+    QFETCH(bool, direct);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir);
+    auto pushesFrom = [](int first, int count) {
+        QList<PushRequest> pushes;
+        for (int i = first; i < first + count; ++i)
+            pushes.append(
+                {makeSummary(u"agent-%1"_s.arg(i * 7919 % 100000, 6, 10, QChar(u'0')), BaseTime + i,
+                             {{u"topic"_s, i}}, {u"fact-"_s + QString::number(i)}),
+                 Received + i, u"127.0.0.1"_s});
+        return pushes;
+    };
+    {
+        const std::unique_ptr<Store> store = openStore(url);
+        QVERIFY(store);
+        CoordinatorWriter writer(*store, MergeEngine());
+        for (int i = 0; i < 20; ++i) {
+            for (const PushOutcome &o : writer.commitPushes(pushesFrom(i * 200, 200)))
+                QVERIFY(o.stored());
+        }
+    }
+    {
+        QFile f(url.path);
+        QVERIFY(f.open(QIODevice::ReadWrite));
+        const qint64 offset = (f.size() / 2) & ~qint64(4095);
+        QByteArray garbage(64 * 1024, Qt::Uninitialized);
+        QRandomGenerator random(4242);
+        random.fillRange(reinterpret_cast<quint32 *>(garbage.data()), garbage.size() / 4);
+        QVERIFY(f.seek(offset) && f.write(garbage) == garbage.size() && f.flush());
+    }
+    StoreOptions options;
+    options.checkIntegrity = false;
+    options.directSqlite = direct;
+    const std::unique_ptr<Store> store = openStore(url, options);
+    QVERIFY(store);
+    // The view is not loaded (it reads damaged pages too): a fresh engine, as for new agents.
+    CoordinatorWriter writer(*store, MergeEngine());
+    bool failed = false;
+    for (int i = 0; i < 40 && !failed; ++i) {
+        for (const PushOutcome &o : writer.commitPushes(pushesFrom(100000 + i * 100, 100)))
+            failed = failed || o.status == PushOutcome::Status::StoreFailed;
+    }
+    QVERIFY(failed);
+    QCOMPARE(store->writesDirectly(), direct);
+    QVERIFY(store->corrupted());
+    QVERIFY2(store->lastError().contains(u"damaged"_s), qPrintable(store->lastError()));
+    const QList<PushOutcome> after = writer.commitPushes(pushesFrom(200000, 1));
+    QCOMPARE(after.at(0).status, PushOutcome::Status::StoreFailed);
 }
 
 void TstStore::writerResetAndRemove()

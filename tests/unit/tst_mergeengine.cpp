@@ -115,6 +115,7 @@ private slots:
 
     void modeNames();
     void contributionIsSorted();
+    void shortKeysHashAsTheyCompare();
     void latestNewerWins();
     void latestEqualTimestampLaterArrivalWins();
     void latestOlderPushChangesNothing();
@@ -163,6 +164,39 @@ void TstMergeEngine::contributionIsSorted()
     const Topics topics{{u"a"_s, 4}, {u"b"_s, 2}, {u"\uFFFD"_s, 3}, {u"\U0001F600"_s, 1}};
     QCOMPARE(c.topics, topics);
     QCOMPARE(c.facts, (QStringList{u"A"_s, u"z"_s, u"\uFFFD"_s, u"\U0001F600"_s}));
+}
+
+void TstMergeEngine::shortKeysHashAsTheyCompare()
+{
+    // Names under 8 UTF-16 units take QStringHasher's own mix: equal strings (whatever
+    // their storage) hash alike, and every distinct short name is its own key.
+    const agmem::QStringHasher hash;
+    const QString shortName = u"python"_s;
+    QCOMPARE(hash(shortName), hash(QString::fromLatin1("python")));
+    QCOMPARE(hash(QStringView(u"xpythonx").mid(1, 6).toString()), hash(shortName));
+    QCOMPARE(hash(QString()), hash(u""_s));
+    QVERIFY(hash(u"a"_s) != hash(u"a\u0000"_s));       // the length counts, not only the units
+    QVERIFY(hash(u"abcdefg"_s) != hash(u"abcdefh"_s)); // the last unit of the second word
+    QVERIFY(hash(u"abcdefgh"_s) == size_t(qHash(u"abcdefgh"_s))); // 8 and more: qHash()
+
+    MergeEngine engine;
+    QStringList names{u""_s, u"ü"_s, u"\U0001F600"_s};
+    for (int length = 1; length <= 9; ++length) {
+        for (char16_t last : {u'a', u'b', u'\u00e9'})
+            names.append(QString(length - 1, u'x') + QChar(last));
+    }
+    Topics topics;
+    for (qsizetype i = 0; i < names.size(); ++i)
+        topics.append({names.at(i), i + 1});
+    push(engine, summary(u"a"_s, at(1), topics, names));
+    push(engine, summary(u"b"_s, at(1), {{names.at(5), 100}}, {names.at(5)}));
+    QCOMPARE(qsizetype(engine.topicTotals().size()), names.size());
+    QCOMPARE(qsizetype(engine.factHolders().size()), names.size());
+    for (qsizetype i = 0; i < names.size(); ++i) {
+        const qint64 expected = i + 1 + (i == 5 ? 100 : 0);
+        QCOMPARE(engine.topicTotals().at(names.at(i)).total, expected);
+        QCOMPARE(engine.factHolders().at(names.at(i)), i == 5 ? 2 : 1);
+    }
 }
 
 void TstMergeEngine::latestNewerWins()

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QString>
+
+#include <memory>
+
+class QSqlDriver;
+
+namespace agmem {
+
+// The SQLite library behind Qt's QSQLITE driver, called directly for the push statements:
+// through QSqlQuery each bound value costs a QVariant, a hash lookup of its placeholder
+// and a UTF-16 copy that SQLite converts back to UTF-8. Reached only through the driver's
+// own plugin (its loaded library, looked up by the plugin's handle), so the functions are
+// the ones that opened the connection; where that is not possible (no dlopen, SQLite
+// linked into the plugin without exported symbols) there is none and the store keeps
+// QSqlQuery.
+class SqliteDirect
+{
+public:
+    // nullptr when the driver is not QSQLITE or its library cannot be reached.
+    static std::unique_ptr<SqliteDirect> attach(const QSqlDriver *driver);
+    ~SqliteDirect();
+
+    class Statement
+    {
+    public:
+        ~Statement();
+        Statement(const Statement &) = delete;
+        Statement &operator=(const Statement &) = delete;
+
+        // Positions start at 1, as in SQLite. The bytes are copied.
+        void bindText(int position, QByteArrayView utf8);
+        void bindInt64(int position, qint64 value);
+        void bindNull(int position);
+        // Runs the statement to its end and resets it; SQLite's result code (0: done).
+        int run();
+
+    private:
+        friend class SqliteDirect;
+        Statement(const SqliteDirect *api, void *stmt)
+            : m_api(api)
+            , m_stmt(stmt)
+        {}
+        const SqliteDirect *m_api;
+        void *m_stmt;
+    };
+
+    // A statement of the connection (UTF-8 SQL); nullptr and `error` when it does not compile.
+    std::unique_ptr<Statement> prepare(const QByteArray &sql, int *code, QString *error) const;
+    // The connection's last error message.
+    QString errorMessage() const;
+
+private:
+    struct Api;
+    SqliteDirect(void *db, std::unique_ptr<Api> api);
+    void *m_db;
+    std::unique_ptr<Api> m_api;
+};
+
+} // namespace agmem
