@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <QMutexLocker>
 #include <QRandomGenerator>
+#include <QSocketNotifier>
 #include <QTcpSocket>
 
 #include <zlib.h>
@@ -377,6 +378,11 @@ EventStreams::EventStreams(EventHub *hub, int maxStreams, int heartbeatMs, QObje
     connect(&m_coalesce, &QTimer::timeout, this, &EventStreams::deliver);
     m_heartbeat.setInterval(heartbeatMs > 0 ? heartbeatMs : DefaultHeartbeatMs);
     connect(&m_heartbeat, &QTimer::timeout, this, &EventStreams::heartbeat);
+    m_probe.setInterval(ProbeIntervalMs);
+    connect(&m_probe, &QTimer::timeout, this, [this] { probe(true); });
+    m_probeEnd.setSingleShot(true);
+    m_probeEnd.setInterval(ProbeWindowMs);
+    connect(&m_probeEnd, &QTimer::timeout, this, [this] { probe(false); });
 }
 
 EventStreams::~EventStreams() = default;
@@ -421,6 +427,14 @@ void EventStreams::open(QTcpSocket *socket, const QByteArray &lastEventId, bool 
     s.gzip = gzip;
     connect(socket, &QObject::destroyed, this, [this, socket] { m_streams.remove(socket); });
     connect(socket, &QTcpSocket::disconnected, this, [this, socket] { m_streams.remove(socket); });
+    for (QSocketNotifier *n : socket->findChildren<QSocketNotifier *>()) {
+        if (n->type() == QSocketNotifier::Read) {
+            n->setEnabled(false);
+            s.readNotifiers.append(n);
+        }
+    }
+    if (!m_probe.isActive())
+        m_probe.start();
     if (gzip) {
         const QByteArray piece = m_deflater->piece(r.frames);
         if (piece.isEmpty()) {
@@ -513,6 +527,22 @@ void EventStreams::heartbeat()
             write(*it, it->gzip ? m_gzipHeartbeat
                                 : QByteArray::fromRawData(Heartbeat.data(), Heartbeat.size()));
     }
+}
+
+void EventStreams::probe(bool on)
+{
+    if (m_streams.isEmpty()) {
+        m_probe.stop();
+        return;
+    }
+    for (const Stream &stream : std::as_const(m_streams)) {
+        for (const QPointer<QSocketNotifier> &n : stream.readNotifiers) {
+            if (n)
+                n->setEnabled(on);
+        }
+    }
+    if (on)
+        m_probeEnd.start();
 }
 
 void EventStreams::closeAll()
