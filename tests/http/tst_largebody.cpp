@@ -3,6 +3,7 @@
 // identical (plain and gzip, several pulls at once, a reader that takes its time), the next
 // answer on the same connection waits for it, another connection is served meanwhile, and a
 // client that leaves in the middle of a body leaves the server serving.
+#include "gzipsupport.h"
 #include "testsupport.h"
 
 #include "server/bodywriter.h"
@@ -12,8 +13,6 @@
 #include <QStandardPaths>
 #include <QTcpServer>
 #include <QTest>
-
-#include <zlib.h>
 
 #include <memory>
 
@@ -32,28 +31,24 @@ QString fact(int agent, int index)
     return u"%1-%2-"_s.arg(agent).arg(index, 6, 10, QChar(u'0')).leftJustified(100, u'x');
 }
 
-QByteArray gunzip(const QByteArray &data, bool *ok)
+// A connected pair of sockets in this thread: `client` and the listener's `server` end.
+struct SocketPair
 {
-    *ok = false;
-    z_stream stream = {};
-    if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK)
-        return {};
-    QByteArray out;
-    out.reserve(data.size() * 2);
-    QByteArray buffer(1 << 16, Qt::Uninitialized);
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    int result = Z_OK;
-    while (result == Z_OK) {
-        stream.next_out = reinterpret_cast<Bytef *>(buffer.data());
-        stream.avail_out = uInt(buffer.size());
-        result = inflate(&stream, Z_NO_FLUSH);
-        out.append(buffer.constData(), buffer.size() - qsizetype(stream.avail_out));
+    QTcpServer listener;
+    QTcpSocket client;
+    QTcpSocket *server = nullptr;
+
+    bool connect()
+    {
+        if (!listener.listen(QHostAddress::LocalHost))
+            return false;
+        client.connectToHost(QHostAddress::LocalHost, listener.serverPort());
+        if (!listener.waitForNewConnection(10000))
+            return false;
+        server = listener.nextPendingConnection();
+        return server && client.waitForConnected(10000);
     }
-    *ok = result == Z_STREAM_END && stream.avail_in == 0;
-    inflateEnd(&stream);
-    return out;
-}
+};
 
 } // namespace
 
@@ -252,14 +247,10 @@ void tst_LargeBody::clientLeavesInTheMiddle()
 // reader gets every byte in order.
 void tst_LargeBody::writerHandsOverInSlices()
 {
-    QTcpServer listener;
-    QVERIFY(listener.listen(QHostAddress::LocalHost));
-    QTcpSocket client;
-    client.connectToHost(QHostAddress::LocalHost, listener.serverPort());
-    QVERIFY(listener.waitForNewConnection(10000));
-    QTcpSocket *socket = listener.nextPendingConnection();
-    QVERIFY(socket);
-    QVERIFY(client.waitForConnected(10000));
+    SocketPair pair;
+    QVERIFY(pair.connect());
+    QTcpSocket &client = pair.client;
+    QTcpSocket *socket = pair.server;
 
     QList<QByteArray> pieces;
     QByteArray expected;
@@ -303,14 +294,10 @@ void tst_LargeBody::writerHandsOverInSlices()
 // A socket that closes before its body is out: `done(false)`, and nothing is written after.
 void tst_LargeBody::writerReportsAGoneSocket()
 {
-    QTcpServer listener;
-    QVERIFY(listener.listen(QHostAddress::LocalHost));
-    QTcpSocket client;
-    client.connectToHost(QHostAddress::LocalHost, listener.serverPort());
-    QVERIFY(listener.waitForNewConnection(10000));
-    QTcpSocket *socket = listener.nextPendingConnection();
-    QVERIFY(socket);
-    QVERIFY(client.waitForConnected(10000));
+    SocketPair pair;
+    QVERIFY(pair.connect());
+    QTcpSocket &client = pair.client;
+    QTcpSocket *socket = pair.server;
 
     // Far more than the system buffers take while the client reads nothing (its socket
     // stops reading from the system once it holds 4 kB).

@@ -4,6 +4,7 @@
 // the router, /docs, gzip for /pull, and retention with a clock the test controls.
 
 #include "ciskip.h"
+#include "gzipsupport.h"
 #include "testsupport.h"
 
 #include "core/timestamp.h"
@@ -20,8 +21,6 @@
 #include <QStandardPaths>
 #include <QTest>
 #include <QThread>
-
-#include <zlib.h>
 
 using namespace agmem;
 using namespace agmem::test;
@@ -43,29 +42,6 @@ HttpResponse request(quint16 port, const QByteArray &method, const QByteArray &p
                      const RawHeaders &headers = {})
 {
     return httpExchange(port, buildRequest(method, path, {}, headers), method == "HEAD");
-}
-
-QByteArray gunzip(const QByteArray &data, bool *ok)
-{
-    *ok = false;
-    z_stream stream = {};
-    if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK)
-        return {};
-    QByteArray out;
-    char buffer[16384];
-    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    stream.avail_in = uInt(data.size());
-    int result = Z_OK;
-    while (result == Z_OK) {
-        stream.next_out = reinterpret_cast<Bytef *>(buffer);
-        stream.avail_out = sizeof buffer;
-        result = inflate(&stream, Z_NO_FLUSH);
-        out.append(buffer, qsizetype(sizeof buffer - stream.avail_out));
-    }
-    // Z_STREAM_END only after the CRC-32 and size of the trailer checked out.
-    *ok = result == Z_STREAM_END && stream.avail_in == 0;
-    inflateEnd(&stream);
-    return out;
 }
 
 // Samples of a Prometheus text exposition: "name{labels}" -> value.

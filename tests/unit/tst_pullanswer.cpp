@@ -1,6 +1,7 @@
 // The maintained /pull answer (core/pullanswer.h): after any sequence of changes its bytes,
 // plain and gzip-decoded, equal a fresh full serialization of the same state.
 #include "core/mergeengine.h"
+#include "gzipsupport.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -9,10 +10,9 @@
 #include <QThread>
 #include <QtTest>
 
-#include <zlib.h>
-
 #include <atomic>
 
+using agmem::test::gunzip;
 using namespace Qt::StringLiterals;
 using agmem::Instant;
 using agmem::MergeEngine;
@@ -25,29 +25,6 @@ Q_DECLARE_METATYPE(agmem::MergeMode)
 namespace {
 
 const Instant T0 = Instant(1'735'689'600) * 1'000'000; // 2025-01-01T00:00:00Z
-
-// gunzip with zlib's own gzip reader (checks the CRC and the length).
-QByteArray gunzip(const QByteArray &data, bool *ok)
-{
-    *ok = false;
-    z_stream z = {};
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-        return {};
-    QByteArray out;
-    z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
-    z.avail_in = uInt(data.size());
-    char buffer[65536];
-    int rc = Z_OK;
-    while (rc == Z_OK) {
-        z.next_out = reinterpret_cast<Bytef *>(buffer);
-        z.avail_out = sizeof buffer;
-        rc = inflate(&z, Z_NO_FLUSH);
-        out.append(buffer, qsizetype(sizeof buffer - z.avail_out));
-    }
-    *ok = rc == Z_STREAM_END && z.avail_in == 0;
-    inflateEnd(&z);
-    return out;
-}
 
 // Keys that exercise the ordering (surrogates after U+E000..U+FFFF) and the escaping.
 QString randomKey(QRandomGenerator &rng, int pool)
