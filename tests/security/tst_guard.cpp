@@ -59,6 +59,15 @@ QByteArray pushBody(const QString &agent = u"agent-1"_s)
     return summaryBody(agent, u"2025-01-01T00:00:00+00:00"_s, QJsonObject{{u"t"_s, 1}}, {u"f"_s});
 }
 
+// A push of agent "big" with `count` facts of ~50 characters (a large /pull answer).
+QByteArray bigPushBody(int count)
+{
+    QStringList facts;
+    for (int i = 0; i < count; ++i)
+        facts << u"fact-%1-"_s.arg(i) + QString(40, u'x');
+    return summaryBody(u"big"_s, u"2025-01-01T00:00:00+00:00"_s, QJsonObject{{u"t"_s, 1}}, facts);
+}
+
 struct PullSnapshot
 {
     QByteArray body;
@@ -1169,14 +1178,7 @@ void TstGuard::stopIsBoundedWithSlowReaders()
     auto server = startServer();
     QVERIFY(server);
     const quint16 port = server->port();
-    QStringList facts;
-    for (int i = 0; i < 2000; ++i)
-        facts << u"fact-%1-"_s.arg(i) + QString(40, u'x');
-    QCOMPARE(httpPostJson(port, "/push",
-                          summaryBody(u"big"_s, u"2025-01-01T00:00:00+00:00"_s,
-                                      QJsonObject{{u"t"_s, 1}}, facts))
-                 .status,
-             200);
+    QCOMPARE(httpPostJson(port, "/push", bigPushBody(2000)).status, 200);
     const int pullBytes = int(httpGet(port, "/pull").body.size());
     QVERIFY(pullBytes > 50000);
 
@@ -1291,14 +1293,7 @@ void TstGuard::halfCloseAnsweredAtOnce()
     auto server = startServer();
     QVERIFY(server);
     const quint16 port = server->port();
-    QStringList facts;
-    for (int i = 0; i < 10000; ++i)
-        facts << u"fact-%1-"_s.arg(i) + QString(40, u'x');
-    QCOMPARE(httpPostJson(port, "/push",
-                          summaryBody(u"big"_s, u"2025-01-01T00:00:00+00:00"_s,
-                                      QJsonObject{{u"t"_s, 1}}, facts))
-                 .status,
-             200);
+    QCOMPARE(httpPostJson(port, "/push", bigPushBody(10000)).status, 200);
     const QByteArray pull = httpGet(port, "/pull").body;
     QVERIFY(pull.size() > 400000); // far more than the slow reader's socket buffers take
     for (const QByteArray &path : {QByteArray("/health"), QByteArray("/pull")}) {
