@@ -1,5 +1,7 @@
 #pragma once
 
+#include "timestamp.h"
+
 #include <QByteArray>
 #include <QString>
 #include <QStringView>
@@ -45,11 +47,17 @@ public:
     void value(const char *latin1Text);
     void value(qint64 number);
     void value(bool flag);
+    // formatIsoTimestamp(instant) as a string.
+    void timestamp(Instant instant);
     void null();
     // Inserts already-encoded JSON (an object or array from QJsonDocument).
     void raw(const QByteArray &json);
 
+    // `text` as a JSON string (UTF-8). ASCII text is written straight into `out`; other text
+    // goes through QString::toUtf8(), whatever that makes of lone surrogates.
     static void appendString(QByteArray *out, QStringView text);
+    // formatIsoTimestamp(instant) as a JSON string, without a QString between.
+    static void appendTimestamp(QByteArray *out, Instant instant);
 
 private:
     void separate()

@@ -419,7 +419,7 @@ std::optional<Instant> parseIsoTimestamp(QStringView text)
     return instant;
 }
 
-QString formatIsoTimestamp(Instant instant)
+int formatIsoTimestamp(Instant instant, char *out)
 {
     qint64 days = instant / MicrosPerDay;
     qint64 rest = instant % MicrosPerDay;
@@ -431,40 +431,52 @@ QString formatIsoTimestamp(Instant instant)
     const int micros = int(rest % MicrosPerSecond);
     const int secondOfDay = int(rest / MicrosPerSecond);
 
-    QString out;
-    out.reserve(40);
-    const auto appendNumber = [&out](qint64 value, int width) {
-        char16_t digits[20];
+    char *p = out;
+    // Zero-padded to `width`; wider when the value needs it.
+    const auto appendNumber = [&p](qint64 value, int width) {
+        char digits[20];
         int n = 0;
         do {
-            digits[n++] = char16_t(u'0' + value % 10);
+            digits[n++] = char('0' + value % 10);
             value /= 10;
         } while (value > 0);
         for (int i = n; i < width; ++i)
-            out.append(QLatin1Char('0'));
+            *p++ = '0';
         while (n > 0)
-            out.append(QChar(digits[--n]));
+            *p++ = digits[--n];
+    };
+    const auto appendTwo = [&p](int value) {
+        *p++ = char('0' + value / 10);
+        *p++ = char('0' + value % 10);
     };
     // Years outside 1..9999 cannot come from parseIsoTimestamp; they still print sensibly.
     if (date.year < 0)
-        out.append(QLatin1Char('-'));
+        *p++ = '-';
     appendNumber(date.year < 0 ? -date.year : date.year, 4);
-    out.append(QLatin1Char('-'));
-    appendNumber(date.month, 2);
-    out.append(QLatin1Char('-'));
-    appendNumber(date.day, 2);
-    out.append(QLatin1Char('T'));
-    appendNumber(secondOfDay / 3600, 2);
-    out.append(QLatin1Char(':'));
-    appendNumber(secondOfDay / 60 % 60, 2);
-    out.append(QLatin1Char(':'));
-    appendNumber(secondOfDay % 60, 2);
+    *p++ = '-';
+    appendTwo(date.month);
+    *p++ = '-';
+    appendTwo(date.day);
+    *p++ = 'T';
+    appendTwo(secondOfDay / 3600);
+    *p++ = ':';
+    appendTwo(secondOfDay / 60 % 60);
+    *p++ = ':';
+    appendTwo(secondOfDay % 60);
     if (micros != 0) {
-        out.append(QLatin1Char('.'));
+        *p++ = '.';
         appendNumber(micros, 6);
     }
-    out.append(QLatin1String("+00:00"));
-    return out;
+    for (const char c : {'+', '0', '0', ':', '0', '0'})
+        *p++ = c;
+    Q_ASSERT(p - out <= IsoTimestampMaxSize);
+    return int(p - out);
+}
+
+QString formatIsoTimestamp(Instant instant)
+{
+    char text[IsoTimestampMaxSize];
+    return QString::fromLatin1(text, formatIsoTimestamp(instant, text));
 }
 
 Instant nowInstant()

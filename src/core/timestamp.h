@@ -22,6 +22,13 @@ std::optional<Instant> parseIsoTimestamp(QStringView text);
 // "2026-11-27T09:29:35.164165+00:00", the fraction left out when it is zero.
 QString formatIsoTimestamp(Instant instant);
 
+// The most bytes the formatter below writes (a year of the whole Instant range has six
+// digits and maybe a sign: 36 bytes).
+inline constexpr int IsoTimestampMaxSize = 40;
+// The same text as ASCII bytes into `out` (room for IsoTimestampMaxSize bytes, no NUL
+// added), without allocating; returns how many bytes it wrote.
+int formatIsoTimestamp(Instant instant, char *out);
+
 // The current time as an Instant.
 Instant nowInstant();
 

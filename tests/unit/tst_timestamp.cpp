@@ -5,6 +5,9 @@
 #include <QTimeZone>
 #include <QtTest>
 
+#include <algorithm>
+#include <limits>
+
 using agmem::Instant;
 
 namespace {
@@ -332,6 +335,16 @@ void TstTimestamp::formats_data()
                               << QStringLiteral("0999-07-04T01:02:03.000040+00:00");
     QTest::newRow("year 9999") << qint64(253402300799999999)
                                << QStringLiteral("9999-12-31T23:59:59.999999+00:00");
+    // Beyond what a client can send (the export and old stores only): as the formatter
+    // before the char-buffer one printed them.
+    QTest::newRow("year 0") << qint64(-62135596800000001)
+                            << QStringLiteral("0000-12-31T23:59:59.999999+00:00");
+    QTest::newRow("year 10000") << qint64(253402300800000000)
+                                << QStringLiteral("10000-01-01T00:00:00+00:00");
+    QTest::newRow("smallest instant") << std::numeric_limits<qint64>::min()
+                                      << QStringLiteral("-290308-12-21T19:59:05.224192+00:00");
+    QTest::newRow("largest instant") << std::numeric_limits<qint64>::max()
+                                     << QStringLiteral("294247-01-10T04:00:54.775807+00:00");
 }
 
 void TstTimestamp::formats()
@@ -339,6 +352,14 @@ void TstTimestamp::formats()
     QFETCH(qint64, instant);
     QFETCH(QString, expected);
     QCOMPARE(agmem::formatIsoTimestamp(instant), expected);
+
+    // The char-buffer form: the same text, within its bound, nothing written beyond it.
+    char buffer[agmem::IsoTimestampMaxSize + 8];
+    std::fill(std::begin(buffer), std::end(buffer), '#');
+    const int size = agmem::formatIsoTimestamp(instant, buffer);
+    QVERIFY(size <= agmem::IsoTimestampMaxSize);
+    QCOMPARE(QString::fromLatin1(buffer, size), expected);
+    QVERIFY(std::all_of(buffer + size, std::end(buffer), [](char c) { return c == '#'; }));
 }
 
 void TstTimestamp::roundTrips_data()
