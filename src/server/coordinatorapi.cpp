@@ -214,7 +214,7 @@ void CoordinatorApi::connectEvents()
             }
             // One publish per commit batch: each event stream writes the batch at once.
             if (!events.isEmpty())
-                hub->publish(events);
+                hub->publish(std::move(events));
         },
         Qt::DirectConnection);
     connect(
@@ -265,7 +265,7 @@ void CoordinatorApi::connectEvents()
                 });
                 return out;
             });
-            hub->publish(events);
+            hub->publish(std::move(events));
             hub->setSequence(o.sequence);
         },
         Qt::DirectConnection);

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace agmem {
 
@@ -107,27 +108,39 @@ ChangeEvent ChangeEvent::reset(quint64 sequence)
     return e;
 }
 
-QString ChangeEvent::typeName() const
+const char *ChangeEvent::typeKey() const
 {
     switch (kind) {
     case Kind::Push:
-        return QStringLiteral("push");
+        return "push";
     case Kind::AgentRemoved:
-        return QStringLiteral("agent_removed");
+        return "agent_removed";
     case Kind::Reset:
-        return QStringLiteral("reset");
+        return "reset";
     }
-    return {};
+    return "";
+}
+
+QString ChangeEvent::typeName() const
+{
+    return QString::fromLatin1(typeKey());
 }
 
 QByteArray ChangeEvent::json() const
 {
+    QByteArray out;
+    appendJson(&out);
+    return out;
+}
+
+void ChangeEvent::appendJson(QByteArray *out) const
+{
     // Written straight into the frame (a QJsonObject tree cost about a third of a push's
     // instructions while a stream was open). The keys come in QJsonObject's order (sorted),
     // so the text is the same as QJsonDocument's.
-    QByteArray out;
-    out.reserve(256 + 64 * (topicDeltas.size() + factsAdded.size() + factsRemoved.size()));
-    JsonWriter w(&out);
+    out->reserve(out->size() + 256 +
+                 64 * (topicDeltas.size() + factsAdded.size() + factsRemoved.size()));
+    JsonWriter w(out);
     const auto list = [&w](const char *name, const QStringList &items) {
         w.key(name);
         w.beginArray();
@@ -143,7 +156,7 @@ QByteArray ChangeEvent::json() const
     }
     if (receivedAt && !push) {
         w.key("at");
-        w.value(formatIsoTimestamp(receivedAt));
+        w.timestamp(receivedAt);
     }
     if (push) {
         w.key("changed");
@@ -159,32 +172,41 @@ QByteArray ChangeEvent::json() const
     w.value(local);
     if (receivedAt && push) {
         w.key("received_at");
-        w.value(formatIsoTimestamp(receivedAt));
+        w.timestamp(receivedAt);
     }
     w.key("sequence");
     w.value(qint64(sequence));
     if (push) {
         w.key("timestamp");
         if (timestamp)
-            w.value(formatIsoTimestamp(timestamp));
+            w.timestamp(timestamp);
         else
             w.null();
-        // QJsonObject orders keys by UTF-16 code unit; the deltas are sorted by topic.
-        QList<QPair<QString, qint64>> deltas = topicDeltas;
-        std::sort(deltas.begin(), deltas.end(),
-                  [](const auto &x, const auto &y) { return x.first < y.first; });
         w.key("topic_deltas");
         w.beginObject();
-        for (const auto &[topic, delta] : std::as_const(deltas)) {
-            w.key(topic);
-            w.value(delta);
+        // QJsonObject orders keys by UTF-16 code unit. push() gives the deltas in code point
+        // order, the same unless topics hold characters from U+E000 on beside ones beyond
+        // U+FFFF: only then are they sorted again (in a copy).
+        const auto utf16Less = [](const QPair<QString, qint64> &x,
+                                  const QPair<QString, qint64> &y) { return x.first < y.first; };
+        const auto writeDeltas = [&w](const QList<QPair<QString, qint64>> &deltas) {
+            for (const auto &[topic, delta] : deltas) {
+                w.key(topic);
+                w.value(delta);
+            }
+        };
+        if (std::is_sorted(topicDeltas.cbegin(), topicDeltas.cend(), utf16Less)) {
+            writeDeltas(topicDeltas);
+        } else {
+            QList<QPair<QString, qint64>> deltas = topicDeltas;
+            std::sort(deltas.begin(), deltas.end(), utf16Less);
+            writeDeltas(deltas);
         }
         w.endObject();
     }
     w.key("type");
-    w.value(typeName());
+    w.value(typeKey());
     w.endObject();
-    return out;
 }
 
 EventHub::EventHub(int ringSize, QObject *parent)
@@ -207,19 +229,28 @@ quint64 EventHub::sequence() const
 
 QByteArray EventHub::idOf(quint64 number) const
 {
-    return m_token + '-' + QByteArray::number(number);
+    QByteArray id;
+    appendId(&id, number);
+    return id;
 }
 
-void EventHub::publish(const QList<ChangeEvent> &events)
+void EventHub::appendId(QByteArray *out, quint64 number) const
+{
+    char digits[24];
+    const std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, number);
+    out->append(m_token).append('-').append(digits, r.ptr - digits);
+}
+
+void EventHub::publish(QList<ChangeEvent> events)
 {
     if (events.isEmpty())
         return;
     {
         QMutexLocker lock(&m_mutex);
-        for (const ChangeEvent &e : events) {
-            m_ring.push_back({m_next++, e, {}});
+        for (ChangeEvent &e : events) {
             if (e.sequence > m_sequence || e.kind == ChangeEvent::Kind::Reset)
                 m_sequence = e.sequence;
+            m_ring.push_back({m_next++, std::move(e), {}});
         }
         while (m_ring.size() > size_t(m_ringSize))
             m_ring.pop_front();
@@ -255,13 +286,17 @@ QByteArray EventHub::reloadFrame(const QString &reason) const
 const QByteArray &EventHub::frameOf(const Stored &stored) const
 {
     if (stored.frame.isEmpty()) {
+        // Built once, in place: the JSON goes straight into the frame.
         const ChangeEvent &e = stored.event;
-        QByteArray frame;
-        frame.reserve(64 + 256);
-        frame.append("id: ").append(idOf(stored.number)).append("\nevent: ");
-        frame.append(e.typeName().toLatin1()).append("\ndata: ");
-        frame.append(e.json()).append("\n\n");
-        stored.frame = std::move(frame);
+        QByteArray &frame = stored.frame;
+        frame.reserve(64 + 320 +
+                      64 * (e.topicDeltas.size() + e.factsAdded.size() + e.factsRemoved.size()));
+        frame.append(QByteArrayView("id: "));
+        appendId(&frame, stored.number);
+        frame.append(QByteArrayView("\nevent: ")).append(e.typeKey());
+        frame.append(QByteArrayView("\ndata: "));
+        e.appendJson(&frame);
+        frame.append(QByteArrayView("\n\n"));
     }
     return stored.frame;
 }
@@ -277,8 +312,17 @@ EventHub::Resume EventHub::sinceLocked(quint64 after) const
         r.frames = reloadFrame(QStringLiteral("events were missed: read the state again"));
         return r;
     }
-    for (auto it = m_ring.begin() + qsizetype(after + 1 - oldest); it != m_ring.end(); ++it)
-        r.frames.append(frameOf(*it));
+    const auto first = m_ring.begin() + qsizetype(after + 1 - oldest);
+    if (first + 1 == m_ring.end()) {
+        r.frames = frameOf(*first); // shared, not copied
+        return r;
+    }
+    qsizetype size = 0;
+    for (auto it = first; it != m_ring.end(); ++it)
+        size += frameOf(*it).size();
+    r.frames.reserve(size);
+    for (auto it = first; it != m_ring.end(); ++it)
+        r.frames.append(it->frame);
     return r;
 }
 

@@ -66,8 +66,12 @@ struct ChangeEvent
     static ChangeEvent reset(quint64 sequence);
 
     QString typeName() const;
+    // The same, as a NUL-terminated ASCII literal.
+    const char *typeKey() const;
     // The event's JSON object (one line).
     QByteArray json() const;
+    // The same, appended to `out`.
+    void appendJson(QByteArray *out) const;
 };
 
 // Recent events, shared by every /events stream of one server. Thread-safe: the write
@@ -86,7 +90,7 @@ public:
     // The sequence before any event (the store's at start, or after a catch-up reload).
     void setSequence(quint64 sequence);
     // One call per commit batch; streams write the whole batch at once.
-    void publish(const QList<ChangeEvent> &events);
+    void publish(QList<ChangeEvent> events);
 
     struct Resume
     {
@@ -122,6 +126,7 @@ private:
     // The frame of a stored event (built on first use). Caller holds m_mutex.
     const QByteArray &frameOf(const Stored &stored) const;
     QByteArray idOf(quint64 number) const;
+    void appendId(QByteArray *out, quint64 number) const;
     QByteArray reloadFrame(const QString &reason) const;
     QByteArray helloFrame(bool resumed) const;
     // Caller holds m_mutex.

@@ -746,6 +746,8 @@ void TestEvents::eventTextAsQJsonDocument_data()
     QTest::newRow("agent removed") << 2;
     QTest::newRow("reset") << 3;
     QTest::newRow("reset, no time") << 4;
+    QTest::newRow("push from contributions, code point order") << 5;
+    QTest::newRow("push from contributions, ascii topics") << 6;
 }
 
 void TestEvents::eventTextAsQJsonDocument()
@@ -784,10 +786,32 @@ void TestEvents::eventTextAsQJsonDocument()
         e = ChangeEvent::reset(13);
         e.receivedAt = at;
         break;
-    default:
+    case 4:
         e = ChangeEvent::reset(14);
         e.receivedAt = 0;
         break;
+    default: {
+        // As the write path makes them: contributions keep topics and facts in code point
+        // order, which differs from UTF-16 order for U+E000..U+FFFF beside U+10000 on.
+        agmem::Contribution before;
+        before.timestamp = at - 9000;
+        agmem::Contribution after;
+        after.timestamp = at - 5000;
+        if (which == 5) {
+            before.topics = {{u"a"_s, 1}, {u"\uFF5E"_s, 4}, {u"\U0001F600"_s, 2}};
+            after.topics = {{u"a"_s, 1}, {u"b\\"_s, 2}, {u"\uFF5E"_s, 1}, {u"\U0001F600"_s, 5}};
+            before.facts = {u"x"_s, u"\uFF5E"_s, u"\U0001F600"_s};
+            after.facts = {u"\"q\\"_s, u"\uE000"_s, u"\U0001F601"_s};
+        } else {
+            before.topics = {{u"episodic"_s, 3}, {u"semantic"_s, 4}};
+            after.topics = {{u"episodic"_s, 1}, {u"procedural"_s, 2}, {u"semantic"_s, 4}};
+            before.facts = {u"Daily standup"_s, u"fact-1"_s, u"python"_s};
+            after.facts = {u"Daily standup"_s, u"fact-2"_s, u"python"_s};
+        }
+        e = ChangeEvent::push(u"agent-%1"_s.arg(which), before, after, after.timestamp, at, 99);
+        QCOMPARE(e.topicDeltas.size(), which == 5 ? 3 : 2);
+        break;
+    }
     }
     QCOMPARE(e.json(), viaQJsonDocument(e));
     QVERIFY(QJsonDocument::fromJson(e.json()).isObject());
