@@ -120,6 +120,17 @@ QString windowOptionGiven(const QStringList &arguments)
 
 int main(int argc, char *argv[])
 {
+#if defined(Q_OS_UNIX) && !defined(Q_OS_DARWIN)
+    // Threads other than the main one (the HTTP thread, the store's writer) get Qt's own
+    // poll loop instead of glib's; the main thread, the window's, keeps glib. glib wakes
+    // its loop through an eventfd on every change of the watched descriptors, and a socket
+    // enables and disables its write notifier for each answer: two extra system calls per
+    // request on the HTTP thread (measured: 5.3 -> 3.2 per push, pushes/s about +10-15%,
+    // CPU per push unchanged within the noise). Set before any thread starts; a value the
+    // user set is kept.
+    if (!qEnvironmentVariableIsSet("QT_NO_THREADED_GLIB"))
+        qputenv("QT_NO_THREADED_GLIB", "1");
+#endif
     if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN")) {
         qSetMessagePattern(QString::fromLatin1(DefaultMessagePattern));
     }
