@@ -9,6 +9,8 @@
 #include <QDateTime>
 #include <QSemaphore>
 #include <QTemporaryFile>
+#include <QThread>
+#include <QTimeZone>
 #include <QtTest>
 
 #include <cstdio>
@@ -158,6 +160,36 @@ private slots:
             QVERIFY2(at >= before.addSecs(-1) && at <= after.addSecs(1), qPrintable(line));
         }
         qSetMessagePattern(QString());
+    }
+
+    // The time is local time, and a change of the time zone shows within a second.
+    void logTimeFollowsTimeZone()
+    {
+        const bool hadTz = qEnvironmentVariableIsSet("TZ");
+        const QByteArray savedTz = qgetenv("TZ");
+        const auto offsetFromUtc = [] {
+            QByteArray text;
+            agmem::appendLogTime(text);
+            const QDateTime read =
+                QDateTime::fromString(QString::fromLatin1(text), u"yyyy-MM-ddThh:mm:ss.zzz"_s);
+            [&] { QVERIFY2(read.isValid(), text.constData()); }();
+            // The wall-clock text read as if it were UTC, against the UTC time now.
+            const QDateTime asUtc(read.date(), read.time(), QTimeZone::utc());
+            return QDateTime::currentDateTimeUtc().secsTo(asUtc);
+        };
+        qputenv("TZ", "UTC0");
+        QThread::msleep(1100); // the next second: computed anew
+        const qint64 atUtc = offsetFromUtc();
+        qputenv("TZ", "XST-5"); // UTC+5
+        QThread::msleep(1100);
+        const qint64 atPlus5 = offsetFromUtc();
+        if (hadTz)
+            qputenv("TZ", savedTz);
+        else
+            qunsetenv("TZ");
+        QThread::msleep(1100);
+        QVERIFY2(qAbs(atUtc) <= 2, QByteArray::number(atUtc).constData());
+        QVERIFY2(qAbs(atPlus5 - 5 * 3600) <= 2, QByteArray::number(atPlus5).constData());
     }
 
     void keepsOrderAndWritesEverything()
