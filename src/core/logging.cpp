@@ -1,5 +1,8 @@
 #include "logging.h"
 
+#include <cstdio>
+#include <ctime>
+
 Q_LOGGING_CATEGORY(lcCore, "agmem.core", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcStore, "agmem.store", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcServer, "agmem.server", QtInfoMsg)
@@ -49,6 +52,55 @@ QString logSafe(QStringView text)
         }
     }
     return out;
+}
+
+void appendLogSafeUtf8(QByteArray &out, QStringView text)
+{
+    // Printable ASCII (the usual client address and path) goes over as it is.
+    for (const QChar c : text) {
+        const char16_t u = c.unicode();
+        if (u < 0x20 || u >= 0x7f || u == u'\\') {
+            out += logSafe(text).toUtf8();
+            return;
+        }
+    }
+    const qsizetype at = out.size();
+    out.resize(at + text.size());
+    char *to = out.data() + at;
+    for (const QChar c : text)
+        *to++ = char(c.unicode());
+}
+
+void appendLogTime(QByteArray &out)
+{
+    struct SecondText
+    {
+        std::time_t second = -1;
+        char text[24] = {};
+        int length = 0;
+    };
+    thread_local SecondText cache;
+    std::timespec now{};
+    std::timespec_get(&now, TIME_UTC);
+    if (now.tv_sec != cache.second) {
+        std::tm local{};
+#ifdef Q_OS_WIN
+        _tzset();
+        localtime_s(&local, &now.tv_sec);
+#else
+        // tzset() looks at TZ and /etc/localtime again (localtime_r alone would not).
+        tzset();
+        localtime_r(&now.tv_sec, &local);
+#endif
+        cache.length = std::snprintf(cache.text, sizeof cache.text, "%04d-%02d-%02dT%02d:%02d:%02d",
+                                     local.tm_year + 1900, local.tm_mon + 1, local.tm_mday,
+                                     local.tm_hour, local.tm_min, local.tm_sec);
+        cache.second = now.tv_sec;
+    }
+    const int ms = int(now.tv_nsec / 1000000);
+    const char tail[4] = {'.', char('0' + ms / 100), char('0' + ms / 10 % 10), char('0' + ms % 10)};
+    out.append(cache.text, cache.length);
+    out.append(tail, 4);
 }
 
 } // namespace agmem

@@ -5,6 +5,7 @@
 #include "core/logging.h"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <utility>
 
@@ -17,29 +18,39 @@ namespace agmem {
 namespace {
 
 std::atomic<quint64> g_dropped = 0;
+std::atomic<FILE *> g_directOutput = nullptr;
+
+// DefaultMessagePattern's text between %{time} and %{message} for an info of agmem.access.
+constexpr char DirectInfix[] = " agmem.access info: ";
+// A batch is written in pieces of about this size.
+constexpr qsizetype DirectChunk = 64 * 1024;
 
 } // namespace
 
-QString accessLogLine(const RequestEvent &event, bool clientGone)
+QByteArray accessLogLine(const RequestEvent &event, bool clientGone)
 {
     // The fields as QDebug wrote them (space-separated, the last one possibly empty).
-    QString line;
-    line.reserve(event.source.size() + event.path.size() + 48);
+    QByteArray line;
+    line.reserve(event.source.size() + event.path.size() + 64);
     // Fields a client chose are escaped: a request cannot write a line of its own.
-    line += logSafe(event.source);
-    line += u' ';
-    line += QString::fromLatin1(event.method);
-    line += u' ';
-    line += logSafe(event.path);
-    line += u' ';
-    line += QString::number(event.status);
-    line += u' ';
-    line += QString::number(event.bytes);
-    line += u' ';
-    line += QString::number(event.milliseconds, 'f', 2);
-    line += u"ms ";
+    appendLogSafeUtf8(line, event.source);
+    line += ' ';
+    line += event.method;
+    line += ' ';
+    appendLogSafeUtf8(line, event.path);
+    char number[32];
+    const auto appendNumber = [&](auto value, auto... format) {
+        line += ' ';
+        const auto done = std::to_chars(number, number + sizeof number, value, format...);
+        line.append(number, done.ptr - number);
+    };
+    appendNumber(event.status);
+    appendNumber(event.bytes);
+    // As QString::number(ms, 'f', 2): both round the exact binary value.
+    appendNumber(event.milliseconds, std::chars_format::fixed, 2);
+    line += "ms ";
     if (clientGone)
-        line += u"(client gone)";
+        line += "(client gone)";
     return line;
 }
 
@@ -58,7 +69,7 @@ AccessLogWriter::~AccessLogWriter()
     m_thread.join();
 }
 
-void AccessLogWriter::write(QString line)
+void AccessLogWriter::write(QByteArray line)
 {
     bool wake = false;
     {
@@ -87,13 +98,20 @@ quint64 AccessLogWriter::droppedTotal()
     return g_dropped.load(std::memory_order_relaxed);
 }
 
+void AccessLogWriter::setDirectOutput(FILE *out)
+{
+    g_directOutput.store(out);
+}
+
 void AccessLogWriter::run()
 {
 #ifdef Q_OS_LINUX
     // Named for top/perf (it would inherit the server thread's name).
     pthread_setname_np(pthread_self(), "agmem-accesslog");
 #endif
-    std::deque<QString> batch;
+    std::deque<QByteArray> batch;
+    QByteArray text;
+    text.reserve(DirectChunk + 4096);
     std::unique_lock lock(m_mutex);
     const auto ready = [this] { return m_stop || !m_queue.empty(); };
     for (;;) {
@@ -112,9 +130,29 @@ void AccessLogWriter::run()
         batch.swap(m_queue);
         m_writing = true;
         lock.unlock();
-        // Through Qt's message handler, as before: the pattern or --log-format json applies.
-        for (const QString &line : batch)
-            qCInfo(lcAccess).noquote() << line;
+        if (FILE *out = g_directOutput.load()) {
+            // The lines as Qt's handler would write them with DefaultMessagePattern, a
+            // whole piece of the batch per call (one write(2): stderr is unbuffered).
+            const auto put = [&] {
+                std::fwrite(text.constData(), 1, size_t(text.size()), out);
+                std::fflush(out);
+                text.resize(0); // keeps the capacity
+            };
+            for (const QByteArray &line : batch) {
+                appendLogTime(text);
+                text += DirectInfix;
+                text += line;
+                text += '\n';
+                if (text.size() >= DirectChunk)
+                    put();
+            }
+            if (!text.isEmpty())
+                put();
+        } else {
+            // Through Qt's message handler: the pattern or --log-format json applies.
+            for (const QByteArray &line : batch)
+                qCInfo(lcAccess).noquote() << QString::fromUtf8(line);
+        }
         batch.clear();
         lock.lock();
         m_writing = false;

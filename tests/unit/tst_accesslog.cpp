@@ -6,9 +6,14 @@
 
 #include "core/logging.h"
 
+#include <QDateTime>
 #include <QSemaphore>
+#include <QTemporaryFile>
+#include <QThread>
+#include <QTimeZone>
 #include <QtTest>
 
+#include <cstdio>
 #include <mutex>
 
 using namespace Qt::StringLiterals;
@@ -97,6 +102,96 @@ private slots:
         QCOMPARE(got.at(1), got.at(0));
     }
 
+    // Fields a client chose stay escaped in the UTF-8 line; other text is kept as it is.
+    void escapesClientFields()
+    {
+        RequestEvent e = makeEvent(1);
+        e.source = u"cl\u00e9nt"_s;
+        e.path = u"/a\nb\\c\u2028d\u00e9"_s;
+        const QByteArray line = agmem::accessLogLine(e, false);
+        QCOMPARE(QString::fromUtf8(line), agmem::logSafe(e.source) + u" POST "_s +
+                                              agmem::logSafe(e.path) + u" 201 1001 0.14ms "_s);
+        QVERIFY(!line.contains('\n'));
+    }
+
+    // With a direct output (the app's stderr under the default pattern) the writer formats
+    // the lines itself: exactly what Qt's handler would write with DefaultMessagePattern,
+    // local time included.
+    void directOutputLikeThePattern()
+    {
+        QTemporaryFile file;
+        QVERIFY(file.open());
+        FILE *out = std::fopen(QFile::encodeName(file.fileName()).constData(), "wb");
+        QVERIFY(out);
+        QByteArrayList written;
+        const QDateTime before = QDateTime::currentDateTime();
+        AccessLogWriter::setDirectOutput(out);
+        {
+            AccessLogWriter writer;
+            for (int i = 0; i < 3000; ++i) {
+                RequestEvent e = makeEvent(i);
+                if (i == 7)
+                    e.path = u"/caf\u00e9\r\n"_s;
+                written << agmem::accessLogLine(e, i % 5 == 0);
+                writer.write(written.last());
+            }
+        }
+        AccessLogWriter::setDirectOutput(nullptr);
+        const QDateTime after = QDateTime::currentDateTime();
+        std::fclose(out);
+        QFile in(file.fileName());
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QByteArrayList got = in.readAll().split('\n');
+        QCOMPARE(got.size(), written.size() + 1);
+        QVERIFY(got.last().isEmpty());
+
+        qSetMessagePattern(QString::fromLatin1(agmem::DefaultMessagePattern));
+        const QMessageLogContext context(nullptr, 0, nullptr, "agmem.access");
+        constexpr qsizetype TimeLength = 23; // yyyy-MM-ddThh:mm:ss.zzz
+        for (qsizetype i = 0; i < written.size(); ++i) {
+            const QString expected =
+                qFormatLogMessage(QtInfoMsg, context, QString::fromUtf8(written.at(i)));
+            const QString line = QString::fromUtf8(got.at(i));
+            QCOMPARE(line.mid(TimeLength), expected.mid(TimeLength));
+            const QDateTime at =
+                QDateTime::fromString(line.left(TimeLength), u"yyyy-MM-ddThh:mm:ss.zzz"_s);
+            QVERIFY2(at.isValid(), qPrintable(line));
+            // Local time, as %{time} writes it (a second either side for the clock's steps).
+            QVERIFY2(at >= before.addSecs(-1) && at <= after.addSecs(1), qPrintable(line));
+        }
+        qSetMessagePattern(QString());
+    }
+
+    // The time is local time, and a change of the time zone shows within a second.
+    void logTimeFollowsTimeZone()
+    {
+        const bool hadTz = qEnvironmentVariableIsSet("TZ");
+        const QByteArray savedTz = qgetenv("TZ");
+        const auto offsetFromUtc = [] {
+            QByteArray text;
+            agmem::appendLogTime(text);
+            const QDateTime read =
+                QDateTime::fromString(QString::fromLatin1(text), u"yyyy-MM-ddThh:mm:ss.zzz"_s);
+            [&] { QVERIFY2(read.isValid(), text.constData()); }();
+            // The wall-clock text read as if it were UTC, against the UTC time now.
+            const QDateTime asUtc(read.date(), read.time(), QTimeZone::utc());
+            return QDateTime::currentDateTimeUtc().secsTo(asUtc);
+        };
+        qputenv("TZ", "UTC0");
+        QThread::msleep(1100); // the next second: computed anew
+        const qint64 atUtc = offsetFromUtc();
+        qputenv("TZ", "XST-5"); // UTC+5
+        QThread::msleep(1100);
+        const qint64 atPlus5 = offsetFromUtc();
+        if (hadTz)
+            qputenv("TZ", savedTz);
+        else
+            qunsetenv("TZ");
+        QThread::msleep(1100);
+        QVERIFY2(qAbs(atUtc) <= 2, QByteArray::number(atUtc).constData());
+        QVERIFY2(qAbs(atPlus5 - 5 * 3600) <= 2, QByteArray::number(atPlus5).constData());
+    }
+
     void keepsOrderAndWritesEverything()
     {
         qInstallMessageHandler(capture);
@@ -104,8 +199,9 @@ private slots:
         {
             AccessLogWriter writer;
             for (int i = 0; i < 3000; ++i) {
-                expected << agmem::accessLogLine(makeEvent(i), false);
-                writer.write(expected.last());
+                const QByteArray line = agmem::accessLogLine(makeEvent(i), false);
+                expected << QString::fromUtf8(line);
+                writer.write(line);
             }
         } // the destructor writes what is still queued
         QCOMPARE(lines(), expected);
@@ -124,10 +220,11 @@ private slots:
         constexpr qsizetype Capacity = 100;
         {
             AccessLogWriter writer(Capacity);
-            writer.write(u"first"_s);
+            writer.write("first"_ba);
             QVERIFY(g_entered.tryAcquire(1, 30000)); // the writer thread is stuck in the output
             for (int i = 0; i < Capacity + 25; ++i)
-                writer.write(u"line %1"_s.arg(i)); // returns although nothing is written
+                writer.write("line " +
+                             QByteArray::number(i)); // returns although nothing is written
             QCOMPARE(AccessLogWriter::droppedTotal() - before, quint64(25));
 
             agmem::Metrics metrics;
