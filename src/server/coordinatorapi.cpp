@@ -741,7 +741,7 @@ HttpReply CoordinatorApi::pushReply(const PushOutcome &o)
         body.append(merged ? R"( stored successfully","status":"accepted","timestamp":)"
                            : R"( stored successfully; the merged view already reflects a )"
                              R"(summary at least as new","status":"accepted","timestamp":)");
-        JsonWriter::appendString(&body, formatIsoTimestamp(o.receivedAt));
+        JsonWriter::appendTimestamp(&body, o.receivedAt);
         body.append('}');
         reply = HttpReply::json(200, body);
         reply.note = merged ? QStringLiteral("merged") : QStringLiteral("unchanged");
