@@ -31,14 +31,23 @@ std::atomic<int> forbiddenUses{0};
 
 QByteArray encodeTopicsUtf8(const QList<QPair<QString, qint64>> &topics)
 {
+    // As JsonWriter writes the object, without its per-value allocations.
     QByteArray out;
-    JsonWriter json(&out);
-    json.beginObject();
+    qsizetype size = 2;
+    for (const auto &topic : topics)
+        size += topic.first.size() + 25;
+    out.reserve(size);
+    out.append('{');
+    bool first = true;
     for (const auto &[topic, count] : topics) {
-        json.key(topic);
-        json.value(count);
+        if (!first)
+            out.append(',');
+        first = false;
+        SqlDialect::appendJsonString(out, topic);
+        out.append(':');
+        out.append(QByteArray::number(count));
     }
-    json.endObject();
+    out.append('}');
     return out;
 }
 

@@ -4,6 +4,7 @@
 #include "pgsupport.h"
 #include "writersupport.h"
 
+#include "core/jsonwriter.h"
 #include "core/mergeengine.h"
 #include "core/summary.h"
 #include "core/timestamp.h"
@@ -11,6 +12,7 @@
 #include "server/httpmessage.h"
 #include "server/serverconfig.h"
 #include "store/coordinatorwriter.h"
+#include "store/sqldialect.h"
 #include "store/store.h"
 #include "store/storeurl.h"
 
@@ -351,6 +353,7 @@ private slots:
     void writerFoundDamageMakesUnhealthy();
     void writerBatchesPlanOnCommittedView();
     void writerCountsPushesPerCommit();
+    void textArraysAsJsonWriterWritesThem();
     void batchStoresTheRowsOfSinglePushes();
     void damageFoundByAPushStatement_data();
     void damageFoundByAPushStatement();
@@ -1339,6 +1342,31 @@ void TstStore::writerWithoutThread()
     QVERIFY(reset);
     QCOMPARE(reset->status, 200);
     QCOMPARE(api->engine().agentCount(), 0);
+}
+
+void TstStore::textArraysAsJsonWriterWritesThem()
+{
+    // The stored text of fact arrays (SQLite) has one format whatever path wrote it:
+    // SqlDialect's ASCII fast path and JsonWriter agree byte for byte.
+    const QStringList values = {u"plain"_s,      u""_s,           u"say \"hi\""_s, u"back\\slash"_s,
+                                u"tab\there"_s,  u"line\nfeed"_s, u"\u007f del"_s, u"\u00fcber"_s,
+                                u"\U0001F600"_s, u"</script>"_s,  u"x"_s};
+    QByteArray expected;
+    JsonWriter json(&expected);
+    json.beginArray();
+    for (const QString &v : values)
+        json.value(v);
+    json.endArray();
+    const SqlDialect sqlite(StoreUrl::Kind::SqliteFile);
+    QCOMPARE(sqlite.encodeTextArrayUtf8(values), expected);
+    QCOMPARE(sqlite.decodeTextArray(QString::fromUtf8(expected)), values);
+    for (const QString &v : values) {
+        QByteArray one;
+        SqlDialect::appendJsonString(one, v);
+        QByteArray reference;
+        JsonWriter::appendString(&reference, v);
+        QCOMPARE(one, reference);
+    }
 }
 
 void TstStore::writerCountsPushesPerCommit()
