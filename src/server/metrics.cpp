@@ -157,6 +157,19 @@ QByteArray Metrics::exposition(const Gauges &gauges) const
                "Size of the database (SQLite file and WAL, or pg_database_size).");
         out += "agmem_store_bytes " + QByteArray::number(gauges.storeBytes) + '\n';
     }
+    header(out, "agmem_push_commit_size", "histogram",
+           "Pushes committed together in one store transaction (group commit).");
+    qint64 commits = 0;
+    for (size_t i = 0; i < WriterTotals::CommitSizeBounds.size(); ++i) {
+        commits += gauges.commitSizes[i];
+        out += "agmem_push_commit_size_bucket{le=\"" +
+               QByteArray::number(WriterTotals::CommitSizeBounds[i]) + "\"} " +
+               QByteArray::number(commits) + '\n';
+    }
+    commits += gauges.commitSizes.back();
+    out += "agmem_push_commit_size_bucket{le=\"+Inf\"} " + QByteArray::number(commits) + '\n';
+    out += "agmem_push_commit_size_sum " + QByteArray::number(gauges.committedInBatches) + '\n';
+    out += "agmem_push_commit_size_count " + QByteArray::number(commits) + '\n';
     header(out, "agmem_open_connections", "gauge", "Open client connections.");
     out += "agmem_open_connections " + QByteArray::number(gauges.openConnections) + '\n';
     return out;

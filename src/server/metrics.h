@@ -1,6 +1,7 @@
 #pragma once
 
 #include "apiserver.h"
+#include "store/coordinatorwriter.h"
 
 #include <QByteArray>
 #include <QString>
@@ -32,6 +33,9 @@ public:
         qint64 topics = 0;
         qint64 storeBytes = -1; // -1: unknown (not exported)
         qint64 openConnections = 0;
+        // Pushes per store commit (WriterTotals::commitSizes, committedInBatches).
+        std::array<qint64, WriterTotals::CommitSizeBounds.size() + 1> commitSizes{};
+        qint64 committedInBatches = 0;
     };
     QByteArray exposition(const Gauges &gauges) const;
 

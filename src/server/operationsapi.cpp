@@ -387,7 +387,9 @@ HttpReply OperationsApi::agentDetail(const HttpRequest &request, const QString &
 HttpReply OperationsApi::metricsReply()
 {
     Metrics::Gauges gauges;
-    m_view.read([&gauges](const MergeEngine &engine, const WriterTotals &) {
+    m_view.read([&gauges](const MergeEngine &engine, const WriterTotals &totals) {
+        gauges.commitSizes = totals.commitSizes;
+        gauges.committedInBatches = totals.committedInBatches;
         gauges.agents = engine.agentCount();
         gauges.uniqueFacts = qint64(engine.factHolders().size());
         gauges.topics = qint64(engine.topicTotals().size());

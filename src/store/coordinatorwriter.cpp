@@ -4,6 +4,7 @@
 
 #include <QSet>
 
+#include <algorithm>
 #include <limits>
 
 namespace agmem {
@@ -179,6 +180,13 @@ std::optional<QString> CoordinatorWriter::damage() const
     return m_damage;
 }
 
+void WriterTotals::countCommit(qint64 pushes)
+{
+    const auto bound = std::lower_bound(CommitSizeBounds.cbegin(), CommitSizeBounds.cend(), pushes);
+    ++commitSizes[size_t(bound - CommitSizeBounds.cbegin())];
+    committedInBatches += pushes;
+}
+
 QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pushes)
 {
     QList<PushOutcome> outcomes(pushes.size());
@@ -254,6 +262,7 @@ QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pus
             }
             engine.setSequence(sequence);
             totals.totalPushes += added;
+            totals.countCommit(end - start);
         });
         for (const Planned &p : std::as_const(planned))
             changed = changed || p.next.has_value();

@@ -14,6 +14,7 @@
 #include <QString>
 #include <QTimer>
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -124,6 +125,15 @@ struct WriterTotals
 {
     QString databaseId;
     qint64 totalPushes = 0;
+
+    // Group commit: how many pushes each push transaction committed together (this
+    // process's, since it started; a reset does not clear them). Bucket i counts the
+    // transactions of at most CommitSizeBounds[i] pushes that did not fit a smaller bucket;
+    // the last one those of more.
+    static constexpr std::array<int, 8> CommitSizeBounds = {1, 2, 4, 8, 16, 32, 64, 128};
+    std::array<qint64, CommitSizeBounds.size() + 1> commitSizes{};
+    qint64 committedInBatches = 0; // the pushes of those transactions (the sum)
+    void countCommit(qint64 pushes);
 };
 
 // The one place that writes the coordinator's data: it owns the read-write store

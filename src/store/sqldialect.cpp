@@ -122,11 +122,17 @@ QByteArray SqlDialect::encodeTextArrayUtf8(const QStringList &values) const
         out.append('}');
         return out;
     }
-    JsonWriter json(&out);
-    json.beginArray();
+    qsizetype size = 2;
     for (const QString &v : values)
-        json.value(v);
-    json.endArray();
+        size += v.size() + 3;
+    out.reserve(size);
+    out.append('[');
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        if (i)
+            out.append(',');
+        appendJsonString(out, values.at(i));
+    }
+    out.append(']');
     return out;
 }
 
@@ -199,6 +205,26 @@ QStringList SqlDialect::decodeTextArray(const QVariant &stored) const
 QString SqlDialect::encodeTimestamp(qint64 instantUs) const
 {
     return formatIsoTimestamp(instantUs);
+}
+
+void SqlDialect::appendJsonString(QByteArray &out, QStringView text)
+{
+    const char16_t *chars = text.utf16();
+    const qsizetype n = text.size();
+    for (qsizetype i = 0; i < n; ++i) {
+        const char16_t c = chars[i];
+        if (c < 0x20 || c > 0x7e || c == u'"' || c == u'\\') {
+            JsonWriter::appendString(&out, text); // escapes and non-ASCII: the general path
+            return;
+        }
+    }
+    const qsizetype at = out.size();
+    out.resize(at + n + 2);
+    char *p = out.data() + at;
+    *p++ = '"';
+    for (qsizetype i = 0; i < n; ++i)
+        *p++ = char(chars[i]);
+    *p = '"';
 }
 
 } // namespace agmem

@@ -16,8 +16,9 @@ namespace {
 constexpr int SqliteOk = 0;
 constexpr int SqliteRow = 100;
 constexpr int SqliteDone = 101;
-// SQLITE_TRANSIENT: SQLite copies the bytes before the bind returns.
-const auto Transient = reinterpret_cast<void (*)(void *)>(-1);
+// SQLITE_STATIC: SQLite uses the caller's bytes (valid until run() clears the bindings)
+// instead of copying each value into memory of its own.
+constexpr void (*Static)(void *) = nullptr;
 
 } // namespace
 
@@ -30,6 +31,7 @@ struct SqliteDirect::Api
     int (*bind_null)(void *, int) = nullptr;
     int (*step)(void *) = nullptr;
     int (*reset)(void *) = nullptr;
+    int (*clear_bindings)(void *) = nullptr;
     int (*finalize)(void *) = nullptr;
     const char *(*errmsg)(void *) = nullptr;
 };
@@ -73,6 +75,7 @@ std::unique_ptr<SqliteDirect> SqliteDirect::attach(const QSqlDriver *driver)
     resolve(api->bind_null, "sqlite3_bind_null");
     resolve(api->step, "sqlite3_step");
     resolve(api->reset, "sqlite3_reset");
+    resolve(api->clear_bindings, "sqlite3_clear_bindings");
     resolve(api->finalize, "sqlite3_finalize");
     resolve(api->errmsg, "sqlite3_errmsg");
     // The plugin stays loaded while the driver lives: this reference changes nothing.
@@ -114,7 +117,7 @@ void SqliteDirect::Statement::bindText(int position, QByteArrayView utf8)
 {
     // A null view would bind NULL: an empty text stays text.
     m_api->m_api->bind_text(m_stmt, position, utf8.isNull() ? "" : utf8.data(), int(utf8.size()),
-                            Transient);
+                            Static);
 }
 
 void SqliteDirect::Statement::bindInt64(int position, qint64 value)
@@ -134,6 +137,8 @@ int SqliteDirect::Statement::run()
         code = m_api->m_api->step(m_stmt);
     // reset() repeats the step's error code; after SQLITE_DONE it returns SQLITE_OK.
     const int reset = m_api->m_api->reset(m_stmt);
+    // No binding outlives the bytes it points to (bindText() does not copy them).
+    m_api->m_api->clear_bindings(m_stmt);
     return code == SqliteDone ? reset : code;
 }
 

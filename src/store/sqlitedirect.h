@@ -31,11 +31,13 @@ public:
         Statement(const Statement &) = delete;
         Statement &operator=(const Statement &) = delete;
 
-        // Positions start at 1, as in SQLite. The bytes are copied.
+        // Positions start at 1, as in SQLite. The bytes are not copied: they must stay
+        // unchanged until run() returns (which clears every binding).
         void bindText(int position, QByteArrayView utf8);
         void bindInt64(int position, qint64 value);
         void bindNull(int position);
-        // Runs the statement to its end and resets it; SQLite's result code (0: done).
+        // Runs the statement to its end, resets it and clears its bindings; SQLite's result
+        // code (0: done).
         int run();
 
     private:

@@ -31,14 +31,23 @@ std::atomic<int> forbiddenUses{0};
 
 QByteArray encodeTopicsUtf8(const QList<QPair<QString, qint64>> &topics)
 {
+    // As JsonWriter writes the object, without its per-value allocations.
     QByteArray out;
-    JsonWriter json(&out);
-    json.beginObject();
+    qsizetype size = 2;
+    for (const auto &topic : topics)
+        size += topic.first.size() + 25;
+    out.reserve(size);
+    out.append('{');
+    bool first = true;
     for (const auto &[topic, count] : topics) {
-        json.key(topic);
-        json.value(count);
+        if (!first)
+            out.append(',');
+        first = false;
+        SqlDialect::appendJsonString(out, topic);
+        out.append(':');
+        out.append(QByteArray::number(count));
     }
-    json.endObject();
+    out.append('}');
     return out;
 }
 
@@ -176,6 +185,11 @@ const QList<QStringList> &migrations()
             // Several instances on one database: a reset must reach the others.
             QStringLiteral("ALTER TABLE coordinator_state ADD COLUMN reset_generation BIGINT NOT "
                            "NULL DEFAULT 0"),
+        },
+        {
+            // No query reads summaries by timestamp_us (history goes by agent and id,
+            // retention by id and received_us): the index only cost every push an insert.
+            QStringLiteral("DROP INDEX IF EXISTS idx_timestamp"),
         },
     };
     return steps;
@@ -1021,26 +1035,36 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
                             QStringLiteral("prepare push statements"));
         }
     }
-    // As recordPush() binds them through QSqlQuery, in UTF-8 (SQLite's own encoding).
+    // As recordPush() binds them through QSqlQuery, in UTF-8 (SQLite's own encoding). Bound
+    // without a copy: every value lives until its statement ran.
     const QByteArray agentId = summary.agentId.toUtf8();
+    const QByteArray timestamp = m_dialect.encodeTimestamp(summary.timestamp).toUtf8();
     const QByteArray topics = encodeTopicsUtf8(summary.topicCounts);
     const QByteArray facts = m_dialect.encodeTextArrayUtf8(summary.factHashes);
+    const QByteArray metadata = summary.hasMetadata
+                                    ? QJsonDocument(summary.metadata).toJson(QJsonDocument::Compact)
+                                    : QByteArray();
+    const QByteArray memoryTypes =
+        summary.hasMemoryTypes ? QJsonDocument(summary.memoryTypes).toJson(QJsonDocument::Compact)
+                               : QByteArray();
+    const QByteArray sourceUtf8 = source.toUtf8();
+    const QByteArray received = m_dialect.encodeTimestamp(receivedAt).toUtf8();
     SqliteDirect::Statement &insert = *m_directInsert;
     insert.bindText(1, agentId);
-    insert.bindText(2, m_dialect.encodeTimestamp(summary.timestamp).toUtf8());
+    insert.bindText(2, timestamp);
     insert.bindInt64(3, summary.timestamp);
     insert.bindText(4, topics);
     insert.bindText(5, facts);
     if (summary.hasMetadata)
-        insert.bindText(6, QJsonDocument(summary.metadata).toJson(QJsonDocument::Compact));
+        insert.bindText(6, metadata);
     else
         insert.bindNull(6);
     if (summary.hasMemoryTypes)
-        insert.bindText(7, QJsonDocument(summary.memoryTypes).toJson(QJsonDocument::Compact));
+        insert.bindText(7, memoryTypes);
     else
         insert.bindNull(7);
-    insert.bindText(8, source.toUtf8());
-    insert.bindText(9, m_dialect.encodeTimestamp(receivedAt).toUtf8());
+    insert.bindText(8, sourceUtf8);
+    insert.bindText(9, received);
     insert.bindInt64(10, receivedAt);
     if (const int code = insert.run())
         return failDirect(code, QStringLiteral("insert summary"));
@@ -1051,11 +1075,12 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         upsert.bindInt64(2, receivedAt);
         upsert.bindInt64(3, receivedAt);
         upsert.bindInt64(4, next->timestamp);
-        upsert.bindText(5, next->topics == summary.topicCounts ? topics
-                                                               : encodeTopicsUtf8(next->topics));
-        upsert.bindText(6, next->facts == summary.factHashes
-                               ? facts
-                               : m_dialect.encodeTextArrayUtf8(next->facts));
+        const QByteArray nextTopics =
+            next->topics == summary.topicCounts ? topics : encodeTopicsUtf8(next->topics);
+        const QByteArray nextFacts =
+            next->facts == summary.factHashes ? facts : m_dialect.encodeTextArrayUtf8(next->facts);
+        upsert.bindText(5, nextTopics);
+        upsert.bindText(6, nextFacts);
         upsert.bindInt64(7, qint64(sequence));
         if (const int code = upsert.run())
             return failDirect(code, QStringLiteral("upsert agent"));

@@ -414,6 +414,12 @@ void TestOperations::metrics()
     QVERIFY(m.value(u"agmem_store_bytes"_s) > 0);
     QVERIFY(m.value(u"agmem_open_connections"_s) >= 1); // this request's
     QCOMPARE(m.value(u"agmem_rate_limited_total"_s), 0.0);
+    // The three stored pushes, each answered before the next was sent: three commits of one.
+    QCOMPARE(m.value(u"agmem_push_commit_size_count"_s), 3.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_sum"_s), 3.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"1\"}"_s), 3.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"128\"}"_s), 3.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"+Inf\"}"_s), 3.0);
     QVERIFY(!m.contains(
         u"agmem_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"}"_s));
 

@@ -4,6 +4,7 @@
 #include "pgsupport.h"
 #include "writersupport.h"
 
+#include "core/jsonwriter.h"
 #include "core/mergeengine.h"
 #include "core/summary.h"
 #include "core/timestamp.h"
@@ -11,6 +12,7 @@
 #include "server/httpmessage.h"
 #include "server/serverconfig.h"
 #include "store/coordinatorwriter.h"
+#include "store/sqldialect.h"
 #include "store/store.h"
 #include "store/storeurl.h"
 
@@ -34,6 +36,7 @@
 #include <QtTest>
 
 #include <memory>
+#include <numeric>
 #include <optional>
 
 using namespace agmem;
@@ -349,6 +352,8 @@ private slots:
     void failedBatchThroughApi();
     void writerFoundDamageMakesUnhealthy();
     void writerBatchesPlanOnCommittedView();
+    void writerCountsPushesPerCommit();
+    void textArraysAsJsonWriterWritesThem();
     void batchStoresTheRowsOfSinglePushes();
     void damageFoundByAPushStatement_data();
     void damageFoundByAPushStatement();
@@ -945,6 +950,15 @@ void TstStore::upgradesVersion1Database()
     QCOMPARE(state->totalPushes, qint64(1));
     QCOMPARE(state->mergeMode, QStringLiteral("latest"));
     QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 1);
+    // Version 4 dropped the index no query used (every push paid an insert into it).
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                       "AND name = 'idx_timestamp'"))
+                 .toInt(),
+             0);
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                       "AND name IN ('idx_agent_id', 'idx_agents_sequence')"))
+                 .toInt(),
+             2);
 
     MergeEngine engine;
     QVERIFY(store->adoptMergeMode(MergeMode::Latest, engine));
@@ -1328,6 +1342,76 @@ void TstStore::writerWithoutThread()
     QVERIFY(reset);
     QCOMPARE(reset->status, 200);
     QCOMPARE(api->engine().agentCount(), 0);
+}
+
+void TstStore::textArraysAsJsonWriterWritesThem()
+{
+    // The stored text of fact arrays (SQLite) has one format whatever path wrote it:
+    // SqlDialect's ASCII fast path and JsonWriter agree byte for byte.
+    const QStringList values = {u"plain"_s,      u""_s,           u"say \"hi\""_s, u"back\\slash"_s,
+                                u"tab\there"_s,  u"line\nfeed"_s, u"\u007f del"_s, u"\u00fcber"_s,
+                                u"\U0001F600"_s, u"</script>"_s,  u"x"_s};
+    QByteArray expected;
+    JsonWriter json(&expected);
+    json.beginArray();
+    for (const QString &v : values)
+        json.value(v);
+    json.endArray();
+    const SqlDialect sqlite(StoreUrl::Kind::SqliteFile);
+    QCOMPARE(sqlite.encodeTextArrayUtf8(values), expected);
+    QCOMPARE(sqlite.decodeTextArray(QString::fromUtf8(expected)), values);
+    for (const QString &v : values) {
+        QByteArray one;
+        SqlDialect::appendJsonString(one, v);
+        QByteArray reference;
+        JsonWriter::appendString(&reference, v);
+        QCOMPARE(one, reference);
+    }
+}
+
+void TstStore::writerCountsPushesPerCommit()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::unique_ptr<Store> store = openStore(testUrl(dir));
+    QVERIFY(store);
+    CoordinatorWriter writer(*store, MergeEngine());
+    const auto sizes = [&writer] {
+        return writer.read([](const MergeEngine &, const WriterTotals &totals) {
+            return std::pair(totals.commitSizes, totals.committedInBatches);
+        });
+    };
+    QCOMPARE(sizes().first, decltype(WriterTotals::commitSizes){});
+    QCOMPARE(sizes().second, qint64(0));
+
+    // Three agents: one transaction of three (bucket "at most 4").
+    QList<PushRequest> three;
+    for (const QString &agent : {u"a"_s, u"b"_s, u"c"_s})
+        three.append({makeSummary(agent, BaseTime, {{u"t"_s, 1}}), Received, u"127.0.0.1"_s});
+    QCOMPARE(writer.commitPushes(three).size(), 3);
+    QCOMPARE(sizes().first.at(2), qint64(1));
+    QCOMPARE(sizes().second, qint64(3));
+
+    // One agent twice: the second push must see the first, two transactions of one.
+    QCOMPARE(writer
+                 .commitPushes(
+                     {{makeSummary(u"d"_s, BaseTime, {}), Received, u"127.0.0.1"_s},
+                      {makeSummary(u"d"_s, BaseTime + Second, {}), Received + 1, u"127.0.0.1"_s}})
+                 .size(),
+             2);
+    const auto [counts, pushes] = sizes();
+    QCOMPARE(counts.at(0), qint64(2));
+    QCOMPARE(counts.at(2), qint64(1));
+    QCOMPARE(std::accumulate(counts.cbegin(), counts.cend(), qint64(0)), qint64(3));
+    QCOMPARE(pushes, qint64(5));
+
+    // 200 agents in one call: one transaction, past the last bound.
+    QList<PushRequest> many;
+    for (int i = 0; i < 200; ++i)
+        many.append({makeSummary(u"m%1"_s.arg(i), BaseTime, {}), Received, u"127.0.0.1"_s});
+    QCOMPARE(writer.commitPushes(many).size(), 200);
+    QCOMPARE(sizes().first.back(), qint64(1));
+    QCOMPARE(sizes().second, qint64(205));
 }
 
 void TstStore::writerBatchesPlanOnCommittedView()
