@@ -207,6 +207,12 @@ QString SqlDialect::encodeTimestamp(qint64 instantUs) const
     return formatIsoTimestamp(instantUs);
 }
 
+QByteArray SqlDialect::encodeTimestampUtf8(qint64 instantUs) const
+{
+    char text[IsoTimestampMaxSize];
+    return QByteArray(text, formatIsoTimestamp(instantUs, text));
+}
+
 void SqlDialect::appendJsonString(QByteArray &out, QStringView text)
 {
     const char16_t *chars = text.utf16();

@@ -43,6 +43,8 @@ public:
 
     // A timestamp value for a {TIMESTAMPTZ} column.
     QString encodeTimestamp(qint64 instantUs) const;
+    // The same text in UTF-8, without a QString between (the direct SQLite push path).
+    QByteArray encodeTimestampUtf8(qint64 instantUs) const;
 
 private:
     bool m_postgres;

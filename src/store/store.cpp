@@ -1038,7 +1038,7 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
     // As recordPush() binds them through QSqlQuery, in UTF-8 (SQLite's own encoding). Bound
     // without a copy: every value lives until its statement ran.
     const QByteArray agentId = summary.agentId.toUtf8();
-    const QByteArray timestamp = m_dialect.encodeTimestamp(summary.timestamp).toUtf8();
+    const QByteArray timestamp = m_dialect.encodeTimestampUtf8(summary.timestamp);
     const QByteArray topics = encodeTopicsUtf8(summary.topicCounts);
     const QByteArray facts = m_dialect.encodeTextArrayUtf8(summary.factHashes);
     const QByteArray metadata = summary.hasMetadata
@@ -1048,7 +1048,7 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         summary.hasMemoryTypes ? QJsonDocument(summary.memoryTypes).toJson(QJsonDocument::Compact)
                                : QByteArray();
     const QByteArray sourceUtf8 = source.toUtf8();
-    const QByteArray received = m_dialect.encodeTimestamp(receivedAt).toUtf8();
+    const QByteArray received = m_dialect.encodeTimestampUtf8(receivedAt);
     SqliteDirect::Statement &insert = *m_directInsert;
     insert.bindText(1, agentId);
     insert.bindText(2, timestamp);
