@@ -130,7 +130,7 @@ QByteArray SqlDialect::encodeTextArrayUtf8(const QStringList &values) const
     for (qsizetype i = 0; i < values.size(); ++i) {
         if (i)
             out.append(',');
-        appendJsonString(out, values.at(i));
+        JsonWriter::appendString(&out, values.at(i));
     }
     out.append(']');
     return out;
@@ -211,26 +211,6 @@ QByteArray SqlDialect::encodeTimestampUtf8(qint64 instantUs) const
 {
     char text[IsoTimestampMaxSize];
     return QByteArray(text, formatIsoTimestamp(instantUs, text));
-}
-
-void SqlDialect::appendJsonString(QByteArray &out, QStringView text)
-{
-    const char16_t *chars = text.utf16();
-    const qsizetype n = text.size();
-    for (qsizetype i = 0; i < n; ++i) {
-        const char16_t c = chars[i];
-        if (c < 0x20 || c > 0x7e || c == u'"' || c == u'\\') {
-            JsonWriter::appendString(&out, text); // escapes and non-ASCII: the general path
-            return;
-        }
-    }
-    const qsizetype at = out.size();
-    out.resize(at + n + 2);
-    char *p = out.data() + at;
-    *p++ = '"';
-    for (qsizetype i = 0; i < n; ++i)
-        *p++ = char(chars[i]);
-    *p = '"';
 }
 
 } // namespace agmem

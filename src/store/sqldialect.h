@@ -30,9 +30,6 @@ public:
     QString encodeTextArray(const QStringList &values) const;
     // The same as UTF-8 bytes.
     QByteArray encodeTextArrayUtf8(const QStringList &values) const;
-    // `text` as a JSON string appended to `out`, byte for byte what JsonWriter writes; plain
-    // ASCII (the usual fact, topic and agent id) without an intermediate UTF-8 copy.
-    static void appendJsonString(QByteArray &out, QStringView text);
     QStringList decodeTextArray(const QString &stored) const;
     // The column as the loads read it: SQLite hands TEXT over as UTF-16 (a conversion and
     // a copy of every byte), so its arrays are read as BLOB, the stored UTF-8 bytes, and

@@ -43,7 +43,7 @@ QByteArray encodeTopicsUtf8(const QList<QPair<QString, qint64>> &topics)
         if (!first)
             out.append(',');
         first = false;
-        SqlDialect::appendJsonString(out, topic);
+        JsonWriter::appendString(&out, topic);
         out.append(':');
         out.append(QByteArray::number(count));
     }
