@@ -3,8 +3,10 @@
 #include "core/jsonwriter.h"
 #include "core/logging.h"
 
+#include <QDateTime>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -18,6 +20,10 @@
 
 #include <atomic>
 #include <limits>
+
+#ifdef Q_OS_UNIX
+#include <sys/stat.h>
+#endif
 
 using namespace Qt::StringLiterals;
 
@@ -197,6 +203,24 @@ const QList<QStringList> &migrations()
 
 } // namespace
 
+namespace {
+
+// The file's device and inode (Unix); nullopt when it does not exist (or elsewhere: Windows
+// refuses to delete a file SQLite holds open).
+std::optional<std::pair<quint64, quint64>> fileIdentity(const QByteArray &path)
+{
+#ifdef Q_OS_UNIX
+    struct stat info;
+    if (::stat(path.constData(), &info) == 0)
+        return std::pair{quint64(info.st_dev), quint64(info.st_ino)};
+#else
+    Q_UNUSED(path);
+#endif
+    return std::nullopt;
+}
+
+} // namespace
+
 Store::Store(const StoreUrl &url, const QString &connection)
     : m_url(url)
     , m_dialect(url.kind)
@@ -209,6 +233,7 @@ void Store::markCorrupted(const QString &detail)
         return;
     m_corrupted = true;
     m_lastError = detail;
+    m_refusal = detail;
 }
 
 bool Store::checkpoint()
@@ -331,6 +356,10 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
         *error = QStringLiteral("cannot use the database %1: %2")
                      .arg(url.displayName(), store->m_lastError);
         return nullptr;
+    }
+    if (url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly) {
+        store->m_filePath = QFile::encodeName(QFileInfo(url.path).absoluteFilePath());
+        store->m_fileIdentity = fileIdentity(store->m_filePath);
     }
     if (options.readOnly) {
         // A reader still refuses a schema it does not know.
@@ -589,7 +618,7 @@ QStringList Store::tableNames()
 bool Store::ping()
 {
     if (m_corrupted) {
-        m_lastError = damagedAdvice(m_url);
+        m_lastError = !m_refusal.isEmpty() ? m_refusal : damagedAdvice(m_url);
         return false;
     }
     QSqlQuery q(database());
@@ -896,8 +925,10 @@ bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
 bool Store::beginWrite()
 {
     if (m_corrupted) {
-        m_lastError =
-            QStringLiteral("nothing is written to a damaged database. ") + damagedAdvice(m_url);
+        m_lastError = !m_refusal.isEmpty()
+                          ? m_refusal
+                          : QStringLiteral("nothing is written to a damaged database. ") +
+                                damagedAdvice(m_url);
         return false;
     }
     if (m_dialect.isPostgres())
@@ -924,7 +955,7 @@ bool Store::commit()
             rollback();
             return false;
         }
-        return true;
+        return checkFileStillOurs();
     }
     QSqlQuery q(database());
     if (!q.exec(QStringLiteral("COMMIT"))) {
@@ -932,7 +963,45 @@ bool Store::commit()
         rollback();
         return false;
     }
-    return true;
+    return checkFileStillOurs();
+}
+
+bool Store::checkFileStillOurs()
+{
+    // One stat() per commit (a commit is a batch of pushes).
+    if (!m_fileIdentity || fileIdentity(m_filePath) == m_fileIdentity)
+        return true;
+    m_fileIdentity.reset();
+    const QString path = QFile::decodeName(m_filePath);
+    // What this connection still reads (the deleted file stays readable while it is open),
+    // copied to a new file by SQLite itself; the folder is made again if it went too.
+    const QString rescue =
+        path + QStringLiteral(".rescued-") +
+        QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd'T'HHmmss'Z'"));
+    QString saved;
+    QSqlQuery vacuum(database());
+    if (QDir().mkpath(QFileInfo(path).absolutePath()) && !QFileInfo::exists(rescue) &&
+        vacuum.prepare(QStringLiteral("VACUUM INTO ?"))) {
+        vacuum.addBindValue(rescue);
+        if (vacuum.exec())
+            saved = rescue;
+        else
+            qCWarning(lcStore).noquote() << "rescue copy failed:" << vacuum.lastError().text();
+    }
+    m_corrupted = true;
+    m_refusal =
+        QStringLiteral("the database file %1 was deleted or replaced while the server was "
+                       "running, so nothing more is written to it. %2 Stop the server, put the "
+                       "file back (or choose another) and start it again.")
+            .arg(path, saved.isEmpty()
+                           ? QStringLiteral("What it held could not be saved; the server's memory "
+                                            "still answers pulls until it stops.")
+                           : QStringLiteral("Everything it held (the last write included) was "
+                                            "saved to %1.")
+                                 .arg(saved));
+    m_lastError = m_refusal;
+    qCCritical(lcStore).noquote() << m_refusal;
+    return false;
 }
 
 void Store::rollback()

@@ -229,6 +229,12 @@ private:
     // fail() for an error of the direct SQLite statements (SQLite's result code).
     bool failDirect(int code, const QString &what);
     bool failWith(const QString &message, bool corruption, const QString &what);
+    // SQLite file, writer: after a commit, whether the file at the store's path is still
+    // the one this connection writes (Unix: device and inode). When it was deleted or
+    // replaced while the server ran, the commit went into a file nobody will open again:
+    // copies what the connection still reads into a rescue file next to the path, refuses
+    // every write from then on (as for a damaged file) and returns false.
+    bool checkFileStillOurs();
     // recordPush() through SqliteDirect.
     bool recordPushDirect(const Summary &summary, Instant receivedAt, const QString &source,
                           const std::optional<Contribution> &next, quint64 sequence);
@@ -244,6 +250,11 @@ private:
     QString m_connection;
     QString m_lastError;
     bool m_corrupted = false;
+    // Why writes are refused when it is not damage (the file was deleted or replaced).
+    QString m_refusal;
+    // See checkFileStillOurs(); empty for other stores.
+    QByteArray m_filePath;
+    std::optional<std::pair<quint64, quint64>> m_fileIdentity;
     StoreOptions m_options;
     std::unique_ptr<QSqlQuery> m_insertSummary;
     std::unique_ptr<QSqlQuery> m_upsertAgent;

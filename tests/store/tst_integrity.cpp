@@ -81,6 +81,8 @@ class TstIntegrity : public QObject
 private Q_SLOTS:
     void damagedFileRefusedAtStart();
     void damageFoundWhileRunning();
+    void fileGoneWhileRunning_data();
+    void fileGoneWhileRunning();
 
 private:
     // A server whose store holds `pushes` pushes, stopped (its WAL checkpointed into the file).
@@ -179,6 +181,91 @@ void TstIntegrity::damageFoundWhileRunning()
     QCOMPARE(pullAfter.body, pullBefore.body);
     QCOMPARE(pullAfter.header("etag"), pullBefore.header("etag"));
     VERIFY_STATUS(httpGet(port, "/health"), 503);
+}
+
+void TstIntegrity::fileGoneWhileRunning_data()
+{
+    QTest::addColumn<bool>("replaced");
+    QTest::newRow("folder deleted") << false;
+    QTest::newRow("file replaced") << true;
+}
+
+// The database file deleted (its folder with it) or replaced while the server runs: SQLite
+// would go on committing into a file nobody opens again. The next write is refused with
+// what happened, what the old file held is saved next to the path, nothing more is
+// acknowledged, and a replacing file is left as it is.
+void TstIntegrity::fileGoneWhileRunning()
+{
+    QFETCH(bool, replaced);
+    TestServer server;
+    QString error;
+    QVERIFY2(server.start(&error), qPrintable(error));
+    const quint16 port = server.port();
+    const auto push = [port](const QString &agent) {
+        return httpPostJson(port, "/push",
+                            summaryBody(agent, u"2026-01-01T00:00:00Z"_s, QJsonObject{{u"t"_s, 1}},
+                                        {agent + u"-fact"_s}));
+    };
+    VERIFY_STATUS(push(u"before"_s), 200);
+
+    const QString path = server.databaseFile();
+    const QDir folder = QFileInfo(path).absoluteDir();
+    QByteArray replacementHash;
+    if (replaced) {
+        // As a restore with `mv backup.db coordinator.db` would do it.
+        const QString other = folder.filePath(u"other.db"_s);
+        QFile f(other);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("not the server's file");
+        f.close();
+        QVERIFY(QFile::remove(path));
+        QVERIFY(QFile::rename(other, path));
+        replacementHash = fileHash(path);
+    } else {
+        QVERIFY(QDir(folder).removeRecursively());
+        QVERIFY(!QFileInfo::exists(path));
+    }
+
+    const HttpResponse refused = push(u"after"_s);
+    VERIFY_STATUS(refused, 503);
+    const QString detail = refused.object().value(u"detail"_s).toString();
+    QVERIFY2(detail.contains(u"was deleted or replaced while the server was running"),
+             qPrintable(detail));
+    // The whole story (with where the rescue copy is) on /health and in the log.
+    const HttpResponse health = httpGet(port, "/health");
+    VERIFY_STATUS(health, 503);
+    const QString healthDetail = health.object().value(u"detail"_s).toString();
+    QVERIFY2(healthDetail.contains(u"deleted or replaced") && healthDetail.contains(u".rescued-"),
+             health.body.constData());
+    // From now on nothing is acknowledged; pulls still answer from memory.
+    VERIFY_STATUS(push(u"later"_s), 503);
+    const HttpResponse pull = httpGet(port, "/pull");
+    VERIFY_STATUS(pull, 200);
+    QVERIFY(pull.body.contains("before-fact"));
+    QVERIFY(!pull.body.contains("later-fact"));
+    server.stop();
+
+    if (replaced)
+        QCOMPARE(fileHash(path), replacementHash);
+    // The rescue copy is a database the coordinator opens, with every acknowledged push
+    // (and the refused one that was committed into the old file: a repeated push is
+    // harmless to the merge).
+    const QStringList rescues =
+        folder.entryList({QFileInfo(path).fileName() + u".rescued-*"_s}, QDir::Files);
+    QCOMPARE(rescues.size(), 1);
+    agmem::StoreUrl url;
+    url.kind = agmem::StoreUrl::Kind::SqliteFile;
+    url.path = folder.filePath(rescues.first());
+    agmem::StoreOptions options;
+    options.readOnly = true;
+    const std::unique_ptr<agmem::Store> rescued = agmem::Store::open(url, options, &error);
+    QVERIFY2(rescued, qPrintable(error));
+    const std::optional<QList<agmem::AgentState>> agents = rescued->listAgents();
+    QVERIFY(agents);
+    QStringList ids;
+    for (const agmem::AgentState &agent : *agents)
+        ids.append(agent.agentId);
+    QCOMPARE(ids, (QStringList{u"after"_s, u"before"_s}));
 }
 
 QTEST_GUILESS_MAIN(TstIntegrity)
