@@ -205,6 +205,10 @@ const QList<QStringList> &migrations()
 
 namespace {
 
+// How the refusal after a deleted or replaced database file says so (markCorrupted() of
+// another connection recognises it).
+constexpr QStringView FileGone = u"was deleted or replaced while the server was running";
+
 // The file's device and inode (Unix); nullopt when it does not exist (or elsewhere: Windows
 // refuses to delete a file SQLite holds open).
 std::optional<std::pair<quint64, quint64>> fileIdentity(const QByteArray &path)
@@ -233,7 +237,9 @@ void Store::markCorrupted(const QString &detail)
         return;
     m_corrupted = true;
     m_lastError = detail;
-    m_refusal = detail;
+    // The writer's connection found the file gone: its words, not the damage advice.
+    if (detail.contains(FileGone))
+        m_refusal = detail;
 }
 
 bool Store::checkpoint()
@@ -990,15 +996,15 @@ bool Store::checkFileStillOurs()
     }
     m_corrupted = true;
     m_refusal =
-        QStringLiteral("the database file %1 was deleted or replaced while the server was "
-                       "running, so nothing more is written to it. %2 Stop the server, put the "
-                       "file back (or choose another) and start it again.")
-            .arg(path, saved.isEmpty()
-                           ? QStringLiteral("What it held could not be saved; the server's memory "
-                                            "still answers pulls until it stops.")
-                           : QStringLiteral("Everything it held (the last write included) was "
-                                            "saved to %1.")
-                                 .arg(saved));
+        QStringLiteral("the database file %1 %2, so nothing more is written to it. %3 Stop the "
+                       "server, put the file back (or choose another) and start it again.")
+            .arg(path, FileGone,
+                 saved.isEmpty()
+                     ? QStringLiteral("What it held could not be saved; the server's memory "
+                                      "still answers pulls until it stops.")
+                     : QStringLiteral("Everything it held (the last write included) was "
+                                      "saved to %1.")
+                           .arg(saved));
     m_lastError = m_refusal;
     qCCritical(lcStore).noquote() << m_refusal;
     return false;
