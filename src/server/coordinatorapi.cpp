@@ -147,6 +147,8 @@ CoordinatorApi::CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store
 
 CoordinatorApi::~CoordinatorApi()
 {
+    // A fact search still running reads the writer's view and answers to this object.
+    m_searches.waitForDone();
     if (!m_writer)
         return;
     // No pull answer may be handed back while this object goes.
@@ -187,6 +189,8 @@ std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &confi
     connect(&w, &CoordinatorWriter::mergeChanged, api.get(), &CoordinatorApi::mergeChanged,
             Qt::DirectConnection);
     api->m_operations = std::make_unique<OperationsApi>(config, w, *api->m_store);
+    api->m_searches.setMaxThreadCount(1);
+    api->m_searches.setObjectName(QStringLiteral("agmem-search"));
     api->m_events->setSequence(
         w.read([](const MergeEngine &engine, const WriterTotals &) { return engine.sequence(); }));
     api->connectEvents();
@@ -665,7 +669,22 @@ void CoordinatorApi::topicAgents(const Call &call)
 void CoordinatorApi::listFacts(const Call &call)
 {
     afterCatchUp([this, call](bool, const QString &) {
-        call.respond(m_operations->listFacts(call.request));
+        if (!call.request.query.hasQueryItem(QStringLiteral("q"))) {
+            // A page without a search skips whole chunks: cheap at any size.
+            call.respond(m_operations->listFacts(call.request));
+            return;
+        }
+        // A search reads every fact (a million: ~0.1 s): off this thread, so pushes and
+        // other requests of this thread never wait behind it. Answered here as a queued
+        // call (~CoordinatorApi waits for the searches first).
+        m_searches.start([this, call] {
+            if (m_config.beforeFactSearch)
+                m_config.beforeFactSearch();
+            HttpReply reply = m_operations->listFacts(call.request);
+            QMetaObject::invokeMethod(
+                this, [respond = call.respond, reply = std::move(reply)] { respond(reply); },
+                Qt::QueuedConnection);
+        });
     });
 }
 

@@ -13,6 +13,7 @@
 
 #include <QDateTime>
 #include <QObject>
+#include <QThreadPool>
 #include <QTimer>
 
 #include <functional>
@@ -160,6 +161,8 @@ private:
     SummaryParser m_parser;
     Instant m_startedAt;
     std::unique_ptr<OperationsApi> m_operations;
+    // GET /facts?q= searches, one at a time, off the thread that accepts pushes.
+    QThreadPool m_searches;
 };
 
 } // namespace agmem

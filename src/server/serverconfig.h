@@ -80,6 +80,8 @@ struct ServerConfig
     int eventRingSize = 4096;
     // The clock of retention and expiry; empty: nowInstant(). Tests inject their own.
     std::function<Instant()> clock;
+    // Tests: runs first in each GET /facts?q= search, on the thread the search runs on.
+    std::function<void()> beforeFactSearch;
 };
 
 } // namespace agmem

@@ -16,6 +16,8 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QScopeGuard>
+#include <QSemaphore>
 #include <QSet>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -97,6 +99,7 @@ private Q_SLOTS:
     void docsPage();
     void webDashboardFiles();
     void topicsAndFacts();
+    void factSearchLeavesPushesAlone();
     void browseBadParameters_data();
     void browseBadParameters();
     void gzipPull();
@@ -633,6 +636,40 @@ void TestOperations::topicsAndFacts()
         counted += m.toObject()[u"pushes"].toInteger();
     }
     QCOMPARE(counted, 2);
+}
+
+// A search reads every fact (a million take a tenth of a second or more): it runs off the
+// thread that accepts pushes, which answers a push while the search is still held here.
+void TestOperations::factSearchLeavesPushesAlone()
+{
+    QSemaphore searching;
+    QSemaphore release;
+    const auto unblock = qScopeGuard([&release] { release.release(); });
+    TestServer server;
+    server.config.beforeFactSearch = [&] {
+        searching.release();
+        release.tryAcquire(1, 30000);
+    };
+    QVERIFY(server.start());
+    const quint16 port = server.port();
+    QCOMPARE(push(port, u"a"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, {u"f-apple"_s}), 200);
+
+    RawHttpClient search;
+    QVERIFY(search.connectTo(port));
+    QVERIFY(search.send(buildRequest("GET", "/facts?q=APP")));
+    QVERIFY2(searching.tryAcquire(1, 10000), "the search did not start off the HTTP thread");
+    QCOMPARE(push(port, u"b"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, {u"f-applet"_s}), 200);
+    VERIFY_STATUS(request(port, "GET", "/facts?limit=5"), 200); // paging stays inline
+    release.release();
+
+    // The search reads the facts after it was let go: both pushes are in it.
+    const HttpResponse found = search.readResponse();
+    VERIFY_STATUS(found, 200);
+    const QJsonObject page = found.object();
+    QCOMPARE(page[u"total"].toInt(), 2);
+    QCOMPARE(page[u"facts"].toArray(),
+             (QJsonArray{QJsonObject{{u"fact"_s, u"f-apple"_s}, {u"agents"_s, 1}},
+                         QJsonObject{{u"fact"_s, u"f-applet"_s}, {u"agents"_s, 1}}}));
 }
 
 void TestOperations::browseBadParameters_data()
