@@ -106,6 +106,7 @@ private slots:
     void concurrentPullsShareOneBuild();
     void pullsFromOtherThreadsWhilePushing();
     void requestsShareOneWorkerBuild();
+    void searchAsQStringContains();
 };
 
 void TstPullAnswer::emptyEngine_data()
@@ -461,6 +462,45 @@ void TstPullAnswer::requestsShareOneWorkerBuild()
     QVERIFY(next.get() != got[0].get());
     QCOMPARE(next->joined(), engine.buildPullJson());
     QCOMPARE(next->sequence, engine.sequence());
+}
+
+// GET /facts?q= finds what QString::contains(Qt::CaseInsensitive) finds, whatever the
+// case and script of the facts and the needle (the lower-case ASCII fast path included).
+void TstPullAnswer::searchAsQStringContains()
+{
+    const QStringList facts = {u"abc"_s,
+                               u"ABC-x"_s,
+                               u"xAbC"_s,
+                               u"\u00c4rger"_s,
+                               u"\u00e4rger abc"_s,
+                               u"stra\u00dfe"_s,
+                               u"kelvin-\u212a"_s,
+                               u"k"_s,
+                               u"0000ff"_s,
+                               u"e3b0c44298fc"_s,
+                               u"\U0001F600x"_s,
+                               u"tab\tABC"_s,
+                               u"Daily standup"_s};
+    MergeEngine engine;
+    Summary s;
+    s.agentId = u"a"_s;
+    s.timestamp = 1;
+    s.factHashes = facts;
+    push(engine, s);
+    std::vector<QString> sorted(facts.begin(), facts.end());
+    std::sort(sorted.begin(), sorted.end(), agmem::CodePointLess{});
+    for (const QString &needle :
+         {u"abc"_s, u"ABC"_s, u"aBc"_s, u"\u00e4"_s, u"\u00c4RG"_s, u"k"_s, u"K"_s, u"\u212a"_s,
+          u"\u00df"_s, u"0000"_s, u"daily S"_s, u"\U0001F600"_s, u"\t"_s, u"zzz"_s}) {
+        std::vector<QString> expected;
+        for (const QString &fact : sorted) {
+            if (fact.contains(needle, Qt::CaseInsensitive))
+                expected.push_back(fact);
+        }
+        const agmem::PullAnswer::FactsPage found = engine.answer()->facts(0, 100, needle);
+        QCOMPARE(found.facts, expected);
+        QCOMPARE(found.total, qint64(expected.size()));
+    }
 }
 
 QTEST_APPLESS_MAIN(TstPullAnswer)
