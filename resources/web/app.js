@@ -301,7 +301,11 @@ document.querySelectorAll('.tabs button').forEach((b) => {
   });
 });
 
+// How long the last refresh took: a slow one (a search through a million facts) makes the
+// next one wait longer, so a tab left open never keeps the server busy.
+let refreshMs = 0;
 async function refreshAll() {
+  const started = performance.now();
   try {
     await Promise.all([refreshSummary(), loaders[state.tab]()]);
     if (state.detail.agent && state.tab === 'agents' && !state.detail.pages.length) await openAgent(state.detail.agent).catch(() => {});
@@ -309,13 +313,15 @@ async function refreshAll() {
   } catch (e) {
     onError(e);
   }
+  refreshMs = performance.now() - started;
 }
 
-// Changes arrive in bursts: the tables refresh at most twice a second.
+// Changes arrive in bursts: the tables refresh at most twice a second, and at most a tenth
+// of the time is spent refreshing.
 let refreshTimer = null;
 function scheduleRefresh() {
   if (refreshTimer) return;
-  refreshTimer = setTimeout(() => { refreshTimer = null; refreshAll(); }, 500);
+  refreshTimer = setTimeout(() => { refreshTimer = null; refreshAll(); }, Math.max(500, 10 * refreshMs));
 }
 
 // --- pushes per minute -----------------------------------------------------------------
