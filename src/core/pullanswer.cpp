@@ -746,24 +746,25 @@ PullAnswer::FactsPage PullAnswer::facts(qint64 offset, qint64 limit, const QStri
         }
         return page;
     }
-    // Case-insensitive as QString::contains(Qt::CaseInsensitive), and faster on fact hashes:
-    // with an ASCII needle, a fact of lower-case ASCII only can match only the lowered
-    // needle exactly (QStringMatcher's case-sensitive search); the others get the
-    // case-insensitive one. Runs off the HTTP thread (CoordinatorApi::listFacts).
+    // QString::contains(Qt::CaseInsensitive), faster on fact hashes: with an ASCII needle,
+    // a fact of lower-case ASCII only can match only the lowered needle exactly
+    // (QStringMatcher's case-sensitive search); every other fact goes through contains()
+    // itself (Qt 6.8's case-insensitive QStringMatcher misses astral characters). Runs off
+    // the HTTP thread (CoordinatorApi::listFacts).
     const bool asciiNeedle =
         std::all_of(contains.begin(), contains.end(), [](QChar c) { return c.unicode() < 0x80; });
-    const QString lowered = contains.toLower();
-    const QStringMatcher exact(lowered, Qt::CaseSensitive);
-    const QStringMatcher caseless(contains, Qt::CaseInsensitive);
-    const auto matches = [&](QStringView fact) {
-        if (!asciiNeedle)
-            return caseless.indexIn(fact) >= 0;
-        if (exact.indexIn(fact) >= 0)
-            return true;
-        const bool plain = std::all_of(fact.begin(), fact.end(), [](QChar c) {
-            return c.unicode() < 0x80 && (c.unicode() < u'A' || c.unicode() > u'Z');
-        });
-        return !plain && caseless.indexIn(fact) >= 0;
+    const QStringMatcher exact(contains.toLower(), Qt::CaseSensitive);
+    const auto matches = [&](const QString &fact) {
+        if (asciiNeedle) {
+            if (exact.indexIn(QStringView(fact)) >= 0)
+                return true;
+            const bool plain = std::all_of(fact.begin(), fact.end(), [](QChar c) {
+                return c.unicode() < 0x80 && (c.unicode() < u'A' || c.unicode() > u'Z');
+            });
+            if (plain)
+                return false;
+        }
+        return fact.contains(contains, Qt::CaseInsensitive);
     };
     for (const Chunk &chunk : d->facts) {
         for (const QString &fact : chunk.keys) {
