@@ -31,9 +31,17 @@ bool isJsonContentType(const QByteArray &value)
     // application/*+json, parameters (charset) allowed.
     if (value.isEmpty())
         return true;
-    const QByteArray type = value.split(';').first().trimmed().toLower();
-    return type == "application/json" ||
-           (type.startsWith("application/") && type.endsWith("+json"));
+    // The media type before any parameter, trimmed, compared without case (no copies).
+    QByteArrayView type(value);
+    if (const qsizetype semicolon = type.indexOf(';'); semicolon >= 0)
+        type = type.first(semicolon);
+    type = type.trimmed();
+    const auto ciEquals = [](QByteArrayView a, QByteArrayView b) {
+        return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+    };
+    return ciEquals(type, "application/json") ||
+           (type.size() >= 12 && ciEquals(type.first(12), "application/") && type.size() >= 5 &&
+            ciEquals(type.last(5), "+json"));
 }
 
 QJsonArray toJson(const QList<FieldError> &errors)
