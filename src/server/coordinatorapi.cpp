@@ -337,7 +337,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
     // May be called after a commit: owns what it uses.
-    const Respond answer = [respond, client, cors](const HttpReply &reply) {
+    Respond answer = [respond, client, cors](const HttpReply &reply) {
         HttpReply r = reply;
         r.client = client;
         r.headers += cors;
@@ -387,7 +387,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
             return;
         }
     }
-    (this->*route->handler)(Call{std::move(request), client, parameter, answer});
+    (this->*route->handler)(Call{std::move(request), client, parameter, std::move(answer)});
     // This thread's read-only connection found the file damaged (SQLite): the writer's
     // connection refuses writes from now on too, so nothing more is acknowledged into it.
     if (m_store->corrupted() && !m_damageReported) {

@@ -205,10 +205,10 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             return verdict;
         }
         head.fields.clear(); // only the admission check reads them
-        heads->append(head);
+        heads->append(std::move(head));
         m_leadingBlank = false;
-        m_closed = head.closeAfterResponse;
-        m_bodyLeft = head.contentLength;
+        m_closed = heads->constLast().closeAfterResponse;
+        m_bodyLeft = heads->constLast().contentLength;
         m_inBody = m_bodyLeft > 0;
     }
     return {};
@@ -245,9 +245,11 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
         head->target = target.toByteArray();
     }
 
-    if (std::count(text.begin(), text.end(), '\n') > QtMaxHeaderFields) {
+    const qsizetype lines = std::count(text.begin(), text.end(), '\n');
+    if (lines > QtMaxHeaderFields)
         return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
-    }
+    if (m_admission)
+        head->fields.reserve(lines); // one line per field after the request line
     std::optional<qint64> contentLength;
     bool connectionUpgrade = false;
     bool upgradeWebSocket = false;
