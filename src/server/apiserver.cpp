@@ -124,6 +124,7 @@ struct ApiServer::Slot
     QByteArray lastEventId;
     HttpReply reply;
     QElapsedTimer timer;
+    QHostAddress peer;
     RequestEvent event;
 };
 
@@ -192,7 +193,9 @@ void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
     slot->timer = queued.timer;
     slot->event.method = queued.request.method;
     slot->event.path = redactedPath(queued.request.path);
-    slot->event.source = addressText(queued.request.peer);
+    // The client's address as the API reports it (reply.client) nearly always replaces
+    // the peer's: its text is made in write() only when it does not.
+    slot->peer = queued.request.peer;
     c->running.append(slot);
     // The answer may come after a commit, even after this server is gone (shutdown).
     m_api->handle(queued.request,
@@ -267,8 +270,7 @@ void ApiServer::write(const std::shared_ptr<Connection> &connection, Slot &slot)
     }
     RequestEvent &event = slot.event;
     event.at = nowInstant();
-    if (!reply.client.isEmpty())
-        event.source = reply.client;
+    event.source = reply.client.isEmpty() ? addressText(slot.peer) : reply.client;
     event.status = reply.status;
     event.bytes = bytes.size() + (apart ? reply.bodySize() : 0);
     event.milliseconds = slot.timer.nsecsElapsed() / 1e6;

@@ -31,9 +31,17 @@ bool isJsonContentType(const QByteArray &value)
     // application/*+json, parameters (charset) allowed.
     if (value.isEmpty())
         return true;
-    const QByteArray type = value.split(';').first().trimmed().toLower();
-    return type == "application/json" ||
-           (type.startsWith("application/") && type.endsWith("+json"));
+    // The media type before any parameter, trimmed, compared without case (no copies).
+    QByteArrayView type(value);
+    if (const qsizetype semicolon = type.indexOf(';'); semicolon >= 0)
+        type = type.first(semicolon);
+    type = type.trimmed();
+    const auto ciEquals = [](QByteArrayView a, QByteArrayView b) {
+        return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+    };
+    return ciEquals(type, "application/json") ||
+           (type.size() >= 12 && ciEquals(type.first(12), "application/") && type.size() >= 5 &&
+            ciEquals(type.last(5), "+json"));
 }
 
 QJsonArray toJson(const QList<FieldError> &errors)
@@ -333,7 +341,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
     // May be called after a commit: owns what it uses.
-    const Respond answer = [respond, client, cors](const HttpReply &reply) {
+    Respond answer = [respond, client, cors](const HttpReply &reply) {
         HttpReply r = reply;
         r.client = client;
         r.headers += cors;
@@ -383,7 +391,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
             return;
         }
     }
-    (this->*route->handler)(Call{std::move(request), client, parameter, answer});
+    (this->*route->handler)(Call{std::move(request), client, parameter, std::move(answer)});
     // This thread's read-only connection found the file damaged (SQLite): the writer's
     // connection refuses writes from now on too, so nothing more is acknowledged into it.
     if (m_store->corrupted() && !m_damageReported) {

@@ -2,12 +2,16 @@
 
 #include <QJsonDocument>
 
+#include <charconv>
+#include <cstring>
+
 namespace agmem {
 
 QByteArray HttpRequest::header(QByteArrayView name) const
 {
+    // Names of another length never match (the lookup runs a few dozen times a request).
     for (const auto &[key, value] : headers) {
-        if (key.compare(name, Qt::CaseInsensitive) == 0)
+        if (key.size() == name.size() && key.compare(name, Qt::CaseInsensitive) == 0)
             return value;
     }
     return {};
@@ -15,11 +19,18 @@ QByteArray HttpRequest::header(QByteArrayView name) const
 
 bool HttpRequest::wantsClose() const
 {
-    for (const QByteArray &token : header("connection").split(',')) {
-        if (token.trimmed().compare("close", Qt::CaseInsensitive) == 0)
+    // The comma-separated tokens of Connection, trimmed, without a list of copies.
+    const QByteArray connection = header("connection");
+    QByteArrayView rest(connection);
+    for (;;) {
+        const qsizetype comma = rest.indexOf(',');
+        const QByteArrayView token = (comma < 0 ? rest : rest.first(comma)).trimmed();
+        if (token.compare("close", Qt::CaseInsensitive) == 0)
             return true;
+        if (comma < 0)
+            return false;
+        rest = rest.sliced(comma + 1);
     }
-    return false;
 }
 
 bool HttpRequest::acceptsGzip() const
@@ -93,17 +104,42 @@ QByteArray HttpReply::serialize(bool headOnly, bool close) const
 
 QByteArray HttpReply::serializeHead(bool close, qsizetype reserveBody) const
 {
-    QByteArray out;
-    out.reserve(160 + reserveBody);
-    out.append("HTTP/1.1 ").append(QByteArray::number(status)).append(' ');
-    out.append(reasonPhrase(status)).append("\r\n");
+    // Written straight into one buffer sized for the head (one allocation per answer).
+    const char *reason = reasonPhrase(status);
+    const qsizetype reasonSize = qsizetype(std::strlen(reason));
+    qsizetype headSize = 9 + 11 + 1 + reasonSize + 2 + 16 + 20 + 2 + 19 + 2;
     for (const auto &[name, value] : headers)
-        out.append(name).append(": ").append(value).append("\r\n");
-    if (status != 304 && status != 204 && status >= 200)
-        out.append("Content-Length: ").append(QByteArray::number(bodySize())).append("\r\n");
+        headSize += name.size() + value.size() + 4;
+    QByteArray out;
+    out.reserve(headSize + reserveBody);
+    out.resize(headSize);
+    char *const begin = out.data();
+    char *p = begin;
+    const auto put = [&p](const char *data, qsizetype size) {
+        std::memcpy(p, data, size_t(size));
+        p += size;
+    };
+    const auto putNumber = [&p](qint64 value) { p = std::to_chars(p, p + 20, value).ptr; };
+    put("HTTP/1.1 ", 9);
+    putNumber(status);
+    *p++ = ' ';
+    put(reason, reasonSize);
+    put("\r\n", 2);
+    for (const auto &[name, value] : headers) {
+        put(name.constData(), name.size());
+        put(": ", 2);
+        put(value.constData(), value.size());
+        put("\r\n", 2);
+    }
+    if (status != 304 && status != 204 && status >= 200) {
+        put("Content-Length: ", 16);
+        putNumber(bodySize());
+        put("\r\n", 2);
+    }
     if (close)
-        out.append("Connection: close\r\n");
-    out.append("\r\n");
+        put("Connection: close\r\n", 19);
+    put("\r\n", 2);
+    out.truncate(p - begin);
     return out;
 }
 

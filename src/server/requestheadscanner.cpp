@@ -77,6 +77,15 @@ bool hasToken(QByteArrayView list, QByteArrayView token)
     }
 }
 
+// A header name compared case-insensitively with a lower-case name; other lengths are
+// ruled out before any byte is compared.
+template <qsizetype N>
+bool isName(QByteArrayView name, const char (&lower)[N])
+{
+    return name.size() == N - 1 &&
+           name.compare(QByteArrayView(lower, N - 1), Qt::CaseInsensitive) == 0;
+}
+
 bool containsLower(QByteArrayView value, QByteArrayView lowerNeedle)
 {
     // value.toLower().contains(lowerNeedle), without the copy (ASCII case folding, as
@@ -196,10 +205,10 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             return verdict;
         }
         head.fields.clear(); // only the admission check reads them
-        heads->append(head);
+        heads->append(std::move(head));
         m_leadingBlank = false;
-        m_closed = head.closeAfterResponse;
-        m_bodyLeft = head.contentLength;
+        m_closed = heads->constLast().closeAfterResponse;
+        m_bodyLeft = heads->constLast().contentLength;
         m_inBody = m_bodyLeft > 0;
     }
     return {};
@@ -236,9 +245,11 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
         head->target = target.toByteArray();
     }
 
-    if (std::count(text.begin(), text.end(), '\n') > QtMaxHeaderFields) {
+    const qsizetype lines = std::count(text.begin(), text.end(), '\n');
+    if (lines > QtMaxHeaderFields)
         return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
-    }
+    if (m_admission)
+        head->fields.reserve(lines); // one line per field after the request line
     std::optional<qint64> contentLength;
     bool connectionUpgrade = false;
     bool upgradeWebSocket = false;
@@ -257,27 +268,27 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
         const QByteArrayView value = trimmed(line.sliced(colon + 1));
         if (m_admission)
             head->fields.append({name.toByteArray(), value.toByteArray()});
-        if (name.compare("content-length", Qt::CaseInsensitive) == 0) {
+        if (isName(name, "content-length")) {
             bool ok = false;
-            const qint64 n = value.toByteArray().toLongLong(&ok);
+            const qint64 n = value.toLongLong(&ok);
             if (!ok || n < 0 || value.startsWith('+') || value.startsWith('-'))
                 return {400, QStringLiteral("Malformed Content-Length")};
             if (contentLength && *contentLength != n)
                 return {400, QStringLiteral("Conflicting Content-Length headers")};
             contentLength = n;
-        } else if (name.compare("transfer-encoding", Qt::CaseInsensitive) == 0) {
+        } else if (isName(name, "transfer-encoding")) {
             return {411, QStringLiteral("Chunked request bodies are not accepted; send "
                                         "Content-Length")};
-        } else if (name.compare("upgrade", Qt::CaseInsensitive) == 0) {
+        } else if (isName(name, "upgrade")) {
             upgradeWebSocket = upgradeWebSocket || containsLower(value, "websocket");
-        } else if (name.compare("connection", Qt::CaseInsensitive) == 0) {
+        } else if (isName(name, "connection")) {
             // As loose as QHttpServer's own test (a substring, not a token).
             connectionUpgrade = connectionUpgrade || containsLower(value, "upgrade");
             if (hasToken(value, "close"))
                 head->closeAfterResponse = true;
             else if (http10 && hasToken(value, "keep-alive"))
                 head->closeAfterResponse = false;
-        } else if (name.compare("expect", Qt::CaseInsensitive) == 0) {
+        } else if (isName(name, "expect")) {
             if (value.compare("100-continue", Qt::CaseInsensitive) != 0)
                 return {417, QStringLiteral("Only Expect: 100-continue is supported")};
             head->expectContinue = !http10;
