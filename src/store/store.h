@@ -258,6 +258,7 @@ private:
     std::unique_ptr<SqliteDirect> m_direct;
     std::unique_ptr<SqliteDirect::Statement> m_directInsert;
     std::unique_ptr<SqliteDirect::Statement> m_directUpsert;
+    std::unique_ptr<SqliteDirect::Statement> m_directUpdate;
     std::unique_ptr<SqliteDirect::Statement> m_directTouch;
 };
 
