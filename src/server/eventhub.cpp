@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 namespace agmem {
 
@@ -53,6 +54,22 @@ ChangeEvent ChangeEvent::push(const QString &agentId, const std::optional<Contri
     e.changesMerge = after.has_value();
     if (!after)
         return e;
+    e.diffBefore = before;
+    e.diffAfter = after;
+    e.diffPending = true;
+    return e;
+}
+
+void ChangeEvent::resolveDiff()
+{
+    if (!diffPending)
+        return;
+    diffPending = false;
+    const std::optional<Contribution> before = std::exchange(diffBefore, std::nullopt);
+    const std::optional<Contribution> after = std::exchange(diffAfter, std::nullopt);
+    if (!after)
+        return;
+    ChangeEvent &e = *this;
     static const QList<QPair<QString, qint64>> noTopics;
     static const QStringList noFacts;
     const auto &oldTopics = before ? before->topics : noTopics;
@@ -86,7 +103,6 @@ ChangeEvent ChangeEvent::push(const QString &agentId, const std::optional<Contri
                 e.factsAdded.append(added);
         },
         [](const QString &, const QString &) {});
-    return e;
 }
 
 ChangeEvent ChangeEvent::agentRemoved(const QString &agentId, quint64 sequence)
@@ -135,6 +151,12 @@ QByteArray ChangeEvent::json() const
 
 void ChangeEvent::appendJson(QByteArray *out) const
 {
+    if (diffPending) {
+        ChangeEvent resolved = *this;
+        resolved.resolveDiff();
+        resolved.appendJson(out);
+        return;
+    }
     // Written straight into the frame (a QJsonObject tree cost about a third of a push's
     // instructions while a stream was open). The keys come in QJsonObject's order (sorted),
     // so the text is the same as QJsonDocument's.

@@ -56,19 +56,29 @@ struct ChangeEvent
     // False when the change came from another instance through the catch-up (PostgreSQL):
     // the deltas are then unknown and left empty.
     bool local = true;
+    // Push: the agent's contribution before and after, kept (implicitly shared with the
+    // merge engine, no copy) until the event is first formatted, when they give the deltas
+    // and fact lists above. Computing those lists for every push cost the writer thread
+    // ~1.5 ms per 1000 pushes even with no stream open, and most events are never sent.
+    std::optional<Contribution> diffBefore;
+    std::optional<Contribution> diffAfter;
+    bool diffPending = false;
 
     // A push from its outcome: the agent's contribution before and after (after empty:
-    // the merge did not change).
+    // the merge did not change). The deltas and lists are left pending (resolveDiff()).
     static ChangeEvent push(const QString &agentId, const std::optional<Contribution> &before,
                             const std::optional<Contribution> &after, Instant timestamp,
                             Instant receivedAt, quint64 sequence);
+    // Fills topicDeltas, factsAdded/Removed and their counts from the pending contributions
+    // (and drops them). Nothing when none are pending.
+    void resolveDiff();
     static ChangeEvent agentRemoved(const QString &agentId, quint64 sequence);
     static ChangeEvent reset(quint64 sequence);
 
     QString typeName() const;
     // The same, as a NUL-terminated ASCII literal.
     const char *typeKey() const;
-    // The event's JSON object (one line).
+    // The event's JSON object (one line); pending deltas are computed for it (in a copy).
     QByteArray json() const;
     // The same, appended to `out`.
     void appendJson(QByteArray *out) const;

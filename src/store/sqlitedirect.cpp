@@ -34,6 +34,7 @@ struct SqliteDirect::Api
     int (*clear_bindings)(void *) = nullptr;
     int (*finalize)(void *) = nullptr;
     const char *(*errmsg)(void *) = nullptr;
+    int (*changes)(void *) = nullptr;
 };
 
 SqliteDirect::SqliteDirect(void *db, std::unique_ptr<Api> api)
@@ -78,6 +79,7 @@ std::unique_ptr<SqliteDirect> SqliteDirect::attach(const QSqlDriver *driver)
     resolve(api->clear_bindings, "sqlite3_clear_bindings");
     resolve(api->finalize, "sqlite3_finalize");
     resolve(api->errmsg, "sqlite3_errmsg");
+    resolve(api->changes, "sqlite3_changes");
     // The plugin stays loaded while the driver lives: this reference changes nothing.
     dlclose(plugin);
     if (!ok)
@@ -106,6 +108,11 @@ std::unique_ptr<SqliteDirect::Statement> SqliteDirect::prepare(const QByteArray 
 QString SqliteDirect::errorMessage() const
 {
     return QString::fromUtf8(m_api->errmsg(m_db));
+}
+
+int SqliteDirect::changes() const
+{
+    return m_api->changes(m_db);
 }
 
 SqliteDirect::Statement::~Statement()

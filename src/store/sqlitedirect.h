@@ -54,6 +54,8 @@ public:
     std::unique_ptr<Statement> prepare(const QByteArray &sql, int *code, QString *error) const;
     // The connection's last error message.
     QString errorMessage() const;
+    // The rows the connection's last INSERT, UPDATE or DELETE changed.
+    int changes() const;
 
 private:
     struct Api;

@@ -82,6 +82,16 @@ QString upsertAgentSql()
                           "fact_hashes = excluded.fact_hashes, sequence = excluded.sequence");
 }
 
+// An agent that has pushed before (nearly every push): its row updated in place, as the
+// upsert's DO UPDATE does. The upsert first builds the row to insert and probes the key,
+// then updates; this costs SQLite fewer instructions. No row changed: the upsert follows.
+QString updateAgentSql()
+{
+    return QStringLiteral("UPDATE agents SET last_seen_us = {GREATEST}(last_seen_us, ?), "
+                          "push_count = push_count + 1, current_timestamp_us = ?, topic_counts = "
+                          "?json, fact_hashes = ?array, sequence = ? WHERE agent_id = ?");
+}
+
 QString touchAgentSql()
 {
     return QStringLiteral("UPDATE agents SET last_seen_us = {GREATEST}(last_seen_us, ?), "
@@ -138,8 +148,9 @@ QString encodeJson(const QJsonArray &array)
     return QString::fromUtf8(QJsonDocument(array).toJson(QJsonDocument::Compact));
 }
 
-// Schema changes, one list of statements per version; index 0 creates version 1.
-const QList<QStringList> &migrations()
+// Schema changes, one list of statements per version; index 0 creates version 1. Some
+// steps differ by database (`postgres`).
+QList<QStringList> migrations(bool postgres)
 {
     static const QList<QStringList> steps = {
         {
@@ -198,7 +209,13 @@ const QList<QStringList> &migrations()
             QStringLiteral("DROP INDEX IF EXISTS idx_timestamp"),
         },
     };
-    return steps;
+    QList<QStringList> all = steps;
+    // Version 5. SQLite: the index of the agents by sequence serves only the catch-up from
+    // other instances (PostgreSQL): on one file every push deleted its agent's old entry
+    // (a random page) and added the new one, for no reader. PostgreSQL keeps it.
+    all.append(postgres ? QStringList()
+                        : QStringList{QStringLiteral("DROP INDEX IF EXISTS idx_agents_sequence")});
+    return all;
 }
 
 } // namespace
@@ -260,6 +277,7 @@ void Store::dropPreparedWrites()
     // SQLite's own statements first: the connection does not close while they exist.
     m_directInsert.reset();
     m_directUpsert.reset();
+    m_directUpdate.reset();
     m_directTouch.reset();
     m_direct.reset();
     m_directTried = false;
@@ -456,9 +474,22 @@ bool Store::configure(const StoreOptions &options)
     if (m_url.kind == StoreUrl::Kind::SqliteFile && !options.readOnly &&
         !exec(QStringLiteral("PRAGMA journal_mode=WAL")))
         return false;
-    return exec(options.durability == Durability::Full
-                    ? QStringLiteral("PRAGMA synchronous=FULL")
-                    : QStringLiteral("PRAGMA synchronous=NORMAL"));
+    if (!exec(options.durability == Durability::Full ? QStringLiteral("PRAGMA synchronous=FULL")
+                                                     : QStringLiteral("PRAGMA synchronous=NORMAL")))
+        return false;
+    if (m_url.kind != StoreUrl::Kind::SqliteFile || options.readOnly)
+        return true;
+    // The writer's connection folds the WAL into the file every 4000 pages (~16 MB) instead
+    // of SQLite's 1000: a page rewritten by many commits (an agent's row, a leaf of the
+    // summaries' index by agent) is copied once per checkpoint, so checkpoints read and
+    // write fewer pages and the file is fsynced less often. Measured with bench/writer at
+    // 150k pushes, 22 a commit: pread() 224k -> 140k, pwrite() 627k -> 543k, fdatasync()
+    // 7594 -> 7057. 10000 pages saved a little more I/O but measured slower on tmpfs (a
+    // 40 MB WAL). Not changed, measured: a larger page cache
+    // (cache_size) spared the pread()s too, but SQLite's commit then took time in
+    // proportion to the cached pages (7 % of the writer at 32 MB), more than it saved.
+    // Durability is the same (each commit is still synced); the WAL file stays ~16 MB.
+    return exec(QStringLiteral("PRAGMA wal_autocheckpoint=4000"));
 }
 
 bool Store::exec(const QString &statement)
@@ -557,9 +588,11 @@ bool Store::migrate()
         rollback();
         return false;
     }
+    const QList<QStringList> steps = migrations(m_dialect.isPostgres());
+    Q_ASSERT(steps.size() == SchemaVersion);
     for (int step = version; step < SchemaVersion; ++step) {
         qCInfo(lcStore) << "migrating schema to version" << step + 1;
-        for (const QString &statement : migrations().at(step)) {
+        for (const QString &statement : steps.at(step)) {
             if (!exec(statement)) {
                 rollback();
                 return false;
@@ -1101,10 +1134,12 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         };
         m_directInsert = compile(insertSummarySql());
         m_directUpsert = compile(upsertAgentSql());
+        m_directUpdate = compile(updateAgentSql());
         m_directTouch = compile(touchAgentSql());
         if (code != 0) {
             m_directInsert.reset();
             m_directUpsert.reset();
+            m_directUpdate.reset();
             m_directTouch.reset();
             return failWith(error, (code & 0xff) == 11 || (code & 0xff) == 26,
                             QStringLiteral("prepare push statements"));
@@ -1145,15 +1180,27 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         return failDirect(code, QStringLiteral("insert summary"));
 
     if (next) {
+        const QByteArray nextTopics =
+            next->topics == summary.topicCounts ? topics : encodeTopicsUtf8(next->topics);
+        const QByteArray nextFacts =
+            next->facts == summary.factHashes ? facts : m_dialect.encodeTextArrayUtf8(next->facts);
+        SqliteDirect::Statement &update = *m_directUpdate;
+        update.bindInt64(1, receivedAt);
+        update.bindInt64(2, next->timestamp);
+        update.bindText(3, nextTopics);
+        update.bindText(4, nextFacts);
+        update.bindInt64(5, qint64(sequence));
+        update.bindText(6, agentId);
+        if (const int code = update.run())
+            return failDirect(code, QStringLiteral("update agent"));
+        if (m_direct->changes() == 1)
+            return true;
+        // A new agent (the same upsert as through QSqlQuery).
         SqliteDirect::Statement &upsert = *m_directUpsert;
         upsert.bindText(1, agentId);
         upsert.bindInt64(2, receivedAt);
         upsert.bindInt64(3, receivedAt);
         upsert.bindInt64(4, next->timestamp);
-        const QByteArray nextTopics =
-            next->topics == summary.topicCounts ? topics : encodeTopicsUtf8(next->topics);
-        const QByteArray nextFacts =
-            next->facts == summary.factHashes ? facts : m_dialect.encodeTextArrayUtf8(next->facts);
         upsert.bindText(5, nextTopics);
         upsert.bindText(6, nextFacts);
         upsert.bindInt64(7, qint64(sequence));

@@ -74,7 +74,7 @@ struct StoreState
 class Store
 {
 public:
-    static constexpr int SchemaVersion = 4;
+    static constexpr int SchemaVersion = 5;
 
     static std::unique_ptr<Store> open(const StoreUrl &url, const StoreOptions &options,
                                        QString *error);
@@ -269,6 +269,7 @@ private:
     std::unique_ptr<SqliteDirect> m_direct;
     std::unique_ptr<SqliteDirect::Statement> m_directInsert;
     std::unique_ptr<SqliteDirect::Statement> m_directUpsert;
+    std::unique_ptr<SqliteDirect::Statement> m_directUpdate;
     std::unique_ptr<SqliteDirect::Statement> m_directTouch;
 };
 

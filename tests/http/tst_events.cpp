@@ -809,7 +809,17 @@ void TestEvents::eventTextAsQJsonDocument()
             after.facts = {u"Daily standup"_s, u"fact-2"_s, u"python"_s};
         }
         e = ChangeEvent::push(u"agent-%1"_s.arg(which), before, after, after.timestamp, at, 99);
+        // The deltas wait until the event is formatted: json() of the pending event is
+        // the text of the resolved one.
+        QVERIFY(e.diffPending);
+        QVERIFY(e.topicDeltas.isEmpty());
+        const QByteArray pending = e.json();
+        e.resolveDiff();
+        QVERIFY(!e.diffPending);
+        QVERIFY(!e.diffBefore && !e.diffAfter);
         QCOMPARE(e.topicDeltas.size(), which == 5 ? 3 : 2);
+        QCOMPARE(e.factsAddedCount, qint64(which == 5 ? 3 : 1));
+        QCOMPARE(pending, e.json());
         break;
     }
     }
