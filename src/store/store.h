@@ -74,7 +74,7 @@ struct StoreState
 class Store
 {
 public:
-    static constexpr int SchemaVersion = 5;
+    static constexpr int SchemaVersion = 4;
 
     static std::unique_ptr<Store> open(const StoreUrl &url, const StoreOptions &options,
                                        QString *error);
