@@ -89,14 +89,45 @@ QByteArray forwardedFor(const QByteArray &element)
     return {};
 }
 
-bool isJsonContentType(const QByteArray &value)
+bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b)
+{
+    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+}
+
+bool isJsonContentType(QByteArrayView value)
 {
     // application/json or application/*+json, parameters (charset) allowed. A missing
     // Content-Type is not JSON: a web page can send a body without one (and without a
-    // CORS preflight).
-    const QByteArray type = value.split(';').first().trimmed().toLower();
-    return type == "application/json" ||
-           (type.startsWith("application/") && type.endsWith("+json") && type.size() > 17);
+    // CORS preflight). Every request with a body passes here: no copies.
+    if (const qsizetype semicolon = value.indexOf(';'); semicolon >= 0)
+        value = value.first(semicolon);
+    const QByteArrayView type = value.trimmed();
+    return equalsIgnoringCase(type, "application/json") ||
+           (type.size() > 17 && equalsIgnoringCase(type.first(12), "application/") &&
+            equalsIgnoringCase(type.last(5), "+json"));
+}
+
+// localhost, 127.0.0.1 or [::1], with a port of 1-65535 or none: the Host nearly every
+// request to a loopback server carries, recognised without copies. Anything else (and
+// every form these do not cover) goes through splitAuthority().
+bool usualLoopbackHost(QByteArrayView host)
+{
+    host = host.trimmed();
+    if (const qsizetype colon = host.lastIndexOf(':'); colon >= 0 && !host.endsWith(']')) {
+        const QByteArrayView port = host.sliced(colon + 1);
+        if (port.isEmpty() || port.size() > 5)
+            return false;
+        int value = 0;
+        for (const char c : port) {
+            if (c < '0' || c > '9')
+                return false;
+            value = value * 10 + (c - '0');
+        }
+        if (value < 1 || value > 65535)
+            return false;
+        host = host.first(colon);
+    }
+    return equalsIgnoringCase(host, "localhost") || host == "127.0.0.1" || host == "[::1]";
 }
 
 // The host of a Host header or of an origin's authority, lower-case, without brackets,
@@ -273,6 +304,8 @@ QString AccessControl::clientAddress(const HttpRequest &request) const
 
 bool AccessControl::hostAllowed(const QByteArray &hostHeader) const
 {
+    if (usualLoopbackHost(hostHeader))
+        return true;
     QByteArray host;
     int port = 0;
     if (!splitAuthority(hostHeader, &host, &port))

@@ -25,25 +25,6 @@ const QByteArray Head = QByteArrayLiteral("HEAD");
 const QByteArray Post = QByteArrayLiteral("POST");
 const QByteArray Delete = QByteArrayLiteral("DELETE");
 
-bool isJsonContentType(const QByteArray &value)
-{
-    // As FastAPI: a missing Content-Type is read as JSON; otherwise application/json or
-    // application/*+json, parameters (charset) allowed.
-    if (value.isEmpty())
-        return true;
-    // The media type before any parameter, trimmed, compared without case (no copies).
-    QByteArrayView type(value);
-    if (const qsizetype semicolon = type.indexOf(';'); semicolon >= 0)
-        type = type.first(semicolon);
-    type = type.trimmed();
-    const auto ciEquals = [](QByteArrayView a, QByteArrayView b) {
-        return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
-    };
-    return ciEquals(type, "application/json") ||
-           (type.size() >= 12 && ciEquals(type.first(12), "application/") && type.size() >= 5 &&
-            ciEquals(type.last(5), "+json"));
-}
-
 QJsonArray toJson(const QList<FieldError> &errors)
 {
     QJsonArray out;
@@ -704,11 +685,7 @@ void CoordinatorApi::pushesPerMinute(const Call &call)
 void CoordinatorApi::push(const Call &call)
 {
     const HttpRequest &request = call.request;
-    if (!isJsonContentType(request.header("content-type"))) {
-        call.respond(
-            HttpReply::error(415, QStringLiteral("Content-Type must be application/json")));
-        return;
-    }
+    // The Content-Type was checked by AccessControl::screen() with every request's.
     if (request.body.size() > m_config.limits.maxBodyBytes) {
         call.respond(HttpReply::error(413, QStringLiteral("Request body is larger than %1 bytes")
                                                .arg(m_config.limits.maxBodyBytes)));

@@ -1038,7 +1038,9 @@ void TstAccess::dnsRebindingRefused()
     for (const QByteArray &host :
          {QByteArray("evil.example:" + port), QByteArray("evil.example"),
           QByteArray("localhost.evil.example"), QByteArray("192.168.1.5:" + port),
-          QByteArray("127.0.0.1.nip.io"), QByteArray("[::1]x")}) {
+          QByteArray("127.0.0.1.nip.io"), QByteArray("[::1]x"), QByteArray("localhost:0"),
+          QByteArray("127.0.0.1:65536"), QByteArray("localhost:8o"), QByteArray("[::1]:123456"),
+          QByteArray(":" + port), QByteArray("localhost.:" + port)}) {
         HttpResponse r = rawExchange(s.port, "DELETE", "/admin/reset", {{"Host", host}});
         VERIFY_STATUS(r, 421);
         QVERIFY2(detailOf(r).contains(u"Host"), r.body.constData());
@@ -1053,7 +1055,8 @@ void TstAccess::dnsRebindingRefused()
     for (const QByteArray &host :
          {QByteArray("localhost:" + port), QByteArray("LOCALHOST"), QByteArray("127.0.0.1"),
           QByteArray("[::1]:" + port), QByteArray("coordinator.lan:" + port),
-          QByteArray("127.0.0.1:" + port), QByteArray("127.0.0.2")}) {
+          QByteArray("127.0.0.1:" + port), QByteArray("127.0.0.2"), QByteArray("[::1]"),
+          QByteArray("LocalHost:1"), QByteArray("127.0.0.1:00080"), QByteArray(" localhost ")}) {
         VERIFY_STATUS(rawExchange(s.port, "GET", "/pull", {{"Host", host}}), 200);
     }
 
