@@ -1,5 +1,7 @@
 #include "accesscontrol.h"
 
+#include "requestheadscanner.h"
+
 #include "core/logging.h"
 
 namespace agmem {
@@ -87,11 +89,6 @@ QByteArray forwardedFor(const QByteArray &element)
             return p.mid(4);
     }
     return {};
-}
-
-bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b)
-{
-    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
 }
 
 bool isJsonContentType(QByteArrayView value)

@@ -1,5 +1,7 @@
 #include "httpmessage.h"
 
+#include "requestheadscanner.h"
+
 #include <QJsonDocument>
 
 #include <charconv>
@@ -9,9 +11,8 @@ namespace agmem {
 
 QByteArray HttpRequest::header(QByteArrayView name) const
 {
-    // Names of another length never match (the lookup runs a few dozen times a request).
     for (const auto &[key, value] : headers) {
-        if (key.size() == name.size() && key.compare(name, Qt::CaseInsensitive) == 0)
+        if (equalsIgnoringCase(key, name))
             return value;
     }
     return {};
@@ -19,18 +20,7 @@ QByteArray HttpRequest::header(QByteArrayView name) const
 
 bool HttpRequest::wantsClose() const
 {
-    // The comma-separated tokens of Connection, trimmed, without a list of copies.
-    const QByteArray connection = header("connection");
-    QByteArrayView rest(connection);
-    for (;;) {
-        const qsizetype comma = rest.indexOf(',');
-        const QByteArrayView token = (comma < 0 ? rest : rest.first(comma)).trimmed();
-        if (token.compare("close", Qt::CaseInsensitive) == 0)
-            return true;
-        if (comma < 0)
-            return false;
-        rest = rest.sliced(comma + 1);
-    }
+    return hasToken(header("connection"), "close");
 }
 
 bool HttpRequest::acceptsGzip() const

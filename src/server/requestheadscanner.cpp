@@ -63,29 +63,6 @@ QByteArrayView trimmed(QByteArrayView s)
     return s.sliced(begin, end - begin);
 }
 
-bool hasToken(QByteArrayView list, QByteArrayView token)
-{
-    qsizetype from = 0;
-    for (;;) {
-        const qsizetype comma = list.indexOf(',', from);
-        const QByteArrayView part = list.sliced(from, (comma < 0 ? list.size() : comma) - from);
-        if (trimmed(part).compare(token, Qt::CaseInsensitive) == 0)
-            return true;
-        if (comma < 0)
-            return false;
-        from = comma + 1;
-    }
-}
-
-// A header name compared case-insensitively with a lower-case name; other lengths are
-// ruled out before any byte is compared.
-template <qsizetype N>
-bool isName(QByteArrayView name, const char (&lower)[N])
-{
-    return name.size() == N - 1 &&
-           name.compare(QByteArrayView(lower, N - 1), Qt::CaseInsensitive) == 0;
-}
-
 bool containsLower(QByteArrayView value, QByteArrayView lowerNeedle)
 {
     // value.toLower().contains(lowerNeedle), without the copy (ASCII case folding, as
@@ -125,6 +102,25 @@ bool findHeadEnd(QByteArrayView text, qsizetype from, qsizetype *end, qsizetype 
 }
 
 } // namespace
+
+bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b)
+{
+    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+}
+
+bool hasToken(QByteArrayView list, QByteArrayView token)
+{
+    qsizetype from = 0;
+    for (;;) {
+        const qsizetype comma = list.indexOf(',', from);
+        const QByteArrayView part = list.sliced(from, (comma < 0 ? list.size() : comma) - from);
+        if (trimmed(part).compare(token, Qt::CaseInsensitive) == 0)
+            return true;
+        if (comma < 0)
+            return false;
+        from = comma + 1;
+    }
+}
 
 RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype size,
                                                      QList<Head> *heads)
@@ -268,7 +264,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
         const QByteArrayView value = trimmed(line.sliced(colon + 1));
         if (m_admission)
             head->fields.append({name.toByteArray(), value.toByteArray()});
-        if (isName(name, "content-length")) {
+        if (equalsIgnoringCase(name, "content-length")) {
             bool ok = false;
             const qint64 n = value.toLongLong(&ok);
             if (!ok || n < 0 || value.startsWith('+') || value.startsWith('-'))
@@ -276,19 +272,19 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
             if (contentLength && *contentLength != n)
                 return {400, QStringLiteral("Conflicting Content-Length headers")};
             contentLength = n;
-        } else if (isName(name, "transfer-encoding")) {
+        } else if (equalsIgnoringCase(name, "transfer-encoding")) {
             return {411, QStringLiteral("Chunked request bodies are not accepted; send "
                                         "Content-Length")};
-        } else if (isName(name, "upgrade")) {
+        } else if (equalsIgnoringCase(name, "upgrade")) {
             upgradeWebSocket = upgradeWebSocket || containsLower(value, "websocket");
-        } else if (isName(name, "connection")) {
+        } else if (equalsIgnoringCase(name, "connection")) {
             // As loose as QHttpServer's own test (a substring, not a token).
             connectionUpgrade = connectionUpgrade || containsLower(value, "upgrade");
             if (hasToken(value, "close"))
                 head->closeAfterResponse = true;
             else if (http10 && hasToken(value, "keep-alive"))
                 head->closeAfterResponse = false;
-        } else if (isName(name, "expect")) {
+        } else if (equalsIgnoringCase(name, "expect")) {
             if (value.compare("100-continue", Qt::CaseInsensitive) != 0)
                 return {417, QStringLiteral("Only Expect: 100-continue is supported")};
             head->expectContinue = !http10;

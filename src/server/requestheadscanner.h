@@ -9,6 +9,12 @@
 
 namespace agmem {
 
+// Header comparisons shared by the scanner and the server (ASCII case folding, no copies).
+// `a` equals `b` ignoring case; another length is ruled out before any byte is compared.
+bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b);
+// `token` is one of the comma-separated entries of `list` (each trimmed), ignoring case.
+bool hasToken(QByteArrayView list, QByteArrayView token);
+
 // Limits the guard enforces. Each has a command-line option (src/app/options.cpp).
 struct ConnectionLimits
 {

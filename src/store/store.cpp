@@ -216,10 +216,6 @@ const QList<QStringList> &migrations()
     return steps;
 }
 
-} // namespace
-
-namespace {
-
 // How the refusal after a deleted or replaced database file says so (markCorrupted() of
 // another connection recognises it).
 constexpr QStringView FileGone = u"was deleted or replaced while the server was running";
