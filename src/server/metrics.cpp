@@ -88,10 +88,28 @@ void Metrics::record(const RequestEvent &event)
         ++m_requests[{QStringLiteral("(connection)"), QStringLiteral("NONE"), event.status}];
         return;
     }
-    const QString route = routeLabel(event.path);
-    const QString method = QString::fromLatin1(event.method);
-    ++m_requests[{route, method, event.status}];
-    Histogram &h = m_durations[route];
+    if (!m_last.requests || event.status != m_last.status || event.path != m_last.path ||
+        event.method != m_last.method || event.note != m_last.note) {
+        const QString route = routeLabel(event.path);
+        m_last.path = event.path;
+        m_last.method = event.method;
+        m_last.status = event.status;
+        m_last.note = event.note;
+        m_last.requests = &m_requests[{route, QString::fromLatin1(event.method), event.status}];
+        m_last.duration = &m_durations[route];
+        m_last.pushes = nullptr;
+        if (route == u"/push" && event.method == "POST") {
+            if (event.status >= 200 && event.status < 300) {
+                m_last.pushes =
+                    &m_pushes[{QStringLiteral("accepted"),
+                               event.note.isEmpty() ? QStringLiteral("merged") : event.note}];
+            } else {
+                m_last.pushes = &m_pushes[{QStringLiteral("rejected"), pushReason(event.status)}];
+            }
+        }
+    }
+    ++*m_last.requests;
+    Histogram &h = *m_last.duration;
     const double seconds = event.milliseconds / 1000.0;
     for (size_t i = 0; i < Buckets.size(); ++i) {
         if (seconds <= Buckets[i])
@@ -99,14 +117,8 @@ void Metrics::record(const RequestEvent &event)
     }
     h.sum += seconds;
     ++h.count;
-    if (route == u"/push" && event.method == "POST") {
-        if (event.status >= 200 && event.status < 300) {
-            ++m_pushes[{QStringLiteral("accepted"),
-                        event.note.isEmpty() ? QStringLiteral("merged") : event.note}];
-        } else {
-            ++m_pushes[{QStringLiteral("rejected"), pushReason(event.status)}];
-        }
-    }
+    if (m_last.pushes)
+        ++*m_last.pushes;
 }
 
 QByteArray Metrics::exposition(const Gauges &gauges) const

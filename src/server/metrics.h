@@ -58,6 +58,20 @@ private:
     std::map<std::pair<QString, QString>, qint64> m_pushes;
     std::map<QString, Histogram> m_durations;
     qint64 m_rateLimited = 0;
+    // The counters of the last request recorded: a stream of alike requests (a push flood
+    // is one route, method, status and note) costs no route match and no map lookups.
+    // Pointers into the maps stay valid, as nothing is ever erased from them.
+    struct Last
+    {
+        QString path;
+        QByteArray method;
+        int status = 0;
+        QString note;
+        qint64 *requests = nullptr;
+        Histogram *duration = nullptr;
+        qint64 *pushes = nullptr; // null: not a push
+    };
+    Last m_last;
 };
 
 } // namespace agmem

@@ -375,6 +375,11 @@ void TestOperations::metrics()
                   {u"f1"_s, u"f2"_s}),
              200); // the same summary: unchanged
     QCOMPARE(push(port, u"b"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}, {u"f2"_s, u"f3"_s}), 200);
+    // Alike requests in a row (same route, method, status and result) are counted each.
+    QCOMPARE(push(port, u"b"_s, u"2025-01-02T00:00:00Z"_s, {{u"t"_s, 1}}, {u"f2"_s, u"f3"_s}), 200);
+    QCOMPARE(push(port, u"a"_s, u"2025-01-02T00:00:00Z"_s, {{u"t"_s, 1}, {u"u"_s, 2}},
+                  {u"f1"_s, u"f2"_s}),
+             200);
     QCOMPARE(push(port, u""_s, u"2025-01-01T00:00:00Z"_s, {}), 422);
     QCOMPARE(push(port, u"c"_s, u"yesterday"_s, {}), 400);
     VERIFY_STATUS(request(port, "GET", "/pull"), 200);
@@ -389,13 +394,13 @@ void TestOperations::metrics()
     QString error;
     const QHash<QString, double> m = parseMetrics(r.body, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
-    QCOMPARE(m.value(u"agmem_pushes_total{result=\"accepted\",reason=\"merged\"}"_s), 2.0);
+    QCOMPARE(m.value(u"agmem_pushes_total{result=\"accepted\",reason=\"merged\"}"_s), 4.0);
     QCOMPARE(m.value(u"agmem_pushes_total{result=\"accepted\",reason=\"unchanged\"}"_s), 1.0);
     QCOMPARE(m.value(u"agmem_pushes_total{result=\"rejected\",reason=\"invalid\"}"_s), 1.0);
     QCOMPARE(m.value(u"agmem_pushes_total{result=\"rejected\",reason=\"bad_request\"}"_s), 1.0);
     QCOMPARE(
         m.value(u"agmem_http_requests_total{route=\"/push\",method=\"POST\",status=\"200\"}"_s),
-        3.0);
+        5.0);
     QCOMPARE(m.value(u"agmem_http_requests_total{route=\"/pull\",method=\"GET\",status=\"200\"}"_s),
              1.0);
     QCOMPARE(
@@ -405,11 +410,11 @@ void TestOperations::metrics()
         m.value(
             u"agmem_http_requests_total{route=\"/agents/{agent_id}\",method=\"GET\",status=\"200\"}"_s),
         1.0);
-    QCOMPARE(m.value(u"agmem_http_request_duration_seconds_count{route=\"/push\"}"_s), 5.0);
+    QCOMPARE(m.value(u"agmem_http_request_duration_seconds_count{route=\"/push\"}"_s), 7.0);
     QCOMPARE(m.value(u"agmem_http_request_duration_seconds_bucket{route=\"/push\",le=\"+Inf\"}"_s),
-             5.0);
+             7.0);
     QVERIFY(m.value(u"agmem_http_request_duration_seconds_bucket{route=\"/push\",le=\"5\"}"_s) <=
-            5.0);
+            7.0);
     QVERIFY(m.value(u"agmem_http_request_duration_seconds_sum{route=\"/push\"}"_s) > 0);
     QCOMPARE(m.value(u"agmem_agents"_s), 2.0);
     QCOMPARE(m.value(u"agmem_unique_facts"_s), 3.0);
@@ -417,12 +422,12 @@ void TestOperations::metrics()
     QVERIFY(m.value(u"agmem_store_bytes"_s) > 0);
     QVERIFY(m.value(u"agmem_open_connections"_s) >= 1); // this request's
     QCOMPARE(m.value(u"agmem_rate_limited_total"_s), 0.0);
-    // The three stored pushes, each answered before the next was sent: three commits of one.
-    QCOMPARE(m.value(u"agmem_push_commit_size_count"_s), 3.0);
-    QCOMPARE(m.value(u"agmem_push_commit_size_sum"_s), 3.0);
-    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"1\"}"_s), 3.0);
-    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"128\"}"_s), 3.0);
-    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"+Inf\"}"_s), 3.0);
+    // The five stored pushes, each answered before the next was sent: five commits of one.
+    QCOMPARE(m.value(u"agmem_push_commit_size_count"_s), 5.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_sum"_s), 5.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"1\"}"_s), 5.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"128\"}"_s), 5.0);
+    QCOMPARE(m.value(u"agmem_push_commit_size_bucket{le=\"+Inf\"}"_s), 5.0);
     QVERIFY(!m.contains(
         u"agmem_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"200\"}"_s));
 
