@@ -426,8 +426,10 @@ std::optional<HttpReply> AccessControl::authorize(const HttpRequest &request, co
         }
     }
 
-    const QString bucket = identity ? QStringLiteral("key:%1").arg(identity->id)
-                                    : QStringLiteral("addr:%1").arg(client);
+    if (!m_rateLimiter.enabled())
+        return std::nullopt;
+    const QString bucket =
+        identity ? QString(u"key:" + QString::number(identity->id)) : QString(u"addr:" + client);
     const RateLimiter::Decision decision = m_rateLimiter.take(bucket, now);
     if (!decision.allowed) {
         return HttpReply::error(429, QStringLiteral("Rate limit of %1 requests per second "
