@@ -163,7 +163,8 @@ std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &confi
             return CoordinatorWriter::open(config.store, config.storeOptions, config.mergeMode,
                                            retention, failure);
         },
-        config.maxBatch, error, config.writerThread);
+        config.maxBatch, error, config.writerThread,
+        CommitGather{config.commitGatherQuietUs, config.commitGatherMaxUs});
     if (!writer)
         return nullptr;
     // Opened after the writer migrated the schema.
