@@ -182,6 +182,12 @@ public:
 private:
     void addContribution(const Contribution &c);
     void removeContribution(const Contribution &c);
+    // An agent's contribution replaced: the same as removing `old` and adding `next`.
+    void replaceContribution(const Contribution &old, const Contribution &next);
+    void addTopic(const QString &topic, qint64 count);
+    void dropTopic(const QString &topic, qint64 count);
+    void addFact(const QString &fact);
+    void dropFact(const QString &fact);
     void noteTopic(const QString &topic, qint64 total, bool present);
     void noteFact(const QString &fact, bool present);
     void changed();

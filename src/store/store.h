@@ -16,6 +16,7 @@ class QThread;
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace agmem {
 
@@ -271,6 +272,17 @@ private:
     std::unique_ptr<SqliteDirect::Statement> m_directUpsert;
     std::unique_ptr<SqliteDirect::Statement> m_directUpdate;
     std::unique_ptr<SqliteDirect::Statement> m_directTouch;
+    // recordPushDirect()'s UTF-8 text, in buffers reused push after push.
+    struct PushText
+    {
+        std::string agentId;
+        std::string topics;
+        std::string facts;
+        std::string nextTopics;
+        std::string nextFacts;
+        std::string source;
+    };
+    PushText m_pushText;
 };
 
 } // namespace agmem

@@ -1507,12 +1507,15 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     QList<PushRequest> pushes;
     for (int i = 0; i < 60; ++i) {
         // 12 agents, so a batch holds each several times (the writer splits it there).
-        const QString agent = u"agent-"_s + QString::number(i % 12);
-        // Sorted as sent (i even) or not (i odd), short and non-ASCII names, a quote.
+        // One name not ASCII (written through its UTF-8 bytes, not copied unit by unit).
+        const QString agent =
+            (i % 12 == 5 ? u"ag\u00e9nt-"_s : u"agent-"_s) + QString::number(i % 12);
+        // Sorted as sent (i even) or not (i odd), short and non-ASCII names, a quote, a
+        // backslash and a control character (escaped).
         const Topics topics = i % 2 == 0 ? Topics{{u"a"_s, i}, {u"b\"q"_s, 2}, {u"zeta"_s, 3}}
                                          : Topics{{u"zeta"_s, i}, {u"é"_s, 1}, {u"a"_s, BigCount}};
         const QStringList facts =
-            i % 2 == 0 ? QStringList{u"f1"_s, u"f2"_s}
+            i % 2 == 0 ? QStringList{u"f1"_s, u"f2"_s, u"b\\s\t"_s}
                        : QStringList{u"py"_s, u"Daily"_s, u"ü-"_s + QString::number(i)};
         // Every fifth push repeats an older timestamp: kept in history, merge unchanged.
         const Instant timestamp = BaseTime + (i % 5 == 4 ? 0 : i) * Second;
