@@ -14,6 +14,7 @@
 #include <QSqlError>
 #include <QSqlRecord>
 #include <QThread>
+#include <QUrl>
 #include <QUuid>
 
 #include "core/apikey.h"
@@ -417,10 +418,25 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
             *error = QStringLiteral("cannot create the folder %1").arg(file.absolutePath());
             return nullptr;
         }
-        db.setDatabaseName(url.path);
-        db.setConnectOptions(options.readOnly
-                                 ? QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000")
+        // The writer's durable connection through the VFS that gathers its WAL writes (a URI
+        // names it); every other connection through SQLite's default one.
+        const QByteArray vfs =
+            !options.readOnly && options.walBuffer && options.durability == Durability::Full
+                ? SqliteDirect::walBufferVfs(db.driver())
+                : QByteArray();
+        if (!vfs.isEmpty()) {
+            db.setDatabaseName(u"file:"_s +
+                               QString::fromLatin1(QUrl::toPercentEncoding(
+                                   file.absoluteFilePath(), QByteArrayLiteral("/"))) +
+                               u"?vfs="_s + QString::fromLatin1(vfs));
+            db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_URI;QSQLITE_BUSY_TIMEOUT=5000"));
+        } else {
+            db.setDatabaseName(url.path);
+            db.setConnectOptions(
+                options.readOnly ? QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000")
                                  : QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+        }
+        store->m_walBuffered = !vfs.isEmpty();
         break;
     }
     case StoreUrl::Kind::PostgreSql: {
