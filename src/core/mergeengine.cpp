@@ -138,6 +138,8 @@ MergeEngine::Plan MergeEngine::plan(const Summary &summary) const
     const auto agent = m_agents.constFind(summary.agentId);
     const Contribution *old =
         (agent != m_agents.cend() && agent->current) ? &*agent->current : nullptr;
+    if (old)
+        plan.previous = *old;
 
     Contribution next;
     if (m_mode == MergeMode::Latest) {
@@ -283,6 +285,12 @@ void MergeEngine::removeContribution(const Contribution &c)
 void MergeEngine::apply(const QString &agentId, const std::optional<Contribution> &next,
                         Instant receivedAt, quint64 sequence)
 {
+    apply(agentId, std::optional<Contribution>(next), receivedAt, sequence);
+}
+
+void MergeEngine::apply(const QString &agentId, std::optional<Contribution> &&next,
+                        Instant receivedAt, quint64 sequence)
+{
     AgentState &agent = m_agents[agentId];
     if (agent.agentId.isNull()) {
         agent.agentId = agentId;
@@ -295,7 +303,7 @@ void MergeEngine::apply(const QString &agentId, const std::optional<Contribution
             replaceContribution(*agent.current, *next);
         else
             addContribution(*next);
-        agent.current = next;
+        agent.current = std::move(next);
         agent.sequence = sequence;
     }
 }
