@@ -138,6 +138,8 @@ MergeEngine::Plan MergeEngine::plan(const Summary &summary) const
     const auto agent = m_agents.constFind(summary.agentId);
     const Contribution *old =
         (agent != m_agents.cend() && agent->current) ? &*agent->current : nullptr;
+    if (old)
+        plan.previous = *old;
 
     Contribution next;
     if (m_mode == MergeMode::Latest) {
@@ -219,18 +221,49 @@ void MergeEngine::changed()
     }
 }
 
+void MergeEngine::addTopic(const QString &topic, qint64 count)
+{
+    TopicTotal &t = m_topicTotals[topic];
+    t.total += count;
+    ++t.holders;
+    noteTopic(topic, t.total, true);
+}
+
+void MergeEngine::dropTopic(const QString &topic, qint64 count)
+{
+    const auto it = m_topicTotals.find(topic);
+    if (it == m_topicTotals.end())
+        return;
+    it->second.total -= count;
+    if (--it->second.holders <= 0) {
+        noteTopic(topic, 0, false);
+        m_topicTotals.erase(it);
+    } else {
+        noteTopic(topic, it->second.total, true);
+    }
+}
+
+void MergeEngine::addFact(const QString &fact)
+{
+    if (++m_factHolders[fact] == 1)
+        noteFact(fact, true);
+}
+
+void MergeEngine::dropFact(const QString &fact)
+{
+    const auto it = m_factHolders.find(fact);
+    if (it != m_factHolders.end() && --it->second <= 0) {
+        noteFact(fact, false);
+        m_factHolders.erase(it);
+    }
+}
+
 void MergeEngine::addContribution(const Contribution &c)
 {
-    for (const auto &[topic, count] : c.topics) {
-        TopicTotal &t = m_topicTotals[topic];
-        t.total += count;
-        ++t.holders;
-        noteTopic(topic, t.total, true);
-    }
-    for (const QString &fact : c.facts) {
-        if (++m_factHolders[fact] == 1)
-            noteFact(fact, true);
-    }
+    for (const auto &[topic, count] : c.topics)
+        addTopic(topic, count);
+    for (const QString &fact : c.facts)
+        addFact(fact);
     ++m_timestamps[c.timestamp];
     ++m_contributors;
     changed();
@@ -238,25 +271,10 @@ void MergeEngine::addContribution(const Contribution &c)
 
 void MergeEngine::removeContribution(const Contribution &c)
 {
-    for (const auto &[topic, count] : c.topics) {
-        const auto it = m_topicTotals.find(topic);
-        if (it == m_topicTotals.end())
-            continue;
-        it->second.total -= count;
-        if (--it->second.holders <= 0) {
-            noteTopic(topic, 0, false);
-            m_topicTotals.erase(it);
-        } else {
-            noteTopic(topic, it->second.total, true);
-        }
-    }
-    for (const QString &fact : c.facts) {
-        const auto it = m_factHolders.find(fact);
-        if (it != m_factHolders.end() && --it->second <= 0) {
-            noteFact(fact, false);
-            m_factHolders.erase(it);
-        }
-    }
+    for (const auto &[topic, count] : c.topics)
+        dropTopic(topic, count);
+    for (const QString &fact : c.facts)
+        dropFact(fact);
     const auto ts = m_timestamps.find(c.timestamp);
     if (ts != m_timestamps.end() && --ts->second <= 0)
         m_timestamps.erase(ts);
@@ -265,6 +283,12 @@ void MergeEngine::removeContribution(const Contribution &c)
 }
 
 void MergeEngine::apply(const QString &agentId, const std::optional<Contribution> &next,
+                        Instant receivedAt, quint64 sequence)
+{
+    apply(agentId, std::optional<Contribution>(next), receivedAt, sequence);
+}
+
+void MergeEngine::apply(const QString &agentId, std::optional<Contribution> &&next,
                         Instant receivedAt, quint64 sequence)
 {
     AgentState &agent = m_agents[agentId];
@@ -276,11 +300,63 @@ void MergeEngine::apply(const QString &agentId, const std::optional<Contribution
     agent.lastSeen = std::max(agent.lastSeen, receivedAt);
     if (next) {
         if (agent.current)
-            removeContribution(*agent.current);
-        agent.current = next;
-        addContribution(*agent.current);
+            replaceContribution(*agent.current, *next);
+        else
+            addContribution(*next);
+        agent.current = std::move(next);
         agent.sequence = sequence;
     }
+}
+
+void MergeEngine::replaceContribution(const Contribution &old, const Contribution &next)
+{
+    // As removeContribution(old) then addContribution(next), but a topic or fact both hold
+    // is looked up once (a topic: its total moves by the difference) or not at all (a fact:
+    // its holders stay). Both lists are sorted (CodePointLess); equal entries pair up one
+    // to one, so a repeated fact counts as often as it is listed, as it does there.
+    const CodePointLess less;
+    auto a = old.topics.cbegin();
+    auto b = next.topics.cbegin();
+    while (a != old.topics.cend() || b != next.topics.cend()) {
+        if (b == next.topics.cend() || (a != old.topics.cend() && less(a->first, b->first))) {
+            dropTopic(a->first, a->second);
+            ++a;
+        } else if (a == old.topics.cend() || less(b->first, a->first)) {
+            addTopic(b->first, b->second);
+            ++b;
+        } else {
+            const auto it = m_topicTotals.find(b->first);
+            if (it == m_topicTotals.end()) {
+                addTopic(b->first, b->second); // not counted before (as the removal skips it)
+            } else if (a->second != b->second) {
+                it->second.total = it->second.total - a->second + b->second;
+                noteTopic(b->first, it->second.total, true);
+            }
+            ++a;
+            ++b;
+        }
+    }
+    auto x = old.facts.cbegin();
+    auto y = next.facts.cbegin();
+    while (x != old.facts.cend() || y != next.facts.cend()) {
+        if (y == next.facts.cend() || (x != old.facts.cend() && less(*x, *y))) {
+            dropFact(*x);
+            ++x;
+        } else if (x == old.facts.cend() || less(*y, *x)) {
+            addFact(*y);
+            ++y;
+        } else {
+            ++x;
+            ++y;
+        }
+    }
+    if (old.timestamp != next.timestamp) {
+        const auto ts = m_timestamps.find(old.timestamp);
+        if (ts != m_timestamps.end() && --ts->second <= 0)
+            m_timestamps.erase(ts);
+        ++m_timestamps[next.timestamp];
+    }
+    changed();
 }
 
 void MergeEngine::restore(const AgentState &state)

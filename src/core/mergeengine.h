@@ -131,6 +131,8 @@ public:
         // The agent's contribution after this push; empty when the push changes nothing
         // in the merge (a stale or repeated summary).
         std::optional<Contribution> next;
+        // The agent's contribution before this push (empty: a new agent, or one without).
+        std::optional<Contribution> previous;
         // Set when the push would overflow a 64-bit count; the push must be refused.
         QString overflowTopic;
 
@@ -143,6 +145,9 @@ public:
 
     // Records a push for an agent: counts it, and replaces its contribution when given.
     void apply(const QString &agentId, const std::optional<Contribution> &next, Instant receivedAt,
+               quint64 sequence);
+    // The same, taking `next` over.
+    void apply(const QString &agentId, std::optional<Contribution> &&next, Instant receivedAt,
                quint64 sequence);
     // Loads an agent's stored state (start-up and catch-up).
     void restore(const AgentState &state);
@@ -182,6 +187,12 @@ public:
 private:
     void addContribution(const Contribution &c);
     void removeContribution(const Contribution &c);
+    // An agent's contribution replaced: the same as removing `old` and adding `next`.
+    void replaceContribution(const Contribution &old, const Contribution &next);
+    void addTopic(const QString &topic, qint64 count);
+    void dropTopic(const QString &topic, qint64 count);
+    void addFact(const QString &fact);
+    void dropFact(const QString &fact);
     void noteTopic(const QString &topic, qint64 total, bool present);
     void noteFact(const QString &fact, bool present);
     void changed();

@@ -207,6 +207,7 @@ QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pus
             std::optional<Contribution> next;
         };
         QList<Planned> planned;
+        planned.reserve(pushes.size() - start);
         qsizetype end = start;
         quint64 sequence = 0;
         qint64 added = 0;
@@ -215,15 +216,20 @@ QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pus
             [&](quint64 before) {
                 sequence = before;
                 QSet<QString> agents;
+                agents.reserve(pushes.size() - start);
                 // No single plan sees the others of its transaction: stop before a push
                 // whose counts could overflow a total only together with them.
                 qint64 headroom = MaxCount - largestTotal(m_engine);
                 for (end = start; end < pushes.size(); ++end) {
                     const PushRequest &p = pushes.at(end);
                     const qint64 adds = countSum(p.summary);
-                    if (end > start && (agents.contains(p.summary.agentId) || adds > headroom))
+                    if (end > start && adds > headroom)
                         break;
+                    // An agent already in this transaction: not inserted (one lookup).
+                    const qsizetype known = agents.size();
                     agents.insert(p.summary.agentId);
+                    if (agents.size() == known)
+                        break;
                     headroom -= std::min(adds, headroom);
                     MergeEngine::Plan plan = m_engine.plan(p.summary);
                     outcomes[end].timestamp = p.summary.timestamp;
@@ -240,9 +246,7 @@ QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pus
                     outcomes[end].status = plan.changesMerge() ? PushOutcome::Status::Merged
                                                                : PushOutcome::Status::Unchanged;
                     outcomes[end].sequence = next;
-                    const auto agent = m_engine.agents().constFind(p.summary.agentId);
-                    if (agent != m_engine.agents().cend())
-                        outcomes[end].before = agent->current;
+                    outcomes[end].before = std::move(plan.previous);
                     outcomes[end].after = plan.next;
                     planned.append({end, std::move(plan.next)});
                 }
@@ -254,18 +258,18 @@ QList<PushOutcome> CoordinatorWriter::commitPushes(const QList<PushRequest> &pus
             failure = error;
             break;
         }
+        for (const Planned &p : std::as_const(planned))
+            changed = changed || p.next.has_value();
         publish([&](MergeEngine &engine, WriterTotals &totals) {
-            for (const Planned &p : std::as_const(planned)) {
+            for (Planned &p : planned) {
                 const PushRequest &push = pushes.at(p.index);
-                engine.apply(push.summary.agentId, p.next, push.receivedAt,
+                engine.apply(push.summary.agentId, std::move(p.next), push.receivedAt,
                              outcomes.at(p.index).sequence);
             }
             engine.setSequence(sequence);
             totals.totalPushes += added;
             totals.countCommit(end - start);
         });
-        for (const Planned &p : std::as_const(planned))
-            changed = changed || p.next.has_value();
         start = end;
     }
     if (failed) {

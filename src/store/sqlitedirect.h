@@ -22,6 +22,15 @@ class SqliteDirect
 public:
     // nullptr when the driver is not QSQLITE or its library cannot be reached.
     static std::unique_ptr<SqliteDirect> attach(const QSqlDriver *driver);
+
+    // Registers (once; not as the default) a VFS over SQLite's default one that gathers
+    // the writes to a WAL file in memory and hands them to the file as one write where
+    // SQLite makes two per page (a frame's header, then its page): at the sync that ends a
+    // commit, before any read, truncation, size query or close of that WAL. Only for a
+    // connection whose every commit syncs its WAL (synchronous=FULL): other connections
+    // may read a committed frame only after that sync. Its name (for a `?vfs=` URI), or
+    // empty when the driver's library cannot be reached (the default VFS is used then).
+    static QByteArray walBufferVfs(const QSqlDriver *driver);
     ~SqliteDirect();
 
     class Statement

@@ -14,11 +14,13 @@
 #include <QSqlError>
 #include <QSqlRecord>
 #include <QThread>
+#include <QUrl>
 #include <QUuid>
 
 #include "core/apikey.h"
 
 #include <atomic>
+#include <charconv>
 #include <limits>
 
 #ifdef Q_OS_UNIX
@@ -60,6 +62,83 @@ QByteArray encodeTopicsUtf8(const QList<QPair<QString, qint64>> &topics)
 QString encodeTopics(const QList<QPair<QString, qint64>> &topics)
 {
     return QString::fromUtf8(encodeTopicsUtf8(topics));
+}
+
+// The push path's text in reused buffers (their capacity stays, so a push allocates
+// nothing for it): the same bytes as toUtf8(), encodeTopicsUtf8() and SQLite's
+// encodeTextArrayUtf8(), with ASCII (nearly all text) copied unit by unit.
+bool plainAscii(QStringView text, bool json)
+{
+    for (const QChar c : text) {
+        const char16_t u = c.unicode();
+        if (u >= 0x80 || (json && (u < 0x20 || u == u'"' || u == u'\\')))
+            return false;
+    }
+    return true;
+}
+
+void appendAscii(std::string &out, QStringView text)
+{
+    const size_t at = out.size();
+    out.resize(at + size_t(text.size()));
+    char *d = out.data() + at;
+    for (const QChar c : text)
+        *d++ = char(c.unicode());
+}
+
+void assignUtf8(std::string &out, QStringView text)
+{
+    out.clear();
+    if (plainAscii(text, false)) {
+        appendAscii(out, text);
+    } else {
+        const QByteArray utf8 = text.toUtf8();
+        out.append(utf8.constData(), size_t(utf8.size()));
+    }
+}
+
+void appendJsonString(std::string &out, QStringView text)
+{
+    if (!plainAscii(text, true)) {
+        QByteArray escaped;
+        JsonWriter::appendString(&escaped, text);
+        out.append(escaped.constData(), size_t(escaped.size()));
+        return;
+    }
+    out += '"';
+    appendAscii(out, text);
+    out += '"';
+}
+
+void assignTopicsUtf8(std::string &out, const QList<QPair<QString, qint64>> &topics)
+{
+    out.clear();
+    out += '{';
+    bool first = true;
+    for (const auto &[topic, count] : topics) {
+        if (!first)
+            out += ',';
+        first = false;
+        appendJsonString(out, topic);
+        out += ':';
+        char digits[24];
+        const std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, count);
+        out.append(digits, r.ptr);
+    }
+    out += '}';
+}
+
+// SQLite's text array: a JSON array of strings (SqlDialect::encodeTextArrayUtf8()).
+void assignSqliteArrayUtf8(std::string &out, const QStringList &values)
+{
+    out.clear();
+    out += '[';
+    for (qsizetype i = 0; i < values.size(); ++i) {
+        if (i)
+            out += ',';
+        appendJsonString(out, values.at(i));
+    }
+    out += ']';
 }
 
 // The push statements, the same through QSqlQuery and SqliteDirect.
@@ -339,10 +418,25 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
             *error = QStringLiteral("cannot create the folder %1").arg(file.absolutePath());
             return nullptr;
         }
-        db.setDatabaseName(url.path);
-        db.setConnectOptions(options.readOnly
-                                 ? QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000")
+        // The writer's durable connection through the VFS that gathers its WAL writes (a URI
+        // names it); every other connection through SQLite's default one.
+        const QByteArray vfs =
+            !options.readOnly && options.walBuffer && options.durability == Durability::Full
+                ? SqliteDirect::walBufferVfs(db.driver())
+                : QByteArray();
+        if (!vfs.isEmpty()) {
+            db.setDatabaseName(u"file:"_s +
+                               QString::fromLatin1(QUrl::toPercentEncoding(
+                                   file.absoluteFilePath(), QByteArrayLiteral("/"))) +
+                               u"?vfs="_s + QString::fromLatin1(vfs));
+            db.setConnectOptions(QStringLiteral("QSQLITE_OPEN_URI;QSQLITE_BUSY_TIMEOUT=5000"));
+        } else {
+            db.setDatabaseName(url.path);
+            db.setConnectOptions(
+                options.readOnly ? QStringLiteral("QSQLITE_OPEN_READONLY;QSQLITE_BUSY_TIMEOUT=5000")
                                  : QStringLiteral("QSQLITE_BUSY_TIMEOUT=5000"));
+        }
+        store->m_walBuffered = !vfs.isEmpty();
         break;
     }
     case StoreUrl::Kind::PostgreSql: {
@@ -1141,18 +1235,25 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
     }
     // As recordPush() binds them through QSqlQuery, in UTF-8 (SQLite's own encoding). Bound
     // without a copy: every value lives until its statement ran.
-    const QByteArray agentId = summary.agentId.toUtf8();
-    const QByteArray timestamp = m_dialect.encodeTimestampUtf8(summary.timestamp);
-    const QByteArray topics = encodeTopicsUtf8(summary.topicCounts);
-    const QByteArray facts = m_dialect.encodeTextArrayUtf8(summary.factHashes);
+    PushText &text = m_pushText;
+    assignUtf8(text.agentId, summary.agentId);
+    char timestampText[IsoTimestampMaxSize];
+    const QByteArrayView timestamp(timestampText,
+                                   formatIsoTimestamp(summary.timestamp, timestampText));
+    assignTopicsUtf8(text.topics, summary.topicCounts);
+    assignSqliteArrayUtf8(text.facts, summary.factHashes);
     const QByteArray metadata = summary.hasMetadata
                                     ? QJsonDocument(summary.metadata).toJson(QJsonDocument::Compact)
                                     : QByteArray();
     const QByteArray memoryTypes =
         summary.hasMemoryTypes ? QJsonDocument(summary.memoryTypes).toJson(QJsonDocument::Compact)
                                : QByteArray();
-    const QByteArray sourceUtf8 = source.toUtf8();
-    const QByteArray received = m_dialect.encodeTimestampUtf8(receivedAt);
+    assignUtf8(text.source, source);
+    char receivedText[IsoTimestampMaxSize];
+    const QByteArrayView received(receivedText, formatIsoTimestamp(receivedAt, receivedText));
+    const QByteArrayView agentId(text.agentId);
+    const QByteArrayView topics(text.topics);
+    const QByteArrayView facts(text.facts);
     SqliteDirect::Statement &insert = *m_directInsert;
     insert.bindText(1, agentId);
     insert.bindText(2, timestamp);
@@ -1167,17 +1268,23 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         insert.bindText(7, memoryTypes);
     else
         insert.bindNull(7);
-    insert.bindText(8, sourceUtf8);
+    insert.bindText(8, QByteArrayView(text.source));
     insert.bindText(9, received);
     insert.bindInt64(10, receivedAt);
     if (const int code = insert.run())
         return failDirect(code, QStringLiteral("insert summary"));
 
     if (next) {
-        const QByteArray nextTopics =
-            next->topics == summary.topicCounts ? topics : encodeTopicsUtf8(next->topics);
-        const QByteArray nextFacts =
-            next->facts == summary.factHashes ? facts : m_dialect.encodeTextArrayUtf8(next->facts);
+        QByteArrayView nextTopics = topics;
+        if (next->topics != summary.topicCounts) {
+            assignTopicsUtf8(text.nextTopics, next->topics);
+            nextTopics = text.nextTopics;
+        }
+        QByteArrayView nextFacts = facts;
+        if (next->facts != summary.factHashes) {
+            assignSqliteArrayUtf8(text.nextFacts, next->facts);
+            nextFacts = text.nextFacts;
+        }
         SqliteDirect::Statement &update = *m_directUpdate;
         update.bindInt64(1, receivedAt);
         update.bindInt64(2, next->timestamp);

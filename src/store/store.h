@@ -16,6 +16,7 @@ class QThread;
 
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace agmem {
 
@@ -38,6 +39,10 @@ struct StoreOptions
     // reached (store/sqlitedirect.h); false: through QSqlQuery as every other statement
     // (tests compare the two).
     bool directSqlite = true;
+    // SQLite file, Durability::Full, writer's connection: its WAL writes gathered in memory
+    // until each commit's sync (one write where SQLite makes two per page; see
+    // SqliteDirect::walBufferVfs()). false: SQLite's default VFS (tests compare the two).
+    bool walBuffer = true;
 };
 
 struct ApiKeyRecord
@@ -182,6 +187,8 @@ public:
     bool writeState(quint64 sequence, qint64 addedPushes);
     // SQLite: whether pushes are written through SqliteDirect (known after the first push).
     bool writesDirectly() const { return m_direct != nullptr; }
+    // Whether the connection's WAL writes go through SqliteDirect::walBufferVfs().
+    bool walBuffered() const { return m_walBuffered; }
     bool deleteEverything(quint64 sequence);
     // Forgets one agent: its row and its history; sets the sequence and bumps the reset
     // generation (other instances reload). Inside a write transaction.
@@ -266,11 +273,23 @@ private:
     std::unique_ptr<QSqlQuery> m_loadChanges;
     // SQLite's own statements for pushes (options.directSqlite), before the QSqlQuery ones.
     bool m_directTried = false;
+    bool m_walBuffered = false;
     std::unique_ptr<SqliteDirect> m_direct;
     std::unique_ptr<SqliteDirect::Statement> m_directInsert;
     std::unique_ptr<SqliteDirect::Statement> m_directUpsert;
     std::unique_ptr<SqliteDirect::Statement> m_directUpdate;
     std::unique_ptr<SqliteDirect::Statement> m_directTouch;
+    // recordPushDirect()'s UTF-8 text, in buffers reused push after push.
+    struct PushText
+    {
+        std::string agentId;
+        std::string topics;
+        std::string facts;
+        std::string nextTopics;
+        std::string nextFacts;
+        std::string source;
+    };
+    PushText m_pushText;
 };
 
 } // namespace agmem

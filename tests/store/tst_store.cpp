@@ -356,6 +356,7 @@ private slots:
     void writerThreadGathersConcurrentPushes();
     void textArraysAsJsonWriterWritesThem();
     void batchStoresTheRowsOfSinglePushes();
+    void walBufferedCommitsReachOtherConnections();
     void damageFoundByAPushStatement_data();
     void damageFoundByAPushStatement();
     void readsDoNotWaitForCommits();
@@ -1567,12 +1568,15 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     QList<PushRequest> pushes;
     for (int i = 0; i < 60; ++i) {
         // 12 agents, so a batch holds each several times (the writer splits it there).
-        const QString agent = u"agent-"_s + QString::number(i % 12);
-        // Sorted as sent (i even) or not (i odd), short and non-ASCII names, a quote.
+        // One name not ASCII (written through its UTF-8 bytes, not copied unit by unit).
+        const QString agent =
+            (i % 12 == 5 ? u"ag\u00e9nt-"_s : u"agent-"_s) + QString::number(i % 12);
+        // Sorted as sent (i even) or not (i odd), short and non-ASCII names, a quote, a
+        // backslash and a control character (escaped).
         const Topics topics = i % 2 == 0 ? Topics{{u"a"_s, i}, {u"b\"q"_s, 2}, {u"zeta"_s, 3}}
                                          : Topics{{u"zeta"_s, i}, {u"é"_s, 1}, {u"a"_s, BigCount}};
         const QStringList facts =
-            i % 2 == 0 ? QStringList{u"f1"_s, u"f2"_s}
+            i % 2 == 0 ? QStringList{u"f1"_s, u"f2"_s, u"b\\s\t"_s}
                        : QStringList{u"py"_s, u"Daily"_s, u"ü-"_s + QString::number(i)};
         // Every fifth push repeats an older timestamp: kept in history, merge unchanged.
         const Instant timestamp = BaseTime + (i % 5 == 4 ? 0 : i) * Second;
@@ -1640,6 +1644,62 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     const AgentState eleven = reloaded.agents().value(u"agent-11"_s);
     QVERIFY(eleven.current);
     QCOMPARE(eleven.current->topics, (Topics{{u"a"_s, BigCount}, {u"zeta"_s, 47}, {u"é"_s, 1}}));
+}
+
+void TstStore::walBufferedCommitsReachOtherConnections()
+{
+    // The writer's WAL writes wait in memory until each commit's sync (SqliteDirect::
+    // walBufferVfs()): another connection (SQLite's default VFS) sees every commit at once,
+    // across a checkpoint and a commit larger than the buffer, and the file holds the same
+    // rows as one written without it.
+    if (test::postgresBackend())
+        QSKIP("SQLite files only");
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = fileUrl(dir, u"buffered.db"_s);
+    const std::unique_ptr<Store> buffered = openStore(url);
+    StoreOptions plain;
+    plain.walBuffer = false;
+    const std::unique_ptr<Store> unbuffered = openStore(fileUrl(dir, u"plain.db"_s), plain);
+    StoreOptions readOnly;
+    readOnly.readOnly = true;
+    const std::unique_ptr<Store> reader = openStore(url, readOnly);
+    QVERIFY(buffered && unbuffered && reader);
+#ifdef Q_OS_LINUX
+    // Qt's SQLite driver links the system's library here: reachable.
+    QVERIFY(buffered->walBuffered());
+#endif
+    QVERIFY(!unbuffered->walBuffered());
+    QVERIFY(!reader->walBuffered());
+
+    CoordinatorWriter bufferedWriter(*buffered, MergeEngine());
+    CoordinatorWriter plainWriter(*unbuffered, MergeEngine());
+    int total = 0;
+    for (int round = 0; round < 6; ++round) {
+        // Round 3: 1500 new agents in one commit, over 512 KB of WAL.
+        const int count = round == 3 ? 1500 : 1 + round * 7;
+        QList<PushRequest> pushes;
+        for (int i = 0; i < count; ++i) {
+            const int n = total + i;
+            pushes.append({makeSummary(u"agent-"_s + QString::number(n % 1700), BaseTime + n,
+                                       {{u"topic"_s, n}}, {u"fact-"_s + QString::number(n)}),
+                           Received + n, u"127.0.0.1"_s});
+        }
+        for (const PushOutcome &o : bufferedWriter.commitPushes(pushes))
+            QVERIFY2(o.stored(), qPrintable(o.error));
+        for (const PushOutcome &o : plainWriter.commitPushes(pushes))
+            QVERIFY2(o.stored(), qPrintable(o.error));
+        total += count;
+        QSqlQuery q(reader->database());
+        QVERIFY(q.exec(u"SELECT COUNT(*), MAX(received_us) FROM summaries"_s) && q.next());
+        QCOMPARE(q.value(0).toInt(), total);
+        QCOMPARE(q.value(1).toLongLong(), Received + total - 1);
+        q.finish();
+        if (round == 2)
+            QVERIFY(buffered->checkpoint());
+    }
+    for (const QString &table : {u"summaries"_s, u"agents"_s})
+        QCOMPARE(dumpTable(reader->database(), table), dumpTable(unbuffered->database(), table));
 }
 
 void TstStore::damageFoundByAPushStatement_data()
