@@ -424,7 +424,7 @@ HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
         if (!host.isEmpty())
             url.setAuthority(QString::fromUtf8(host));
         request.path = url.path();
-        request.query = QUrlQuery(url);
+        request.query = QUrlQuery(url.query()); // QHttpServerRequest::query(): pretty-decoded
     }
     request.peer = peer;
     return request;
