@@ -23,8 +23,10 @@ class QTcpSocket;
 namespace agmem {
 
 // The listening socket handed to QHttpServer::bind(). QHttpServer 6.4 has no limits or
-// timeouts of its own: this sees every request head before QHttpServer reads the socket,
-// refuses any head QHttpServer would frame differently, and answers 413/431/411/400/408/503
+// timeouts of its own. On plain TCP this reads and frames every request itself and hands
+// it to the API (setDirectHandler()); over TLS it sees every request head before
+// QHttpServer reads the socket. Either way it refuses any head QHttpServer would frame
+// differently, and answers 413/431/411/400/408/503
 // (and, through the head check, 401/403/429) itself before a body is buffered, keeping
 // all bodies in flight within one budget; it answers
 // "100 Continue" when the request is next to be answered, closes after the response when
