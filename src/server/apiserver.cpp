@@ -62,6 +62,11 @@ bool ApiServer::listen(const QHostAddress &address, quint16 port, QString *error
     listener->setHeadCheck([api = m_api](const HttpRequest &head, bool *authorized) {
         return api->authorizeHead(head, authorized);
     });
+    // Plain TCP: the guard frames the requests and hands them here; QHttpServer reads only
+    // TLS connections (docs/DESIGN-NOTES.md, "The guard frames plain-TCP requests").
+    listener->setDirectHandler([this](HttpRequest &&request, QTcpSocket *socket) {
+        handleParsed(std::move(request), socket, 0);
+    });
     listener->setCapExempt(
         [proxies = m_api->access().config().trustedProxies](const QHostAddress &peer) {
             for (const auto &subnet : proxies) {

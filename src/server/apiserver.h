@@ -36,8 +36,9 @@ struct RequestEvent
     QString note;
 };
 
-// The transport: QHttpServer parses requests, CoordinatorApi answers them. What differs
-// between Qt 6.4 and 6.8 is in HttpServerAdapter.
+// The transport: the ConnectionGuard frames plain-TCP requests and QHttpServer parses
+// those over TLS; CoordinatorApi answers them. What differs between Qt 6.4 and 6.8 is in
+// HttpServerAdapter.
 class ApiServer : public HttpServerAdapter
 {
     Q_OBJECT

@@ -46,6 +46,24 @@ bool isPlainPath(const QByteArray &target)
     return true;
 }
 
+// What the guard reads from a connection it frames itself at a time: between two reads
+// it hands over the requests that are whole, so its buffer holds at most one unfinished head
+// and the bodies admitted within the budget, plus this much.
+constexpr qint64 DirectReadChunk = 64 * 1024;
+
+// QHttpServer's method names (QHttpServerRequest::Method, as parsed by 6.4 and 6.8): any
+// other name, TRACE and lower-case names included, reaches the API as "UNKNOWN".
+QByteArray qtMethodName(const QByteArray &method)
+{
+    static const QByteArray known[] = {"GET",     "POST",  "PUT",  "DELETE",
+                                       "OPTIONS", "PATCH", "HEAD", "CONNECT"};
+    for (const QByteArray &name : known) {
+        if (method == name)
+            return name;
+    }
+    return QByteArrayLiteral("UNKNOWN");
+}
+
 } // namespace
 
 ConnectionGuard::ConnectionGuard(const ConnectionLimits &limits, QObject *parent)
@@ -157,6 +175,19 @@ void ConnectionGuard::incomingConnection(qintptr descriptor)
         }
     }
 
+    if (m_direct && !m_tls) {
+        // Read and framed here; QHttpServer never gets the socket.
+        c->direct = true;
+        c->hooked = true;
+        c->scanner.setFraming(true);
+        connect(socket, &QTcpSocket::readyRead, this, [this, socket] { directRead(socket); });
+        connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+            forget(socket);
+            socket->deleteLater();
+        });
+        connect(socket, &QObject::destroyed, this, [this, socket] { forget(socket); });
+        return;
+    }
     // Connected before QHttpServer connects its own slot (it does so when newConnection
     // is emitted, after this function returns), so the guard sees each byte first.
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { scan(socket); });
@@ -243,7 +274,8 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         Connection::PendingHead pending =
             c->admitted.isEmpty() ? Connection::PendingHead() : c->admitted.dequeue();
         pending.closeAfterResponse = head.closeAfterResponse;
-        pending.expectContinue = head.expectContinue && !verdict.status;
+        // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
+        pending.expectContinue = head.expectContinue && head.contentLength > 0 && !verdict.status;
         c->heads.enqueue(pending);
     }
     continueIfNext(*c);
@@ -276,6 +308,136 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     }
 }
 
+void ConnectionGuard::directRead(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    while (c && !c->holding && socket->bytesAvailable() > 0) {
+        if (c->rejecting || c->deferred || c->discarding) {
+            // Nothing after a bad request, or after one that closes the connection, is a
+            // request: drained without being kept.
+            char scratch[16384];
+            while (socket->read(scratch, sizeof scratch) > 0) {
+            }
+            return;
+        }
+        const qsizetype old = c->buffer.size();
+        const qint64 want = std::min(socket->bytesAvailable(), DirectReadChunk);
+        c->buffer.resize(old + qsizetype(want));
+        const qint64 got = socket->read(c->buffer.data() + old, want);
+        c->buffer.resize(old + qsizetype(std::max<qint64>(0, got)));
+        if (got <= 0)
+            return;
+        const bool wasInRequest = c->scanner.inRequest();
+        QList<RequestHeadScanner::Head> heads;
+        const RequestHeadScanner::Verdict verdict =
+            c->scanner.feed(c->buffer.constData() + old, qsizetype(got), &heads);
+        for (RequestHeadScanner::Head &head : heads) {
+            Connection::PendingHead pending =
+                c->admitted.isEmpty() ? Connection::PendingHead() : c->admitted.dequeue();
+            pending.closeAfterResponse = head.closeAfterResponse;
+            // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
+            pending.expectContinue =
+                head.expectContinue && head.contentLength > 0 && !verdict.status;
+            c->heads.enqueue(pending);
+            c->framed.enqueue(std::move(head));
+        }
+        continueIfNext(*c);
+        if (!wasInRequest && (c->scanner.inRequest() || !heads.isEmpty()))
+            c->requestStarted.start();
+        // Idle time counts from the end of the last request (blank lines are not activity).
+        if (!heads.isEmpty() && !c->scanner.inRequest())
+            c->lastActivity.start();
+        // The requests before a bad one, or up to one that closes the connection, are whole
+        // in the buffer (the scanner reads what follows a request only after its body):
+        // they are handed over, what follows is dropped.
+        if (verdict.status) {
+            c->buffer.truncate(std::max<qsizetype>(0, old + verdict.requestStart));
+        } else if (verdict.discardFrom >= 0) {
+            c->buffer.truncate(old + verdict.discardFrom);
+            c->discarding = true;
+        }
+        if (!handOver(socket))
+            return;
+        c = m_connections.value(socket);
+        if (verdict.status) {
+            // Answered once the requests before it are, in order.
+            if (c->unanswered > 0 || !c->heads.isEmpty())
+                deferReject(*c, 0, verdict);
+            else
+                reject(*c, verdict.status, verdict.detail, verdict.headers);
+            return;
+        }
+    }
+}
+
+bool ConnectionGuard::handOver(QTcpSocket *socket)
+{
+    Connection *c = m_connections.value(socket);
+    while (c && !c->framed.isEmpty()) {
+        QByteArray &buffer = c->buffer;
+        // Blank lines before a request (RFC 9112 2.2; the scanner skips them too).
+        qsizetype start = 0;
+        while (start < buffer.size() && (buffer[start] == '\r' || buffer[start] == '\n'))
+            ++start;
+        const RequestHeadScanner::Head &next = c->framed.head();
+        const qsizetype bodyStart = start + next.headBytes;
+        const qsizetype length = qsizetype(next.contentLength);
+        if (buffer.size() - bodyStart < length)
+            break; // the body is still arriving
+        HttpRequest request = requestFromHead(c->framed.dequeue(), c->peer);
+        if (length > 0)
+            request.body = buffer.mid(bodyStart, length);
+        if (bodyStart + length == buffer.size())
+            buffer.clear(); // the usual case: the read ended with the request
+        else
+            buffer.remove(0, bodyStart + length);
+        m_direct(std::move(request), socket);
+        c = m_connections.value(socket); // the answer may have closed the connection
+    }
+    if (!c)
+        return false;
+    if (c->framed.isEmpty()) {
+        // Only blank lines or the start of the next head are left: blank lines are not kept.
+        qsizetype start = 0;
+        while (start < c->buffer.size() && (c->buffer[start] == '\r' || c->buffer[start] == '\n'))
+            ++start;
+        if (start == c->buffer.size())
+            c->buffer.clear();
+        else if (start > 0)
+            c->buffer.remove(0, start);
+    }
+    return true;
+}
+
+HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
+                                             const QHostAddress &peer)
+{
+    HttpRequest request;
+    request.method = qtMethodName(head.method);
+    request.headers = std::move(head.fields);
+    if (isPlainPath(head.target)) {
+        request.path = QString::fromLatin1(head.target); // what QUrl would make of it
+    } else {
+        // As QHttpServerRequest: the target through QUrl, the Host header its authority.
+        QUrl url = QUrl::fromEncoded(head.target);
+        const QByteArray host = request.header("host");
+        if (!host.isEmpty())
+            url.setAuthority(QString::fromUtf8(host));
+        request.path = url.path();
+        request.query = QUrlQuery(url.query()); // QHttpServerRequest::query(): pretty-decoded
+    }
+    request.peer = peer;
+    return request;
+}
+
+qint64 ConnectionGuard::bufferedRequestBytes() const
+{
+    qint64 bytes = 0;
+    for (const Connection *c : m_connections)
+        bytes += c->buffer.size();
+    return bytes;
+}
+
 void ConnectionGuard::deferReject(Connection &c, qint64 keep,
                                   const RequestHeadScanner::Verdict &verdict)
 {
@@ -283,7 +445,10 @@ void ConnectionGuard::deferReject(Connection &c, qint64 keep,
         c.deferred = verdict;
         c.requestStarted.start(); // the wait is bounded by the read timeout (sweep)
     }
-    cutReadBuffer(c, keep);
+    // A connection the guard frames keeps nothing unread for QHttpServer: what follows is
+    // drained by directRead().
+    if (!c.direct)
+        cutReadBuffer(c, keep);
     rejectWhenAnswered(c);
 }
 
@@ -319,17 +484,7 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
     Connection::PendingHead pending;
     if (m_headCheck) {
         // The request as the API will see it, without its body.
-        HttpRequest request;
-        request.method = head.method;
-        if (isPlainPath(head.target)) {
-            request.path = QString::fromLatin1(head.target); // what QUrl would make of it
-        } else {
-            const QUrl url = QUrl::fromEncoded(head.target);
-            request.path = url.path();
-            request.query = QUrlQuery(url);
-        }
-        request.headers = head.fields;
-        request.peer = c->peer;
+        const HttpRequest request = requestFromHead(head, c->peer);
         if (const std::optional<HttpReply> refused = m_headCheck(request, &pending.authorized)) {
             RequestHeadScanner::Verdict verdict;
             verdict.status = refused->status;
@@ -369,7 +524,7 @@ void ConnectionGuard::continueIfNext(Connection &c)
 {
     // "100 Continue" goes out only for the request that is next to be answered: before
     // an earlier answer it would be read as that answer's status line.
-    if (!m_sendsContinue || c.unanswered > 0 || c.heads.isEmpty() ||
+    if ((!m_sendsContinue && !c.direct) || c.unanswered > 0 || c.heads.isEmpty() ||
         !c.heads.head().expectContinue || !c.socket)
         return;
     c.heads.head().expectContinue = false;
@@ -447,6 +602,8 @@ void ConnectionGuard::reject(Connection &c, int status, const QString &detail,
 {
     QTcpSocket *socket = c.socket;
     c.rejecting = true;
+    c.buffer.clear();
+    c.framed.clear();
     // QHttpServer must not read this socket again.
     disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { scan(socket); });
@@ -580,6 +737,8 @@ void ConnectionGuard::drainHeldOutput()
         }
         m_draining.remove(socket);
         releaseHold(*c);
+        if ((c = m_connections.value(socket)))
+            rejectWhenAnswered(*c);
     }
     if (m_draining.isEmpty())
         m_drainPoll.stop();

@@ -23,8 +23,10 @@ class QTcpSocket;
 namespace agmem {
 
 // The listening socket handed to QHttpServer::bind(). QHttpServer 6.4 has no limits or
-// timeouts of its own: this sees every request head before QHttpServer reads the socket,
-// refuses any head QHttpServer would frame differently, and answers 413/431/411/400/408/503
+// timeouts of its own. On plain TCP this reads and frames every request itself and hands
+// it to the API (setDirectHandler()); over TLS it sees every request head before
+// QHttpServer reads the socket. Either way it refuses any head QHttpServer would frame
+// differently, and answers 413/431/411/400/408/503
 // (and, through the head check, 401/403/429) itself before a body is buffered, keeping
 // all bodies in flight within one budget; it answers
 // "100 Continue" when the request is next to be answered, closes after the response when
@@ -54,6 +56,22 @@ public:
     using HeadCheck =
         std::function<std::optional<HttpReply>(const HttpRequest &head, bool *authorized)>;
     void setHeadCheck(HeadCheck check) { m_headCheck = std::move(check); }
+    // Plain TCP: the guard reads each connection itself, frames its requests (heads as
+    // scanned, bodies by Content-Length) and hands each whole request here, in order, with
+    // its socket; QHttpServer never sees the connection, and the guard deletes the socket
+    // when it disconnects. Without a handler, and always over TLS, QHttpServer reads the
+    // connection after the guard has scanned it.
+    using DirectHandler = std::function<void(HttpRequest &&request, QTcpSocket *socket)>;
+    void setDirectHandler(DirectHandler handler) { m_direct = std::move(handler); }
+    // The request QHttpServer (6.4 and 6.8) would make of a scanned head: a method outside
+    // its list (GET, PUT, DELETE, POST, HEAD, OPTIONS, PATCH, CONNECT, case-sensitive) is
+    // "UNKNOWN"; the path and query are those of QUrl::fromEncoded(target) with the Host
+    // header as authority; the fields as sent (names not folded). The body is not set.
+    static HttpRequest requestFromHead(RequestHeadScanner::Head head, const QHostAddress &peer);
+    // Bytes of requests read by the guard (setDirectHandler()) and not handed over yet, over
+    // every connection: at most the bodies admitted within the buffered-body budget plus
+    // one unfinished head per connection.
+    qint64 bufferedRequestBytes() const;
 
     int openConnections() const { return int(m_connections.size()); }
     // Whether the connection should close after the answer to its oldest unanswered
@@ -84,7 +102,8 @@ public:
     // readyRead slot after each request; docs/DESIGN-NOTES.md):
     // the open connection from this peer address and port, or null.
     QTcpSocket *connectionOf(const QHostAddress &peer, quint16 port) const;
-    // QHttpServer answers "Expect: 100-continue" itself (6.8): the guard then does not.
+    // QHttpServer answers "Expect: 100-continue" itself (6.8): the guard then does not on
+    // the connections QHttpServer reads (TLS); it always does on those it frames itself.
     void setSendsContinue(bool sends) { m_sendsContinue = sends; }
     // QHttpServer connected its readyRead slot again (after the guard's): moves the guard's
     // after-read slot behind it.
@@ -154,6 +173,11 @@ private:
         QObject *readNotifier = nullptr;
         // An event stream: never idle (see markStreaming).
         bool streaming = false;
+        // Read and framed by the guard (setDirectHandler()): the bytes read and not handed
+        // over yet (from the start of the next request on) and the heads scanned in them.
+        bool direct = false;
+        QByteArray buffer = {};
+        QQueue<RequestHeadScanner::Head> framed = {};
 
         bool idle() const
         {
@@ -164,6 +188,10 @@ private:
 
     void connectAfterHttpServer();
     void scan(QTcpSocket *socket);
+    void directRead(QTcpSocket *socket);
+    // Hands over the requests whose bodies are whole in the connection's buffer. False if
+    // the connection went meanwhile.
+    bool handOver(QTcpSocket *socket);
     void afterHttpServerRead(QTcpSocket *socket);
     void reject(Connection &c, int status, const QString &detail, const HeaderList &headers = {});
     RequestHeadScanner::Verdict admit(QTcpSocket *socket, const RequestHeadScanner::Head &head);
@@ -199,6 +227,7 @@ private:
     std::optional<QSslConfiguration> m_tls;
     std::function<bool(const QHostAddress &)> m_capExempt;
     HeadCheck m_headCheck;
+    DirectHandler m_direct;
     qint64 m_bufferedBody = 0;
 };
 

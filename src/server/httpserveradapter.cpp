@@ -40,7 +40,9 @@ QByteArray methodName(QHttpServerRequest::Method method)
     }
 }
 
-HttpRequest toHttpRequest(const QHttpServerRequest &request)
+} // namespace
+
+HttpRequest HttpServerAdapter::toHttpRequest(const QHttpServerRequest &request)
 {
     HttpRequest req;
     req.method = methodName(request.method());
@@ -63,8 +65,6 @@ HttpRequest toHttpRequest(const QHttpServerRequest &request)
     return req;
 }
 
-} // namespace
-
 HttpServerAdapter::HttpServerAdapter(QObject *parent)
     : QAbstractHttpServer(parent)
 {}
@@ -81,7 +81,8 @@ bool HttpServerAdapter::bindGuard(ConnectionGuard *guard)
     m_guard = guard;
 #if QT_VERSION >= QT_VERSION_CHECK(6, 8, 0)
     // 6.8 answers "Expect: 100-continue" itself when it starts reading that request's body,
-    // which (responders held until answered) is when the request is next to be answered.
+    // which (responders held until answered) is when the request is next to be answered:
+    // the guard then answers it only on the connections it frames itself (plain TCP).
     guard->setSendsContinue(false);
     return bind(guard);
 #else

@@ -36,7 +36,11 @@ public:
     ~HttpServerAdapter() override;
 
     // Hands the listening guard's connections to QHttpServer (the guard becomes a child).
+    // QHttpServer reads only those the guard does not frame itself (TLS).
     bool bindGuard(ConnectionGuard *guard);
+    // The request QHttpServer parsed, as the API sees it (tst_guard compares the guard's
+    // own framing, ConnectionGuard::requestFromHead(), with it).
+    static HttpRequest toHttpRequest(const QHttpServerRequest &request);
 
 protected:
     // A request QHttpServer parsed; `socket` is the guard's socket of its connection,

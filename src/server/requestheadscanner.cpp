@@ -191,6 +191,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
         const qsizetype used = end + endLength - before;
         pos += used;
         Head head;
+        head.headBytes = end + endLength;
         Verdict verdict = parseHead(text.first(end), &head);
         m_head.clear();
         if (!verdict.status && m_admission)
@@ -200,7 +201,8 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             verdict.requestStart = headStart;
             return verdict;
         }
-        head.fields.clear(); // only the admission check reads them
+        if (!m_framing)
+            head.fields.clear(); // only the admission check reads them
         heads->append(std::move(head));
         m_leadingBlank = false;
         m_closed = heads->constLast().closeAfterResponse;
@@ -236,7 +238,8 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
     }
     const bool http10 = version[7] == '0';
     head->closeAfterResponse = http10;
-    if (m_admission) {
+    const bool keep = m_admission || m_framing;
+    if (keep) {
         head->method = method.toByteArray();
         head->target = target.toByteArray();
     }
@@ -244,7 +247,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
     const qsizetype lines = std::count(text.begin(), text.end(), '\n');
     if (lines > QtMaxHeaderFields)
         return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
-    if (m_admission)
+    if (keep)
         head->fields.reserve(lines); // one line per field after the request line
     std::optional<qint64> contentLength;
     bool connectionUpgrade = false;
@@ -262,7 +265,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
             return {400, QStringLiteral("Malformed header line")};
         const QByteArrayView name = line.first(colon);
         const QByteArrayView value = trimmed(line.sliced(colon + 1));
-        if (m_admission)
+        if (keep)
             head->fields.append({name.toByteArray(), value.toByteArray()});
         if (equalsIgnoringCase(name, "content-length")) {
             bool ok = false;

@@ -74,7 +74,10 @@ public:
         bool closeAfterResponse = false;
         bool expectContinue = false;
         qint64 contentLength = 0;
-        // Filled only for the admission check (setAdmission()).
+        // The head's bytes from its first byte (after any blank lines before it) through
+        // the empty line that ends it: the body follows.
+        qsizetype headBytes = 0;
+        // Filled only for the admission check (setAdmission()) or framing (setFraming()).
         QByteArray method;
         QByteArray target;
         QList<QPair<QByteArray, QByteArray>> fields;
@@ -92,6 +95,9 @@ public:
     // `heads`; a rejected request sets the verdict and the scanner stops.
     Verdict feed(const char *data, qsizetype size, QList<Head> *heads);
     void setAdmission(Admission admission) { m_admission = std::move(admission); }
+    // Every head returned keeps its method, target and fields (the connection guard builds
+    // the request from them: ConnectionGuard::requestFromHead()).
+    void setFraming(bool framing) { m_framing = framing; }
 
     // True between the first byte of a request (a blank line before it included: it
     // starts the read timeout) and the last byte of its body.
@@ -105,6 +111,7 @@ private:
 
     ConnectionLimits m_limits;
     Admission m_admission;
+    bool m_framing = false;
     QByteArray m_head;
     qint64 m_bodyLeft = 0;
     bool m_inBody = false;

@@ -4,6 +4,8 @@
 // process (its own thread), so /proc/self/status shows its memory.
 #include "testsupport.h"
 
+#include "server/connectionguard.h"
+#include "server/httpserveradapter.h"
 #include "server/platform.h"
 
 #include <QAbstractHttpServer>
@@ -91,6 +93,8 @@ public:
         qsizetype bodySize = 0;
     };
     QList<Parsed> parsed;
+    // Each request as the server's adapter hands it to the API when QHttpServer parses it.
+    QList<agmem::HttpRequest> requests;
 
 protected:
 #if QT_VERSION < QT_VERSION_CHECK(6, 5, 0)
@@ -98,6 +102,7 @@ protected:
     {
         parsed.append(
             {request.url().path().toUtf8(), request.headers().size(), request.body().size()});
+        requests.append(agmem::HttpServerAdapter::toHttpRequest(request));
         socket->write("HTTP/1.1 204 No Content\r\n\r\n");
         return true;
     }
@@ -107,6 +112,7 @@ protected:
     {
         parsed.append(
             {request.url().path().toUtf8(), request.headers().size(), request.body().size()});
+        requests.append(agmem::HttpServerAdapter::toHttpRequest(request));
         responder.write(QHttpServerResponder::StatusCode::NoContent);
         return true;
     }
@@ -291,6 +297,12 @@ private Q_SLOTS:
     void unauthorizedBeforeTheBody();
     void openFileLimitRaised();
     void laterRequestsStillScanned();
+    void sameRequestAsQt_data();
+    void sameRequestAsQt();
+    void unknownMethods_data();
+    void unknownMethods();
+    void expectContinueOnce_data();
+    void expectContinueOnce();
 
 private:
     std::unique_ptr<TestServer>
@@ -1432,6 +1444,236 @@ void TstGuard::openFileLimitRaised()
         QCOMPARE(soft, qint64(limit.rlim_cur));
     QCOMPARE(setrlimit(RLIMIT_NOFILE, &original), 0);
 #endif
+}
+
+// Plain TCP is read and framed by the guard (ConnectionGuard::setDirectHandler()), not by
+// QHttpServer: every request must reach the API exactly as QHttpServer (the Qt in use) made
+// it - method name (UNKNOWN for any name outside its list), path and query decoding, header
+// fields, body, peer. The same bytes go to a bare QHttpServer and to a guard that frames
+// them; the requests are compared field by field.
+void TstGuard::sameRequestAsQt_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<int>("requests");
+
+    const QByteArray host = "Host: 127.0.0.1\r\n";
+    auto get = [&](const QByteArray &method, const QByteArray &target,
+                   const QByteArray &headers = "Host: 127.0.0.1\r\n") -> QByteArray {
+        return method + ' ' + target + " HTTP/1.1\r\n" + headers + "\r\n";
+    };
+    auto post = [&](const QByteArray &method, const QByteArray &target,
+                    const QByteArray &body) -> QByteArray {
+        return method + ' ' + target + " HTTP/1.1\r\n" + host +
+               "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+    };
+    QTest::addRow("plain") << get("GET", "/pull") << 1;
+    QTest::addRow("key in the path") << post("POST", "/k/abc_DEF-1.2~x/push", "{}") << 1;
+    QTest::addRow("query") << get("GET", "/pull?since=12&x=a+b%20c") << 1;
+    QTest::addRow("escaped slash and space") << get("GET", "/k/a%2Fb%20c/pull") << 1;
+    QTest::addRow("plus in the path") << get("GET", "/a+b/pull") << 1;
+    QTest::addRow("escaped UTF-8") << get("GET", "/%C3%A9t%C3%A9?q=%C3%A9&r=%E2%82%AC") << 1;
+    QTest::addRow("raw UTF-8") << get("GET", "/\xC3\xA9t\xC3\xA9?q=\xE2\x82\xAC") << 1;
+    QTest::addRow("raw Latin-1 byte") << get("GET", "/caf\xE9?x=\xFF") << 1;
+    QTest::addRow("invalid escapes") << get("GET", "/a%zz/%?x=%G1&y=%") << 1;
+    QTest::addRow("escaped NUL") << get("GET", "/a%00b?x=%00") << 1;
+    QTest::addRow("double slash") << get("GET", "//push") << 1;
+    QTest::addRow("double slash, authority-like") << get("GET", "//evil.example/pull?x=1") << 1;
+    QTest::addRow("triple slash") << get("GET", "///pull") << 1;
+    QTest::addRow("dot segments") << get("GET", "/a/../pull") << 1;
+    QTest::addRow("leading dot segment") << get("GET", "/./pull") << 1;
+    QTest::addRow("escaped dot segment") << get("GET", "/a/%2e%2e/pull") << 1;
+    QTest::addRow("absolute form") << get("GET", "http://example.com:8000/pull?x=1") << 1;
+    QTest::addRow("absolute form, other scheme") << get("GET", "ftp://other/push") << 1;
+    QTest::addRow("absolute form, no path") << get("GET", "http://example.com") << 1;
+    QTest::addRow("scheme-like") << get("GET", "a:b/pull") << 1;
+    QTest::addRow("asterisk") << get("OPTIONS", "*") << 1;
+    QTest::addRow("no leading slash") << get("GET", "pull") << 1;
+    QTest::addRow("fragment") << get("GET", "/pull#frag?x=1") << 1;
+    QTest::addRow("empty query") << get("GET", "/pull?") << 1;
+    QTest::addRow("repeated keys") << get("GET", "/pull?a=1&a=2&b&=c&d=") << 1;
+    QTest::addRow("semicolon") << get("GET", "/pull;v=1?x=1;y=2") << 1;
+    QTest::addRow("no Host") << get("GET", "/pull?x=1", "X-A: b\r\n") << 1;
+    QTest::addRow("Host with a space") << get("GET", "/pull?x=1", "Host: a b\r\n") << 1;
+    QTest::addRow("Host with user info") << get("GET", "//x/pull?q", "Host: u@evil:99\r\n") << 1;
+    QTest::addRow("IPv6 Host") << get("GET", "/pull?q=1", "Host: [::1]:8000\r\n") << 1;
+    QTest::addRow("bad IPv6 Host") << get("GET", "/pull?q=1", "Host: [::1\r\n") << 1;
+    QTest::addRow("Host and relative target") << get("GET", "pull?q=1", "Host: h\r\n") << 1;
+    QTest::addRow("TRACE") << get("TRACE", "/health") << 1;
+    QTest::addRow("lower-case method") << get("get", "/health") << 1;
+    QTest::addRow("mixed-case method") << get("Post", "/push") << 1;
+    QTest::addRow("extension method") << get("PURGE", "/pull") << 1;
+    QTest::addRow("extension method with a body") << post("M-SEARCH", "/push", "hello") << 1;
+    QTest::addRow("every known method")
+        << QByteArray(get("GET", "/a") + get("HEAD", "/b") + get("OPTIONS", "/c") +
+                      get("DELETE", "/d") + get("CONNECT", "/e") + post("POST", "/f", "1") +
+                      post("PUT", "/g", "22") + post("PATCH", "/h", "333"))
+        << 8;
+    QTest::addRow("fields as sent")
+        << get("GET", "/pull",
+               "hOsT:   127.0.0.1  \r\nX-Empty:\r\nX-Tab:\tv\t w\t\r\nX-Dup: 1\r\nx-dup: 2\r\n")
+        << 1;
+    QTest::addRow("bare LF") << QByteArray("GET /a?x=1 HTTP/1.1\nHost: h\n\n") << 1;
+    QTest::addRow("pipelined with blank lines")
+        << QByteArray("\r\n" + post("POST", "/push", "{\"a\":1}") + "\r\n\r\n" +
+                      get("GET", "/pull?x=%41") + "\n" + post("PUT", "/x", ""))
+        << 3;
+}
+
+void TstGuard::sameRequestAsQt()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(int, requests);
+    if (testClientsUseTls())
+        QSKIP("compares the guard's framing with QHttpServer's parser over plain TCP");
+
+    const QByteArray marker = "GET /marker HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    auto sendTo = [&](quint16 port, QTcpSocket &client) {
+        client.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(client.waitForConnected(5000));
+        client.write(bytes + marker);
+        QVERIFY(client.waitForBytesWritten(5000));
+    };
+
+    // QHttpServer's view.
+    RecordingHttpServer qt;
+    auto *tcp = new QTcpServer;
+    QVERIFY(tcp->listen(QHostAddress::LocalHost, 0));
+    qt.bind(tcp);
+    QTcpSocket qtClient;
+    sendTo(tcp->serverPort(), qtClient);
+    QVERIFY(QTest::qWaitFor([&] { return qt.requests.size() == requests + 1; }, 5000));
+
+    // The guard's own framing, as the server uses it on plain TCP.
+    agmem::ConnectionGuard guard{agmem::ConnectionLimits()};
+    QList<agmem::HttpRequest> framed;
+    guard.setDirectHandler([&](agmem::HttpRequest &&request, QTcpSocket *socket) {
+        guard.takeCloseAfterResponse(socket);
+        framed.append(std::move(request));
+        socket->write("HTTP/1.1 204 No Content\r\n\r\n");
+        guard.answered(socket);
+    });
+    QVERIFY(guard.listen(QHostAddress::LocalHost, 0));
+    QTcpSocket guardClient;
+    sendTo(guard.serverPort(), guardClient);
+    QVERIFY(QTest::qWaitFor([&] { return framed.size() == requests + 1; }, 5000));
+    QTest::qWait(50); // nothing more arrives
+    QCOMPARE(framed.size(), qt.requests.size());
+
+    auto fieldsOf = [](const agmem::HttpRequest &r) {
+        // Qt 6.8 hands names over in lower case; the API looks them up case-insensitively.
+        QStringList out;
+        for (const auto &[name, value] : r.headers)
+            out << QString::fromLatin1(name.toLower()) + u": " + QString::fromLatin1(value.toHex());
+        return out;
+    };
+    for (qsizetype i = 0; i < framed.size(); ++i) {
+        const agmem::HttpRequest &a = framed[i];
+        const agmem::HttpRequest &b = qt.requests[i];
+        QCOMPARE(a.method, b.method);
+        QCOMPARE(a.path, b.path);
+        QCOMPARE(a.query.toString(QUrl::FullyEncoded), b.query.toString(QUrl::FullyEncoded));
+        QCOMPARE(a.query.queryItems(QUrl::FullyDecoded), b.query.queryItems(QUrl::FullyDecoded));
+        QVERIFY(a.query == b.query);
+        QCOMPARE(fieldsOf(a), fieldsOf(b));
+        QCOMPARE(a.body, b.body);
+        QCOMPARE(a.peer, b.peer);
+    }
+    QCOMPARE(framed.constLast().path, u"/marker"_s);
+}
+
+// A method outside QHttpServer's list (TRACE, lower-case names, extensions) reaches the
+// API as UNKNOWN over both transports: 405 with the route's Allow, and one metrics label
+// (a client cannot add label values with made-up method names).
+void TstGuard::unknownMethods_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addRow("TRACE") << QByteArray("TRACE") << QByteArray();
+    QTest::addRow("get") << QByteArray("get") << QByteArray();
+    QTest::addRow("PURGE") << QByteArray("PURGE") << QByteArray();
+    QTest::addRow("M-SEARCH with a body") << QByteArray("M-SEARCH") << QByteArray("{}");
+}
+
+void TstGuard::unknownMethods()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QByteArray, body);
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const PullSnapshot before = pullSnapshot(port);
+    const HttpResponse reference = httpExchange(port, buildRequest("DELETE", "/pull"));
+    QCOMPARE(reference.status, 405);
+    QVERIFY(reference.hasHeader("allow"));
+
+    RawHttpClient client;
+    QVERIFY(client.connectTo(port));
+    QByteArray request = method + " /pull HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!body.isEmpty())
+        request +=
+            "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
+            "\r\n";
+    const HttpResponse r = client.request(request + "\r\n" + body);
+    QVERIFY2(r.valid, qPrintable(r.error));
+    QCOMPARE(r.status, 405);
+    QCOMPARE(r.header("allow"), reference.header("allow"));
+    QCOMPARE(r.object().value(u"detail"_s).toString(), u"Method Not Allowed"_s);
+    // The connection stays usable.
+    QCOMPARE(client.request(buildRequest("GET", "/health")).status, 200);
+
+    const QByteArray metrics = httpGet(port, "/metrics").body;
+    QVERIFY2(metrics.contains("route=\"/pull\",method=\"UNKNOWN\",status=\"405\"} 1"),
+             metrics.constData());
+    const QByteArray label = "method=\"" + method + '"';
+    QVERIFY(!metrics.contains(label));
+    VERIFY_UNCHANGED(port, before);
+}
+
+// Exactly one "100 Continue", only for a request with a body, over both transports and on
+// both Qt lines (the guard sends it on the connections it frames; QHttpServer 6.8 its own
+// on those it reads).
+void TstGuard::expectContinueOnce_data()
+{
+    QTest::addColumn<bool>("bodyWithHead");
+    QTest::addColumn<bool>("withBody");
+    QTest::addRow("body after the 100") << false << true;
+    QTest::addRow("body with the head") << true << true;
+    QTest::addRow("no body") << true << false;
+}
+
+void TstGuard::expectContinueOnce()
+{
+    QFETCH(bool, bodyWithHead);
+    QFETCH(bool, withBody);
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    const QByteArray body = withBody ? pushBody(u"once"_s) : QByteArray();
+    const QByteArray head =
+        (withBody ? "POST /push" : "GET /health") +
+        QByteArray(" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                   "application/json\r\nExpect: 100-continue\r\n") +
+        (withBody ? "Content-Length: " + QByteArray::number(body.size()) + "\r\n" : QByteArray()) +
+        "\r\n";
+    RawHttpClient client;
+    QVERIFY(client.connectTo(port));
+    QVERIFY(client.send(bodyWithHead ? head + body : head));
+    HttpResponse r = client.readResponse(false, 5000);
+    QVERIFY2(r.valid, qPrintable(r.error));
+    if (withBody) {
+        QCOMPARE(r.status, 100);
+        if (!bodyWithHead)
+            QVERIFY(client.send(body));
+        r = client.readResponse();
+        QVERIFY2(r.valid, qPrintable(r.error));
+    }
+    QCOMPARE(r.status, 200);
+    // Nothing else arrives: no second "100 Continue" (before or after the answer).
+    QVERIFY(!client.waitForDisconnected(300));
+    QCOMPARE(client.pending(), QByteArray());
+    QCOMPARE(client.request(buildRequest("GET", "/health")).status, 200);
+    if (withBody)
+        QCOMPARE(httpGet(port, "/pull").object().value(u"contributing_agents"_s).toInt(), 1);
 }
 
 QTEST_GUILESS_MAIN(TstGuard)
