@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <limits>
 #include <utility>
 
 namespace agmem {
@@ -22,21 +24,102 @@ namespace agmem {
 namespace {
 
 // Walks two lists sorted by CodePointLess: calls onlyA / onlyB for items in one list only,
-// both(a, b) for items with the same key.
+// both(a, b) for items with the same key. One three-way comparison per step.
 template <typename T, typename Key, typename OnlyA, typename OnlyB, typename Both>
 void sortedDiff(const QList<T> &a, const QList<T> &b, Key key, OnlyA onlyA, OnlyB onlyB, Both both)
 {
-    const CodePointLess less;
     auto i = a.cbegin();
     auto j = b.cbegin();
-    while (i != a.cend() || j != b.cend()) {
-        if (j == b.cend() || (i != a.cend() && less(key(*i), key(*j))))
+    while (i != a.cend() && j != b.cend()) {
+        const int order = compareCodePoints(key(*i), key(*j));
+        if (order < 0)
             onlyA(*i++);
-        else if (i == a.cend() || less(key(*j), key(*i)))
+        else if (order > 0)
             onlyB(*j++);
         else
             both(*i++, *j++);
     }
+    for (; i != a.cend(); ++i)
+        onlyA(*i);
+    for (; j != b.cend(); ++j)
+        onlyB(*j);
+}
+
+template <qsizetype N>
+constexpr QByteArrayView literal(const char (&text)[N])
+{
+    return QByteArrayView(text, N - 1);
+}
+
+void appendNumber(QByteArray *out, qint64 number)
+{
+    char digits[24];
+    const std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, number);
+    out->append(digits, r.ptr - digits);
+}
+
+// JsonWriter::appendTimestamp(): formatIsoTimestamp(instant) as a JSON string. The date part
+// (the same for nearly every event) is kept from this thread's previous call; the time of
+// day is written here. tst_events compares the text with formatIsoTimestamp()'s.
+void appendTimestamp(QByteArray *out, Instant instant)
+{
+    constexpr qint64 MicrosPerSecond = 1000000;
+    constexpr qint64 MicrosPerDay = 86400 * MicrosPerSecond;
+    qint64 day = instant / MicrosPerDay;
+    qint64 rest = instant % MicrosPerDay;
+    if (rest < 0) {
+        rest += MicrosPerDay;
+        --day;
+    }
+    // Years 1..9999 and a good deal around them; beyond, formatIsoTimestamp() as it is.
+    if (day < -1000000 || day > 10000000) {
+        JsonWriter::appendTimestamp(out, instant);
+        return;
+    }
+    struct Date
+    {
+        qint64 day = std::numeric_limits<qint64>::min();
+        // "YYYY-MM-DDT", opening quote included.
+        char text[IsoTimestampMaxSize + 1];
+        int size = 0;
+    };
+    thread_local Date date;
+    if (date.day != day) {
+        char text[IsoTimestampMaxSize];
+        const int size = formatIsoTimestamp(day * MicrosPerDay, text);
+        const char *t = std::find(text, text + size, 'T');
+        date.text[0] = '"';
+        date.size = int(t - text) + 2;
+        std::memcpy(date.text + 1, text, size_t(date.size - 1));
+        date.day = day;
+    }
+    const int second = int(rest / MicrosPerSecond);
+    const int micros = int(rest % MicrosPerSecond);
+    // HH:MM:SS[.ffffff]+00:00" at most.
+    char time[32];
+    char *p = time;
+    const auto two = [&p](int value) {
+        *p++ = char('0' + value / 10);
+        *p++ = char('0' + value % 10);
+    };
+    two(second / 3600);
+    *p++ = ':';
+    two(second / 60 % 60);
+    *p++ = ':';
+    two(second % 60);
+    if (micros != 0) {
+        *p++ = '.';
+        for (int i = 5, m = micros; i >= 0; --i, m /= 10)
+            p[i] = char('0' + m % 10);
+        p += 6;
+    }
+    for (const char c : {'+', '0', '0', ':', '0', '0', '"'})
+        *p++ = c;
+    const qsizetype at = out->size();
+    out->resize(at + date.size + (p - time));
+    char *d = out->data() + at;
+    std::memcpy(d, date.text, size_t(date.size));
+    std::memcpy(d + date.size, time, size_t(p - time));
 }
 
 } // namespace
@@ -158,63 +241,78 @@ void ChangeEvent::appendJson(QByteArray *out) const
         return;
     }
     // Written straight into the frame (a QJsonObject tree cost about a third of a push's
-    // instructions while a stream was open). The keys come in QJsonObject's order (sorted),
-    // so the text is the same as QJsonDocument's.
+    // instructions while a stream was open), the keys as literals with their separators
+    // (through JsonWriter they were a third of the formatting). The keys come in
+    // QJsonObject's order (sorted), so the text is the same as QJsonDocument's.
     out->reserve(out->size() + 256 +
                  64 * (topicDeltas.size() + factsAdded.size() + factsRemoved.size()));
-    JsonWriter w(out);
-    const auto list = [&w](const char *name, const QStringList &items) {
-        w.key(name);
-        w.beginArray();
-        for (const QString &item : items)
-            w.value(item);
-        w.endArray();
+    bool first = true;
+    // `key`: ,"name": (the comma left out for the first).
+    const auto key = [out, &first](QByteArrayView key) {
+        out->append(first ? key.sliced(1) : key);
+        first = false;
+    };
+    const auto list = [out](const QStringList &items) {
+        out->append('[');
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            if (i > 0)
+                out->append(',');
+            JsonWriter::appendString(out, items.at(i));
+        }
+        out->append(']');
+    };
+    const auto flag = [out](bool value) {
+        out->append(value ? literal("true") : literal("false"));
     };
     const bool push = kind == Kind::Push;
-    w.beginObject();
+    out->append('{');
     if (kind != Kind::Reset) {
-        w.key("agent_id");
-        w.value(agentId);
+        key(literal(",\"agent_id\":"));
+        JsonWriter::appendString(out, agentId);
     }
     if (receivedAt && !push) {
-        w.key("at");
-        w.timestamp(receivedAt);
+        key(literal(",\"at\":"));
+        appendTimestamp(out, receivedAt);
     }
     if (push) {
-        w.key("changed");
-        w.value(changesMerge);
-        list("facts_added", factsAdded);
-        w.key("facts_added_count");
-        w.value(factsAddedCount);
-        list("facts_removed", factsRemoved);
-        w.key("facts_removed_count");
-        w.value(factsRemovedCount);
+        key(literal(",\"changed\":"));
+        flag(changesMerge);
+        out->append(literal(",\"facts_added\":"));
+        list(factsAdded);
+        out->append(literal(",\"facts_added_count\":"));
+        appendNumber(out, factsAddedCount);
+        out->append(literal(",\"facts_removed\":"));
+        list(factsRemoved);
+        out->append(literal(",\"facts_removed_count\":"));
+        appendNumber(out, factsRemovedCount);
     }
-    w.key("local");
-    w.value(local);
+    key(literal(",\"local\":"));
+    flag(local);
     if (receivedAt && push) {
-        w.key("received_at");
-        w.timestamp(receivedAt);
+        out->append(literal(",\"received_at\":"));
+        appendTimestamp(out, receivedAt);
     }
-    w.key("sequence");
-    w.value(qint64(sequence));
+    out->append(literal(",\"sequence\":"));
+    appendNumber(out, qint64(sequence));
     if (push) {
-        w.key("timestamp");
+        out->append(literal(",\"timestamp\":"));
         if (timestamp)
-            w.timestamp(timestamp);
+            appendTimestamp(out, timestamp);
         else
-            w.null();
-        w.key("topic_deltas");
-        w.beginObject();
+            out->append(literal("null"));
+        out->append(literal(",\"topic_deltas\":{"));
         // QJsonObject orders keys by UTF-16 code unit. push() gives the deltas in code point
         // order, the same unless topics hold characters from U+E000 on beside ones beyond
         // U+FFFF: only then are they sorted again (in a copy).
         const auto utf16Less = [](const QPair<QString, qint64> &x,
                                   const QPair<QString, qint64> &y) { return x.first < y.first; };
-        const auto writeDeltas = [&w](const QList<QPair<QString, qint64>> &deltas) {
-            for (const auto &[topic, delta] : deltas) {
-                w.key(topic);
-                w.value(delta);
+        const auto writeDeltas = [out](const QList<QPair<QString, qint64>> &deltas) {
+            for (qsizetype i = 0; i < deltas.size(); ++i) {
+                if (i > 0)
+                    out->append(',');
+                JsonWriter::appendString(out, deltas.at(i).first);
+                out->append(':');
+                appendNumber(out, deltas.at(i).second);
             }
         };
         if (std::is_sorted(topicDeltas.cbegin(), topicDeltas.cend(), utf16Less)) {
@@ -224,11 +322,12 @@ void ChangeEvent::appendJson(QByteArray *out) const
             std::sort(deltas.begin(), deltas.end(), utf16Less);
             writeDeltas(deltas);
         }
-        w.endObject();
+        out->append('}');
     }
-    w.key("type");
-    w.value(typeKey());
-    w.endObject();
+    // The type names need no escapes.
+    out->append(literal(",\"type\":\""));
+    out->append(typeKey());
+    out->append(literal("\"}"));
 }
 
 EventHub::EventHub(int ringSize, QObject *parent)
@@ -308,8 +407,10 @@ QByteArray EventHub::reloadFrame(const QString &reason) const
 const QByteArray &EventHub::frameOf(const Stored &stored) const
 {
     if (stored.frame.isEmpty()) {
-        // Built once, in place: the JSON goes straight into the frame.
-        const ChangeEvent &e = stored.event;
+        // Built once, in place: the JSON goes straight into the frame. The pending deltas
+        // are resolved in the stored event itself (appendJson() would copy it for that).
+        ChangeEvent &e = stored.event;
+        e.resolveDiff();
         QByteArray &frame = stored.frame;
         frame.reserve(64 + 320 +
                       64 * (e.topicDeltas.size() + e.factsAdded.size() + e.factsRemoved.size()));

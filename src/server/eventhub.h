@@ -128,7 +128,8 @@ private:
     struct Stored
     {
         quint64 number;
-        ChangeEvent event;
+        // Its pending deltas are resolved when the frame is first built (under m_mutex).
+        mutable ChangeEvent event;
         // The SSE frame, built when a stream first needs it (never, when no stream is
         // open or resumes this far back): publishing costs no formatting on the write path.
         mutable QByteArray frame;
