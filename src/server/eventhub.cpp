@@ -51,20 +51,94 @@ constexpr QByteArrayView literal(const char (&text)[N])
     return QByteArrayView(text, N - 1);
 }
 
-void appendNumber(QByteArray *out, qint64 number)
+// Appends to a QByteArray through a pointer, with room made ahead and the array cut to what
+// was written when done: each QByteArray::append() is a call with its checks (about 110
+// instructions in Qt 6.4), and a frame took some 20 of them.
+class Cursor
 {
-    char digits[24];
-    const std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, number);
-    out->append(digits, r.ptr - digits);
-}
+public:
+    Cursor(QByteArray *out, qsizetype room)
+        : m_out(out)
+    {
+        const qsizetype used = out->size();
+        out->resize(used + room);
+        m_p = out->data() + used;
+        m_end = out->data() + out->size();
+    }
+    ~Cursor() { m_out->resize(m_p - m_out->constData()); }
+    Cursor(const Cursor &) = delete;
+    Cursor &operator=(const Cursor &) = delete;
+
+    void put(char c)
+    {
+        need(1);
+        *m_p++ = c;
+    }
+    void put(QByteArrayView bytes)
+    {
+        need(bytes.size());
+        std::memcpy(m_p, bytes.data(), size_t(bytes.size()));
+        m_p += bytes.size();
+    }
+    void put(const char *text) { put(QByteArrayView(text, qsizetype(std::strlen(text)))); }
+    void number(qint64 value)
+    {
+        need(24);
+        m_p = std::to_chars(m_p, m_end, value).ptr;
+    }
+    void number(quint64 value)
+    {
+        need(24);
+        m_p = std::to_chars(m_p, m_end, value).ptr;
+    }
+    // JsonWriter::appendString()'s text: ASCII that needs no escape copied here, anything
+    // else through JsonWriter.
+    void string(QStringView text)
+    {
+        need(text.size() + 2);
+        char *d = m_p;
+        *d++ = '"';
+        const char16_t *u = text.utf16();
+        for (qsizetype i = 0, n = text.size(); i < n; ++i) {
+            const char16_t c = u[i];
+            if (c >= 0x80 || c < 0x20 || c == u'"' || c == u'\\') {
+                m_out->resize(m_p - m_out->constData());
+                JsonWriter::appendString(m_out, text);
+                m_p = m_out->data() + m_out->size();
+                m_end = m_p;
+                return;
+            }
+            *d++ = char(c);
+        }
+        *d++ = '"';
+        m_p = d;
+    }
+    void timestamp(Instant instant);
+
+private:
+    void need(qsizetype size)
+    {
+        if (m_end - m_p < size) {
+            const qsizetype used = m_p - m_out->constData();
+            m_out->resize(used + qMax(size, used / 2 + 256));
+            m_p = m_out->data() + used;
+            m_end = m_out->data() + m_out->size();
+        }
+    }
+
+    QByteArray *m_out;
+    char *m_p;
+    char *m_end;
+};
 
 // JsonWriter::appendTimestamp(): formatIsoTimestamp(instant) as a JSON string. The date part
 // (the same for nearly every event) is kept from this thread's previous call; the time of
 // day is written here. tst_events compares the text with formatIsoTimestamp()'s.
-void appendTimestamp(QByteArray *out, Instant instant)
+void Cursor::timestamp(Instant instant)
 {
     constexpr qint64 MicrosPerSecond = 1000000;
     constexpr qint64 MicrosPerDay = 86400 * MicrosPerSecond;
+    need(IsoTimestampMaxSize + 2);
     qint64 day = instant / MicrosPerDay;
     qint64 rest = instant % MicrosPerDay;
     if (rest < 0) {
@@ -73,7 +147,9 @@ void appendTimestamp(QByteArray *out, Instant instant)
     }
     // Years 1..9999 and a good deal around them; beyond, formatIsoTimestamp() as it is.
     if (day < -1000000 || day > 10000000) {
-        JsonWriter::appendTimestamp(out, instant);
+        *m_p++ = '"';
+        m_p += formatIsoTimestamp(instant, m_p);
+        *m_p++ = '"';
         return;
     }
     struct Date
@@ -93,11 +169,11 @@ void appendTimestamp(QByteArray *out, Instant instant)
         std::memcpy(date.text + 1, text, size_t(date.size - 1));
         date.day = day;
     }
+    char *p = m_p;
+    std::memcpy(p, date.text, size_t(date.size));
+    p += date.size;
     const int second = int(rest / MicrosPerSecond);
     const int micros = int(rest % MicrosPerSecond);
-    // HH:MM:SS[.ffffff]+00:00" at most.
-    char time[32];
-    char *p = time;
     const auto two = [&p](int value) {
         *p++ = char('0' + value / 10);
         *p++ = char('0' + value % 10);
@@ -115,11 +191,110 @@ void appendTimestamp(QByteArray *out, Instant instant)
     }
     for (const char c : {'+', '0', '0', ':', '0', '0', '"'})
         *p++ = c;
-    const qsizetype at = out->size();
-    out->resize(at + date.size + (p - time));
-    char *d = out->data() + at;
-    std::memcpy(d, date.text, size_t(date.size));
-    std::memcpy(d + date.size, time, size_t(p - time));
+    m_p = p;
+}
+
+// The event's JSON object (ChangeEvent::appendJson(), its deltas resolved).
+void writeJson(Cursor &c, const ChangeEvent &e)
+{
+    // Written straight into the frame (a QJsonObject tree cost about a third of a push's
+    // instructions while a stream was open), the keys as literals with their separators.
+    // The keys come in QJsonObject's order (sorted), so the text is the same as
+    // QJsonDocument's.
+    using Kind = ChangeEvent::Kind;
+    bool first = true;
+    // `key`: ,"name": (the comma left out for the first).
+    const auto key = [&c, &first](QByteArrayView key) {
+        c.put(first ? key.sliced(1) : key);
+        first = false;
+    };
+    const auto list = [&c](const QStringList &items) {
+        c.put('[');
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            if (i > 0)
+                c.put(',');
+            c.string(items.at(i));
+        }
+        c.put(']');
+    };
+    const auto flag = [&c](bool value) { c.put(value ? literal("true") : literal("false")); };
+    const bool push = e.kind == Kind::Push;
+    c.put('{');
+    if (e.kind != Kind::Reset) {
+        key(literal(",\"agent_id\":"));
+        c.string(e.agentId);
+    }
+    if (e.receivedAt && !push) {
+        key(literal(",\"at\":"));
+        c.timestamp(e.receivedAt);
+    }
+    if (push) {
+        key(literal(",\"changed\":"));
+        flag(e.changesMerge);
+        c.put(literal(",\"facts_added\":"));
+        list(e.factsAdded);
+        c.put(literal(",\"facts_added_count\":"));
+        c.number(e.factsAddedCount);
+        c.put(literal(",\"facts_removed\":"));
+        list(e.factsRemoved);
+        c.put(literal(",\"facts_removed_count\":"));
+        c.number(e.factsRemovedCount);
+    }
+    key(literal(",\"local\":"));
+    flag(e.local);
+    if (e.receivedAt && push) {
+        c.put(literal(",\"received_at\":"));
+        c.timestamp(e.receivedAt);
+    }
+    c.put(literal(",\"sequence\":"));
+    c.number(qint64(e.sequence));
+    if (push) {
+        c.put(literal(",\"timestamp\":"));
+        if (e.timestamp)
+            c.timestamp(e.timestamp);
+        else
+            c.put(literal("null"));
+        c.put(literal(",\"topic_deltas\":{"));
+        // QJsonObject orders keys by UTF-16 code unit. push() gives the deltas in code point
+        // order, the same unless topics hold characters from U+E000 on beside ones beyond
+        // U+FFFF: only then are they sorted again (in a copy).
+        const auto utf16Less = [](const QPair<QString, qint64> &x,
+                                  const QPair<QString, qint64> &y) { return x.first < y.first; };
+        const auto writeDeltas = [&c](const QList<QPair<QString, qint64>> &deltas) {
+            for (qsizetype i = 0; i < deltas.size(); ++i) {
+                if (i > 0)
+                    c.put(',');
+                c.string(deltas.at(i).first);
+                c.put(':');
+                c.number(deltas.at(i).second);
+            }
+        };
+        if (std::is_sorted(e.topicDeltas.cbegin(), e.topicDeltas.cend(), utf16Less)) {
+            writeDeltas(e.topicDeltas);
+        } else {
+            QList<QPair<QString, qint64>> deltas = e.topicDeltas;
+            std::sort(deltas.begin(), deltas.end(), utf16Less);
+            writeDeltas(deltas);
+        }
+        c.put('}');
+    }
+    // The type names need no escapes.
+    c.put(literal(",\"type\":\""));
+    c.put(e.typeKey());
+    c.put(literal("\"}"));
+}
+
+// Room for an event's JSON, enough unless its strings need escapes or are not ASCII.
+qsizetype jsonRoom(const ChangeEvent &e)
+{
+    qsizetype room = 360 + e.agentId.size();
+    for (const QString &f : e.factsAdded)
+        room += f.size() + 3;
+    for (const QString &f : e.factsRemoved)
+        room += f.size() + 3;
+    for (const auto &[topic, delta] : e.topicDeltas)
+        room += topic.size() + 24;
+    return room;
 }
 
 } // namespace
@@ -240,94 +415,8 @@ void ChangeEvent::appendJson(QByteArray *out) const
         resolved.appendJson(out);
         return;
     }
-    // Written straight into the frame (a QJsonObject tree cost about a third of a push's
-    // instructions while a stream was open), the keys as literals with their separators
-    // (through JsonWriter they were a third of the formatting). The keys come in
-    // QJsonObject's order (sorted), so the text is the same as QJsonDocument's.
-    out->reserve(out->size() + 256 +
-                 64 * (topicDeltas.size() + factsAdded.size() + factsRemoved.size()));
-    bool first = true;
-    // `key`: ,"name": (the comma left out for the first).
-    const auto key = [out, &first](QByteArrayView key) {
-        out->append(first ? key.sliced(1) : key);
-        first = false;
-    };
-    const auto list = [out](const QStringList &items) {
-        out->append('[');
-        for (qsizetype i = 0; i < items.size(); ++i) {
-            if (i > 0)
-                out->append(',');
-            JsonWriter::appendString(out, items.at(i));
-        }
-        out->append(']');
-    };
-    const auto flag = [out](bool value) {
-        out->append(value ? literal("true") : literal("false"));
-    };
-    const bool push = kind == Kind::Push;
-    out->append('{');
-    if (kind != Kind::Reset) {
-        key(literal(",\"agent_id\":"));
-        JsonWriter::appendString(out, agentId);
-    }
-    if (receivedAt && !push) {
-        key(literal(",\"at\":"));
-        appendTimestamp(out, receivedAt);
-    }
-    if (push) {
-        key(literal(",\"changed\":"));
-        flag(changesMerge);
-        out->append(literal(",\"facts_added\":"));
-        list(factsAdded);
-        out->append(literal(",\"facts_added_count\":"));
-        appendNumber(out, factsAddedCount);
-        out->append(literal(",\"facts_removed\":"));
-        list(factsRemoved);
-        out->append(literal(",\"facts_removed_count\":"));
-        appendNumber(out, factsRemovedCount);
-    }
-    key(literal(",\"local\":"));
-    flag(local);
-    if (receivedAt && push) {
-        out->append(literal(",\"received_at\":"));
-        appendTimestamp(out, receivedAt);
-    }
-    out->append(literal(",\"sequence\":"));
-    appendNumber(out, qint64(sequence));
-    if (push) {
-        out->append(literal(",\"timestamp\":"));
-        if (timestamp)
-            appendTimestamp(out, timestamp);
-        else
-            out->append(literal("null"));
-        out->append(literal(",\"topic_deltas\":{"));
-        // QJsonObject orders keys by UTF-16 code unit. push() gives the deltas in code point
-        // order, the same unless topics hold characters from U+E000 on beside ones beyond
-        // U+FFFF: only then are they sorted again (in a copy).
-        const auto utf16Less = [](const QPair<QString, qint64> &x,
-                                  const QPair<QString, qint64> &y) { return x.first < y.first; };
-        const auto writeDeltas = [out](const QList<QPair<QString, qint64>> &deltas) {
-            for (qsizetype i = 0; i < deltas.size(); ++i) {
-                if (i > 0)
-                    out->append(',');
-                JsonWriter::appendString(out, deltas.at(i).first);
-                out->append(':');
-                appendNumber(out, deltas.at(i).second);
-            }
-        };
-        if (std::is_sorted(topicDeltas.cbegin(), topicDeltas.cend(), utf16Less)) {
-            writeDeltas(topicDeltas);
-        } else {
-            QList<QPair<QString, qint64>> deltas = topicDeltas;
-            std::sort(deltas.begin(), deltas.end(), utf16Less);
-            writeDeltas(deltas);
-        }
-        out->append('}');
-    }
-    // The type names need no escapes.
-    out->append(literal(",\"type\":\""));
-    out->append(typeKey());
-    out->append(literal("\"}"));
+    Cursor c(out, jsonRoom(*this));
+    writeJson(c, *this);
 }
 
 EventHub::EventHub(int ringSize, QObject *parent)
@@ -411,15 +500,16 @@ const QByteArray &EventHub::frameOf(const Stored &stored) const
         // are resolved in the stored event itself (appendJson() would copy it for that).
         ChangeEvent &e = stored.event;
         e.resolveDiff();
-        QByteArray &frame = stored.frame;
-        frame.reserve(64 + 320 +
-                      64 * (e.topicDeltas.size() + e.factsAdded.size() + e.factsRemoved.size()));
-        frame.append(QByteArrayView("id: "));
-        appendId(&frame, stored.number);
-        frame.append(QByteArrayView("\nevent: ")).append(e.typeKey());
-        frame.append(QByteArrayView("\ndata: "));
-        e.appendJson(&frame);
-        frame.append(QByteArrayView("\n\n"));
+        Cursor c(&stored.frame, 64 + m_token.size() + jsonRoom(e));
+        c.put(literal("id: "));
+        c.put(QByteArrayView(m_token));
+        c.put('-');
+        c.number(stored.number);
+        c.put(literal("\nevent: "));
+        c.put(e.typeKey());
+        c.put(literal("\ndata: "));
+        writeJson(c, e);
+        c.put(literal("\n\n"));
     }
     return stored.frame;
 }
