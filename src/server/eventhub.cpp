@@ -132,7 +132,7 @@ private:
 };
 
 // JsonWriter::appendTimestamp(): formatIsoTimestamp(instant) as a JSON string. The date part
-// (the same for nearly every event) is kept from this thread's previous call; the time of
+// (the same for nearly every event) is kept from this thread's previous calls; the time of
 // day is written here. tst_events compares the text with formatIsoTimestamp()'s.
 void Cursor::timestamp(Instant instant)
 {
@@ -159,16 +159,24 @@ void Cursor::timestamp(Instant instant)
         char text[IsoTimestampMaxSize + 1];
         int size = 0;
     };
-    thread_local Date date;
-    if (date.day != day) {
+    // Two: a push's own timestamp and its arrival are often on different days.
+    thread_local Date dates[2];
+    thread_local int older = 0;
+    Date *found = dates[0].day == day ? &dates[0] : dates[1].day == day ? &dates[1] : nullptr;
+    if (found) {
+        older = found == &dates[0] ? 1 : 0;
+    } else {
+        found = &dates[older];
+        older ^= 1;
         char text[IsoTimestampMaxSize];
         const int size = formatIsoTimestamp(day * MicrosPerDay, text);
         const char *t = std::find(text, text + size, 'T');
-        date.text[0] = '"';
-        date.size = int(t - text) + 2;
-        std::memcpy(date.text + 1, text, size_t(date.size - 1));
-        date.day = day;
+        found->text[0] = '"';
+        found->size = int(t - text) + 2;
+        std::memcpy(found->text + 1, text, size_t(found->size - 1));
+        found->day = day;
     }
+    const Date &date = *found;
     char *p = m_p;
     std::memcpy(p, date.text, size_t(date.size));
     p += date.size;
