@@ -78,7 +78,7 @@ struct ChangeEvent
     QString typeName() const;
     // The same, as a NUL-terminated ASCII literal.
     const char *typeKey() const;
-    // The event's JSON object (one line); pending deltas are computed for it (in a copy).
+    // The event's JSON object (one line); pending deltas are computed for it (not kept).
     QByteArray json() const;
     // The same, appended to `out`.
     void appendJson(QByteArray *out) const;
@@ -128,8 +128,7 @@ private:
     struct Stored
     {
         quint64 number;
-        // Its pending deltas are resolved when the frame is first built (under m_mutex).
-        mutable ChangeEvent event;
+        ChangeEvent event;
         // The SSE frame, built when a stream first needs it (never, when no stream is
         // open or resumes this far back): publishing costs no formatting on the write path.
         mutable QByteArray frame;
