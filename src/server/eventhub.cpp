@@ -119,12 +119,15 @@ public:
 private:
     void need(qsizetype size)
     {
-        if (m_end - m_p < size) {
-            const qsizetype used = m_p - m_out->constData();
-            m_out->resize(used + qMax(size, used / 2 + 256));
-            m_p = m_out->data() + used;
-            m_end = m_out->data() + m_out->size();
-        }
+        if (m_end - m_p < size) [[unlikely]]
+            grow(size);
+    }
+    Q_NEVER_INLINE void grow(qsizetype size)
+    {
+        const qsizetype used = m_p - m_out->constData();
+        m_out->resize(used + qMax(size, used / 2 + 256));
+        m_p = m_out->data() + used;
+        m_end = m_out->data() + m_out->size();
     }
 
     QByteArray *m_out;
