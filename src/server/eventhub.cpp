@@ -66,10 +66,12 @@ public:
         m_p = out->data() + used;
         m_end = out->data() + out->size();
     }
-    ~Cursor() { m_out->resize(m_p - m_out->constData()); }
+    ~Cursor() { m_out->resize(offset()); }
     Cursor(const Cursor &) = delete;
     Cursor &operator=(const Cursor &) = delete;
 
+    // Bytes in the array so far.
+    qsizetype offset() const { return m_p - m_out->constData(); }
     void put(char c)
     {
         need(1);
@@ -512,7 +514,7 @@ void EventHub::publish(QList<ChangeEvent> events)
         for (ChangeEvent &e : events) {
             if (e.sequence > m_sequence || e.kind == ChangeEvent::Kind::Reset)
                 m_sequence = e.sequence;
-            m_ring.push_back({m_next++, std::move(e), {}});
+            m_ring.push_back({m_next++, std::move(e), {}, 0, 0});
         }
         while (m_ring.size() > size_t(m_ringSize))
             m_ring.pop_front();
@@ -545,25 +547,41 @@ QByteArray EventHub::reloadFrame(const QString &reason) const
            "\nevent: reload\ndata: " + QJsonDocument(o).toJson(QJsonDocument::Compact) + "\n\n";
 }
 
-const QByteArray &EventHub::frameOf(const Stored &stored) const
+void EventHub::formatFrames(std::deque<Stored>::const_iterator first,
+                            std::deque<Stored>::const_iterator last) const
 {
-    if (stored.frame.isEmpty()) {
-        // Built once, in place: the JSON goes straight into the frame, a pending event's
-        // deltas straight from its contributions.
-        const ChangeEvent &e = stored.event;
-        const DiffView d(e);
-        Cursor c(&stored.frame, 64 + m_token.size() + jsonRoom(e, d));
-        c.put(literal("id: "));
-        c.put(QByteArrayView(m_token));
-        c.put('-');
-        c.number(stored.number);
-        c.put(literal("\nevent: "));
-        c.put(e.typeKey());
-        c.put(literal("\ndata: "));
-        writeJson(c, e, d);
-        c.put(literal("\n\n"));
+    qsizetype missing = 0;
+    for (auto it = first; it != last; ++it)
+        missing += it->chunk.isNull() ? 1 : 0;
+    if (missing == 0)
+        return;
+    QByteArray chunk;
+    {
+        Cursor c(&chunk, missing * 512);
+        for (auto it = first; it != last; ++it) {
+            if (!it->chunk.isNull())
+                continue;
+            // The JSON goes straight into the frame, a pending event's deltas straight from
+            // its contributions.
+            const ChangeEvent &e = it->event;
+            const DiffView d(e);
+            it->from = c.offset();
+            c.put(literal("id: "));
+            c.put(QByteArrayView(m_token));
+            c.put('-');
+            c.number(it->number);
+            c.put(literal("\nevent: "));
+            c.put(e.typeKey());
+            c.put(literal("\ndata: "));
+            writeJson(c, e, d);
+            c.put(literal("\n\n"));
+            it->size = c.offset() - it->from;
+        }
     }
-    return stored.frame;
+    for (auto it = first; it != last; ++it) {
+        if (it->chunk.isNull())
+            it->chunk = chunk; // shared
+    }
 }
 
 EventHub::Resume EventHub::sinceLocked(quint64 after) const
@@ -577,17 +595,22 @@ EventHub::Resume EventHub::sinceLocked(quint64 after) const
         r.frames = reloadFrame(QStringLiteral("events were missed: read the state again"));
         return r;
     }
-    const auto first = m_ring.begin() + qsizetype(after + 1 - oldest);
-    if (first + 1 == m_ring.end()) {
-        r.frames = frameOf(*first); // shared, not copied
+    const auto first = m_ring.cbegin() + qsizetype(after + 1 - oldest);
+    formatFrames(first, m_ring.cend());
+    // The frames are one chunk exactly (every stream stood before the batch): shared.
+    bool oneChunk = first->from == 0;
+    qsizetype size = 0;
+    for (auto it = first; it != m_ring.cend(); ++it) {
+        oneChunk = oneChunk && it->chunk.constData() == first->chunk.constData();
+        size += it->size;
+    }
+    if (oneChunk && size == first->chunk.size()) {
+        r.frames = first->chunk;
         return r;
     }
-    qsizetype size = 0;
-    for (auto it = first; it != m_ring.end(); ++it)
-        size += frameOf(*it).size();
     r.frames.reserve(size);
-    for (auto it = first; it != m_ring.end(); ++it)
-        r.frames.append(it->frame);
+    for (auto it = first; it != m_ring.cend(); ++it)
+        r.frames.append(it->frame());
     return r;
 }
 

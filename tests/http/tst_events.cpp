@@ -891,6 +891,18 @@ void TestEvents::framesOfTheHub()
     for (int from = 0; from < events.size(); ++from)
         QCOMPARE(hub.since(quint64(from)).frames, expected.mid(from).join());
     QCOMPARE(hub.since(quint64(events.size())).frames, QByteArray());
+    // Frames built out of order (one event first, then those around it): still in order.
+    EventHub other(64);
+    QList<QByteArray> otherExpected;
+    for (const QByteArray &frame : expected)
+        otherExpected.append(frame.sliced(frame.indexOf('-')).prepend("id: " + other.token()));
+    other.publish(events.mid(0, 3));
+    QCOMPARE(other.since(2).frames, otherExpected.at(2));
+    other.publish(events.mid(3));
+    QCOMPARE(other.since(0).frames, otherExpected.join());
+    QCOMPARE(other.since(1).frames, otherExpected.mid(1).join());
+    QCOMPARE(other.since(5).frames, otherExpected.mid(5).join());
+
     // Resuming: a hello, then the same frames.
     r = hub.open(token + "-4");
     QVERIFY(r.frames.startsWith("retry: 2000\nevent: hello\ndata: "));
