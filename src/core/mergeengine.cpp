@@ -43,6 +43,27 @@ bool CodePointLess::operator()(const QString &a, const QString &b) const
     return a.size() < b.size();
 }
 
+int compareCodePoints(QStringView a, QStringView b)
+{
+    const qsizetype n = std::min(a.size(), b.size());
+    const char16_t *pa = a.utf16();
+    const char16_t *pb = b.utf16();
+    if (pa != pb) {
+        for (qsizetype i = 0; i < n; ++i) {
+            const char16_t ua = pa[i];
+            const char16_t ub = pb[i];
+            if (ua != ub) {
+                // As CodePointLess: surrogates after E000..FFFF.
+                const auto fix = [](char16_t u) -> int {
+                    return u >= 0xE000 ? u - 0x800 : u >= 0xD800 ? u + 0x2000 : u;
+                };
+                return fix(ua) - fix(ub);
+            }
+        }
+    }
+    return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
 namespace detail {
 
 CodePointKey codePointKey(const QString &s, quint32 index)

@@ -38,6 +38,11 @@ struct CodePointLess
     bool operator()(const QString &a, const QString &b) const;
 };
 
+// The same order as a three-way comparison: negative when `a` comes first, 0 when equal,
+// positive when `b` does. One pass where a merge of two sorted lists would otherwise call
+// CodePointLess twice per step; strings sharing their data compare equal at once.
+int compareCodePoints(QStringView a, QStringView b);
+
 // What one agent adds to the merged view. Topics and facts are kept sorted, so two
 // contributions are equal exactly when they hold the same counts and facts.
 // Sorts many strings in code point order (CodePointLess) fast: by a key of their first

@@ -10,11 +10,14 @@
 #include <QRandomGenerator>
 #include <QSocketNotifier>
 #include <QTcpSocket>
+#include <QVarLengthArray>
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <limits>
 #include <utility>
 
 namespace agmem {
@@ -22,21 +25,357 @@ namespace agmem {
 namespace {
 
 // Walks two lists sorted by CodePointLess: calls onlyA / onlyB for items in one list only,
-// both(a, b) for items with the same key.
+// both(a, b) for items with the same key. One three-way comparison per step.
 template <typename T, typename Key, typename OnlyA, typename OnlyB, typename Both>
 void sortedDiff(const QList<T> &a, const QList<T> &b, Key key, OnlyA onlyA, OnlyB onlyB, Both both)
 {
-    const CodePointLess less;
     auto i = a.cbegin();
     auto j = b.cbegin();
-    while (i != a.cend() || j != b.cend()) {
-        if (j == b.cend() || (i != a.cend() && less(key(*i), key(*j))))
+    while (i != a.cend() && j != b.cend()) {
+        const int order = compareCodePoints(key(*i), key(*j));
+        if (order < 0)
             onlyA(*i++);
-        else if (i == a.cend() || less(key(*j), key(*i)))
+        else if (order > 0)
             onlyB(*j++);
         else
             both(*i++, *j++);
     }
+    for (; i != a.cend(); ++i)
+        onlyA(*i);
+    for (; j != b.cend(); ++j)
+        onlyB(*j);
+}
+
+template <qsizetype N>
+constexpr QByteArrayView literal(const char (&text)[N])
+{
+    return QByteArrayView(text, N - 1);
+}
+
+// Appends to a QByteArray through a pointer, with room made ahead and the array cut to what
+// was written when done: each QByteArray::append() is a call with its checks (about 110
+// instructions in Qt 6.4), and a frame took some 20 of them.
+class Cursor
+{
+public:
+    Cursor(QByteArray *out, qsizetype room)
+        : m_out(out)
+    {
+        const qsizetype used = out->size();
+        out->resize(used + room);
+        m_p = out->data() + used;
+        m_end = out->data() + out->size();
+    }
+    ~Cursor() { m_out->resize(offset()); }
+    Cursor(const Cursor &) = delete;
+    Cursor &operator=(const Cursor &) = delete;
+
+    // Bytes in the array so far.
+    qsizetype offset() const { return m_p - m_out->constData(); }
+    void put(char c)
+    {
+        need(1);
+        *m_p++ = c;
+    }
+    void put(QByteArrayView bytes)
+    {
+        need(bytes.size());
+        std::memcpy(m_p, bytes.data(), size_t(bytes.size()));
+        m_p += bytes.size();
+    }
+    void put(const char *text) { put(QByteArrayView(text, qsizetype(std::strlen(text)))); }
+    void number(qint64 value)
+    {
+        need(24);
+        m_p = std::to_chars(m_p, m_end, value).ptr;
+    }
+    void number(quint64 value)
+    {
+        need(24);
+        m_p = std::to_chars(m_p, m_end, value).ptr;
+    }
+    // JsonWriter::appendString()'s text: ASCII that needs no escape copied here, anything
+    // else through JsonWriter.
+    void string(QStringView text)
+    {
+        need(text.size() + 2);
+        char *d = m_p;
+        *d++ = '"';
+        const char16_t *u = text.utf16();
+        for (qsizetype i = 0, n = text.size(); i < n; ++i) {
+            const char16_t c = u[i];
+            if (c >= 0x80 || c < 0x20 || c == u'"' || c == u'\\') {
+                m_out->resize(m_p - m_out->constData());
+                JsonWriter::appendString(m_out, text);
+                m_p = m_out->data() + m_out->size();
+                m_end = m_p;
+                return;
+            }
+            *d++ = char(c);
+        }
+        *d++ = '"';
+        m_p = d;
+    }
+    void timestamp(Instant instant);
+
+private:
+    void need(qsizetype size)
+    {
+        if (m_end - m_p < size) [[unlikely]]
+            grow(size);
+    }
+    Q_NEVER_INLINE void grow(qsizetype size)
+    {
+        const qsizetype used = m_p - m_out->constData();
+        m_out->resize(used + qMax(size, used / 2 + 256));
+        m_p = m_out->data() + used;
+        m_end = m_out->data() + m_out->size();
+    }
+
+    QByteArray *m_out;
+    char *m_p;
+    char *m_end;
+};
+
+// JsonWriter::appendTimestamp(): formatIsoTimestamp(instant) as a JSON string. The date part
+// (the same for nearly every event) is kept from this thread's previous calls; the time of
+// day is written here. tst_events compares the text with formatIsoTimestamp()'s.
+void Cursor::timestamp(Instant instant)
+{
+    constexpr qint64 MicrosPerSecond = 1000000;
+    constexpr qint64 MicrosPerDay = 86400 * MicrosPerSecond;
+    need(IsoTimestampMaxSize + 2);
+    qint64 day = instant / MicrosPerDay;
+    qint64 rest = instant % MicrosPerDay;
+    if (rest < 0) {
+        rest += MicrosPerDay;
+        --day;
+    }
+    // Years 1..9999 and a good deal around them; beyond, formatIsoTimestamp() as it is.
+    if (day < -1000000 || day > 10000000) {
+        *m_p++ = '"';
+        m_p += formatIsoTimestamp(instant, m_p);
+        *m_p++ = '"';
+        return;
+    }
+    struct Date
+    {
+        qint64 day = std::numeric_limits<qint64>::min();
+        // "YYYY-MM-DDT", opening quote included.
+        char text[IsoTimestampMaxSize + 1];
+        int size = 0;
+    };
+    // Two: a push's own timestamp and its arrival are often on different days.
+    thread_local Date dates[2];
+    thread_local int older = 0;
+    Date *found = dates[0].day == day ? &dates[0] : dates[1].day == day ? &dates[1] : nullptr;
+    if (found) {
+        older = found == &dates[0] ? 1 : 0;
+    } else {
+        found = &dates[older];
+        older ^= 1;
+        char text[IsoTimestampMaxSize];
+        const int size = formatIsoTimestamp(day * MicrosPerDay, text);
+        const char *t = std::find(text, text + size, 'T');
+        found->text[0] = '"';
+        found->size = int(t - text) + 2;
+        std::memcpy(found->text + 1, text, size_t(found->size - 1));
+        found->day = day;
+    }
+    const Date &date = *found;
+    char *p = m_p;
+    std::memcpy(p, date.text, size_t(date.size));
+    p += date.size;
+    const int second = int(rest / MicrosPerSecond);
+    const int micros = int(rest % MicrosPerSecond);
+    const auto two = [&p](int value) {
+        *p++ = char('0' + value / 10);
+        *p++ = char('0' + value % 10);
+    };
+    two(second / 3600);
+    *p++ = ':';
+    two(second / 60 % 60);
+    *p++ = ':';
+    two(second % 60);
+    if (micros != 0) {
+        *p++ = '.';
+        for (int i = 5, m = micros; i >= 0; --i, m /= 10)
+            p[i] = char('0' + m % 10);
+        p += 6;
+    }
+    for (const char c : {'+', '0', '0', ':', '0', '0', '"'})
+        *p++ = c;
+    m_p = p;
+}
+
+// A push's topic deltas and fact changes as pointers into the contributions (a pending
+// event) or into the event's own lists: formatting a frame copies no string and allocates
+// no list for them (resolving them into the event's lists did, about 1 000 instructions a
+// push in QList growth alone).
+struct DiffView
+{
+    QVarLengthArray<QPair<const QString *, qint64>, 16> deltas;
+    QVarLengthArray<const QString *, 16> added;
+    QVarLengthArray<const QString *, 16> removed;
+    qint64 addedCount = 0;
+    qint64 removedCount = 0;
+
+    // What `e` tells: its pending contributions' difference, else its lists.
+    explicit DiffView(const ChangeEvent &e);
+};
+
+DiffView::DiffView(const ChangeEvent &e)
+{
+    if (!e.diffPending) {
+        for (const auto &[topic, delta] : e.topicDeltas)
+            deltas.append({&topic, delta});
+        for (const QString &f : e.factsAdded)
+            added.append(&f);
+        for (const QString &f : e.factsRemoved)
+            removed.append(&f);
+        addedCount = e.factsAddedCount;
+        removedCount = e.factsRemovedCount;
+        return;
+    }
+    if (!e.diffAfter)
+        return;
+    static const QList<QPair<QString, qint64>> noTopics;
+    static const QStringList noFacts;
+    const Contribution &after = *e.diffAfter;
+    const auto &oldTopics = e.diffBefore ? e.diffBefore->topics : noTopics;
+    const auto topicKey = [](const QPair<QString, qint64> &p) -> const QString & {
+        return p.first;
+    };
+    sortedDiff(
+        oldTopics, after.topics, topicKey,
+        [this](const QPair<QString, qint64> &gone) {
+            if (gone.second != 0)
+                deltas.append({&gone.first, -gone.second});
+        },
+        [this](const QPair<QString, qint64> &now) {
+            if (now.second != 0)
+                deltas.append({&now.first, now.second});
+        },
+        [this](const QPair<QString, qint64> &was, const QPair<QString, qint64> &now) {
+            if (now.second != was.second)
+                deltas.append({&now.first, now.second - was.second});
+        });
+    const QStringList &oldFacts = e.diffBefore ? e.diffBefore->facts : noFacts;
+    const auto factKey = [](const QString &f) -> const QString & { return f; };
+    sortedDiff(
+        oldFacts, after.facts, factKey,
+        [this](const QString &gone) {
+            if (++removedCount <= ChangeEvent::MaxListedFacts)
+                removed.append(&gone);
+        },
+        [this](const QString &fact) {
+            if (++addedCount <= ChangeEvent::MaxListedFacts)
+                added.append(&fact);
+        },
+        [](const QString &, const QString &) {});
+}
+
+// The event's JSON object (ChangeEvent::appendJson()), its deltas and facts from `d`.
+void writeJson(Cursor &c, const ChangeEvent &e, const DiffView &d)
+{
+    // Written straight into the frame (a QJsonObject tree cost about a third of a push's
+    // instructions while a stream was open), the keys as literals with their separators.
+    // The keys come in QJsonObject's order (sorted), so the text is the same as
+    // QJsonDocument's.
+    using Kind = ChangeEvent::Kind;
+    bool first = true;
+    // `key`: ,"name": (the comma left out for the first).
+    const auto key = [&c, &first](QByteArrayView key) {
+        c.put(first ? key.sliced(1) : key);
+        first = false;
+    };
+    const auto list = [&c](const QVarLengthArray<const QString *, 16> &items) {
+        c.put('[');
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            if (i > 0)
+                c.put(',');
+            c.string(*items.at(i));
+        }
+        c.put(']');
+    };
+    const auto flag = [&c](bool value) { c.put(value ? literal("true") : literal("false")); };
+    const bool push = e.kind == Kind::Push;
+    c.put('{');
+    if (e.kind != Kind::Reset) {
+        key(literal(",\"agent_id\":"));
+        c.string(e.agentId);
+    }
+    if (e.receivedAt && !push) {
+        key(literal(",\"at\":"));
+        c.timestamp(e.receivedAt);
+    }
+    if (push) {
+        key(literal(",\"changed\":"));
+        flag(e.changesMerge);
+        c.put(literal(",\"facts_added\":"));
+        list(d.added);
+        c.put(literal(",\"facts_added_count\":"));
+        c.number(d.addedCount);
+        c.put(literal(",\"facts_removed\":"));
+        list(d.removed);
+        c.put(literal(",\"facts_removed_count\":"));
+        c.number(d.removedCount);
+    }
+    key(literal(",\"local\":"));
+    flag(e.local);
+    if (e.receivedAt && push) {
+        c.put(literal(",\"received_at\":"));
+        c.timestamp(e.receivedAt);
+    }
+    c.put(literal(",\"sequence\":"));
+    c.number(qint64(e.sequence));
+    if (push) {
+        c.put(literal(",\"timestamp\":"));
+        if (e.timestamp)
+            c.timestamp(e.timestamp);
+        else
+            c.put(literal("null"));
+        c.put(literal(",\"topic_deltas\":{"));
+        // QJsonObject orders keys by UTF-16 code unit. push() gives the deltas in code point
+        // order, the same unless topics hold characters from U+E000 on beside ones beyond
+        // U+FFFF: only then are they sorted again (in a copy).
+        using Delta = QPair<const QString *, qint64>;
+        const auto utf16Less = [](const Delta &x, const Delta &y) { return *x.first < *y.first; };
+        const auto writeDeltas = [&c](const Delta *begin, const Delta *end) {
+            for (const Delta *it = begin; it != end; ++it) {
+                if (it != begin)
+                    c.put(',');
+                c.string(*it->first);
+                c.put(':');
+                c.number(it->second);
+            }
+        };
+        if (std::is_sorted(d.deltas.cbegin(), d.deltas.cend(), utf16Less)) {
+            writeDeltas(d.deltas.cbegin(), d.deltas.cend());
+        } else {
+            QVarLengthArray<Delta, 16> deltas = d.deltas;
+            std::sort(deltas.begin(), deltas.end(), utf16Less);
+            writeDeltas(deltas.cbegin(), deltas.cend());
+        }
+        c.put('}');
+    }
+    // The type names need no escapes.
+    c.put(literal(",\"type\":\""));
+    c.put(e.typeKey());
+    c.put(literal("\"}"));
+}
+
+// Room for an event's JSON, enough unless its strings need escapes or are not ASCII.
+qsizetype jsonRoom(const ChangeEvent &e, const DiffView &d)
+{
+    qsizetype room = 360 + e.agentId.size();
+    for (const QString *f : d.added)
+        room += f->size() + 3;
+    for (const QString *f : d.removed)
+        room += f->size() + 3;
+    for (const auto &[topic, delta] : d.deltas)
+        room += topic->size() + 24;
+    return room;
 }
 
 } // namespace
@@ -64,45 +403,23 @@ void ChangeEvent::resolveDiff()
 {
     if (!diffPending)
         return;
+    {
+        const DiffView d(*this);
+        topicDeltas.reserve(d.deltas.size());
+        for (const auto &[topic, delta] : d.deltas)
+            topicDeltas.append({*topic, delta});
+        factsAdded.reserve(d.added.size());
+        for (const QString *f : d.added)
+            factsAdded.append(*f);
+        factsRemoved.reserve(d.removed.size());
+        for (const QString *f : d.removed)
+            factsRemoved.append(*f);
+        factsAddedCount = d.addedCount;
+        factsRemovedCount = d.removedCount;
+    }
     diffPending = false;
-    const std::optional<Contribution> before = std::exchange(diffBefore, std::nullopt);
-    const std::optional<Contribution> after = std::exchange(diffAfter, std::nullopt);
-    if (!after)
-        return;
-    ChangeEvent &e = *this;
-    static const QList<QPair<QString, qint64>> noTopics;
-    static const QStringList noFacts;
-    const auto &oldTopics = before ? before->topics : noTopics;
-    const auto topicKey = [](const QPair<QString, qint64> &p) -> const QString & {
-        return p.first;
-    };
-    sortedDiff(
-        oldTopics, after->topics, topicKey,
-        [&e](const QPair<QString, qint64> &gone) {
-            if (gone.second != 0)
-                e.topicDeltas.append({gone.first, -gone.second});
-        },
-        [&e](const QPair<QString, qint64> &added) {
-            if (added.second != 0)
-                e.topicDeltas.append(added);
-        },
-        [&e](const QPair<QString, qint64> &was, const QPair<QString, qint64> &now) {
-            if (now.second != was.second)
-                e.topicDeltas.append({now.first, now.second - was.second});
-        });
-    const QStringList &oldFacts = before ? before->facts : noFacts;
-    const auto factKey = [](const QString &f) -> const QString & { return f; };
-    sortedDiff(
-        oldFacts, after->facts, factKey,
-        [&e](const QString &gone) {
-            if (++e.factsRemovedCount <= MaxListedFacts)
-                e.factsRemoved.append(gone);
-        },
-        [&e](const QString &added) {
-            if (++e.factsAddedCount <= MaxListedFacts)
-                e.factsAdded.append(added);
-        },
-        [](const QString &, const QString &) {});
+    diffBefore.reset();
+    diffAfter.reset();
 }
 
 ChangeEvent ChangeEvent::agentRemoved(const QString &agentId, quint64 sequence)
@@ -151,84 +468,9 @@ QByteArray ChangeEvent::json() const
 
 void ChangeEvent::appendJson(QByteArray *out) const
 {
-    if (diffPending) {
-        ChangeEvent resolved = *this;
-        resolved.resolveDiff();
-        resolved.appendJson(out);
-        return;
-    }
-    // Written straight into the frame (a QJsonObject tree cost about a third of a push's
-    // instructions while a stream was open). The keys come in QJsonObject's order (sorted),
-    // so the text is the same as QJsonDocument's.
-    out->reserve(out->size() + 256 +
-                 64 * (topicDeltas.size() + factsAdded.size() + factsRemoved.size()));
-    JsonWriter w(out);
-    const auto list = [&w](const char *name, const QStringList &items) {
-        w.key(name);
-        w.beginArray();
-        for (const QString &item : items)
-            w.value(item);
-        w.endArray();
-    };
-    const bool push = kind == Kind::Push;
-    w.beginObject();
-    if (kind != Kind::Reset) {
-        w.key("agent_id");
-        w.value(agentId);
-    }
-    if (receivedAt && !push) {
-        w.key("at");
-        w.timestamp(receivedAt);
-    }
-    if (push) {
-        w.key("changed");
-        w.value(changesMerge);
-        list("facts_added", factsAdded);
-        w.key("facts_added_count");
-        w.value(factsAddedCount);
-        list("facts_removed", factsRemoved);
-        w.key("facts_removed_count");
-        w.value(factsRemovedCount);
-    }
-    w.key("local");
-    w.value(local);
-    if (receivedAt && push) {
-        w.key("received_at");
-        w.timestamp(receivedAt);
-    }
-    w.key("sequence");
-    w.value(qint64(sequence));
-    if (push) {
-        w.key("timestamp");
-        if (timestamp)
-            w.timestamp(timestamp);
-        else
-            w.null();
-        w.key("topic_deltas");
-        w.beginObject();
-        // QJsonObject orders keys by UTF-16 code unit. push() gives the deltas in code point
-        // order, the same unless topics hold characters from U+E000 on beside ones beyond
-        // U+FFFF: only then are they sorted again (in a copy).
-        const auto utf16Less = [](const QPair<QString, qint64> &x,
-                                  const QPair<QString, qint64> &y) { return x.first < y.first; };
-        const auto writeDeltas = [&w](const QList<QPair<QString, qint64>> &deltas) {
-            for (const auto &[topic, delta] : deltas) {
-                w.key(topic);
-                w.value(delta);
-            }
-        };
-        if (std::is_sorted(topicDeltas.cbegin(), topicDeltas.cend(), utf16Less)) {
-            writeDeltas(topicDeltas);
-        } else {
-            QList<QPair<QString, qint64>> deltas = topicDeltas;
-            std::sort(deltas.begin(), deltas.end(), utf16Less);
-            writeDeltas(deltas);
-        }
-        w.endObject();
-    }
-    w.key("type");
-    w.value(typeKey());
-    w.endObject();
+    const DiffView d(*this);
+    Cursor c(out, jsonRoom(*this, d));
+    writeJson(c, *this, d);
 }
 
 EventHub::EventHub(int ringSize, QObject *parent)
@@ -272,7 +514,7 @@ void EventHub::publish(QList<ChangeEvent> events)
         for (ChangeEvent &e : events) {
             if (e.sequence > m_sequence || e.kind == ChangeEvent::Kind::Reset)
                 m_sequence = e.sequence;
-            m_ring.push_back({m_next++, std::move(e), {}});
+            m_ring.push_back({m_next++, std::move(e), {}, 0, 0});
         }
         while (m_ring.size() > size_t(m_ringSize))
             m_ring.pop_front();
@@ -305,22 +547,41 @@ QByteArray EventHub::reloadFrame(const QString &reason) const
            "\nevent: reload\ndata: " + QJsonDocument(o).toJson(QJsonDocument::Compact) + "\n\n";
 }
 
-const QByteArray &EventHub::frameOf(const Stored &stored) const
+void EventHub::formatFrames(std::deque<Stored>::const_iterator first,
+                            std::deque<Stored>::const_iterator last) const
 {
-    if (stored.frame.isEmpty()) {
-        // Built once, in place: the JSON goes straight into the frame.
-        const ChangeEvent &e = stored.event;
-        QByteArray &frame = stored.frame;
-        frame.reserve(64 + 320 +
-                      64 * (e.topicDeltas.size() + e.factsAdded.size() + e.factsRemoved.size()));
-        frame.append(QByteArrayView("id: "));
-        appendId(&frame, stored.number);
-        frame.append(QByteArrayView("\nevent: ")).append(e.typeKey());
-        frame.append(QByteArrayView("\ndata: "));
-        e.appendJson(&frame);
-        frame.append(QByteArrayView("\n\n"));
+    qsizetype missing = 0;
+    for (auto it = first; it != last; ++it)
+        missing += it->chunk.isNull() ? 1 : 0;
+    if (missing == 0)
+        return;
+    QByteArray chunk;
+    {
+        Cursor c(&chunk, missing * 512);
+        for (auto it = first; it != last; ++it) {
+            if (!it->chunk.isNull())
+                continue;
+            // The JSON goes straight into the frame, a pending event's deltas straight from
+            // its contributions.
+            const ChangeEvent &e = it->event;
+            const DiffView d(e);
+            it->from = c.offset();
+            c.put(literal("id: "));
+            c.put(QByteArrayView(m_token));
+            c.put('-');
+            c.number(it->number);
+            c.put(literal("\nevent: "));
+            c.put(e.typeKey());
+            c.put(literal("\ndata: "));
+            writeJson(c, e, d);
+            c.put(literal("\n\n"));
+            it->size = c.offset() - it->from;
+        }
     }
-    return stored.frame;
+    for (auto it = first; it != last; ++it) {
+        if (it->chunk.isNull())
+            it->chunk = chunk; // shared
+    }
 }
 
 EventHub::Resume EventHub::sinceLocked(quint64 after) const
@@ -334,17 +595,22 @@ EventHub::Resume EventHub::sinceLocked(quint64 after) const
         r.frames = reloadFrame(QStringLiteral("events were missed: read the state again"));
         return r;
     }
-    const auto first = m_ring.begin() + qsizetype(after + 1 - oldest);
-    if (first + 1 == m_ring.end()) {
-        r.frames = frameOf(*first); // shared, not copied
+    const auto first = m_ring.cbegin() + qsizetype(after + 1 - oldest);
+    formatFrames(first, m_ring.cend());
+    // The frames are one chunk exactly (every stream stood before the batch): shared.
+    bool oneChunk = first->from == 0;
+    qsizetype size = 0;
+    for (auto it = first; it != m_ring.cend(); ++it) {
+        oneChunk = oneChunk && it->chunk.constData() == first->chunk.constData();
+        size += it->size;
+    }
+    if (oneChunk && size == first->chunk.size()) {
+        r.frames = first->chunk;
         return r;
     }
-    qsizetype size = 0;
-    for (auto it = first; it != m_ring.end(); ++it)
-        size += frameOf(*it).size();
     r.frames.reserve(size);
-    for (auto it = first; it != m_ring.end(); ++it)
-        r.frames.append(it->frame);
+    for (auto it = first; it != m_ring.cend(); ++it)
+        r.frames.append(it->frame());
     return r;
 }
 

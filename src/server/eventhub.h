@@ -78,7 +78,7 @@ struct ChangeEvent
     QString typeName() const;
     // The same, as a NUL-terminated ASCII literal.
     const char *typeKey() const;
-    // The event's JSON object (one line); pending deltas are computed for it (in a copy).
+    // The event's JSON object (one line); pending deltas are computed for it (not kept).
     QByteArray json() const;
     // The same, appended to `out`.
     void appendJson(QByteArray *out) const;
@@ -131,10 +131,19 @@ private:
         ChangeEvent event;
         // The SSE frame, built when a stream first needs it (never, when no stream is
         // open or resumes this far back): publishing costs no formatting on the write path.
-        mutable QByteArray frame;
+        // It is bytes [from, from + size) of `chunk`, the frames of the events formatted
+        // together (one delivery's batch), which a stream standing just before them is sent
+        // as it is: one buffer per batch, no frame allocated or copied on its own.
+        mutable QByteArray chunk;
+        mutable qsizetype from = 0;
+        mutable qsizetype size = 0;
+
+        QByteArrayView frame() const { return QByteArrayView(chunk).sliced(from, size); }
     };
-    // The frame of a stored event (built on first use). Caller holds m_mutex.
-    const QByteArray &frameOf(const Stored &stored) const;
+    // Builds the frames of the stored events in [first, last) that have none, into one new
+    // chunk. Caller holds m_mutex.
+    void formatFrames(std::deque<Stored>::const_iterator first,
+                      std::deque<Stored>::const_iterator last) const;
     QByteArray idOf(quint64 number) const;
     void appendId(QByteArray *out, quint64 number) const;
     QByteArray reloadFrame(const QString &reason) const;

@@ -257,6 +257,7 @@ private Q_SLOTS:
     void otherInstances();
     void eventTextAsQJsonDocument_data();
     void eventTextAsQJsonDocument();
+    void framesOfTheHub();
 };
 
 void TestEvents::initTestCase()
@@ -825,6 +826,87 @@ void TestEvents::eventTextAsQJsonDocument()
     }
     QCOMPARE(e.json(), viaQJsonDocument(e));
     QVERIFY(QJsonDocument::fromJson(e.json()).isObject());
+}
+
+void TestEvents::framesOfTheHub()
+{
+    // The SSE frames the hub sends, as a client receives them: "id: <token>-<n>", the
+    // event's type and its JSON (QJsonDocument's text of the resolved event), one after
+    // another, whatever the hub caches or resolves on the way. The times cross days (and
+    // 1970) back and forth, with and without microseconds, for the date part the hub keeps.
+    const auto at = [](const char *text) { return *parseIsoTimestamp(QString::fromLatin1(text)); };
+    QList<ChangeEvent> events;
+    agmem::Contribution before;
+    before.topics = {{u"a"_s, 1}, {u"\uFF5E"_s, 4}, {u"\U0001F600"_s, 2}};
+    before.facts = {u"x"_s, u"\uFF5E"_s, u"\U0001F600"_s};
+    agmem::Contribution after;
+    after.topics = {{u"a"_s, 1}, {u"b\\"_s, 2}, {u"\uFF5E"_s, 1}, {u"\U0001F600"_s, 5}};
+    after.facts = {u"\"q\\"_s, u"x"_s, u"\uE000"_s, u"\U0001F601"_s};
+    events.append(ChangeEvent::push(u"agent-\u00e9"_s, before, after,
+                                    at("2026-11-30T23:59:59.999999+00:00"),
+                                    at("2026-12-01T00:00:00+00:00"), 5));
+    QStringList many;
+    for (int i = 0; i < 2 * ChangeEvent::MaxListedFacts + 3; ++i)
+        many.append(u"f%1"_s.arg(i, 4, 10, QChar(u'0')));
+    agmem::Contribution large;
+    large.topics = {{u"t"_s, 7}};
+    large.facts = many;
+    events.append(ChangeEvent::push(u"big"_s, std::nullopt, large, 0,
+                                    at("2026-11-30T10:00:00.000001+00:00"), 6));
+    events.append(ChangeEvent::push(u"stale"_s, after, std::nullopt,
+                                    at("1969-12-31T23:59:59.5+00:00"),
+                                    at("1970-01-01T00:00:00.000001+00:00"), 6));
+    events.append(ChangeEvent::push(u"gone"_s, large, before, at("2000-02-29T12:34:56+00:00"),
+                                    at("1969-12-31T23:59:59.999999+00:00"), 7));
+    ChangeEvent removed = ChangeEvent::agentRemoved(u"agent-\u00e9"_s, 8);
+    removed.receivedAt = at("2026-12-01T00:00:00.1+00:00");
+    events.append(removed);
+    events.append(ChangeEvent::reset(9));
+    events.last().receivedAt = at("2026-11-30T00:00:00+00:00");
+    events.append(ChangeEvent::reset(10));
+    events.last().receivedAt = 0;
+    events.last().local = false;
+
+    EventHub hub(64);
+    const QByteArray token = hub.token();
+    QList<QByteArray> expected;
+    for (int i = 0; i < events.size(); ++i) {
+        ChangeEvent resolved = events.at(i);
+        resolved.resolveDiff();
+        expected.append("id: " + token + '-' + QByteArray::number(i + 1) +
+                        "\nevent: " + resolved.typeName().toLatin1() +
+                        "\ndata: " + viaQJsonDocument(resolved) + "\n\n");
+    }
+    QCOMPARE(expected.at(1).count("\"f0"), qsizetype(ChangeEvent::MaxListedFacts));
+    // Two batches: the first formatted on its own before the second comes.
+    hub.publish(events.mid(0, 3));
+    EventHub::Resume r = hub.since(0);
+    QCOMPARE(r.last, quint64(3));
+    QCOMPARE(r.frames, expected.mid(0, 3).join());
+    hub.publish(events.mid(3));
+    r = hub.since(3);
+    QCOMPARE(r.last, quint64(events.size()));
+    QCOMPARE(r.frames, expected.mid(3).join());
+    // From any place, and again (the frames are kept): the same bytes.
+    for (int from = 0; from < events.size(); ++from)
+        QCOMPARE(hub.since(quint64(from)).frames, expected.mid(from).join());
+    QCOMPARE(hub.since(quint64(events.size())).frames, QByteArray());
+    // Frames built out of order (one event first, then those around it): still in order.
+    EventHub other(64);
+    QList<QByteArray> otherExpected;
+    for (const QByteArray &frame : expected)
+        otherExpected.append(frame.sliced(frame.indexOf('-')).prepend("id: " + other.token()));
+    other.publish(events.mid(0, 3));
+    QCOMPARE(other.since(2).frames, otherExpected.at(2));
+    other.publish(events.mid(3));
+    QCOMPARE(other.since(0).frames, otherExpected.join());
+    QCOMPARE(other.since(1).frames, otherExpected.mid(1).join());
+    QCOMPARE(other.since(5).frames, otherExpected.mid(5).join());
+
+    // Resuming: a hello, then the same frames.
+    r = hub.open(token + "-4");
+    QVERIFY(r.frames.startsWith("retry: 2000\nevent: hello\ndata: "));
+    QVERIFY(r.frames.endsWith(QByteArray("\n\n" + expected.mid(4).join())));
 }
 
 QTEST_GUILESS_MAIN(TestEvents)

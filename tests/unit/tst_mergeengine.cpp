@@ -627,6 +627,17 @@ void TstMergeEngine::codePointLess()
     else if (a == b)
         QVERIFY(!cmp(b, a));
     QVERIFY(!cmp(a, a));
+    // The three-way comparison agrees, both ways round.
+    const int c = agmem::compareCodePoints(a, b);
+    QCOMPARE(c < 0, less);
+    QCOMPARE(c == 0, a == b);
+    QCOMPARE(agmem::compareCodePoints(b, a) < 0, !less && a != b);
+    QCOMPARE(agmem::compareCodePoints(a, a), 0);
+    // The same data, shorter: decided by the length alone.
+    if (!a.isEmpty()) {
+        QVERIFY(agmem::compareCodePoints(QStringView(a).chopped(1), a) < 0);
+        QVERIFY(agmem::compareCodePoints(a, QStringView(a).chopped(1)) > 0);
+    }
 }
 
 void TstMergeEngine::codePointLessMatchesUcs4()
@@ -652,6 +663,10 @@ void TstMergeEngine::codePointLessMatchesUcs4()
         const QString b = randomString();
         if (cmp(a, b) != ucs4Less(a, b)) {
             QFAIL(qPrintable(u"CodePointLess(%1, %2) = %3"_s.arg(a, b).arg(cmp(a, b))));
+        }
+        const int c = agmem::compareCodePoints(a, b);
+        if ((c < 0) != ucs4Less(a, b) || (c == 0) != (a == b)) {
+            QFAIL(qPrintable(u"compareCodePoints(%1, %2) = %3"_s.arg(a, b).arg(c)));
         }
     }
 }
