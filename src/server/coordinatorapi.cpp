@@ -163,8 +163,7 @@ std::unique_ptr<CoordinatorApi> CoordinatorApi::create(const ServerConfig &confi
             return CoordinatorWriter::open(config.store, config.storeOptions, config.mergeMode,
                                            retention, failure);
         },
-        config.maxBatch, error, config.writerThread,
-        CommitGather{config.commitGatherQuietUs, config.commitGatherMaxUs});
+        config.maxBatch, error, config.writerThread);
     if (!writer)
         return nullptr;
     // Opened after the writer migrated the schema.

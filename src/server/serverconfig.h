@@ -57,11 +57,6 @@ struct ServerConfig
     // Pushes that arrive in one pass of the event loop are committed together (group
     // commit); a batch never grows beyond this many.
     int maxBatch = 256;
-    // How long a batch waits for pushes about to come before its commit (CommitGather):
-    // only while several clients push at once, until none came for the quiet time, at most
-    // the maximum. Fewer fsyncs per push under load (bench/RESULTS.md).
-    int commitGatherQuietUs = 200;
-    int commitGatherMaxUs = 1000;
     // Commits run in a writer thread of their own, so the HTTP thread parses and answers
     // while a batch is fsynced; false (--no-writer-thread): in the HTTP thread, as each
     // pass of its event loop ends. Either way every write goes through one

@@ -1,22 +1,19 @@
 #include "writerthread.h"
 
-#include <QDeadlineTimer>
-#include <QElapsedTimer>
 #include <QMetaObject>
 #include <QScopeGuard>
 #include <QSemaphore>
 
 namespace agmem {
 
-WriterThread::WriterThread(int maxBatch, CommitGather gather)
+WriterThread::WriterThread(int maxBatch)
     : m_maxBatch(qMax(1, maxBatch))
-    , m_gather(gather)
 {}
 
 std::unique_ptr<WriterThread> WriterThread::start(const Open &open, int maxBatch, QString *error,
-                                                  bool ownThread, CommitGather gather)
+                                                  bool ownThread)
 {
-    std::unique_ptr<WriterThread> thread(new WriterThread(maxBatch, gather));
+    std::unique_ptr<WriterThread> thread(new WriterThread(maxBatch));
     thread->m_host = new QObject;
     if (ownThread) {
         thread->m_thread.setObjectName(QStringLiteral("agmem-writer"));
@@ -69,9 +66,6 @@ void WriterThread::push(QList<QPair<PushRequest, PushDone>> pushes)
         QMutexLocker locker(&m_queueLock);
         for (auto &[push, done] : pushes)
             m_queue.append(Item{std::move(push), std::move(done), {}});
-        m_queuedPushes += pushes.size();
-        if (m_gathering && m_queuedPushes >= m_maxBatch)
-            m_full.wakeOne();
         if (!m_inlineHost && !m_drainPosted && !m_queue.isEmpty())
             wakeWriter();
     }
@@ -115,9 +109,7 @@ void WriterThread::drain()
             }
             // Everything that arrived while the last batch committed: the next batch.
             items = std::exchange(m_queue, {});
-            m_queuedPushes = 0;
         }
-        gather(items);
         qsizetype i = 0;
         while (i < items.size()) {
             if (!items.at(i).push) {
@@ -132,47 +124,12 @@ void WriterThread::drain()
                 callbacks.append(std::move(items[i].pushDone));
                 ++i;
             }
-            m_lastBatch = batch.size();
             const QList<PushOutcome> outcomes = m_writer->commitPushes(batch);
             deliver([callbacks = std::move(callbacks), outcomes] {
                 for (qsizetype k = 0; k < callbacks.size(); ++k)
                     callbacks.at(k)(outcomes.at(k));
             });
         }
-    }
-}
-
-void WriterThread::gather(QList<Item> &items)
-{
-    // Nothing to wait for without a thread of its own (the caller is the one pushing), or
-    // when the last commit was one push: nobody else is pushing now.
-    if (m_inlineHost || m_gather.quietUs <= 0 || m_lastBatch < 2 || items.isEmpty() ||
-        !items.constFirst().push) {
-        return;
-    }
-    qsizetype pushes = 0;
-    for (const Item &item : std::as_const(items))
-        pushes += item.push ? 1 : 0;
-    QElapsedTimer since;
-    since.start();
-    QMutexLocker locker(&m_queueLock);
-    while (pushes < m_maxBatch) {
-        const qint64 leftUs = m_gather.maxUs - since.nsecsElapsed() / 1000;
-        if (leftUs <= 0)
-            break;
-        // Woken early only when the batch is full: a wake-up per push would cost more than
-        // the commits it saves.
-        m_gathering = true;
-        m_full.wait(&m_queueLock, QDeadlineTimer(std::chrono::microseconds(
-                                      std::min<qint64>(m_gather.quietUs, leftUs))));
-        m_gathering = false;
-        if (m_queue.isEmpty())
-            break; // none came for quietUs
-        pushes += m_queuedPushes;
-        m_queuedPushes = 0;
-        for (Item &item : m_queue)
-            items.append(std::move(item));
-        m_queue.clear();
     }
 }
 

@@ -5,35 +5,17 @@
 #include <QMutex>
 #include <QObject>
 #include <QThread>
-#include <QWaitCondition>
 
 #include <functional>
 #include <memory>
 
 namespace agmem {
 
-// How a push batch gathers before its commit. Only when the last commit held more than
-// one push (others push at the same time): a lone client's push is committed at once.
-// The batch then takes what arrives while pushes keep coming, and is committed once
-// none came for `quietUs`, `maxUs` after it was taken, or when it holds maxBatch.
-// quietUs 0: no gathering.
-struct CommitGather
-{
-    int quietUs = 200;
-    int maxUs = 1000;
-};
-
 // Runs a CoordinatorWriter on a thread of its own, so commits (and their fsync) never
 // block the threads that parse requests: while one batch commits, the next one gathers.
 //
 // Work is queued in one FIFO: pushes that are next to each other become one batch (group
 // commit, at most `maxBatch`); any other write runs alone, in its place in the order.
-//
-// Each commit costs an fsync, whatever its size, so the writer waits a little for pushes
-// that are about to come (CommitGather) before it commits: the clients answered by the
-// last commit send their next push while the current one gathers, instead of forming a
-// second, smaller batch behind it.
-//
 // Results come back as callbacks that run in the thread that started it (the HTTP
 // thread), in the order the work was queued, after the work committed.
 class WriterThread : public QObject
@@ -48,7 +30,7 @@ public:
     // work (and its callbacks) runs at once when queued (commits then block that thread;
     // the default, see ServerConfig::writerThread).
     static std::unique_ptr<WriterThread> start(const Open &open, int maxBatch, QString *error,
-                                               bool ownThread = true, CommitGather gather = {});
+                                               bool ownThread = true);
     // Finishes the queued work, destroys the writer in its thread, and joins it. Callbacks
     // not delivered by then are dropped.
     ~WriterThread() override;
@@ -95,13 +77,11 @@ private:
         std::function<void()> job;
     };
 
-    WriterThread(int maxBatch, CommitGather gather);
+    explicit WriterThread(int maxBatch);
     void enqueue(Item item);
     // Posts drain() to the writer thread; the caller holds m_queueLock.
     void wakeWriter();
     void drain();
-    // Adds to `items` (a batch just taken) the pushes that arrive meanwhile, as CommitGather says.
-    void gather(QList<Item> &items);
     void deliver(std::function<void()> callback);
     void runAndWait(const std::function<void()> &job);
 
@@ -114,18 +94,11 @@ private:
     // Lives in the starting thread: the context of the callbacks' delivery.
     QObject m_delivery;
     int m_maxBatch;
-    CommitGather m_gather;
     std::unique_ptr<CoordinatorWriter> m_writer;
 
     QMutex m_queueLock;
     QList<Item> m_queue;
     bool m_drainPosted = false;
-    // Pushes in m_queue, and whether gather() waits for m_queue to fill (m_queueLock).
-    qsizetype m_queuedPushes = 0;
-    bool m_gathering = false;
-    QWaitCondition m_full;
-    // Pushes in the last commit (writer thread).
-    qsizetype m_lastBatch = 0;
 
     QMutex m_doneLock;
     QList<std::function<void()>> m_done;

@@ -353,7 +353,6 @@ private slots:
     void writerFoundDamageMakesUnhealthy();
     void writerBatchesPlanOnCommittedView();
     void writerCountsPushesPerCommit();
-    void writerThreadGathersConcurrentPushes();
     void textArraysAsJsonWriterWritesThem();
     void batchStoresTheRowsOfSinglePushes();
     void walBufferedCommitsReachOtherConnections();
@@ -1420,65 +1419,6 @@ void TstStore::writerCountsPushesPerCommit()
     QCOMPARE(writer.commitPushes(many).size(), 200);
     QCOMPARE(sizes().first.back(), qint64(1));
     QCOMPARE(sizes().second, qint64(205));
-}
-
-void TstStore::writerThreadGathersConcurrentPushes()
-{
-    // Long quiet and maximum times, so the outcome does not depend on this machine's speed:
-    // whether two pushes share a commit is decided by the rule alone.
-    QTemporaryDir dir;
-    QVERIFY(dir.isValid());
-    ServerConfig config;
-    config.store = testUrl(dir);
-    config.accessLog = false;
-    config.writerThread = true;
-    config.commitGatherQuietUs = 1'000'000;
-    config.commitGatherMaxUs = 20'000'000;
-    QString error;
-    const std::unique_ptr<CoordinatorApi> api = CoordinatorApi::create(config, &error);
-    QVERIFY2(api, qPrintable(error));
-    const auto sizes = [&api] {
-        return api->writerThread().writer().read(
-            [](const MergeEngine &, const WriterTotals &totals) { return totals.commitSizes; });
-    };
-    int answered = 0;
-    const auto send = [&](const QString &agent) {
-        api->handle(postPush(pushBody(agent, BaseTime, {{u"t"_s, 1}})), [&](const HttpReply &r) {
-            QCOMPARE(r.status, 200);
-            ++answered;
-        });
-    };
-    // Handed to the writer by the API's zero timer, without waiting for the commit.
-    const auto handOver = [] { QTest::qWait(50); };
-    const auto waitForAnswers = [&](int count) {
-        QTRY_COMPARE_WITH_TIMEOUT(answered, count, 60000);
-    };
-
-    // A lone client: each push is committed at once, never held for another.
-    send(u"a"_s);
-    waitForAnswers(1);
-    send(u"b"_s);
-    handOver();
-    send(u"c"_s);
-    waitForAnswers(3);
-    QCOMPARE(sizes().at(0), qint64(3)); // three commits of one
-    QCOMPARE(sizes().at(1), qint64(0));
-
-    // Two at once (one pass of the event loop): one commit of two, taken at once.
-    send(u"d"_s);
-    send(u"e"_s);
-    waitForAnswers(5);
-    QCOMPARE(sizes().at(1), qint64(1));
-
-    // Now others push at the same time: a push waits for the next one coming, and both are
-    // committed together.
-    send(u"f"_s);
-    handOver();
-    QCOMPARE(answered, 5); // f is held while more may come
-    send(u"g"_s);
-    waitForAnswers(7);
-    QCOMPARE(sizes().at(0), qint64(3));
-    QCOMPARE(sizes().at(1), qint64(2));
 }
 
 void TstStore::writerBatchesPlanOnCommittedView()
