@@ -64,6 +64,15 @@ QByteArray qtMethodName(const QByteArray &method)
     return QByteArrayLiteral("UNKNOWN");
 }
 
+// The CR and LF bytes at the start of `buffer`.
+qsizetype leadingBlankBytes(const QByteArray &buffer)
+{
+    qsizetype n = 0;
+    while (n < buffer.size() && (buffer[n] == '\r' || buffer[n] == '\n'))
+        ++n;
+    return n;
+}
+
 } // namespace
 
 ConnectionGuard::ConnectionGuard(const ConnectionLimits &limits, QObject *parent)
@@ -270,20 +279,7 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     QList<RequestHeadScanner::Head> heads;
     const RequestHeadScanner::Verdict verdict =
         c->scanner.feed(fresh.constData(), fresh.size(), &heads);
-    for (const RequestHeadScanner::Head &head : heads) {
-        Connection::PendingHead pending =
-            c->admitted.isEmpty() ? Connection::PendingHead() : c->admitted.dequeue();
-        pending.closeAfterResponse = head.closeAfterResponse;
-        // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
-        pending.expectContinue = head.expectContinue && head.contentLength > 0 && !verdict.status;
-        c->heads.enqueue(pending);
-    }
-    continueIfNext(*c);
-    if (!wasInRequest && (c->scanner.inRequest() || !heads.isEmpty()))
-        c->requestStarted.start();
-    // Idle time counts from the end of the last request (blank lines are not activity).
-    if (!heads.isEmpty() && !c->scanner.inRequest())
-        c->lastActivity.start();
+    queueHeads(*c, std::move(heads), wasInRequest, verdict);
     if (verdict.discardFrom >= 0) {
         // A request that closes the connection is complete: what follows is never read.
         c->discarding = true;
@@ -306,6 +302,28 @@ void ConnectionGuard::scan(QTcpSocket *socket)
         else
             reject(*c, verdict.status, verdict.detail, verdict.headers);
     }
+}
+
+void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> heads,
+                                 bool wasInRequest, const RequestHeadScanner::Verdict &verdict)
+{
+    const bool any = !heads.isEmpty();
+    for (RequestHeadScanner::Head &head : heads) {
+        Connection::PendingHead pending =
+            c.admitted.isEmpty() ? Connection::PendingHead() : c.admitted.dequeue();
+        pending.closeAfterResponse = head.closeAfterResponse;
+        // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
+        pending.expectContinue = head.expectContinue && head.contentLength > 0 && !verdict.status;
+        c.heads.enqueue(pending);
+        if (c.direct)
+            c.framed.enqueue(std::move(head));
+    }
+    continueIfNext(c);
+    if (!wasInRequest && (c.scanner.inRequest() || any))
+        c.requestStarted.start();
+    // Idle time counts from the end of the last request (blank lines are not activity).
+    if (any && !c.scanner.inRequest())
+        c.lastActivity.start();
 }
 
 void ConnectionGuard::directRead(QTcpSocket *socket)
@@ -331,22 +349,7 @@ void ConnectionGuard::directRead(QTcpSocket *socket)
         QList<RequestHeadScanner::Head> heads;
         const RequestHeadScanner::Verdict verdict =
             c->scanner.feed(c->buffer.constData() + old, qsizetype(got), &heads);
-        for (RequestHeadScanner::Head &head : heads) {
-            Connection::PendingHead pending =
-                c->admitted.isEmpty() ? Connection::PendingHead() : c->admitted.dequeue();
-            pending.closeAfterResponse = head.closeAfterResponse;
-            // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
-            pending.expectContinue =
-                head.expectContinue && head.contentLength > 0 && !verdict.status;
-            c->heads.enqueue(pending);
-            c->framed.enqueue(std::move(head));
-        }
-        continueIfNext(*c);
-        if (!wasInRequest && (c->scanner.inRequest() || !heads.isEmpty()))
-            c->requestStarted.start();
-        // Idle time counts from the end of the last request (blank lines are not activity).
-        if (!heads.isEmpty() && !c->scanner.inRequest())
-            c->lastActivity.start();
+        queueHeads(*c, std::move(heads), wasInRequest, verdict);
         // The requests before a bad one, or up to one that closes the connection, are whole
         // in the buffer (the scanner reads what follows a request only after its body):
         // they are handed over, what follows is dropped.
@@ -376,9 +379,7 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
     while (c && !c->framed.isEmpty()) {
         QByteArray &buffer = c->buffer;
         // Blank lines before a request (RFC 9112 2.2; the scanner skips them too).
-        qsizetype start = 0;
-        while (start < buffer.size() && (buffer[start] == '\r' || buffer[start] == '\n'))
-            ++start;
+        const qsizetype start = leadingBlankBytes(buffer);
         const RequestHeadScanner::Head &next = c->framed.head();
         const qsizetype bodyStart = start + next.headBytes;
         const qsizetype length = qsizetype(next.contentLength);
@@ -398,9 +399,7 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
         return false;
     if (c->framed.isEmpty()) {
         // Only blank lines or the start of the next head are left: blank lines are not kept.
-        qsizetype start = 0;
-        while (start < c->buffer.size() && (c->buffer[start] == '\r' || c->buffer[start] == '\n'))
-            ++start;
+        const qsizetype start = leadingBlankBytes(c->buffer);
         if (start == c->buffer.size())
             c->buffer.clear();
         else if (start > 0)

@@ -188,6 +188,11 @@ private:
 
     void connectAfterHttpServer();
     void scan(QTcpSocket *socket);
+    // Queues what the connection needs of heads just scanned (answer order, close,
+    // "100 Continue"; the heads themselves when the guard frames the connection) and starts
+    // its read and idle timers, for scan() and directRead() alike.
+    void queueHeads(Connection &c, QList<RequestHeadScanner::Head> heads, bool wasInRequest,
+                    const RequestHeadScanner::Verdict &verdict);
     void directRead(QTcpSocket *socket);
     // Hands over the requests whose bodies are whole in the connection's buffer. False if
     // the connection went meanwhile.
