@@ -20,27 +20,21 @@ std::optional<MergeMode> mergeModeFromName(QStringView name)
     return std::nullopt;
 }
 
+namespace {
+
+// A UTF-16 unit's place in code point order. Surrogates (D800..DFFF) encode code points
+// above FFFF, so they must sort after E000..FFFF: the two ranges are shifted past each
+// other.
+constexpr int codePointRank(char16_t u)
+{
+    return u >= 0xE000 ? u - 0x800 : u >= 0xD800 ? u + 0x2000 : u;
+}
+
+} // namespace
+
 bool CodePointLess::operator()(const QString &a, const QString &b) const
 {
-    // Surrogates (D800..DFFF) encode code points above FFFF, so they must sort after
-    // E000..FFFF: shift the two ranges past each other before comparing units.
-    const auto fix = [](char16_t u) -> char32_t {
-        if (u >= 0xE000)
-            return u - 0x800;
-        if (u >= 0xD800)
-            return u + 0x2000;
-        return u;
-    };
-    const qsizetype n = std::min(a.size(), b.size());
-    const QChar *pa = a.constData();
-    const QChar *pb = b.constData();
-    for (qsizetype i = 0; i < n; ++i) {
-        const char16_t ua = pa[i].unicode();
-        const char16_t ub = pb[i].unicode();
-        if (ua != ub)
-            return fix(ua) < fix(ub);
-    }
-    return a.size() < b.size();
+    return compareCodePoints(a, b) < 0;
 }
 
 int compareCodePoints(QStringView a, QStringView b)
@@ -50,15 +44,8 @@ int compareCodePoints(QStringView a, QStringView b)
     const char16_t *pb = b.utf16();
     if (pa != pb) {
         for (qsizetype i = 0; i < n; ++i) {
-            const char16_t ua = pa[i];
-            const char16_t ub = pb[i];
-            if (ua != ub) {
-                // As CodePointLess: surrogates after E000..FFFF.
-                const auto fix = [](char16_t u) -> int {
-                    return u >= 0xE000 ? u - 0x800 : u >= 0xD800 ? u + 0x2000 : u;
-                };
-                return fix(ua) - fix(ub);
-            }
+            if (pa[i] != pb[i])
+                return codePointRank(pa[i]) - codePointRank(pb[i]);
         }
     }
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
@@ -74,9 +61,7 @@ CodePointKey codePointKey(const QString &s, quint32 index)
     const auto unit = [&s](qsizetype i) -> quint64 {
         if (i >= s.size())
             return 0;
-        const char16_t u = s[i].unicode();
-        const quint64 fixed = u >= 0xE000 ? u - 0x800 : u >= 0xD800 ? u + 0x2000 : u;
-        return fixed + 1;
+        return quint64(codePointRank(s[i].unicode())) + 1;
     };
     CodePointKey key;
     // 17 bits a unit: three in each half, then two more (the rest of the 64 bits).
