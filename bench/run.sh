@@ -4,6 +4,9 @@
 #
 # Usage: bench/run.sh [path/to/agmem-coordinator]   (default: build-rel, built if missing)
 #   DURATION=10        seconds per wrk run
+#   WARMUP=2           seconds of the same load before each push row's measured run (both
+#                      sides): the first pushes of a new store insert agents, grow files and
+#                      warm caches; the row measures the steady state. WARMUP=0: none
 #   REFERENCE_CMD='/path/to/reference/run.sh {port}'
 #                      starts a reference coordinator ({port} is replaced); it is restarted
 #                      for each row, so every row starts from an empty store
@@ -24,6 +27,7 @@ for tool in wrk curl python3; do
     command -v $tool >/dev/null || { echo "bench: $tool is missing"; exit 1; }
 done
 duration=${DURATION:-10}
+warmup=${WARMUP:-2}
 rows=${ROWS:-push close c128 cpu normal pull pairs change pullers}
 work=$(mktemp -d)
 pid=
@@ -112,10 +116,12 @@ down() { if [ "$side" = ref ]; then stop_ref; else stop; fi; }
 push_rate() { # label conns close(0/1) [ours args...]
     local label=$1 conns=$2 close=$3; shift 3
     up "$@"
-    local c0; c0=$(cpu_ms)
     local hdr=(); [ "$close" = 1 ] && hdr=(-H "Connection: close")
+    [ "$warmup" -gt 0 ] && wrk -t2 -c"$conns" -d"${warmup}s" "${hdr[@]}" -s bench/push.lua "$url" >/dev/null
+    local n0; n0=$(pushes)
+    local c0; c0=$(cpu_ms)
     local out; out=$(wrk -t2 -c"$conns" -d"${duration}s" "${hdr[@]}" -s bench/push.lua "$url")
-    local c1; c1=$(cpu_ms); local n; n=$(pushes)
+    local c1; c1=$(cpu_ms); local n; n=$(($(pushes) - n0))
     put "$label" "$side" "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
     [ -n "$c0" ] && put "CPU ms per 1000 pushes ($label)" "$side" \
         "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1000 / n}')"
