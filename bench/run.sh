@@ -12,8 +12,11 @@
 #                      for each row, so every row starts from an empty store
 #   REFERENCE_URL=http://127.0.0.1:8000
 #                      a reference already running (reset with DELETE /admin/reset)
-#   ROWS="push close c128 cpu normal pull pairs change pullers"   which rows to run
+#   ROWS="push close c128 cpu normal pull pairs change pullers streams"   which rows to run
 #                      (also pullersgz: the pullers row with pullers that accept gzip)
+#   STREAM_PAIRS=6     the streams row: pairs of runs on ONE server of ours, one without
+#                      and one with 64 gzip /events readers (bench/sse-readers.py), order
+#                      swapped every other pair; DURATION seconds each
 #   OURS_ARGS="--no-writer-thread"   more options for every start of ours
 # Talks to 127.0.0.1 only; every run is bounded. Needs wrk, curl and python3.
 set -euo pipefail
@@ -28,7 +31,7 @@ for tool in wrk curl python3; do
 done
 duration=${DURATION:-10}
 warmup=${WARMUP:-2}
-rows=${ROWS:-push close c128 cpu normal pull pairs change pullers}
+rows=${ROWS:-push close c128 cpu normal pull pairs change pullers streams}
 work=$(mktemp -d)
 pid=
 rpid=
@@ -179,6 +182,52 @@ pullers_run() { # agents facts [lua script of the pullers] (ours only)
     stop
 }
 
+streams_run() { # streams (ours only)
+    # Each pair's two runs share the server, its store and the moment, so that neither a
+    # new process nor the machine's drift between runs falls on one side only; the store
+    # grows during the series, and the swapped order puts that on both sides alike.
+    local n=$1 p
+    start --no-access-log
+    wrk -t2 -c32 -d"${warmup}s" -s bench/push.lua "$url" >/dev/null
+    : >"$work/stream-rates"
+    one() { # with(0/1) -> appends "rate" to the pair's line
+        local rp=
+        if [ "$1" = 1 ]; then
+            python3 bench/sse-readers.py "$url" "$n" gzip >"$work/readers" &
+            rp=$!
+            for _ in $(seq 300); do grep -q ready "$work/readers" && break; sleep 0.1; done
+            grep -q ready "$work/readers" || { echo "bench: event readers not ready" >&2; kill "$rp"; return 1; }
+        fi
+        local out; out=$(wrk -t2 -c32 -d"${duration}s" -s bench/push.lua "$url")
+        [ -n "$rp" ] && { kill "$rp"; wait "$rp" || true; }
+        awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out"
+    }
+    for p in $(seq "${STREAM_PAIRS:-6}"); do
+        local a b
+        if [ $((p % 2)) = 1 ]; then a=$(one 0); b=$(one 1); else b=$(one 1); a=$(one 0); fi
+        [[ "$a $b" =~ ^[0-9]+\ [0-9]+$ ]] || { echo "bench: the streams row failed (pair $p)"; exit 1; }
+        echo "$a $b" >>"$work/stream-rates"
+    done
+    stop
+    local summary
+    summary=$(/usr/bin/python3 - "$work/stream-rates" <<'EOF2'
+import statistics, sys
+# Student's t, two-sided 95 %, by degrees of freedom (1..10; beyond: 2.2).
+T = [0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
+pairs = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+drops = [100 * (a - b) / a for a, b in pairs]
+mean = statistics.fmean(drops)
+half = T[min(len(drops) - 1, 10)] * statistics.stdev(drops) / len(drops) ** 0.5 if len(drops) > 1 else float("nan")
+print("%.0f %.0f %.1f %.1f %.1f %s" % (statistics.fmean(a for a, _ in pairs), statistics.fmean(b for _, b in pairs),
+      mean, mean - half, mean + half, "/".join("%+.1f" % d for d in drops)))
+EOF2
+)
+    read -r without with_ mean lo hi each <<<"$summary"
+    put "pushes/s, one server: no event streams (mean of ${STREAM_PAIRS:-6} runs)" ours "$without"
+    put "pushes/s, one server: $n gzip event streams open (mean of ${STREAM_PAIRS:-6} runs)" ours "$with_"
+    put "push throughput lost to $n event streams, % (pairs: $each)" ours "$mean [95 % CI $lo, $hi]"
+}
+
 echo "== $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  bin: $bin ${OURS_ARGS:-}"
 wants push && both push_rate "pushes/s keep-alive, 32 conns" 32 0 --no-access-log
 wants close && both push_rate "pushes/s Connection: close, 32 conns" 32 1 --no-access-log
@@ -198,6 +247,7 @@ wants pairs && both pairs_run 5000 20 8
 wants change && change_run 15700 20
 wants pullers && pullers_run 15700 20
 wants pullersgz && pullers_run 15700 20 bench/pull-gzip.lua
+wants streams && streams_run 64
 echo "== done $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Ratio: for rates ours ÷ reference; for times and CPU (lower is better) reference ÷ ours.
