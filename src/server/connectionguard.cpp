@@ -55,13 +55,27 @@ constexpr qint64 DirectReadChunk = 64 * 1024;
 // other name, TRACE and lower-case names included, reaches the API as "UNKNOWN".
 QByteArray qtMethodName(const QByteArray &method)
 {
-    static const QByteArray known[] = {"GET",     "POST",  "PUT",  "DELETE",
-                                       "OPTIONS", "PATCH", "HEAD", "CONNECT"};
+    // Literals: copies share static data, without a reference count.
+    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
+                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
+                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
+                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
     for (const QByteArray &name : known) {
         if (method == name)
             return name;
     }
     return QByteArrayLiteral("UNKNOWN");
+}
+
+// Empties a connection's read buffer. A small one keeps its memory for the next read (one
+// allocation less per request); a large one (a big body) gives it back.
+constexpr qsizetype KeptBufferCapacity = 16 * 1024;
+void emptyBuffer(QByteArray &buffer)
+{
+    if (buffer.capacity() <= KeptBufferCapacity)
+        buffer.resize(0);
+    else
+        buffer.clear();
 }
 
 // The CR and LF bytes at the start of `buffer`.
@@ -276,10 +290,10 @@ void ConnectionGuard::scan(QTcpSocket *socket)
             .sliced(std::min<qint64>(c->scannedUnread, std::max<qint64>(0, got)));
     c->scannedUnread = available;
     const bool wasInRequest = c->scanner.inRequest();
-    QList<RequestHeadScanner::Head> heads;
+    m_scanned.clear(); // keeps its capacity
     const RequestHeadScanner::Verdict verdict =
-        c->scanner.feed(fresh.constData(), fresh.size(), &heads);
-    queueHeads(*c, std::move(heads), wasInRequest, verdict);
+        c->scanner.feed(fresh.constData(), fresh.size(), &m_scanned);
+    queueHeads(*c, m_scanned, wasInRequest, verdict);
     if (verdict.discardFrom >= 0) {
         // A request that closes the connection is complete: what follows is never read.
         c->discarding = true;
@@ -304,7 +318,7 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     }
 }
 
-void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> heads,
+void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> &heads,
                                  bool wasInRequest, const RequestHeadScanner::Verdict &verdict)
 {
     const bool any = !heads.isEmpty();
@@ -346,10 +360,10 @@ void ConnectionGuard::directRead(QTcpSocket *socket)
         if (got <= 0)
             return;
         const bool wasInRequest = c->scanner.inRequest();
-        QList<RequestHeadScanner::Head> heads;
+        m_scanned.clear(); // keeps its capacity
         const RequestHeadScanner::Verdict verdict =
-            c->scanner.feed(c->buffer.constData() + old, qsizetype(got), &heads);
-        queueHeads(*c, std::move(heads), wasInRequest, verdict);
+            c->scanner.feed(c->buffer.constData() + old, qsizetype(got), &m_scanned);
+        queueHeads(*c, m_scanned, wasInRequest, verdict);
         // The requests before a bad one, or up to one that closes the connection, are whole
         // in the buffer (the scanner reads what follows a request only after its body):
         // they are handed over, what follows is dropped.
@@ -389,7 +403,7 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
         if (length > 0)
             request.body = buffer.mid(bodyStart, length);
         if (bodyStart + length == buffer.size())
-            buffer.clear(); // the usual case: the read ended with the request
+            emptyBuffer(buffer); // the usual case: the read ended with the request
         else
             buffer.remove(0, bodyStart + length);
         m_direct(std::move(request), socket);
@@ -401,7 +415,7 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
         // Only blank lines or the start of the next head are left: blank lines are not kept.
         const qsizetype start = leadingBlankBytes(c->buffer);
         if (start == c->buffer.size())
-            c->buffer.clear();
+            emptyBuffer(c->buffer);
         else if (start > 0)
             c->buffer.remove(0, start);
     }
@@ -411,8 +425,8 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
 HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
                                              const QHostAddress &peer)
 {
-    HttpRequest request;
-    request.method = qtMethodName(head.method);
+    // The peer given at construction: a default QHostAddress would allocate first.
+    HttpRequest request{.method = qtMethodName(head.method), .peer = peer};
     request.headers = std::move(head.fields);
     if (isPlainPath(head.target)) {
         request.path = QString::fromLatin1(head.target); // what QUrl would make of it
@@ -425,7 +439,6 @@ HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
         request.path = url.path();
         request.query = QUrlQuery(url.query()); // QHttpServerRequest::query(): pretty-decoded
     }
-    request.peer = peer;
     return request;
 }
 

@@ -191,7 +191,8 @@ private:
     // Queues what the connection needs of heads just scanned (answer order, close,
     // "100 Continue"; the heads themselves when the guard frames the connection) and starts
     // its read and idle timers, for scan() and directRead() alike.
-    void queueHeads(Connection &c, QList<RequestHeadScanner::Head> heads, bool wasInRequest,
+    // The heads are moved out of `heads`.
+    void queueHeads(Connection &c, QList<RequestHeadScanner::Head> &heads, bool wasInRequest,
                     const RequestHeadScanner::Verdict &verdict);
     void directRead(QTcpSocket *socket);
     // Hands over the requests whose bodies are whole in the connection's buffer. False if
@@ -234,6 +235,8 @@ private:
     HeadCheck m_headCheck;
     DirectHandler m_direct;
     qint64 m_bufferedBody = 0;
+    // The heads of one read, reused from read to read (scan(), directRead()).
+    QList<RequestHeadScanner::Head> m_scanned;
 };
 
 } // namespace agmem

@@ -101,12 +101,21 @@ bool findHeadEnd(QByteArrayView text, qsizetype from, qsizetype *end, qsizetype 
     return false;
 }
 
-} // namespace
-
-bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b)
+// The method's name: one of QHttpServer's (shared static data, no copy) or the bytes sent.
+QByteArray internedMethod(QByteArrayView method)
 {
-    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
+                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
+                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
+                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
+    for (const QByteArray &name : known) {
+        if (method == name)
+            return name;
+    }
+    return method.toByteArray();
 }
+
+} // namespace
 
 bool hasToken(QByteArrayView list, QByteArrayView token)
 {
@@ -240,7 +249,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
     head->closeAfterResponse = http10;
     const bool keep = m_admission || m_framing;
     if (keep) {
-        head->method = method.toByteArray();
+        head->method = internedMethod(method);
         head->target = target.toByteArray();
     }
 
