@@ -302,9 +302,8 @@ bool CoordinatorApi::isPush(const HttpRequest &request)
     return request.method == Post && request.path.endsWith(u"/push");
 }
 
-void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
+void CoordinatorApi::handle(HttpRequest request, Respond respond)
 {
-    HttpRequest request = original;
     // The unmodified agmem client sends no headers: its key can ride in the URL,
     // coordinator_url: http://host:8000/k/KEY
     QString pathKey;
@@ -322,7 +321,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
     // May be called after a commit: owns what it uses.
-    Respond answer = [respond, client, cors](const HttpReply &reply) {
+    Respond answer = [respond = std::move(respond), client, cors](const HttpReply &reply) {
         HttpReply r = reply;
         r.client = client;
         r.headers += cors;
@@ -390,8 +389,12 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
 void CoordinatorApi::handOver()
 {
     m_handOver.stop();
-    if (!m_pending.isEmpty())
+    if (!m_pending.isEmpty()) {
+        // The next batch starts with room for one as large (no growth step by step).
+        const qsizetype size = m_pending.size();
         m_writer->push(std::exchange(m_pending, {}));
+        m_pending.reserve(size);
+    }
 }
 
 void CoordinatorApi::flushPushes()
@@ -704,8 +707,9 @@ void CoordinatorApi::push(const Call &call)
         return;
     }
     // Answered after the commit (in the writer thread; the answer comes back here).
-    m_pending.append({{std::move(outcome.summary), nowInstant(), call.client},
-                      [respond = call.respond](const PushOutcome &o) { respond(pushReply(o)); }});
+    m_pending.append(
+        {{std::move(outcome.summary), nowInstant(), call.client},
+         [respond = std::move(call.respond)](const PushOutcome &o) { respond(pushReply(o)); }});
     if (m_pending.size() >= m_config.maxBatch)
         handOver();
     else if (!m_handOver.isActive())
