@@ -103,7 +103,30 @@ private Q_SLOTS:
     void stopsAfterRefusal();
     void nothingAfterClose_data();
     void nothingAfterClose();
+    void caseFoldingLikeQt();
 };
+
+// agmem::equalsIgnoringCase() folds exactly as QByteArrayView::compare(Qt::CaseInsensitive) does
+// (qstrnicmp), for every pair of bytes and for names of several lengths.
+void TstHeadScanner::caseFoldingLikeQt()
+{
+    for (int a = 0; a < 256; ++a) {
+        for (int b = 0; b < 256; ++b) {
+            const char x = char(a);
+            const char y = char(b);
+            const QByteArrayView u(&x, 1);
+            const QByteArrayView v(&y, 1);
+            if (agmem::equalsIgnoringCase(u, v) != (u.compare(v, Qt::CaseInsensitive) == 0))
+                QFAIL(qPrintable(u"bytes %1 and %2"_s.arg(a).arg(b)));
+        }
+    }
+    QVERIFY(agmem::equalsIgnoringCase("Content-Length", "content-length"));
+    QVERIFY(agmem::equalsIgnoringCase("", ""));
+    QVERIFY(!agmem::equalsIgnoringCase("Content-Length", "content-lengtH2"));
+    QVERIFY(!agmem::equalsIgnoringCase("Content-Length", "content-lenght"));
+    QVERIFY(!agmem::equalsIgnoringCase("X-A", "X-A "));
+    QVERIFY(!agmem::equalsIgnoringCase("[", "{"));
+}
 
 void TstHeadScanner::scan_data()
 {
