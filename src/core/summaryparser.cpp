@@ -297,7 +297,7 @@ std::optional<ParseOutcome> parseFast(const QByteArray &body, const SummaryLimit
     bool hasTimestamp = false;
     bool hasTopics = false;
     bool hasFacts = false;
-    QString timestamp;
+    QByteArrayView timestamp; // printable ASCII: parsed as Latin-1, without a QString
     if (in.peek('}'))
         return std::nullopt; // no agent_id: the general path says so
     do {
@@ -313,7 +313,7 @@ std::optional<ParseOutcome> parseFast(const QByteArray &body, const SummaryLimit
             hasTimestamp = true;
             if (!in.string(&text) || text.size() > 64)
                 return std::nullopt;
-            timestamp = QString::fromLatin1(text);
+            timestamp = text;
         } else if (key == "topic_counts" && !hasTopics) {
             hasTopics = true;
             if (!in.take('{'))
@@ -356,15 +356,23 @@ std::optional<ParseOutcome> parseFast(const QByteArray &body, const SummaryLimit
         if (s.topicCounts.at(i - 1).first == s.topicCounts.at(i).first)
             return std::nullopt;
     }
-    // Duplicate facts: the first one kept (a short list compared pairwise, no hash set).
+    // Duplicate facts: the first one kept (a short list compared pairwise in place, no hash
+    // set, no second list).
     if (s.factHashes.size() > 1 && s.factHashes.size() <= 16) {
-        QStringList unique;
-        unique.reserve(s.factHashes.size());
-        for (QString &fact : s.factHashes) {
-            if (!unique.contains(fact))
-                unique.append(std::move(fact));
+        QStringList &facts = s.factHashes;
+        qsizetype kept = 1;
+        for (qsizetype i = 1; i < facts.size(); ++i) {
+            bool seen = false;
+            for (qsizetype j = 0; j < kept && !seen; ++j)
+                seen = facts.at(j) == facts.at(i);
+            if (seen)
+                continue;
+            if (kept != i)
+                facts[kept] = std::move(facts[i]);
+            ++kept;
         }
-        s.factHashes = std::move(unique);
+        if (kept != facts.size())
+            facts.resize(kept);
     } else if (s.factHashes.size() > 16) {
         QStringList unique;
         unique.reserve(s.factHashes.size());
@@ -378,7 +386,8 @@ std::optional<ParseOutcome> parseFast(const QByteArray &body, const SummaryLimit
         }
         s.factHashes = std::move(unique);
     }
-    const std::optional<Instant> instant = parseIsoTimestamp(timestamp);
+    const std::optional<Instant> instant =
+        parseIsoTimestamp(QLatin1String(timestamp.data(), timestamp.size()));
     if (!instant)
         return std::nullopt;
     s.timestamp = *instant;

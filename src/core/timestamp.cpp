@@ -108,7 +108,10 @@ static_assert(weekdayFromDays(MinDays) == 0); // 0001-01-01 was a Monday
 using Utf8Buffer = QVarLengthArray<char, 64>;
 
 // str.replace("Z", "+00:00"), then _sanitize_isoformat_str() and the UTF-8 conversion.
-bool toPythonUtf8(QStringView text, Utf8Buffer &out)
+// `text`: UTF-16 (QStringView) or Latin-1 (QLatin1String, whose characters are code points
+// below 0x100: the same branches decide them).
+template <typename Text>
+bool toPythonUtf8(Text text, Utf8Buffer &out)
 {
     out.reserve(text.size() + 8);
     qsizetype codePoint = 0; // index in the replaced Python string
@@ -347,9 +350,12 @@ bool parseTime(const char *s, std::size_t len, ParsedTime *time)
 
 } // namespace
 
-std::optional<Instant> parseIsoTimestamp(QStringView text)
+namespace {
+
+template <typename Text>
+std::optional<Instant> parseIso(Text text)
 {
-    // Fast path: fewer than 7 UTF-16 units can never make a date, even after 'Z' expands.
+    // Fast path: fewer than 7 characters can never make a date, even after 'Z' expands.
     if (text.size() < 7)
         return std::nullopt;
     Utf8Buffer buffer;
@@ -417,6 +423,18 @@ std::optional<Instant> parseIsoTimestamp(QStringView text)
     if (instant < MinDays * MicrosPerDay || instant >= (MaxDays + 1) * MicrosPerDay)
         return std::nullopt;
     return instant;
+}
+
+} // namespace
+
+std::optional<Instant> parseIsoTimestamp(QStringView text)
+{
+    return parseIso(text);
+}
+
+std::optional<Instant> parseIsoTimestamp(QLatin1String text)
+{
+    return parseIso(text);
 }
 
 int formatIsoTimestamp(Instant instant, char *out)
