@@ -11,6 +11,8 @@
 #include <QJsonObject>
 #include <QMetaObject>
 
+#include <cstring>
+
 namespace agmem {
 
 namespace {
@@ -738,17 +740,31 @@ HttpReply CoordinatorApi::pushReply(const PushOutcome &o)
         // of {"status", "agent_id", "timestamp", "message"} (keys in its sorted order),
         // without building a tree (a third of the HTTP thread's instructions per push).
         const bool merged = o.status == PushOutcome::Status::Merged;
-        QByteArray id; // escaped, quoted
-        JsonWriter::appendString(&id, o.agentId);
+        const QByteArrayView head = R"({"agent_id":)";
+        const QByteArrayView message = R"(,"message":"Summary from )";
+        const QByteArrayView tail =
+            merged ? QByteArrayView(R"( stored successfully","status":"accepted","timestamp":)")
+                   : QByteArrayView(R"( stored successfully; the merged view already reflects )"
+                                    R"(a summary at least as new","status":"accepted",)"
+                                    R"("timestamp":)");
         QByteArray body;
-        body.reserve(160 + 2 * id.size());
-        body.append(R"({"agent_id":)");
-        body.append(id);
-        body.append(R"(,"message":"Summary from )");
-        body.append(QByteArrayView(id).sliced(1, id.size() - 2)); // inside the message's quotes
-        body.append(merged ? R"( stored successfully","status":"accepted","timestamp":)"
-                           : R"( stored successfully; the merged view already reflects a )"
-                             R"(summary at least as new","status":"accepted","timestamp":)");
+        // Room for the escaped id twice (at most 6 bytes per UTF-16 unit) and the timestamp.
+        body.reserve(head.size() + message.size() + tail.size() + 12 * o.agentId.size() +
+                     IsoTimestampMaxSize + 8);
+        body.append(head);
+        const qsizetype idStart = body.size();
+        JsonWriter::appendString(&body, o.agentId); // escaped, quoted
+        const qsizetype idSize = body.size() - idStart;
+        // The rest up to the timestamp written in place (one resize, no append per piece).
+        const qsizetype at = body.size();
+        body.resize(at + message.size() + idSize - 2 + tail.size());
+        char *p = body.data() + at;
+        std::memcpy(p, message.data(), size_t(message.size()));
+        p += message.size();
+        // The id again, inside the message's quotes.
+        std::memcpy(p, body.constData() + idStart + 1, size_t(idSize - 2));
+        p += idSize - 2;
+        std::memcpy(p, tail.data(), size_t(tail.size()));
         JsonWriter::appendTimestamp(&body, o.receivedAt);
         body.append('}');
         reply = HttpReply::json(200, body);
