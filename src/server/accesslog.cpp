@@ -61,8 +61,7 @@ QByteArray accessLogLine(const RequestEvent &event, bool clientGone)
     // Fields a client chose are escaped: a request cannot write a line of its own.
     appendLogSafeUtf8(line, event.source);
     // The rest goes through one buffer and one append.
-    char text[512]; // any double in fixed notation fits
-    char *const end = text + sizeof text;
+    char text[512];
     char *p = text;
     *p++ = ' ';
     const qsizetype methodSize = std::min<qsizetype>(event.method.size(), 64);
@@ -77,13 +76,14 @@ QByteArray accessLogLine(const RequestEvent &event, bool clientGone)
         line += ' ';
     }
     appendLogSafeUtf8(line, event.path);
+    // Each number within a bound it always fits in (the double: any in fixed notation).
     p = text;
     *p++ = ' ';
-    p = std::to_chars(p, end, event.status).ptr;
+    p = std::to_chars(p, p + 24, event.status).ptr;
     *p++ = ' ';
-    p = std::to_chars(p, end, event.bytes).ptr;
+    p = std::to_chars(p, p + 24, event.bytes).ptr;
     *p++ = ' ';
-    p = appendMilliseconds(p, end - 20, event.milliseconds); // room for what follows
+    p = appendMilliseconds(p, p + 400, event.milliseconds);
     std::memcpy(p, "ms ", 3);
     p += 3;
     if (clientGone) {
