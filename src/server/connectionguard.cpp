@@ -328,9 +328,10 @@ void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> 
         pending.closeAfterResponse = head.closeAfterResponse;
         // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
         pending.expectContinue = head.expectContinue && head.contentLength > 0 && !verdict.status;
-        c.heads.enqueue(pending);
+        std::optional<HttpRequest> request = std::exchange(pending.request, std::nullopt);
+        c.heads.enqueue(std::move(pending));
         if (c.direct)
-            c.framed.enqueue(std::move(head));
+            c.framed.enqueue({std::move(head), std::move(request)});
     }
     continueIfNext(c);
     if (!wasInRequest && (c.scanner.inRequest() || any))
@@ -394,12 +395,15 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
         QByteArray &buffer = c->buffer;
         // Blank lines before a request (RFC 9112 2.2; the scanner skips them too).
         const qsizetype start = leadingBlankBytes(buffer);
-        const RequestHeadScanner::Head &next = c->framed.head();
+        const RequestHeadScanner::Head &next = c->framed.head().head;
         const qsizetype bodyStart = start + next.headBytes;
         const qsizetype length = qsizetype(next.contentLength);
         if (buffer.size() - bodyStart < length)
             break; // the body is still arriving
-        HttpRequest request = requestFromHead(c->framed.dequeue(), c->peer);
+        Connection::Framed framed = c->framed.dequeue();
+        // The head check built this request already (a request with a body): taken over.
+        HttpRequest request = framed.request ? std::move(*framed.request)
+                                             : requestFromHead(std::move(framed.head), c->peer);
         if (length > 0)
             request.body = buffer.mid(bodyStart, length);
         if (bodyStart + length == buffer.size())
@@ -496,7 +500,7 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
     Connection::PendingHead pending;
     if (m_headCheck) {
         // The request as the API will see it, without its body.
-        const HttpRequest request = requestFromHead(head, c->peer);
+        HttpRequest request = requestFromHead(head, c->peer);
         if (const std::optional<HttpReply> refused = m_headCheck(request, &pending.authorized)) {
             RequestHeadScanner::Verdict verdict;
             verdict.status = refused->status;
@@ -507,6 +511,8 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
             verdict.headers = refused->headers;
             return verdict;
         }
+        if (c->direct)
+            pending.request = std::move(request); // handOver() takes it
     }
     if (m_limits.maxBufferedBodyBytes > 0 &&
         m_bufferedBody + head.contentLength > m_limits.maxBufferedBodyBytes) {
@@ -521,7 +527,7 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
     pending.reservedBody = head.contentLength;
     m_bufferedBody += head.contentLength;
     c->reservedBody += head.contentLength;
-    c->admitted.enqueue(pending);
+    c->admitted.enqueue(std::move(pending));
     return {};
 }
 

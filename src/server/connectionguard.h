@@ -128,6 +128,14 @@ private:
             bool expectContinue = false;
             bool authorized = false;
             qint64 reservedBody = 0;
+            // The request the head check was asked about (a request with a body, guard
+            // framing): handed over with its body, not built a second time.
+            std::optional<HttpRequest> request = {};
+        };
+        struct Framed
+        {
+            RequestHeadScanner::Head head;
+            std::optional<HttpRequest> request; // see PendingHead::request
         };
         QPointer<QTcpSocket> socket;
         QHostAddress peer;
@@ -177,7 +185,7 @@ private:
         // over yet (from the start of the next request on) and the heads scanned in them.
         bool direct = false;
         QByteArray buffer = {};
-        QQueue<RequestHeadScanner::Head> framed = {};
+        QQueue<Framed> framed = {};
 
         bool idle() const
         {
