@@ -8,7 +8,7 @@ namespace agmem {
 
 namespace {
 
-bool isTokenChar(char c)
+constexpr bool isTokenCharSlow(char c)
 {
     // RFC 9110 tchar
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -33,6 +33,23 @@ bool isTokenChar(char c)
     default:
         return false;
     }
+}
+
+// isTokenCharSlow() for every byte, looked up.
+struct TokenTable
+{
+    bool token[256] = {};
+    constexpr TokenTable()
+    {
+        for (int c = 0; c < 256; ++c)
+            token[c] = isTokenCharSlow(char(c));
+    }
+};
+constexpr TokenTable TokenChars;
+
+bool isTokenChar(char c)
+{
+    return TokenChars.token[static_cast<unsigned char>(c)];
 }
 
 bool isToken(QByteArrayView s)
@@ -253,7 +270,10 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
         head->target = target.toByteArray();
     }
 
-    const qsizetype lines = std::count(text.begin(), text.end(), '\n');
+    qsizetype lines = 0;
+    for (const char *p = text.data(), *end = p + text.size();
+         (p = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)))); ++p)
+        ++lines;
     if (lines > QtMaxHeaderFields)
         return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
     if (keep)
