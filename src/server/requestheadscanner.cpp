@@ -132,6 +132,12 @@ QByteArray internedMethod(QByteArrayView method)
     return method.toByteArray();
 }
 
+// `previous` shared when it holds the same bytes as `bytes`, else a copy of `bytes`.
+QByteArray reused(const QByteArray &previous, QByteArrayView bytes)
+{
+    return QByteArrayView(previous) == bytes ? previous : bytes.toByteArray();
+}
+
 } // namespace
 
 bool hasToken(QByteArrayView list, QByteArrayView token)
@@ -227,8 +233,12 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             verdict.requestStart = headStart;
             return verdict;
         }
-        if (!m_framing)
+        if (!m_framing) {
             head.fields.clear(); // only the admission check reads them
+        } else {
+            m_previous.target = head.target;
+            m_previous.fields = head.fields;
+        }
         heads->append(std::move(head));
         m_leadingBlank = false;
         m_closed = heads->constLast().closeAfterResponse;
@@ -238,7 +248,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
     return {};
 }
 
-RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, Head *head) const
+RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, Head *head)
 {
     // Lines end at LF; a CR before it is dropped.
     qsizetype next = 0;
@@ -267,7 +277,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
     const bool keep = m_admission || m_framing;
     if (keep) {
         head->method = internedMethod(method);
-        head->target = target.toByteArray();
+        head->target = reused(m_previous.target, target);
     }
 
     qsizetype lines = 0;
@@ -294,8 +304,15 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
             return {400, QStringLiteral("Malformed header line")};
         const QByteArrayView name = line.first(colon);
         const QByteArrayView value = trimmed(line.sliced(colon + 1));
-        if (keep)
-            head->fields.append({name.toByteArray(), value.toByteArray()});
+        if (keep) {
+            // A keep-alive client sends mostly the same fields each time: the previous
+            // head's bytes are shared where they are equal (no allocation).
+            const qsizetype i = head->fields.size();
+            const bool before = i < m_previous.fields.size();
+            head->fields.append(
+                {before ? reused(m_previous.fields.at(i).first, name) : name.toByteArray(),
+                 before ? reused(m_previous.fields.at(i).second, value) : value.toByteArray()});
+        }
         if (equalsIgnoringCase(name, "content-length")) {
             bool ok = false;
             const qint64 n = value.toLongLong(&ok);

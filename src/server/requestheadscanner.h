@@ -129,11 +129,18 @@ public:
     bool closed() const { return m_closed && !m_inBody; }
 
 private:
-    Verdict parseHead(QByteArrayView text, Head *head) const;
+    Verdict parseHead(QByteArrayView text, Head *head);
 
     ConnectionLimits m_limits;
     Admission m_admission;
     bool m_framing = false;
+    // The last head handed out when framing: parseHead() shares its target and field bytes
+    // where the next head repeats them.
+    struct
+    {
+        QByteArray target;
+        QList<QPair<QByteArray, QByteArray>> fields;
+    } m_previous;
     QByteArray m_head;
     qint64 m_bodyLeft = 0;
     bool m_inBody = false;
