@@ -432,8 +432,19 @@ HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
     // The peer given at construction: a default QHostAddress would allocate first.
     HttpRequest request{.method = qtMethodName(head.method), .peer = peer};
     request.headers = std::move(head.fields);
-    if (isPlainPath(head.target)) {
+    // The last plain path's text, shared by the next request to the same target (a client
+    // pushes to the same route again and again).
+    thread_local struct
+    {
+        QByteArray target;
+        QString path;
+    } last;
+    if (!last.target.isEmpty() && head.target == last.target) {
+        request.path = last.path;
+    } else if (isPlainPath(head.target)) {
         request.path = QString::fromLatin1(head.target); // what QUrl would make of it
+        last.target = head.target;
+        last.path = request.path;
     } else {
         // As QHttpServerRequest: the target through QUrl, the Host header its authority.
         QUrl url = QUrl::fromEncoded(head.target);
