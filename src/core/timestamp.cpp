@@ -3,6 +3,8 @@
 #include <QDateTime>
 #include <QVarLengthArray>
 
+#include <cstring>
+
 #include <cstddef>
 
 // The reference coordinator ran CPython 3.11, whose datetime.fromisoformat() is the C
@@ -149,6 +151,35 @@ bool toPythonUtf8(Text text, Utf8Buffer &out)
     if (codePoint < 7) // "All valid ISO 8601 strings are at least 7 characters long"
         return false;
     out.append('\0');
+    return true;
+}
+
+// The same for Latin-1 text that is all ASCII (a request body's timestamp, nearly always):
+// written straight into the buffer instead of a character at a time.
+bool toPythonUtf8(QLatin1String text, Utf8Buffer &out)
+{
+    const char *const data = text.data();
+    const qsizetype size = text.size();
+    qsizetype zs = 0;
+    for (qsizetype i = 0; i < size; ++i) {
+        const char c = data[i];
+        if (static_cast<unsigned char>(c) >= 0x80)
+            return toPythonUtf8<QLatin1String>(text, out); // not ASCII: character by character
+        zs += c == 'Z';
+    }
+    if (size + 5 * zs < 7) // as below: too short once the Zs are replaced
+        return false;
+    out.resize(size + 5 * zs + 1);
+    char *to = out.data();
+    for (qsizetype i = 0; i < size; ++i) {
+        if (data[i] == 'Z') {
+            std::memcpy(to, "+00:00", 6);
+            to += 6;
+        } else {
+            *to++ = data[i];
+        }
+    }
+    *to = '\0';
     return true;
 }
 
