@@ -153,6 +153,11 @@ struct ApiServer::Connection
     bool streaming = false;
     // A large body is still being handed to the socket (BodyWriter): the next answer waits.
     bool writingBody = false;
+
+    bool idle() const
+    {
+        return running.isEmpty() && waiting.isEmpty() && !writingBody && !flushing;
+    }
 };
 
 void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 ticket)
@@ -165,12 +170,21 @@ void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 
     queued.close =
         m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
 
-    // An entry lives while the connection has requests in flight (flush() drops it).
+    // An entry lives as long as its socket (made once per connection, not per request):
+    // dropped when the socket goes and no request is in flight, else by flush() once the
+    // last one is answered.
     std::shared_ptr<Connection> &connection = m_connections[socket];
     if (!connection || connection->socket != socket) {
         connection = std::make_shared<Connection>();
         connection->key = socket;
         connection->socket = socket;
+        if (socket) {
+            connect(socket, &QObject::destroyed, this, [this, socket] {
+                const auto it = m_connections.constFind(socket);
+                if (it != m_connections.cend() && (*it)->idle())
+                    m_connections.erase(it);
+            });
+        }
     }
     const std::shared_ptr<Connection> c = connection;
     const bool push = CoordinatorApi::isPush(req);
@@ -337,7 +351,7 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
         }
     } while (c->again);
     c->flushing = false;
-    if (c->running.isEmpty() && c->waiting.isEmpty() && !c->writingBody) {
+    if (c->idle() && !c->socket) {
         const auto it = m_connections.constFind(c->key);
         if (it != m_connections.cend() && *it == c)
             m_connections.erase(it);
