@@ -3,6 +3,8 @@
 #include <QDateTime>
 #include <QVarLengthArray>
 
+#include <cstring>
+
 #include <cstddef>
 
 // The reference coordinator ran CPython 3.11, whose datetime.fromisoformat() is the C
@@ -108,7 +110,10 @@ static_assert(weekdayFromDays(MinDays) == 0); // 0001-01-01 was a Monday
 using Utf8Buffer = QVarLengthArray<char, 64>;
 
 // str.replace("Z", "+00:00"), then _sanitize_isoformat_str() and the UTF-8 conversion.
-bool toPythonUtf8(QStringView text, Utf8Buffer &out)
+// `text`: UTF-16 (QStringView) or Latin-1 (QLatin1String, whose characters are code points
+// below 0x100: the same branches decide them).
+template <typename Text>
+bool toPythonUtf8(Text text, Utf8Buffer &out)
 {
     out.reserve(text.size() + 8);
     qsizetype codePoint = 0; // index in the replaced Python string
@@ -146,6 +151,35 @@ bool toPythonUtf8(QStringView text, Utf8Buffer &out)
     if (codePoint < 7) // "All valid ISO 8601 strings are at least 7 characters long"
         return false;
     out.append('\0');
+    return true;
+}
+
+// The same for Latin-1 text that is all ASCII (a request body's timestamp, nearly always):
+// written straight into the buffer instead of a character at a time.
+bool toPythonUtf8(QLatin1String text, Utf8Buffer &out)
+{
+    const char *const data = text.data();
+    const qsizetype size = text.size();
+    qsizetype zs = 0;
+    for (qsizetype i = 0; i < size; ++i) {
+        const char c = data[i];
+        if (static_cast<unsigned char>(c) >= 0x80)
+            return toPythonUtf8<QLatin1String>(text, out); // not ASCII: character by character
+        zs += c == 'Z';
+    }
+    if (size + 5 * zs < 7) // as below: too short once the Zs are replaced
+        return false;
+    out.resize(size + 5 * zs + 1);
+    char *to = out.data();
+    for (qsizetype i = 0; i < size; ++i) {
+        if (data[i] == 'Z') {
+            std::memcpy(to, "+00:00", 6);
+            to += 6;
+        } else {
+            *to++ = data[i];
+        }
+    }
+    *to = '\0';
     return true;
 }
 
@@ -347,9 +381,12 @@ bool parseTime(const char *s, std::size_t len, ParsedTime *time)
 
 } // namespace
 
-std::optional<Instant> parseIsoTimestamp(QStringView text)
+namespace {
+
+template <typename Text>
+std::optional<Instant> parseIso(Text text)
 {
-    // Fast path: fewer than 7 UTF-16 units can never make a date, even after 'Z' expands.
+    // Fast path: fewer than 7 characters can never make a date, even after 'Z' expands.
     if (text.size() < 7)
         return std::nullopt;
     Utf8Buffer buffer;
@@ -417,6 +454,18 @@ std::optional<Instant> parseIsoTimestamp(QStringView text)
     if (instant < MinDays * MicrosPerDay || instant >= (MaxDays + 1) * MicrosPerDay)
         return std::nullopt;
     return instant;
+}
+
+} // namespace
+
+std::optional<Instant> parseIsoTimestamp(QStringView text)
+{
+    return parseIso(text);
+}
+
+std::optional<Instant> parseIsoTimestamp(QLatin1String text)
+{
+    return parseIso(text);
 }
 
 int formatIsoTimestamp(Instant instant, char *out)

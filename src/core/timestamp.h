@@ -17,6 +17,8 @@ using Instant = qint64;
 // truncated to microseconds, "," or "." as decimal mark, offsets +HH[:MM[:SS[.ffffff]]]).
 // A naive timestamp means UTC. Returns nullopt for anything fromisoformat rejects.
 std::optional<Instant> parseIsoTimestamp(QStringView text);
+// The same for Latin-1 text (a request body's bytes, without a QString between).
+std::optional<Instant> parseIsoTimestamp(QLatin1String text);
 
 // Formats like Python's datetime.isoformat() for an aware UTC datetime:
 // "2026-11-27T09:29:35.164165+00:00", the fraction left out when it is zero.

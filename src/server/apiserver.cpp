@@ -126,11 +126,11 @@ struct ApiServer::Slot
     bool close = false;
     bool push = false;
     bool headOnly = false;
-    QByteArray lastEventId;
-    HttpReply reply;
-    QElapsedTimer timer;
-    QHostAddress peer;
-    RequestEvent event;
+    QByteArray lastEventId = {};
+    HttpReply reply = {};
+    QElapsedTimer timer = {};
+    QHostAddress peer = {};
+    RequestEvent event = {};
 };
 
 struct ApiServer::Queued
@@ -138,7 +138,7 @@ struct ApiServer::Queued
     HttpRequest request;
     quint64 ticket = 0;
     bool close = false;
-    QElapsedTimer timer;
+    QElapsedTimer timer = {};
 };
 
 struct ApiServer::Connection
@@ -153,25 +153,38 @@ struct ApiServer::Connection
     bool streaming = false;
     // A large body is still being handed to the socket (BodyWriter): the next answer waits.
     bool writingBody = false;
+
+    bool idle() const
+    {
+        return running.isEmpty() && waiting.isEmpty() && !writingBody && !flushing;
+    }
 };
 
 void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 ticket)
 {
-    Queued queued;
+    // Moved in at construction (a default HttpRequest allocates an empty QHostAddress).
+    Queued queued{.request = std::move(request), .ticket = ticket};
     queued.timer.start();
-    queued.request = std::move(request);
-    queued.ticket = ticket;
     HttpRequest &req = queued.request;
     // Always take the guard's entry, so it stays in step with the requests.
     queued.close =
         m_listener->takeCloseAfterResponse(socket, &req.authorizedFromHead) || req.wantsClose();
 
-    // An entry lives while the connection has requests in flight (flush() drops it).
+    // An entry lives as long as its socket (made once per connection, not per request):
+    // dropped when the socket goes and no request is in flight, else by flush() once the
+    // last one is answered.
     std::shared_ptr<Connection> &connection = m_connections[socket];
     if (!connection || connection->socket != socket) {
         connection = std::make_shared<Connection>();
         connection->key = socket;
         connection->socket = socket;
+        if (socket) {
+            connect(socket, &QObject::destroyed, this, [this, socket] {
+                const auto it = m_connections.constFind(socket);
+                if (it != m_connections.cend() && (*it)->idle())
+                    m_connections.erase(it);
+            });
+        }
     }
     const std::shared_ptr<Connection> c = connection;
     const bool push = CoordinatorApi::isPush(req);
@@ -189,21 +202,22 @@ void ApiServer::handleParsed(HttpRequest &&request, QTcpSocket *socket, quint64 
 
 void ApiServer::start(const std::shared_ptr<Connection> &c, Queued queued)
 {
-    auto slot = std::make_shared<Slot>();
-    slot->ticket = queued.ticket;
-    slot->close = queued.close;
-    slot->push = CoordinatorApi::isPush(queued.request);
-    slot->headOnly = queued.request.method == "HEAD";
-    slot->lastEventId = queued.request.header("last-event-id");
-    slot->timer = queued.timer;
-    slot->event.method = queued.request.method;
-    slot->event.path = redactedPath(queued.request.path);
+    const HttpRequest &request = queued.request;
     // The client's address as the API reports it (reply.client) nearly always replaces
-    // the peer's: its text is made in write() only when it does not.
-    slot->peer = queued.request.peer;
+    // the peer's: its text is made in write() only when it does not. (Given at
+    // construction: a default QHostAddress allocates.)
+    auto slot = std::make_shared<Slot>(Slot{.ticket = queued.ticket,
+                                            .close = queued.close,
+                                            .push = CoordinatorApi::isPush(request),
+                                            .headOnly = request.method == "HEAD",
+                                            .lastEventId = request.header("last-event-id"),
+                                            .timer = queued.timer,
+                                            .peer = request.peer});
+    slot->event.method = request.method;
+    slot->event.path = redactedPath(request.path);
     c->running.append(slot);
     // The answer may come after a commit, even after this server is gone (shutdown).
-    m_api->handle(queued.request,
+    m_api->handle(std::move(queued.request),
                   [self = QPointer<ApiServer>(this), c, slot](const HttpReply &reply) {
                       if (!self)
                           return; // stopped: the connection went with the server
@@ -337,7 +351,7 @@ void ApiServer::flush(const std::shared_ptr<Connection> &c)
         }
     } while (c->again);
     c->flushing = false;
-    if (c->running.isEmpty() && c->waiting.isEmpty() && !c->writingBody) {
+    if (c->idle() && !c->socket) {
         const auto it = m_connections.constFind(c->key);
         if (it != m_connections.cend() && *it == c)
             m_connections.erase(it);

@@ -55,13 +55,27 @@ constexpr qint64 DirectReadChunk = 64 * 1024;
 // other name, TRACE and lower-case names included, reaches the API as "UNKNOWN".
 QByteArray qtMethodName(const QByteArray &method)
 {
-    static const QByteArray known[] = {"GET",     "POST",  "PUT",  "DELETE",
-                                       "OPTIONS", "PATCH", "HEAD", "CONNECT"};
+    // Literals: copies share static data, without a reference count.
+    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
+                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
+                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
+                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
     for (const QByteArray &name : known) {
         if (method == name)
             return name;
     }
     return QByteArrayLiteral("UNKNOWN");
+}
+
+// Empties a connection's read buffer. A small one keeps its memory for the next read (one
+// allocation less per request); a large one (a big body) gives it back.
+constexpr qsizetype KeptBufferCapacity = 16 * 1024;
+void emptyBuffer(QByteArray &buffer)
+{
+    if (buffer.capacity() <= KeptBufferCapacity)
+        buffer.resize(0);
+    else
+        buffer.clear();
 }
 
 // The CR and LF bytes at the start of `buffer`.
@@ -276,10 +290,10 @@ void ConnectionGuard::scan(QTcpSocket *socket)
             .sliced(std::min<qint64>(c->scannedUnread, std::max<qint64>(0, got)));
     c->scannedUnread = available;
     const bool wasInRequest = c->scanner.inRequest();
-    QList<RequestHeadScanner::Head> heads;
+    m_scanned.clear(); // keeps its capacity
     const RequestHeadScanner::Verdict verdict =
-        c->scanner.feed(fresh.constData(), fresh.size(), &heads);
-    queueHeads(*c, std::move(heads), wasInRequest, verdict);
+        c->scanner.feed(fresh.constData(), fresh.size(), &m_scanned);
+    queueHeads(*c, m_scanned, wasInRequest, verdict);
     if (verdict.discardFrom >= 0) {
         // A request that closes the connection is complete: what follows is never read.
         c->discarding = true;
@@ -304,7 +318,7 @@ void ConnectionGuard::scan(QTcpSocket *socket)
     }
 }
 
-void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> heads,
+void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> &heads,
                                  bool wasInRequest, const RequestHeadScanner::Verdict &verdict)
 {
     const bool any = !heads.isEmpty();
@@ -314,9 +328,10 @@ void ConnectionGuard::queueHeads(Connection &c, QList<RequestHeadScanner::Head> 
         pending.closeAfterResponse = head.closeAfterResponse;
         // As QHttpServer 6.8 does: only for a body (and never to HTTP/1.0: the scanner).
         pending.expectContinue = head.expectContinue && head.contentLength > 0 && !verdict.status;
-        c.heads.enqueue(pending);
+        std::optional<HttpRequest> request = std::exchange(pending.request, std::nullopt);
+        c.heads.enqueue(std::move(pending));
         if (c.direct)
-            c.framed.enqueue(std::move(head));
+            c.framed.enqueue({std::move(head), std::move(request)});
     }
     continueIfNext(c);
     if (!wasInRequest && (c.scanner.inRequest() || any))
@@ -346,10 +361,10 @@ void ConnectionGuard::directRead(QTcpSocket *socket)
         if (got <= 0)
             return;
         const bool wasInRequest = c->scanner.inRequest();
-        QList<RequestHeadScanner::Head> heads;
+        m_scanned.clear(); // keeps its capacity
         const RequestHeadScanner::Verdict verdict =
-            c->scanner.feed(c->buffer.constData() + old, qsizetype(got), &heads);
-        queueHeads(*c, std::move(heads), wasInRequest, verdict);
+            c->scanner.feed(c->buffer.constData() + old, qsizetype(got), &m_scanned);
+        queueHeads(*c, m_scanned, wasInRequest, verdict);
         // The requests before a bad one, or up to one that closes the connection, are whole
         // in the buffer (the scanner reads what follows a request only after its body):
         // they are handed over, what follows is dropped.
@@ -380,16 +395,19 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
         QByteArray &buffer = c->buffer;
         // Blank lines before a request (RFC 9112 2.2; the scanner skips them too).
         const qsizetype start = leadingBlankBytes(buffer);
-        const RequestHeadScanner::Head &next = c->framed.head();
+        const RequestHeadScanner::Head &next = c->framed.head().head;
         const qsizetype bodyStart = start + next.headBytes;
         const qsizetype length = qsizetype(next.contentLength);
         if (buffer.size() - bodyStart < length)
             break; // the body is still arriving
-        HttpRequest request = requestFromHead(c->framed.dequeue(), c->peer);
+        Connection::Framed framed = c->framed.dequeue();
+        // The head check built this request already (a request with a body): taken over.
+        HttpRequest request = framed.request ? std::move(*framed.request)
+                                             : requestFromHead(std::move(framed.head), c->peer);
         if (length > 0)
             request.body = buffer.mid(bodyStart, length);
         if (bodyStart + length == buffer.size())
-            buffer.clear(); // the usual case: the read ended with the request
+            emptyBuffer(buffer); // the usual case: the read ended with the request
         else
             buffer.remove(0, bodyStart + length);
         m_direct(std::move(request), socket);
@@ -401,7 +419,7 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
         // Only blank lines or the start of the next head are left: blank lines are not kept.
         const qsizetype start = leadingBlankBytes(c->buffer);
         if (start == c->buffer.size())
-            c->buffer.clear();
+            emptyBuffer(c->buffer);
         else if (start > 0)
             c->buffer.remove(0, start);
     }
@@ -411,11 +429,22 @@ bool ConnectionGuard::handOver(QTcpSocket *socket)
 HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
                                              const QHostAddress &peer)
 {
-    HttpRequest request;
-    request.method = qtMethodName(head.method);
+    // The peer given at construction: a default QHostAddress would allocate first.
+    HttpRequest request{.method = qtMethodName(head.method), .peer = peer};
     request.headers = std::move(head.fields);
-    if (isPlainPath(head.target)) {
+    // The last plain path's text, shared by the next request to the same target (a client
+    // pushes to the same route again and again).
+    thread_local struct
+    {
+        QByteArray target;
+        QString path;
+    } last;
+    if (!last.target.isEmpty() && head.target == last.target) {
+        request.path = last.path;
+    } else if (isPlainPath(head.target)) {
         request.path = QString::fromLatin1(head.target); // what QUrl would make of it
+        last.target = head.target;
+        last.path = request.path;
     } else {
         // As QHttpServerRequest: the target through QUrl, the Host header its authority.
         QUrl url = QUrl::fromEncoded(head.target);
@@ -425,7 +454,6 @@ HttpRequest ConnectionGuard::requestFromHead(RequestHeadScanner::Head head,
         request.path = url.path();
         request.query = QUrlQuery(url.query()); // QHttpServerRequest::query(): pretty-decoded
     }
-    request.peer = peer;
     return request;
 }
 
@@ -483,7 +511,7 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
     Connection::PendingHead pending;
     if (m_headCheck) {
         // The request as the API will see it, without its body.
-        const HttpRequest request = requestFromHead(head, c->peer);
+        HttpRequest request = requestFromHead(head, c->peer);
         if (const std::optional<HttpReply> refused = m_headCheck(request, &pending.authorized)) {
             RequestHeadScanner::Verdict verdict;
             verdict.status = refused->status;
@@ -494,6 +522,8 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
             verdict.headers = refused->headers;
             return verdict;
         }
+        if (c->direct)
+            pending.request = std::move(request); // handOver() takes it
     }
     if (m_limits.maxBufferedBodyBytes > 0 &&
         m_bufferedBody + head.contentLength > m_limits.maxBufferedBodyBytes) {
@@ -508,7 +538,7 @@ RequestHeadScanner::Verdict ConnectionGuard::admit(QTcpSocket *socket,
     pending.reservedBody = head.contentLength;
     m_bufferedBody += head.contentLength;
     c->reservedBody += head.contentLength;
-    c->admitted.enqueue(pending);
+    c->admitted.enqueue(std::move(pending));
     return {};
 }
 

@@ -128,6 +128,14 @@ private:
             bool expectContinue = false;
             bool authorized = false;
             qint64 reservedBody = 0;
+            // The request the head check was asked about (a request with a body, guard
+            // framing): handed over with its body, not built a second time.
+            std::optional<HttpRequest> request = {};
+        };
+        struct Framed
+        {
+            RequestHeadScanner::Head head;
+            std::optional<HttpRequest> request; // see PendingHead::request
         };
         QPointer<QTcpSocket> socket;
         QHostAddress peer;
@@ -177,7 +185,7 @@ private:
         // over yet (from the start of the next request on) and the heads scanned in them.
         bool direct = false;
         QByteArray buffer = {};
-        QQueue<RequestHeadScanner::Head> framed = {};
+        QQueue<Framed> framed = {};
 
         bool idle() const
         {
@@ -191,7 +199,8 @@ private:
     // Queues what the connection needs of heads just scanned (answer order, close,
     // "100 Continue"; the heads themselves when the guard frames the connection) and starts
     // its read and idle timers, for scan() and directRead() alike.
-    void queueHeads(Connection &c, QList<RequestHeadScanner::Head> heads, bool wasInRequest,
+    // The heads are moved out of `heads`.
+    void queueHeads(Connection &c, QList<RequestHeadScanner::Head> &heads, bool wasInRequest,
                     const RequestHeadScanner::Verdict &verdict);
     void directRead(QTcpSocket *socket);
     // Hands over the requests whose bodies are whole in the connection's buffer. False if
@@ -234,6 +243,8 @@ private:
     HeadCheck m_headCheck;
     DirectHandler m_direct;
     qint64 m_bufferedBody = 0;
+    // The heads of one read, reused from read to read (scan(), directRead()).
+    QList<RequestHeadScanner::Head> m_scanned;
 };
 
 } // namespace agmem

@@ -11,6 +11,8 @@
 #include <QJsonObject>
 #include <QMetaObject>
 
+#include <cstring>
+
 namespace agmem {
 
 namespace {
@@ -302,9 +304,8 @@ bool CoordinatorApi::isPush(const HttpRequest &request)
     return request.method == Post && request.path.endsWith(u"/push");
 }
 
-void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
+void CoordinatorApi::handle(HttpRequest request, Respond respond)
 {
-    HttpRequest request = original;
     // The unmodified agmem client sends no headers: its key can ride in the URL,
     // coordinator_url: http://host:8000/k/KEY
     QString pathKey;
@@ -322,7 +323,7 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
     const QString client = m_access->clientAddress(request);
     const HeaderList cors = m_access->corsHeaders(request);
     // May be called after a commit: owns what it uses.
-    Respond answer = [respond, client, cors](const HttpReply &reply) {
+    Respond answer = [respond = std::move(respond), client, cors](const HttpReply &reply) {
         HttpReply r = reply;
         r.client = client;
         r.headers += cors;
@@ -390,8 +391,12 @@ void CoordinatorApi::handle(const HttpRequest &original, const Respond &respond)
 void CoordinatorApi::handOver()
 {
     m_handOver.stop();
-    if (!m_pending.isEmpty())
+    if (!m_pending.isEmpty()) {
+        // The next batch starts with room for one as large (no growth step by step).
+        const qsizetype size = m_pending.size();
         m_writer->push(std::exchange(m_pending, {}));
+        m_pending.reserve(size);
+    }
 }
 
 void CoordinatorApi::flushPushes()
@@ -704,8 +709,9 @@ void CoordinatorApi::push(const Call &call)
         return;
     }
     // Answered after the commit (in the writer thread; the answer comes back here).
-    m_pending.append({{std::move(outcome.summary), nowInstant(), call.client},
-                      [respond = call.respond](const PushOutcome &o) { respond(pushReply(o)); }});
+    m_pending.append(
+        {{std::move(outcome.summary), nowInstant(), call.client},
+         [respond = std::move(call.respond)](const PushOutcome &o) { respond(pushReply(o)); }});
     if (m_pending.size() >= m_config.maxBatch)
         handOver();
     else if (!m_handOver.isActive())
@@ -734,17 +740,31 @@ HttpReply CoordinatorApi::pushReply(const PushOutcome &o)
         // of {"status", "agent_id", "timestamp", "message"} (keys in its sorted order),
         // without building a tree (a third of the HTTP thread's instructions per push).
         const bool merged = o.status == PushOutcome::Status::Merged;
-        QByteArray id; // escaped, quoted
-        JsonWriter::appendString(&id, o.agentId);
+        const QByteArrayView head = R"({"agent_id":)";
+        const QByteArrayView message = R"(,"message":"Summary from )";
+        const QByteArrayView tail =
+            merged ? QByteArrayView(R"( stored successfully","status":"accepted","timestamp":)")
+                   : QByteArrayView(R"( stored successfully; the merged view already reflects )"
+                                    R"(a summary at least as new","status":"accepted",)"
+                                    R"("timestamp":)");
         QByteArray body;
-        body.reserve(160 + 2 * id.size());
-        body.append(R"({"agent_id":)");
-        body.append(id);
-        body.append(R"(,"message":"Summary from )");
-        body.append(QByteArrayView(id).sliced(1, id.size() - 2)); // inside the message's quotes
-        body.append(merged ? R"( stored successfully","status":"accepted","timestamp":)"
-                           : R"( stored successfully; the merged view already reflects a )"
-                             R"(summary at least as new","status":"accepted","timestamp":)");
+        // Room for the escaped id twice (at most 6 bytes per UTF-16 unit) and the timestamp.
+        body.reserve(head.size() + message.size() + tail.size() + 12 * o.agentId.size() +
+                     IsoTimestampMaxSize + 8);
+        body.append(head);
+        const qsizetype idStart = body.size();
+        JsonWriter::appendString(&body, o.agentId); // escaped, quoted
+        const qsizetype idSize = body.size() - idStart;
+        // The rest up to the timestamp written in place (one resize, no append per piece).
+        const qsizetype at = body.size();
+        body.resize(at + message.size() + idSize - 2 + tail.size());
+        char *p = body.data() + at;
+        std::memcpy(p, message.data(), size_t(message.size()));
+        p += message.size();
+        // The id again, inside the message's quotes.
+        std::memcpy(p, body.constData() + idStart + 1, size_t(idSize - 2));
+        p += idSize - 2;
+        std::memcpy(p, tail.data(), size_t(tail.size()));
         JsonWriter::appendTimestamp(&body, o.receivedAt);
         body.append('}');
         reply = HttpReply::json(200, body);

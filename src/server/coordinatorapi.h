@@ -40,7 +40,9 @@ public:
         HttpRequest request;
         QString client;    // the client's address (after a trusted proxy)
         QString parameter; // what {agent_id} matched
-        Respond respond;   // may be called later (after a commit), exactly once
+        // May be called later (after a commit), exactly once; a handler that answers later
+        // may move it out of its (const) Call.
+        mutable Respond respond;
     };
     using Handler = void (CoordinatorApi::*)(const Call &call);
 
@@ -68,7 +70,7 @@ public:
     // Answers a request through `respond`: at once, or after a write committed (pushes,
     // reset, removal, and reads that first catch up with other instances). Answers to one
     // connection's requests may complete out of order; the transport writes them in order.
-    void handle(const HttpRequest &request, const Respond &respond);
+    void handle(HttpRequest request, Respond respond);
     // For a request whose body is not read yet (the connection guard asks): its
     // 401/403/429, or none. `*authorized`: the access check ran and passed; handle() then
     // skips it for that request (request.authorizedFromHead).

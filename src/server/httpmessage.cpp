@@ -53,8 +53,10 @@ HttpReply HttpReply::json(int status, const QByteArray &body)
     HttpReply reply;
     reply.status = status;
     reply.body = body;
-    reply.headers.append(
-        {QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")});
+    // Shared (an answer that adds a header copies it then): no list allocated per answer.
+    static const HeaderList jsonHeaders = {
+        {QByteArrayLiteral("Content-Type"), QByteArrayLiteral("application/json")}};
+    reply.headers = jsonHeaders;
     return reply;
 }
 

@@ -16,12 +16,12 @@ using HeaderList = QList<QPair<QByteArray, QByteArray>>;
 // A request as the API sees it, independent of QHttpServer's types.
 struct HttpRequest
 {
-    QByteArray method;
-    QString path;
-    QUrlQuery query;
-    HeaderList headers;
-    QByteArray body;
-    QHostAddress peer;
+    QByteArray method = {};
+    QString path = {};
+    QUrlQuery query = {};
+    HeaderList headers = {};
+    QByteArray body = {};
+    QHostAddress peer = {};
     // The connection guard already authorized it from its head (before the body was read).
     bool authorizedFromHead = false;
 

@@ -8,7 +8,7 @@ namespace agmem {
 
 namespace {
 
-bool isTokenChar(char c)
+constexpr bool isTokenCharSlow(char c)
 {
     // RFC 9110 tchar
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
@@ -33,6 +33,23 @@ bool isTokenChar(char c)
     default:
         return false;
     }
+}
+
+// isTokenCharSlow() for every byte, looked up.
+struct TokenTable
+{
+    bool token[256] = {};
+    constexpr TokenTable()
+    {
+        for (int c = 0; c < 256; ++c)
+            token[c] = isTokenCharSlow(char(c));
+    }
+};
+constexpr TokenTable TokenChars;
+
+bool isTokenChar(char c)
+{
+    return TokenChars.token[static_cast<unsigned char>(c)];
 }
 
 bool isToken(QByteArrayView s)
@@ -101,12 +118,27 @@ bool findHeadEnd(QByteArrayView text, qsizetype from, qsizetype *end, qsizetype 
     return false;
 }
 
-} // namespace
-
-bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b)
+// The method's name: one of QHttpServer's (shared static data, no copy) or the bytes sent.
+QByteArray internedMethod(QByteArrayView method)
 {
-    return a.size() == b.size() && a.compare(b, Qt::CaseInsensitive) == 0;
+    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
+                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
+                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
+                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
+    for (const QByteArray &name : known) {
+        if (method == name)
+            return name;
+    }
+    return method.toByteArray();
 }
+
+// `previous` shared when it holds the same bytes as `bytes`, else a copy of `bytes`.
+QByteArray reused(const QByteArray &previous, QByteArrayView bytes)
+{
+    return QByteArrayView(previous) == bytes ? previous : bytes.toByteArray();
+}
+
+} // namespace
 
 bool hasToken(QByteArrayView list, QByteArrayView token)
 {
@@ -201,8 +233,12 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
             verdict.requestStart = headStart;
             return verdict;
         }
-        if (!m_framing)
+        if (!m_framing) {
             head.fields.clear(); // only the admission check reads them
+        } else {
+            m_previous.target = head.target;
+            m_previous.fields = head.fields;
+        }
         heads->append(std::move(head));
         m_leadingBlank = false;
         m_closed = heads->constLast().closeAfterResponse;
@@ -212,7 +248,7 @@ RequestHeadScanner::Verdict RequestHeadScanner::feed(const char *data, qsizetype
     return {};
 }
 
-RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, Head *head) const
+RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, Head *head)
 {
     // Lines end at LF; a CR before it is dropped.
     qsizetype next = 0;
@@ -240,11 +276,14 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
     head->closeAfterResponse = http10;
     const bool keep = m_admission || m_framing;
     if (keep) {
-        head->method = method.toByteArray();
-        head->target = target.toByteArray();
+        head->method = internedMethod(method);
+        head->target = reused(m_previous.target, target);
     }
 
-    const qsizetype lines = std::count(text.begin(), text.end(), '\n');
+    qsizetype lines = 0;
+    for (const char *p = text.data(), *end = p + text.size();
+         (p = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)))); ++p)
+        ++lines;
     if (lines > QtMaxHeaderFields)
         return {431, QStringLiteral("More than %1 header fields").arg(QtMaxHeaderFields)};
     if (keep)
@@ -265,8 +304,15 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
             return {400, QStringLiteral("Malformed header line")};
         const QByteArrayView name = line.first(colon);
         const QByteArrayView value = trimmed(line.sliced(colon + 1));
-        if (keep)
-            head->fields.append({name.toByteArray(), value.toByteArray()});
+        if (keep) {
+            // A keep-alive client sends mostly the same fields each time: the previous
+            // head's bytes are shared where they are equal (no allocation).
+            const qsizetype i = head->fields.size();
+            const bool before = i < m_previous.fields.size();
+            head->fields.append(
+                {before ? reused(m_previous.fields.at(i).first, name) : name.toByteArray(),
+                 before ? reused(m_previous.fields.at(i).second, value) : value.toByteArray()});
+        }
         if (equalsIgnoringCase(name, "content-length")) {
             bool ok = false;
             const qint64 n = value.toLongLong(&ok);

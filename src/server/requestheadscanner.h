@@ -11,7 +11,29 @@ namespace agmem {
 
 // Header comparisons shared by the scanner and the server (ASCII case folding, no copies).
 // `a` equals `b` ignoring case; another length is ruled out before any byte is compared.
-bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b);
+inline bool equalsIgnoringCase(QByteArrayView a, QByteArrayView b)
+{
+    if (a.size() != b.size())
+        return false;
+    // ASCII case folding, byte for byte what QByteArrayView::compare(Qt::CaseInsensitive)
+    // (qstrnicmp) decides, inline: header names are compared several times per request.
+    const char *p = a.data();
+    const char *q = b.data();
+    for (qsizetype i = 0, n = a.size(); i < n; ++i) {
+        char x = p[i];
+        char y = q[i];
+        if (x == y)
+            continue;
+        if (x >= 'A' && x <= 'Z')
+            x = char(x + ('a' - 'A'));
+        if (y >= 'A' && y <= 'Z')
+            y = char(y + ('a' - 'A'));
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
 // `token` is one of the comma-separated entries of `list` (each trimmed), ignoring case.
 bool hasToken(QByteArrayView list, QByteArrayView token);
 
@@ -107,11 +129,18 @@ public:
     bool closed() const { return m_closed && !m_inBody; }
 
 private:
-    Verdict parseHead(QByteArrayView text, Head *head) const;
+    Verdict parseHead(QByteArrayView text, Head *head);
 
     ConnectionLimits m_limits;
     Admission m_admission;
     bool m_framing = false;
+    // The last head handed out when framing: parseHead() shares its target and field bytes
+    // where the next head repeats them.
+    struct
+    {
+        QByteArray target;
+        QList<QPair<QByteArray, QByteArray>> fields;
+    } m_previous;
     QByteArray m_head;
     qint64 m_bodyLeft = 0;
     bool m_inBody = false;

@@ -195,8 +195,12 @@ private:
             qCDebug(lcServer) << m_droppedEvents << "request events not reported (too many)";
             m_droppedEvents = 0;
         }
-        if (!m_events.isEmpty())
+        if (!m_events.isEmpty()) {
+            // The next batch starts with room for one as large (no growth step by step).
+            const qsizetype size = m_events.size();
             Q_EMIT requestsFinished(std::exchange(m_events, {}));
+            m_events.reserve(size);
+        }
         if (m_changedSequence)
             Q_EMIT mergeChanged(*std::exchange(m_changedSequence, std::nullopt));
     }

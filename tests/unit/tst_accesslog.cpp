@@ -13,6 +13,8 @@
 #include <QTimeZone>
 #include <QtTest>
 
+#include <charconv>
+
 #include <cstdio>
 #include <mutex>
 
@@ -100,6 +102,34 @@ private slots:
         const QStringList got = lines();
         QCOMPARE(got.size(), 2);
         QCOMPARE(got.at(1), got.at(0));
+    }
+
+    // The duration has two decimals exactly as std::to_chars(fixed, 2) writes them (the
+    // exact binary value rounded, ties to even; QString::number rounds those few exact ties
+    // up), also next to ties and for odd values.
+    void durationLikeToChars()
+    {
+        QList<double> values = {0,     0.005, 0.125,  0.375,  1.005,  2.675, 0.994999,
+                                0.995, 9.995, 99.995, 0.0049, 1e6,    1e7,   123456789.125,
+                                1e300, -0.0,  -1.5,   qInf(), 5e-324, 0.015, 4.345};
+        for (int i = 0; i < 200000; ++i)
+            values.append(i / 997.0);
+        for (int i = 0; i < 20000; ++i)
+            values.append((i * 5 + 0.5) / 1000.0); // x.xx5: ties in decimal, not in binary
+        for (int i = 0; i < 4000; ++i)
+            values.append(i / 8.0); // exact binary ties
+        RequestEvent e = makeEvent(2);
+        for (const double ms : std::as_const(values)) {
+            e.milliseconds = ms;
+            const QByteArray line = agmem::accessLogLine(e, false);
+            char number[400];
+            const auto done =
+                std::to_chars(number, number + sizeof number, ms, std::chars_format::fixed, 2);
+            const QByteArray expected = ' ' + QByteArray::number(e.bytes) + ' ' +
+                                        QByteArray(number, done.ptr - number) + "ms ";
+            if (!line.endsWith(expected))
+                QFAIL(qPrintable(u"%1: %2"_s.arg(ms, 0, 'g', 17).arg(QString::fromUtf8(line))));
+        }
     }
 
     // Fields a client chose stay escaped in the UTF-8 line; other text is kept as it is.

@@ -103,7 +103,68 @@ private Q_SLOTS:
     void stopsAfterRefusal();
     void nothingAfterClose_data();
     void nothingAfterClose();
+    void caseFoldingLikeQt();
+    void framedHeadsKeepTheirOwnBytes();
 };
+
+// Framing shares the previous head's bytes where the next head repeats them: each head
+// still carries exactly its own target and fields, whatever the one before held.
+void TstHeadScanner::framedHeadsKeepTheirOwnBytes()
+{
+    const QByteArray stream = "POST /push HTTP/1.1\r\nHost: a\r\nContent-Type: x\r\n\r\n"
+                              "GET /pull HTTP/1.1\r\nHost: b\r\nContent-Type: x\r\nX: 1\r\n\r\n"
+                              "GET /pull HTTP/1.1\r\nhost: b\r\n\r\n"
+                              "POST /push HTTP/1.1\r\nHost: a\r\nContent-Type: x\r\n\r\n";
+    QList<RequestHeadScanner::Head> heads;
+    // One byte at a time, then all at once: the same heads.
+    for (const bool byByte : {true, false}) {
+        heads.clear();
+        RequestHeadScanner s(limits(1024, 1024));
+        s.setFraming(true);
+        if (byByte) {
+            for (const char c : stream)
+                QCOMPARE(s.feed(&c, 1, &heads).status, 0);
+        } else {
+            QCOMPARE(s.feed(stream.constData(), stream.size(), &heads).status, 0);
+        }
+        QCOMPARE(heads.size(), 4);
+        using Fields = QList<QPair<QByteArray, QByteArray>>;
+        QCOMPARE(heads[0].method, QByteArray("POST"));
+        QCOMPARE(heads[0].target, QByteArray("/push"));
+        QCOMPARE(heads[0].fields, (Fields{{"Host", "a"}, {"Content-Type", "x"}}));
+        QCOMPARE(heads[1].method, QByteArray("GET"));
+        QCOMPARE(heads[1].target, QByteArray("/pull"));
+        QCOMPARE(heads[1].fields, (Fields{{"Host", "b"}, {"Content-Type", "x"}, {"X", "1"}}));
+        QCOMPARE(heads[2].target, QByteArray("/pull"));
+        QCOMPARE(heads[2].fields, (Fields{{"host", "b"}}));
+        QCOMPARE(heads[3].fields, heads[0].fields);
+        // A field changed in one head changes nothing in another that shares its bytes.
+        heads[3].fields[0].second += "z";
+        QCOMPARE(heads[0].fields[0].second, QByteArray("a"));
+    }
+}
+
+// agmem::equalsIgnoringCase() folds exactly as QByteArrayView::compare(Qt::CaseInsensitive) does
+// (qstrnicmp), for every pair of bytes and for names of several lengths.
+void TstHeadScanner::caseFoldingLikeQt()
+{
+    for (int a = 0; a < 256; ++a) {
+        for (int b = 0; b < 256; ++b) {
+            const char x = char(a);
+            const char y = char(b);
+            const QByteArrayView u(&x, 1);
+            const QByteArrayView v(&y, 1);
+            if (agmem::equalsIgnoringCase(u, v) != (u.compare(v, Qt::CaseInsensitive) == 0))
+                QFAIL(qPrintable(u"bytes %1 and %2"_s.arg(a).arg(b)));
+        }
+    }
+    QVERIFY(agmem::equalsIgnoringCase("Content-Length", "content-length"));
+    QVERIFY(agmem::equalsIgnoringCase("", ""));
+    QVERIFY(!agmem::equalsIgnoringCase("Content-Length", "content-lengtH2"));
+    QVERIFY(!agmem::equalsIgnoringCase("Content-Length", "content-lenght"));
+    QVERIFY(!agmem::equalsIgnoringCase("X-A", "X-A "));
+    QVERIFY(!agmem::equalsIgnoringCase("[", "{"));
+}
 
 void TstHeadScanner::scan_data()
 {

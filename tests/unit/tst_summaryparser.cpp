@@ -154,6 +154,7 @@ private slots:
     void int64Bounds_data();
     void int64Bounds();
     void fastPathSameAsGeneral();
+    void fastPathEveryByteInStrings();
 };
 
 void TstSummaryParser::initTestCase()
@@ -864,5 +865,32 @@ void TstSummaryParser::fastPathSameAsGeneral()
 }
 
 QTEST_APPLESS_MAIN(TstSummaryParser)
+
+// The fast path reads strings eight bytes at a time: every byte value at every position of
+// a string (and of the agent id) gives what the general path gives.
+void TstSummaryParser::fastPathEveryByteInStrings()
+{
+    const SummaryParser parser;
+    int accepted = 0;
+    for (int position = 0; position < 19; ++position) {
+        for (int byte = 0; byte < 256; ++byte) {
+            QByteArray fact(19, 'a');
+            fact[position] = char(byte);
+            for (const bool inAgent : {false, true}) {
+                const QByteArray body = R"({"summary":{"agent_id":")" +
+                                        (inAgent ? fact : QByteArray("g")) +
+                                        R"(","timestamp":"2026-01-01T00:00:00Z","fact_hashes":[")" +
+                                        (inAgent ? QByteArray("f") : fact) + R"("]}})";
+                const QString a = describe(parser.parse(body));
+                const QString b = describe(parser.parseGeneral(body));
+                if (a != b)
+                    QFAIL(
+                        qPrintable(u"byte %1 at %2:\n%3\n%4"_s.arg(byte).arg(position).arg(a, b)));
+                accepted += a.startsWith(u"status 0 ") ? 1 : 0;
+            }
+        }
+    }
+    QVERIFY(accepted > 0);
+}
 
 #include "tst_summaryparser.moc"

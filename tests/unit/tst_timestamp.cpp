@@ -173,6 +173,22 @@ void TstTimestamp::parsesAccepted_data()
     QTest::newRow("1900") << QStringLiteral("1900-03-01") << instantOf(1900, 3, 1);
 }
 
+namespace {
+
+// Text that Latin-1 can hold parses from its Latin-1 bytes (a request body's) exactly as
+// from UTF-16.
+void sameFromLatin1(const QString &text, const std::optional<Instant> &fromUtf16)
+{
+    for (const QChar c : text) {
+        if (c.unicode() > 0xff)
+            return;
+    }
+    const QByteArray latin1 = text.toLatin1();
+    QCOMPARE(agmem::parseIsoTimestamp(QLatin1String(latin1)), fromUtf16);
+}
+
+} // namespace
+
 void TstTimestamp::parsesAccepted()
 {
     QFETCH(QString, text);
@@ -180,6 +196,7 @@ void TstTimestamp::parsesAccepted()
     const std::optional<Instant> parsed = agmem::parseIsoTimestamp(text);
     QVERIFY2(parsed.has_value(), qPrintable(text));
     QCOMPARE(*parsed, expected);
+    sameFromLatin1(text, parsed);
 }
 
 void TstTimestamp::rejects_data()
@@ -260,6 +277,7 @@ void TstTimestamp::rejects()
     QFETCH(QString, text);
     const std::optional<Instant> parsed = agmem::parseIsoTimestamp(text);
     QVERIFY2(!parsed.has_value(), qPrintable(QStringLiteral("accepted as %1").arg(*parsed)));
+    sameFromLatin1(text, parsed);
 }
 
 // Oddities of CPython 3.11's C parser that the reference server therefore accepted; each was
