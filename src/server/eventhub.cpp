@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits>
 #include <utility>
+#include <vector>
 
 namespace agmem {
 
@@ -722,78 +723,174 @@ constexpr QByteArrayView GzipHeader("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 
 
 namespace {
 
-// Deflate's fixed Huffman codes (RFC 1951, 3.2.6), bit-reversed for writing LSB first, with
-// a match length's extra bits already appended to its length code.
-struct FixedCodes
+// Deflate's tables (RFC 1951, 3.2.5): the symbol of each match length and of each distance,
+// with their extra bits.
+struct DeflateTables
 {
-    struct Code
+    struct Symbol
     {
-        quint32 bits = 0;
-        int count = 0;
+        quint16 symbol = 0; // length: 0..28 (257 + it); distance: 0..29
+        quint8 extraCount = 0;
+        quint16 extra = 0;
     };
-    Code symbol[286];
-    Code length[259];
-    // Distance code (5 bits) and its count of extra bits, for distances 1..256 at
-    // [distance - 1], then for longer ones at [256 + (distance - 1) / 128].
-    Code distance[512];
+    // Per match length 3..258.
+    Symbol length[259];
+    // Per distance code's index: distances 1..256 at [distance - 1], longer ones at
+    // [256 + (distance - 1) / 128] (extra: the bits above 7, filled in by the caller).
+    quint8 distanceCode[512];
+    quint8 distanceExtra[30];
+    quint16 distanceBase[30];
 
-    static int distanceCode(quint32 d, int *extra)
+    DeflateTables()
     {
-        *extra = 0;
-        if (d < 4)
-            return int(d);
-        const int top = 31 - int(qCountLeadingZeroBits(d));
-        *extra = top - 1;
-        return 2 * top + int((d >> *extra) & 1);
-    }
-
-    static quint32 reversed(quint32 code, int count)
-    {
-        quint32 r = 0;
-        for (int i = 0; i < count; ++i, code >>= 1)
-            r = (r << 1) | (code & 1);
-        return r;
-    }
-
-    FixedCodes()
-    {
-        for (int s = 0; s < 286; ++s) {
-            if (s < 144)
-                symbol[s] = {reversed(0x30 + quint32(s), 8), 8};
-            else if (s < 256)
-                symbol[s] = {reversed(0x190 + quint32(s - 144), 9), 9};
-            else if (s < 280)
-                symbol[s] = {reversed(quint32(s - 256), 7), 7};
-            else
-                symbol[s] = {reversed(0xc0 + quint32(s - 280), 8), 8};
-        }
         static constexpr int Base[29] = {3,  4,  5,  6,   7,   8,   9,   10,  11, 13,
                                          15, 17, 19, 23,  27,  31,  35,  43,  51, 59,
                                          67, 83, 99, 115, 131, 163, 195, 227, 258};
         static constexpr int Extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
                                           2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-        for (quint32 i = 0; i < 512; ++i) {
-            int extra = 0;
-            const int code = distanceCode(i < 256 ? i : (i - 256) * 128, &extra);
-            distance[i] = {reversed(quint32(code), 5), extra};
-        }
         for (int code = 0; code < 29; ++code) {
             const int end = code == 28 ? 259 : Base[code + 1];
-            for (int n = Base[code]; n < end && n <= 258; ++n) {
-                const Code &c = symbol[257 + code];
-                length[n] = {c.bits | (quint32(n - Base[code]) << c.count), c.count + Extra[code]};
-            }
+            for (int n = Base[code]; n < end; ++n)
+                length[n] = {quint16(code), quint8(Extra[code]), quint16(n - Base[code])};
         }
+        for (int code = 0; code < 30; ++code) {
+            distanceExtra[code] = quint8(code < 4 ? 0 : code / 2 - 1);
+            distanceBase[code] =
+                quint16(code < 4 ? code : (2 + (code & 1)) << distanceExtra[code]); // minus 1
+        }
+        const auto codeOf = [](quint32 d) {
+            if (d < 4)
+                return int(d);
+            const int top = 31 - int(qCountLeadingZeroBits(d));
+            return 2 * top + int((d >> (top - 1)) & 1);
+        };
+        for (quint32 i = 0; i < 512; ++i)
+            distanceCode[i] = quint8(codeOf(i < 256 ? i : (i - 256) * 128));
     }
 };
 
-const FixedCodes &fixedCodes()
+const DeflateTables &deflateTables()
 {
-    static const FixedCodes codes;
-    return codes;
+    static const DeflateTables tables;
+    return tables;
 }
 
-// The deflate encoder of FrameDeflate::piece().
+// A Huffman code of one alphabet: lengths (at most MaxBits) and codes, bit-reversed for
+// writing LSB first.
+template <int Size>
+struct HuffmanCode
+{
+    quint8 length[Size] = {};
+    quint16 code[Size] = {};
+
+    // Canonical codes for `length` (RFC 1951, 3.2.2).
+    void assignCodes()
+    {
+        int count[16] = {};
+        for (int s = 0; s < Size; ++s)
+            ++count[length[s]];
+        count[0] = 0;
+        int next[16] = {};
+        for (int bits = 1, c = 0; bits < 16; ++bits) {
+            c = (c + count[bits - 1]) << 1;
+            next[bits] = c;
+        }
+        for (int s = 0; s < Size; ++s) {
+            const int n = length[s];
+            if (n == 0)
+                continue;
+            quint32 c = quint32(next[n]++);
+            quint32 r = 0;
+            for (int i = 0; i < n; ++i, c >>= 1)
+                r = (r << 1) | (c & 1);
+            code[s] = quint16(r);
+        }
+    }
+
+    // Lengths of an optimal code for `freq` (at least two symbols get one), then limited to
+    // maxBits the way miniz does: lengths moved down until the code is complete again, the
+    // longest to the rarest symbols.
+    void build(const quint32 *freq, int maxBits)
+    {
+        struct Node
+        {
+            quint32 weight;
+            int symbol;
+        };
+        Node leaves[Size];
+        int n = 0;
+        for (int s = 0; s < Size; ++s) {
+            length[s] = 0;
+            if (freq[s] > 0)
+                leaves[n++] = {freq[s], s};
+        }
+        for (int s = 0; n < 2 && s < Size; ++s) {
+            if (freq[s] == 0)
+                leaves[n++] = {1, s};
+        }
+        std::sort(leaves, leaves + n, [](const Node &a, const Node &b) {
+            return a.weight < b.weight || (a.weight == b.weight && a.symbol < b.symbol);
+        });
+        // Two queues (leaves sorted, inner nodes made in order): each inner node's parent.
+        quint32 weight[2 * Size];
+        int parent[2 * Size];
+        for (int i = 0; i < n; ++i)
+            weight[i] = leaves[i].weight;
+        int leaf = 0;
+        int inner = n;
+        int made = n;
+        const auto take = [&]() {
+            if (leaf < n && (inner >= made || weight[leaf] <= weight[inner]))
+                return leaf++;
+            return inner++;
+        };
+        while (made < 2 * n - 1) {
+            const int a = take();
+            const int b = take();
+            weight[made] = weight[a] + weight[b];
+            parent[a] = made;
+            parent[b] = made;
+            ++made;
+        }
+        // Depths: the root is the last node made.
+        int depth[2 * Size];
+        depth[made - 1] = 0;
+        for (int i = made - 2; i >= 0; --i)
+            depth[i] = depth[parent[i]] + 1;
+        int count[33] = {};
+        for (int i = 0; i < n; ++i)
+            ++count[qMin(depth[i], 32)];
+        for (int bits = maxBits + 1; bits <= 32; ++bits) {
+            count[maxBits] += count[bits];
+            count[bits] = 0;
+        }
+        quint32 total = 0;
+        for (int bits = maxBits; bits > 0; --bits)
+            total += quint32(count[bits]) << (maxBits - bits);
+        while (total != (1u << maxBits)) {
+            --count[maxBits];
+            for (int bits = maxBits - 1; bits > 0; --bits) {
+                if (count[bits] > 0) {
+                    --count[bits];
+                    count[bits + 1] += 2;
+                    break;
+                }
+            }
+            --total;
+        }
+        // The rarest symbols (first in `leaves`) get the longest codes.
+        int i = 0;
+        for (int bits = maxBits; bits > 0; --bits) {
+            for (int c = 0; c < count[bits]; ++c)
+                length[leaves[i++].symbol] = quint8(bits);
+        }
+        assignCodes();
+    }
+};
+
+// The deflate encoder of FrameDeflate::piece(): matches and literals found by comparing
+// frames, gathered first, then written as one block with the codes that suit them best
+// (deflate's fixed codes or codes of their own).
 class FrameEncoder
 {
 public:
@@ -801,45 +898,14 @@ public:
     static constexpr qsizetype MinMatch = 3;
     static constexpr qsizetype MaxMatch = 258;
 
-    FrameEncoder(QByteArrayView in, char *out)
+    explicit FrameEncoder(QByteArrayView in)
         : m_in(in.data())
         , m_size(in.size())
-        , m_out(out)
-        , m_codes(fixedCodes())
-    {}
-
-    // Bytes written so far (whole bytes only: call after end()).
-    qsizetype written(const char *start) const { return m_out - start; }
-
-    void bits(quint64 value, int count)
+        , m_tables(deflateTables())
     {
-        m_acc |= value << m_count;
-        m_count += count;
-        if (m_count >= 32) {
-            const quint32 word = qToLittleEndian(quint32(m_acc));
-            std::memcpy(m_out, &word, 4);
-            m_out += 4;
-            m_acc >>= 32;
-            m_count -= 32;
-        }
+        m_tokens.reserve(in.size() / 8 + 16);
     }
-    void begin() { bits(0b010, 3); } // BFINAL 0, BTYPE 01: fixed codes
-    // The end of the block, then an empty stored block (a sync flush: byte-aligned).
-    void end()
-    {
-        flushMatch();
-        bits(m_codes.symbol[256].bits, m_codes.symbol[256].count);
-        bits(0, 3);
-        while (m_count > 0) {
-            *m_out++ = char(m_acc & 0xff);
-            m_acc >>= 8;
-            m_count -= 8;
-        }
-        m_acc = 0;
-        m_count = 0;
-        for (const char c : {'\x00', '\x00', '\xff', '\xff'})
-            *m_out++ = c;
-    }
+
     // Input bytes [from, to) as literals.
     void literals(qsizetype from, qsizetype to)
     {
@@ -847,8 +913,9 @@ public:
             return;
         flushMatch();
         for (qsizetype i = from; i < to; ++i) {
-            const FixedCodes::Code &c = m_codes.symbol[uchar(m_in[i])];
-            bits(c.bits, c.count);
+            const uchar c = uchar(m_in[i]);
+            ++m_litFreq[c];
+            m_tokens.push_back(c);
         }
     }
     // Input bytes [at, at + length) repeat those `distance` before them.
@@ -903,7 +970,178 @@ public:
         }
     }
 
+    // The block: a header (BFINAL 0), the tokens, the end of block, then an empty stored
+    // block (a sync flush: byte-aligned).
+    QByteArray finish()
+    {
+        flushMatch();
+        ++m_litFreq[256];
+        // What the data costs in each: fixed codes, or codes of their own (plus the header).
+        quint64 extraBits = 0;
+        for (int s = 0; s < 29; ++s)
+            extraBits += quint64(m_litFreq[257 + s]) * lengthExtra(s);
+        for (int s = 0; s < 30; ++s)
+            extraBits += quint64(m_distFreq[s]) * m_tables.distanceExtra[s];
+        HuffmanCode<286> lit;
+        HuffmanCode<30> dist;
+        lit.build(m_litFreq, 15);
+        dist.build(m_distFreq, 15);
+        quint64 dynamicBits = extraBits;
+        quint64 fixedBits = extraBits;
+        for (int s = 0; s < 286; ++s) {
+            dynamicBits += quint64(m_litFreq[s]) * lit.length[s];
+            fixedBits += quint64(m_litFreq[s]) * (s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8);
+        }
+        for (int s = 0; s < 30; ++s) {
+            dynamicBits += quint64(m_distFreq[s]) * dist.length[s];
+            fixedBits += quint64(m_distFreq[s]) * 5;
+        }
+        Header header;
+        header.make(lit, dist);
+        dynamicBits += header.bits;
+        const bool dynamic = dynamicBits < fixedBits;
+        QByteArray out;
+        out.resize(qsizetype(qMin(dynamicBits, fixedBits) / 8) + 32);
+        m_out = out.data();
+        if (dynamic) {
+            bits(0b100, 3); // BFINAL 0, BTYPE 10: codes of its own
+            header.write(*this);
+        } else {
+            bits(0b010, 3); // BFINAL 0, BTYPE 01: fixed codes
+            for (int s = 0; s < 286; ++s) {
+                lit.length[s] = quint8(s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8);
+            }
+            for (int s = 0; s < 30; ++s)
+                dist.length[s] = 5;
+            lit.assignCodes();
+            dist.assignCodes();
+        }
+        for (const quint32 token : m_tokens) {
+            if (token < 256) {
+                bits(lit.code[token], lit.length[token]);
+                continue;
+            }
+            const int length = int(token >> 16);
+            const quint32 d = token & 0xffff; // distance - 1
+            const DeflateTables::Symbol &l = m_tables.length[length];
+            bits(lit.code[257 + l.symbol] | (quint32(l.extra) << lit.length[257 + l.symbol]),
+                 lit.length[257 + l.symbol] + l.extraCount);
+            const int dc = m_tables.distanceCode[d < 256 ? d : 256 + (d >> 7)];
+            bits(dist.code[dc] | (quint64(d - m_tables.distanceBase[dc]) << dist.length[dc]),
+                 dist.length[dc] + m_tables.distanceExtra[dc]);
+        }
+        bits(lit.code[256], lit.length[256]);
+        bits(0, 3);
+        while (m_count > 0) {
+            *m_out++ = char(m_acc & 0xff);
+            m_acc >>= 8;
+            m_count -= 8;
+        }
+        for (const char c : {'\x00', '\x00', '\xff', '\xff'})
+            *m_out++ = c;
+        out.resize(m_out - out.constData());
+        return out;
+    }
+
 private:
+    static int lengthExtra(int symbol) { return symbol < 8 || symbol == 28 ? 0 : symbol / 4 - 1; }
+
+    // A dynamic block's header: the code lengths, run-length coded (16: repeat the last 3-6
+    // times, 17: 3-10 zeros, 18: 11-138 zeros) with a code of their own.
+    struct Header
+    {
+        static constexpr int Order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                          11, 4,  12, 3, 13, 2, 14, 1, 15};
+        int lits = 257;
+        int dists = 1;
+        int codeLengths = 4;
+        // Run-length coded lengths: symbol | extra value << 8.
+        quint16 runs[286 + 30];
+        int runCount = 0;
+        HuffmanCode<19> code;
+        quint64 bits = 0;
+
+        void make(const HuffmanCode<286> &lit, const HuffmanCode<30> &dist)
+        {
+            lits = 286;
+            while (lits > 257 && lit.length[lits - 1] == 0)
+                --lits;
+            dists = 30;
+            while (dists > 1 && dist.length[dists - 1] == 0)
+                --dists;
+            quint8 all[286 + 30];
+            std::memcpy(all, lit.length, size_t(lits));
+            std::memcpy(all + lits, dist.length, size_t(dists));
+            const int n = lits + dists;
+            quint32 freq[19] = {};
+            for (int i = 0; i < n;) {
+                const quint8 v = all[i];
+                int run = 1;
+                while (i + run < n && all[i + run] == v)
+                    ++run;
+                i += run;
+                if (v == 0) {
+                    while (run >= 11) {
+                        const int r = qMin(run, 138);
+                        runs[runCount++] = quint16(18 | (r - 11) << 8);
+                        run -= r;
+                    }
+                    if (run >= 3) {
+                        runs[runCount++] = quint16(17 | (run - 3) << 8);
+                        run = 0;
+                    }
+                } else {
+                    runs[runCount++] = v;
+                    --run;
+                    while (run >= 3) {
+                        const int r = qMin(run, 6);
+                        runs[runCount++] = quint16(16 | (r - 3) << 8);
+                        run -= r;
+                    }
+                }
+                for (; run > 0; --run)
+                    runs[runCount++] = v;
+            }
+            for (int i = 0; i < runCount; ++i)
+                ++freq[runs[i] & 0xff];
+            code.build(freq, 7);
+            codeLengths = 19;
+            while (codeLengths > 4 && code.length[Order[codeLengths - 1]] == 0)
+                --codeLengths;
+            bits = 5 + 5 + 4 + 3 * quint64(codeLengths);
+            for (int i = 0; i < runCount; ++i) {
+                const int s = runs[i] & 0xff;
+                bits += code.length[s] + (s == 16 ? 2 : s == 17 ? 3 : s == 18 ? 7 : 0);
+            }
+        }
+        void write(FrameEncoder &e) const
+        {
+            e.bits(quint64(lits - 257), 5);
+            e.bits(quint64(dists - 1), 5);
+            e.bits(quint64(codeLengths - 4), 4);
+            for (int i = 0; i < codeLengths; ++i)
+                e.bits(code.length[Order[i]], 3);
+            for (int i = 0; i < runCount; ++i) {
+                const int s = runs[i] & 0xff;
+                const int extra = s == 16 ? 2 : s == 17 ? 3 : s == 18 ? 7 : 0;
+                e.bits(code.code[s] | (quint64(runs[i] >> 8) << code.length[s]),
+                       code.length[s] + extra);
+            }
+        }
+    };
+
+    void bits(quint64 value, int count)
+    {
+        m_acc |= value << m_count;
+        m_count += count;
+        if (m_count >= 32) {
+            const quint32 word = qToLittleEndian(quint32(m_acc));
+            std::memcpy(m_out, &word, 4);
+            m_out += 4;
+            m_acc >>= 32;
+            m_count -= 32;
+        }
+    }
     // How many bytes from `a` on are the same as from `b` on (b < a), at most n.
     qsizetype commonPrefix(qsizetype a, qsizetype b, qsizetype n) const
     {
@@ -939,37 +1177,38 @@ private:
             ++i;
         return i;
     }
+    // The pending match as tokens (length << 16 | distance - 1), in pieces of at most 258.
     void flushMatch()
     {
         qsizetype length = m_matchLength;
         if (length == 0)
             return;
         m_matchLength = 0;
-        // Distance codes: 0..3 for 1..4, then two codes per power of two, with extra bits.
         const quint32 d = quint32(m_matchDistance - 1);
-        const FixedCodes::Code &dc = m_codes.distance[d < 256 ? d : 256 + (d >> 7)];
-        const quint64 distance = dc.bits | (quint64(d & ((1u << dc.count) - 1)) << 5);
-        const int distanceBits = 5 + dc.count;
+        const int dc = m_tables.distanceCode[d < 256 ? d : 256 + (d >> 7)];
         while (length > 0) {
             qsizetype n = qMin(length, MaxMatch);
             if (length - n > 0 && length - n < MinMatch)
                 n = length - MinMatch;
-            const FixedCodes::Code &c = m_codes.length[n];
-            bits(c.bits, c.count);
-            bits(distance, distanceBits);
+            ++m_litFreq[257 + m_tables.length[n].symbol];
+            ++m_distFreq[dc];
+            m_tokens.push_back(quint32(n) << 16 | d);
             length -= n;
         }
     }
 
     const char *m_in;
     const qsizetype m_size;
-    char *m_out;
-    const FixedCodes &m_codes;
-    quint64 m_acc = 0;
-    int m_count = 0;
+    const DeflateTables &m_tables;
+    std::vector<quint32> m_tokens;
+    quint32 m_litFreq[286] = {};
+    quint32 m_distFreq[30] = {};
     qsizetype m_matchLength = 0;
     qsizetype m_matchDistance = 0;
     qsizetype m_matchEnd = 0;
+    char *m_out = nullptr;
+    quint64 m_acc = 0;
+    int m_count = 0;
 };
 
 } // namespace
@@ -986,11 +1225,7 @@ QByteArray FrameDeflate::piece(QByteArrayView frames, const QList<FrameLayout> &
         whole.first().size = quint32(frames.size());
         use = &whole;
     }
-    QByteArray out;
-    // At most 9 bits a literal, and the block's ends.
-    out.resize(frames.size() + frames.size() / 8 + 64);
-    FrameEncoder e(frames, out.data());
-    e.begin();
+    FrameEncoder e(frames);
     // The last frame of each mark count: the one each frame is compared with.
     qsizetype last[FrameLayout::MaxMarks + 1] = {};
     const FrameLayout *lastLayout[FrameLayout::MaxMarks + 1] = {};
@@ -1006,9 +1241,7 @@ QByteArray FrameDeflate::piece(QByteArrayView frames, const QList<FrameLayout> &
         lastLayout[kind] = &layout;
         start += layout.size;
     }
-    e.end();
-    out.resize(e.written(out.constData()));
-    return out;
+    return e.finish();
 }
 
 // Compresses pieces of a stream with one zlib state, reset for each piece: a piece never

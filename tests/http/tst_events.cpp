@@ -1001,6 +1001,9 @@ void TestEvents::frameDeflate()
     const QByteArray piece = FrameDeflate::piece(all.frames, all.layouts);
     QCOMPARE(inflateRaw(piece, &ok), all.frames);
     QVERIFY(ok);
+    // A block with codes of its own (BTYPE 2) for many frames; fixed codes (1) for a few bytes.
+    QCOMPARE((uchar(piece.at(0)) >> 1) & 3, 2);
+    QCOMPARE((uchar(FrameDeflate::piece("x", {}).at(0)) >> 1) & 3, 1);
     // The events before the huge ones: a fraction of their size (some long facts literal).
     qsizetype smallSize = 0;
     for (qsizetype i = 0; i < all.layouts.size() - 2; ++i)
