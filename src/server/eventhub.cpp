@@ -1,5 +1,7 @@
 #include "eventhub.h"
 
+#include "platform.h"
+
 #include "core/jsonwriter.h"
 #include "core/logging.h"
 
@@ -1392,7 +1394,22 @@ void EventStreams::write(Stream &stream, const QByteArray &bytes)
         socket->abort();
         return;
     }
-    socket->write(bytes);
+    // A plain TCP socket with nothing queued: straight to the kernel. Qt's write() would
+    // queue the bytes and switch the socket's write notifier on, flush() send them and switch
+    // it off again: about 1 500 instructions per stream and batch, with 64 streams as much as
+    // formatting the batch. What the kernel does not take at once goes through Qt.
+    qint64 sent = 0;
+    if (socket->bytesToWrite() == 0 && socket->metaObject() == &QTcpSocket::staticMetaObject &&
+        socket->socketDescriptor() != -1) {
+        sent = platform::sendNow(socket->socketDescriptor(), bytes.constData(), bytes.size());
+        if (sent < 0) {
+            socket->abort(); // the client is gone
+            return;
+        }
+        if (sent == bytes.size())
+            return;
+    }
+    socket->write(sent > 0 ? bytes.sliced(sent) : bytes);
     // Out now, in one write(2): else the socket would wait for the next pass of the event
     // loop (a poll with its write notifier) to send it, per stream.
     socket->flush();

@@ -10,10 +10,12 @@
 #include "server/coordinatorapi.h"
 #include "server/eventhub.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QStandardPaths>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 
@@ -300,6 +302,7 @@ private Q_SLOTS:
     void eventTextAsQJsonDocument();
     void framesOfTheHub();
     void frameDeflate();
+    void slowReaderGetsEverything();
 };
 
 void TestEvents::initTestCase()
@@ -1053,6 +1056,53 @@ void TestEvents::frameDeflate()
     QVERIFY(ok);
     QCOMPARE(inflateRaw(FrameDeflate::piece("x", {}), &ok), QByteArray("x"));
     QVERIFY(ok);
+}
+
+void TestEvents::slowReaderGetsEverything()
+{
+    // A stream whose client does not read for a while: what the kernel does not take at once
+    // waits in the socket's buffer, and the client then reads every frame, whole and in
+    // order (written straight to the socket while nothing waits, through Qt after).
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    QTcpSocket client;
+    client.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096);
+    client.connectToHost(QHostAddress::LocalHost, server.serverPort());
+    QVERIFY(server.waitForNewConnection(5000));
+    QTcpSocket *socket = server.nextPendingConnection();
+    QVERIFY(socket);
+    QVERIFY(client.waitForConnected(5000));
+    // Small kernel buffers on both ends (no autotuning to megabytes).
+    socket->setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, 16384);
+
+    EventHub hub(4096);
+    EventStreams streams(&hub, 4, 60000);
+    streams.open(socket, {});
+    agmem::Contribution big;
+    for (int i = 0; i < ChangeEvent::MaxListedFacts; ++i)
+        big.facts.append(u"%1"_s.arg(i, 3, 10, QChar(u'0')) + QString(297, QChar(u'z')));
+    // About 30 KiB a frame, 2.4 MB in all (below the buffer a stream may fill).
+    for (int i = 0; i < 80; ++i) {
+        hub.publish({ChangeEvent::push(u"agent-%1"_s.arg(i), std::nullopt, big, nowInstant(),
+                                       nowInstant(), quint64(i + 1))});
+        QTest::qWait(i % 8 == 0 ? EventStreams::CoalesceMs + 20 : 1);
+    }
+    QTest::qWait(EventStreams::CoalesceMs + 20);
+    QCOMPARE(streams.count(), 1);
+    QVERIFY2(socket->bytesToWrite() > 0, "the kernel took it all: nothing was left to queue");
+    const QByteArray expected = hub.since(0).frames;
+    QByteArray received;
+    QElapsedTimer timer;
+    timer.start();
+    while (!received.endsWith(expected.right(64)) && timer.elapsed() < 30000) {
+        if (client.waitForReadyRead(50))
+            received += client.readAll();
+        QCoreApplication::processEvents();
+    }
+    const qsizetype start = received.indexOf("\n\nid: ");
+    QVERIFY(received.startsWith("retry: 2000\n"));
+    QVERIFY(start > 0);
+    QCOMPARE(received.mid(start + 2), expected);
 }
 
 QTEST_GUILESS_MAIN(TestEvents)
