@@ -126,6 +126,8 @@ public:
     void timestamp(Instant instant);
 
 private:
+    // timestamp() without the cache; room made.
+    void writeTimestamp(Instant instant);
     void need(qsizetype size)
     {
         if (m_end - m_p < size) [[unlikely]]
@@ -149,9 +151,38 @@ private:
 // day is written here. tst_events compares the text with formatIsoTimestamp()'s.
 void Cursor::timestamp(Instant instant)
 {
+    need(IsoTimestampMaxSize + 2);
+    // The last two instants written on this thread, as written: events of one batch often
+    // arrived in the same millisecond (received_at), between their own timestamps.
+    struct Recent
+    {
+        Instant instant = std::numeric_limits<Instant>::min();
+        char text[IsoTimestampMaxSize + 2];
+        int size = 0;
+    };
+    thread_local Recent recent[2];
+    thread_local int older = 0;
+    for (int i = 0; i < 2; ++i) {
+        if (recent[i].instant == instant) {
+            std::memcpy(m_p, recent[i].text, size_t(recent[i].size));
+            m_p += recent[i].size;
+            older = i ^ 1;
+            return;
+        }
+    }
+    const char *const begin = m_p;
+    writeTimestamp(instant);
+    Recent &r = recent[older];
+    r.instant = instant;
+    r.size = int(m_p - begin);
+    std::memcpy(r.text, begin, size_t(r.size));
+    older ^= 1;
+}
+
+void Cursor::writeTimestamp(Instant instant)
+{
     constexpr qint64 MicrosPerSecond = 1000000;
     constexpr qint64 MicrosPerDay = 86400 * MicrosPerSecond;
-    need(IsoTimestampMaxSize + 2);
     qint64 day = instant / MicrosPerDay;
     qint64 rest = instant % MicrosPerDay;
     if (rest < 0) {

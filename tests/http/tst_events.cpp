@@ -903,6 +903,10 @@ void TestEvents::framesOfTheHub()
                                     at("1970-01-01T00:00:00.000001+00:00"), 6));
     events.append(ChangeEvent::push(u"gone"_s, large, before, at("2000-02-29T12:34:56+00:00"),
                                     at("1969-12-31T23:59:59.999999+00:00"), 7));
+    // Instants written just before (the formatter keeps the last two as text).
+    events.append(ChangeEvent::push(u"again"_s, std::nullopt, after,
+                                    at("1969-12-31T23:59:59.999999+00:00"),
+                                    at("2000-02-29T12:34:56+00:00"), 7));
     ChangeEvent removed = ChangeEvent::agentRemoved(u"agent-\u00e9"_s, 8);
     removed.receivedAt = at("2026-12-01T00:00:00.1+00:00");
     events.append(removed);
