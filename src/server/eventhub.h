@@ -99,9 +99,11 @@ struct FrameLayout
 
 // Compresses SSE frames the way deflate does, but without searching: each value of a frame
 // (FrameLayout) is matched against the same value of the last frame with as many marks (a
-// common beginning and end refer back to it, the rest is written literally), with deflate's
-// fixed Huffman codes. An event differs from the one before it in a few characters, so this
-// gives about 40 bytes per push event (zlib at level 1: about 23) for a sixth of zlib's work.
+// common beginning and end refer back to it, the rest is written literally), in one block
+// with Huffman codes made for it (or deflate's fixed ones, when shorter). An event differs
+// from the one before it in a few characters: bench/push.lua's events take about 24 bytes
+// each (zlib at level 1: about 22), for a fraction of zlib's work (which hashes every byte,
+// and beyond 64 KiB slides its window).
 // A piece refers to nothing before it and ends with a sync flush, so it can follow any other
 // piece of a raw deflate stream (and zlib's pieces can follow it).
 namespace FrameDeflate {
@@ -198,9 +200,11 @@ private:
 // most of the cost. A batch is therefore formatted once and written as one shared
 // QByteArray to every stream standing at the same event, at most every CoalesceMs; and a
 // client that accepts gzip (browsers do) gets the batch compressed once for all such
-// streams (about 14 times smaller): a gzip stream whose body is a series of raw deflate
+// streams (about 15 times smaller): a gzip stream whose body is a series of raw deflate
 // pieces, each compressed on its own and ended with a sync flush, so one piece can follow
-// any earlier ones.
+// any earlier ones. A batch is compressed by FrameDeflate (each frame against the one
+// before it); a new stream's first frames and the heartbeat by zlib. A batch goes
+// straight to a plain socket's kernel buffer when nothing waits in Qt's.
 class EventStreams : public QObject
 {
     Q_OBJECT
