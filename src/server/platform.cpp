@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <io.h>
 #else
+#include <cerrno>
 #include <csignal>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -31,6 +32,30 @@ bool shutdownWrite(qintptr descriptor)
     return ::shutdown(SOCKET(descriptor), SD_SEND) == 0;
 #else
     return ::shutdown(int(descriptor), SHUT_WR) == 0;
+#endif
+}
+
+qint64 sendNow(qintptr descriptor, const char *data, qint64 size)
+{
+#ifdef Q_OS_WIN
+    const int n = ::send(SOCKET(descriptor), data, int(qMin<qint64>(size, 1 << 30)), 0);
+    if (n == SOCKET_ERROR)
+        return WSAGetLastError() == WSAEWOULDBLOCK ? 0 : -1;
+    return n;
+#elif defined(MSG_NOSIGNAL)
+    ssize_t n = 0;
+    do {
+        n = ::send(int(descriptor), data, size_t(size), MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    return qint64(n);
+#else
+    // No MSG_NOSIGNAL (macOS): a closed peer would raise SIGPIPE; the caller uses Qt.
+    Q_UNUSED(descriptor);
+    Q_UNUSED(data);
+    Q_UNUSED(size);
+    return 0;
 #endif
 }
 

@@ -14,6 +14,11 @@ namespace agmem::platform {
 // lingering close after an error answer. False if the system refused.
 bool shutdownWrite(qintptr descriptor);
 
+// Sends what a connected, non-blocking socket (as Qt's are) takes at once, never waiting:
+// the bytes sent (0 when none fit, or where this is not supported), -1 when the connection
+// failed. No SIGPIPE.
+qint64 sendNow(qintptr descriptor, const char *data, qint64 size);
+
 // Raises the soft limit of open files to the hard limit (systemd's default soft limit,
 // 1024, equals the default connection cap). The soft limit now in force; 0 when unlimited
 // or unknown (Windows has no such limit for sockets).

@@ -10,10 +10,12 @@
 #include "server/coordinatorapi.h"
 #include "server/eventhub.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QStandardPaths>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 
@@ -33,6 +35,47 @@ int push(quint16 port, const QString &agent, const QString &timestamp, const QJs
     return httpExchange(
                port, buildRequest("POST", "/push", summaryBody(agent, timestamp, topics, facts), h))
         .status;
+}
+
+// A raw deflate stream (no header) inflated, as far as it goes; `ok` when every byte was
+// read and nothing failed.
+QByteArray inflateRaw(const QByteArray &data, bool *ok)
+{
+    *ok = false;
+    z_stream z = {};
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK)
+        return {};
+    QByteArray out;
+    QByteArray buffer(1 << 16, Qt::Uninitialized);
+    z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
+    z.avail_in = uInt(data.size());
+    int rc = Z_OK;
+    do {
+        z.next_out = reinterpret_cast<Bytef *>(buffer.data());
+        z.avail_out = uInt(buffer.size());
+        rc = inflate(&z, Z_SYNC_FLUSH);
+        out.append(buffer.constData(), buffer.size() - qsizetype(z.avail_out));
+    } while (rc == Z_OK && (z.avail_in > 0 || z.avail_out == 0));
+    *ok = (rc == Z_OK || rc == Z_BUF_ERROR) && z.avail_in == 0;
+    inflateEnd(&z);
+    return out;
+}
+
+// A piece of zlib's, as EventStreams::Deflater makes them: raw deflate, sync-flushed.
+QByteArray zlibPiece(const QByteArray &data)
+{
+    z_stream z = {};
+    if (deflateInit2(&z, 1, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return {};
+    QByteArray out(qsizetype(deflateBound(&z, uLong(data.size()))) + 16, Qt::Uninitialized);
+    z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.constData()));
+    z.avail_in = uInt(data.size());
+    z.next_out = reinterpret_cast<Bytef *>(out.data());
+    z.avail_out = uInt(out.size());
+    const int rc = deflate(&z, Z_SYNC_FLUSH);
+    out.resize(rc == Z_OK ? out.size() - qsizetype(z.avail_out) : 0);
+    deflateEnd(&z);
+    return out;
 }
 
 struct Event
@@ -258,6 +301,8 @@ private Q_SLOTS:
     void eventTextAsQJsonDocument_data();
     void eventTextAsQJsonDocument();
     void framesOfTheHub();
+    void frameDeflate();
+    void slowReaderGetsEverything();
 };
 
 void TestEvents::initTestCase()
@@ -858,6 +903,10 @@ void TestEvents::framesOfTheHub()
                                     at("1970-01-01T00:00:00.000001+00:00"), 6));
     events.append(ChangeEvent::push(u"gone"_s, large, before, at("2000-02-29T12:34:56+00:00"),
                                     at("1969-12-31T23:59:59.999999+00:00"), 7));
+    // Instants written just before (the formatter keeps the last two as text).
+    events.append(ChangeEvent::push(u"again"_s, std::nullopt, after,
+                                    at("1969-12-31T23:59:59.999999+00:00"),
+                                    at("2000-02-29T12:34:56+00:00"), 7));
     ChangeEvent removed = ChangeEvent::agentRemoved(u"agent-\u00e9"_s, 8);
     removed.receivedAt = at("2026-12-01T00:00:00.1+00:00");
     events.append(removed);
@@ -907,6 +956,157 @@ void TestEvents::framesOfTheHub()
     r = hub.open(token + "-4");
     QVERIFY(r.frames.startsWith("retry: 2000\nevent: hello\ndata: "));
     QVERIFY(r.frames.endsWith(QByteArray("\n\n" + expected.mid(4).join())));
+}
+
+void TestEvents::frameDeflate()
+{
+    // FrameDeflate's pieces inflate (zlib, raw deflate) to exactly the frames given, alone and
+    // after and before other pieces (zlib's too), for events like the product's and for the
+    // odd ones: values longer than a deflate match (258), frames beyond its window (32 KiB),
+    // other kinds in between, layouts that do not fit.
+    const Instant at = *parseIsoTimestamp(u"2026-12-01T06:11:53.643+00:00"_s);
+    QList<ChangeEvent> events;
+    agmem::Contribution previous;
+    for (int i = 0; i < 300; ++i) {
+        agmem::Contribution now;
+        now.topics = {{u"episodic"_s, i % 7}, {u"semantic"_s, i % 11}};
+        now.facts = {u"Daily standup"_s, u"fact-%1"_s.arg(i % 37), u"python"_s};
+        if (i % 29 == 0)
+            now.facts.append(QString(300 + i, QChar(u'x'))); // longer than 258
+        std::sort(now.facts.begin(), now.facts.end());
+        const QString agent = u"agent-%1"_s.arg(i * 7919 % 1000, 16, 16, QChar(u'0'));
+        ChangeEvent e =
+            ChangeEvent::push(agent, i % 3 ? std::optional(previous) : std::nullopt, now,
+                              i % 5 ? at - i * 1000000 : 0, at + i * 1370, quint64(i + 1));
+        if (i % 17 == 0)
+            e.receivedAt = 0; // a layout with one mark less
+        events.append(e);
+        if (i % 41 == 0)
+            events.append(ChangeEvent::agentRemoved(agent, quint64(i + 1)));
+        if (i % 97 == 0)
+            events.append(ChangeEvent::reset(quint64(i + 1)));
+        previous = now;
+    }
+    // One push with 100 facts of 500 characters: a frame of over 50 KiB, twice.
+    agmem::Contribution huge;
+    for (int i = 0; i < ChangeEvent::MaxListedFacts; ++i)
+        huge.facts.append(u"%1"_s.arg(i, 3, 10, QChar(u'0')) + QString(497, QChar(u'y')));
+    events.append(ChangeEvent::push(u"huge"_s, std::nullopt, huge, at, at, 400));
+    events.append(ChangeEvent::push(u"huge"_s, std::nullopt, huge, at, at, 401));
+
+    EventHub hub(4096);
+    hub.publish(events);
+    const EventHub::Resume all = hub.since(0, true);
+    QCOMPARE(all.layouts.size(), events.size());
+    QCOMPARE(all.frames, hub.since(0).frames);
+    qsizetype total = 0;
+    for (const FrameLayout &layout : all.layouts)
+        total += layout.size;
+    QCOMPARE(total, all.frames.size());
+
+    bool ok = false;
+    const QByteArray piece = FrameDeflate::piece(all.frames, all.layouts);
+    QCOMPARE(inflateRaw(piece, &ok), all.frames);
+    QVERIFY(ok);
+    // A block with codes of its own (BTYPE 2) for many frames; fixed codes (1) for a few bytes.
+    QCOMPARE((uchar(piece.at(0)) >> 1) & 3, 2);
+    QCOMPARE((uchar(FrameDeflate::piece("x", {}).at(0)) >> 1) & 3, 1);
+    // The events before the huge ones: a fraction of their size (some long facts literal).
+    qsizetype smallSize = 0;
+    for (qsizetype i = 0; i < all.layouts.size() - 2; ++i)
+        smallSize += all.layouts.at(i).size;
+    const QList<FrameLayout> small = all.layouts.mid(0, all.layouts.size() - 2);
+    const QByteArray smallPiece = FrameDeflate::piece(all.frames.first(smallSize), small);
+    QVERIFY2(smallPiece.size() * 3 < smallSize, QByteArray(QByteArray::number(smallPiece.size()) +
+                                                           " of " + QByteArray::number(smallSize))
+                                                    .constData());
+
+    // Batches after one another, each on its own, between zlib's pieces: one stream.
+    QByteArray stream = zlibPiece("retry: 2000\n\n");
+    QByteArray expected = "retry: 2000\n\n";
+    for (qsizetype from = 0, n = 1; from < all.layouts.size(); from += n, n = n * 2 + 1) {
+        const EventHub::Resume r = hub.since(quint64(from), true);
+        const qsizetype count = qMin(n, r.layouts.size());
+        qsizetype size = 0;
+        for (qsizetype i = 0; i < count; ++i)
+            size += r.layouts.at(i).size;
+        stream += FrameDeflate::piece(r.frames.first(size), r.layouts.first(count));
+        expected += r.frames.first(size);
+        stream += zlibPiece(": keep-alive\n\n");
+        expected += ": keep-alive\n\n";
+    }
+    QCOMPARE(inflateRaw(stream, &ok), expected);
+    QVERIFY(ok);
+
+    // Layouts that do not add up to the frames, or marks out of order: literals, still right.
+    QList<FrameLayout> wrong = all.layouts.mid(0, 3);
+    QCOMPARE(inflateRaw(FrameDeflate::piece(all.frames, wrong), &ok), all.frames);
+    QVERIFY(ok);
+    wrong = all.layouts;
+    wrong[5].marks[1] = wrong[5].marks[0];
+    wrong[6].marks[0] = quint16(wrong[6].size + 1);
+    wrong[7].count = 200;
+    QCOMPARE(inflateRaw(FrameDeflate::piece(all.frames, wrong), &ok), all.frames);
+    QVERIFY(ok);
+    // Frames of one value each (no marks), alike and not.
+    const QByteArray plain = "abcabcabcabc, abcabcabcabd, xbcabcabcabd, a, ab, abc, abc";
+    QList<FrameLayout> pieces;
+    for (const QByteArray &part : plain.split(',')) {
+        FrameLayout layout;
+        layout.size = quint32(part.size() + (pieces.size() < 6 ? 1 : 0));
+        pieces.append(layout);
+    }
+    QCOMPARE(inflateRaw(FrameDeflate::piece(plain, pieces), &ok), plain);
+    QVERIFY(ok);
+    QCOMPARE(inflateRaw(FrameDeflate::piece("x", {}), &ok), QByteArray("x"));
+    QVERIFY(ok);
+}
+
+void TestEvents::slowReaderGetsEverything()
+{
+    // A stream whose client does not read for a while: what the kernel does not take at once
+    // waits in the socket's buffer, and the client then reads every frame, whole and in
+    // order (written straight to the socket while nothing waits, through Qt after).
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    QTcpSocket client;
+    client.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096);
+    client.connectToHost(QHostAddress::LocalHost, server.serverPort());
+    QVERIFY(server.waitForNewConnection(5000));
+    QTcpSocket *socket = server.nextPendingConnection();
+    QVERIFY(socket);
+    QVERIFY(client.waitForConnected(5000));
+    // Small kernel buffers on both ends (no autotuning to megabytes).
+    socket->setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, 16384);
+
+    EventHub hub(4096);
+    EventStreams streams(&hub, 4, 60000);
+    streams.open(socket, {});
+    agmem::Contribution big;
+    for (int i = 0; i < ChangeEvent::MaxListedFacts; ++i)
+        big.facts.append(u"%1"_s.arg(i, 3, 10, QChar(u'0')) + QString(297, QChar(u'z')));
+    // About 30 KiB a frame, 2.4 MB in all (below the buffer a stream may fill).
+    for (int i = 0; i < 80; ++i) {
+        hub.publish({ChangeEvent::push(u"agent-%1"_s.arg(i), std::nullopt, big, nowInstant(),
+                                       nowInstant(), quint64(i + 1))});
+        QTest::qWait(i % 8 == 0 ? EventStreams::CoalesceMs + 20 : 1);
+    }
+    QTest::qWait(EventStreams::CoalesceMs + 20);
+    QCOMPARE(streams.count(), 1);
+    QVERIFY2(socket->bytesToWrite() > 0, "the kernel took it all: nothing was left to queue");
+    const QByteArray expected = hub.since(0).frames;
+    QByteArray received;
+    QElapsedTimer timer;
+    timer.start();
+    while (!received.endsWith(expected.right(64)) && timer.elapsed() < 30000) {
+        if (client.waitForReadyRead(50))
+            received += client.readAll();
+        QCoreApplication::processEvents();
+    }
+    const qsizetype start = received.indexOf("\n\nid: ");
+    QVERIFY(received.startsWith("retry: 2000\n"));
+    QVERIFY(start > 0);
+    QCOMPARE(received.mid(start + 2), expected);
 }
 
 QTEST_GUILESS_MAIN(TestEvents)
