@@ -407,6 +407,8 @@ std::unique_ptr<Store> Store::open(const StoreUrl &url, const StoreOptions &opti
         return nullptr;
     }
     QSqlDatabase db = QSqlDatabase::addDatabase(dialect.driver(), connection);
+    if (!dialect.isPostgres())
+        SqliteDirect::tuneLibrary(db.driver());
     switch (url.kind) {
     case StoreUrl::Kind::SqliteMemory:
         db.setDatabaseName(url.path);
