@@ -348,6 +348,9 @@ bool Store::checkpoint()
 void Store::dropPreparedWrites()
 {
     // SQLite's own statements first: the connection does not close while they exist.
+    m_directBegin.reset();
+    m_directCommit.reset();
+    m_directState.reset();
     m_directInsert.reset();
     m_directUpsert.reset();
     m_directUpdate.reset();
@@ -1063,6 +1066,23 @@ bool Store::beginWrite()
     if (m_dialect.isPostgres())
         return exec(m_dialect.beginWrite());
     // SQLite: prepared once (each write would compile it again otherwise).
+    if (attachDirect()) {
+        if (!m_directBegin) {
+            int code = 0;
+            QString error;
+            m_directBegin = m_direct->prepare(m_dialect.beginWrite().toUtf8(), &code, &error);
+            if (m_directBegin)
+                m_directCommit = m_direct->prepare(QByteArrayLiteral("COMMIT"), &code, &error);
+            if (!m_directCommit) {
+                m_directBegin.reset();
+                return failWith(error, (code & 0xff) == 11 || (code & 0xff) == 26,
+                                QStringLiteral("prepare begin"));
+            }
+        }
+        if (const int code = m_directBegin->run())
+            return failDirect(code, QStringLiteral("begin"));
+        return true;
+    }
     if (!m_begin) {
         m_begin = std::make_unique<QSqlQuery>(database());
         m_commit = std::make_unique<QSqlQuery>(database());
@@ -1078,6 +1098,14 @@ bool Store::beginWrite()
 
 bool Store::commit()
 {
+    if (m_directCommit) {
+        if (const int code = m_directCommit->run()) {
+            failDirect(code, QStringLiteral("commit"));
+            rollback();
+            return false;
+        }
+        return checkFileStillOurs();
+    }
     if (m_commit) {
         if (!m_commit->exec()) {
             fail(*m_commit, QStringLiteral("commit"));
@@ -1142,14 +1170,7 @@ void Store::rollback()
 bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString &source,
                        const std::optional<Contribution> &next, quint64 sequence)
 {
-    if (!m_directTried && !m_dialect.isPostgres()) {
-        m_directTried = true;
-        if (m_options.directSqlite)
-            m_direct = SqliteDirect::attach(database().driver());
-        qCDebug(lcStore) << "pushes written through"
-                         << (m_direct ? "the SQLite library directly" : "QSqlQuery");
-    }
-    if (m_direct)
+    if (attachDirect())
         return recordPushDirect(summary, receivedAt, source, next, sequence);
     if (!m_insertSummary) {
         m_insertSummary = std::make_unique<QSqlQuery>(database());
@@ -1319,8 +1340,38 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
     return true;
 }
 
+bool Store::attachDirect()
+{
+    if (!m_directTried && !m_dialect.isPostgres()) {
+        m_directTried = true;
+        if (m_options.directSqlite)
+            m_direct = SqliteDirect::attach(database().driver());
+        qCDebug(lcStore) << "pushes written through"
+                         << (m_direct ? "the SQLite library directly" : "QSqlQuery");
+    }
+    return m_direct != nullptr;
+}
+
 bool Store::writeState(quint64 sequence, qint64 addedPushes)
 {
+    if (attachDirect()) {
+        if (!m_directState) {
+            int code = 0;
+            QString error;
+            m_directState = m_direct->prepare(
+                QByteArrayLiteral("UPDATE coordinator_state SET sequence = ?, total_pushes = "
+                                  "total_pushes + ? WHERE id = 1"),
+                &code, &error);
+            if (!m_directState)
+                return failWith(error, (code & 0xff) == 11 || (code & 0xff) == 26,
+                                QStringLiteral("prepare write state"));
+        }
+        m_directState->bindInt64(1, qint64(sequence));
+        m_directState->bindInt64(2, addedPushes);
+        if (const int code = m_directState->run())
+            return failDirect(code, QStringLiteral("write state"));
+        return true;
+    }
     if (!m_writeState) {
         m_writeState = std::make_unique<QSqlQuery>(database());
         if (!prepareNamed(*m_writeState,

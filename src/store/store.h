@@ -271,6 +271,8 @@ private:
     std::unique_ptr<QSqlQuery> m_begin;
     std::unique_ptr<QSqlQuery> m_commit;
     std::unique_ptr<QSqlQuery> m_loadChanges;
+    // Attaches m_direct once (SQLite with options.directSqlite); whether it is there.
+    bool attachDirect();
     // SQLite's own statements for pushes (options.directSqlite), before the QSqlQuery ones.
     bool m_directTried = false;
     bool m_walBuffered = false;
@@ -279,6 +281,11 @@ private:
     std::unique_ptr<SqliteDirect::Statement> m_directUpsert;
     std::unique_ptr<SqliteDirect::Statement> m_directUpdate;
     std::unique_ptr<SqliteDirect::Statement> m_directTouch;
+    // BEGIN IMMEDIATE, COMMIT and the state row's update, through SQLite's own statements too
+    // once m_direct is attached (each costs a few thousand instructions less per commit).
+    std::unique_ptr<SqliteDirect::Statement> m_directBegin;
+    std::unique_ptr<SqliteDirect::Statement> m_directCommit;
+    std::unique_ptr<SqliteDirect::Statement> m_directState;
     // recordPushDirect()'s UTF-8 text, in buffers reused push after push.
     struct PushText
     {
