@@ -360,6 +360,34 @@ std::unique_ptr<SqliteDirect> SqliteDirect::attach(const QSqlDriver *driver)
 #endif
 }
 
+void SqliteDirect::tuneLibrary(const QSqlDriver *driver)
+{
+#if defined(Q_OS_UNIX)
+    static std::once_flag once;
+    if (!driver)
+        return;
+    // Once, and before any other thread of this process can open a connection: every SQLite
+    // connection is opened by Store::open(), which calls this first (and call_once holds the
+    // others until it returned).
+    std::call_once(once, [driver] {
+        Dl_info info{};
+        if (!dladdr(*reinterpret_cast<void *const *>(driver), &info) || !info.dli_fname)
+            return;
+        void *plugin = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        if (!plugin)
+            return;
+        const auto config = reinterpret_cast<int (*)(int, ...)>(dlsym(plugin, "sqlite3_config"));
+        dlclose(plugin);
+        constexpr int ConfigMemstatus = 9; // SQLITE_CONFIG_MEMSTATUS
+        // SQLITE_MISUSE when the library was initialized already: nothing changes then.
+        if (config)
+            config(ConfigMemstatus, 0);
+    });
+#else
+    Q_UNUSED(driver);
+#endif
+}
+
 QByteArray SqliteDirect::walBufferVfs(const QSqlDriver *driver)
 {
 #if defined(Q_OS_UNIX)

@@ -355,6 +355,7 @@ private slots:
     void writerCountsPushesPerCommit();
     void textArraysAsJsonWriterWritesThem();
     void batchStoresTheRowsOfSinglePushes();
+    void batchOfManyAgentsStoresEveryRowInOrder();
     void walBufferedCommitsReachOtherConnections();
     void damageFoundByAPushStatement_data();
     void damageFoundByAPushStatement();
@@ -721,8 +722,11 @@ void TstStore::failedPushLeavesNothing()
     const MergeEngine::Plan goodPlan = engine.plan(good);
     QVERIFY(goodPlan.changesMerge());
     QVERIFY(store->recordPush(good, Received + 100, u"127.0.0.1"_s, goodPlan.next, ++sequence));
+    // Through QSqlQuery the history row is in now; through SQLite directly it waits for the
+    // transaction's state write (one INSERT for the batch's rows): either way, the rollback
+    // below must leave none.
     QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toLongLong(),
-             summariesBefore + 1);
+             summariesBefore + (store->writesDirectly() ? 0 : 1));
     const MergeEngine::Plan boomPlan = engine.plan(boom);
     QCOMPARE(boomPlan.changesMerge(), boomTimestamp > BaseTime);
     const bool recorded = store->recordPush(boom, Received + 101, u"127.0.0.1"_s, boomPlan.next,
@@ -1584,6 +1588,88 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     const AgentState eleven = reloaded.agents().value(u"agent-11"_s);
     QVERIFY(eleven.current);
     QCOMPARE(eleven.current->topics, (Topics{{u"a"_s, BigCount}, {u"zeta"_s, 47}, {u"é"_s, 1}}));
+}
+
+void TstStore::batchOfManyAgentsStoresEveryRowInOrder()
+{
+    // One transaction of more pushes than one INSERT takes (the direct writer inserts the
+    // history rows in chunks): every row stored, in push order, the same rows as through
+    // QSqlQuery one push at a time; and the next transaction starts with no row left over.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const std::unique_ptr<Store> batched = openStore(testUrl(dir, u"batched.db"_s));
+    StoreOptions viaQt;
+    viaQt.directSqlite = false;
+    const std::unique_ptr<Store> single = openStore(testUrl(dir, u"single.db"_s), viaQt);
+    QVERIFY(batched);
+    QVERIFY(single);
+    QList<PushRequest> pushes;
+    for (int i = 0; i < 37; ++i) {
+        Summary summary = makeSummary(u"agent-%1"_s.arg(36 - i), BaseTime + i * Second,
+                                      {{u"t"_s, i}}, {u"f%1"_s.arg(i)});
+        if (i % 5 == 0) {
+            summary.hasMetadata = true;
+            summary.metadata = QJsonObject{{u"i"_s, i}};
+        }
+        pushes.append({summary, Received + i, u"127.0.0.1"_s});
+    }
+    CoordinatorWriter batchWriter(*batched, MergeEngine());
+    const QList<PushOutcome> outcomes = batchWriter.commitPushes(pushes);
+    QCOMPARE(outcomes.size(), pushes.size());
+    for (const PushOutcome &o : outcomes)
+        QVERIFY2(o.stored(), qPrintable(o.error));
+    CoordinatorWriter singleWriter(*single, MergeEngine());
+    for (const PushRequest &push : std::as_const(pushes))
+        QVERIFY(singleWriter.commitPushes({push}).at(0).stored());
+    QCOMPARE(dumpTable(batched->database(), u"summaries"_s).size(), 37);
+    QCOMPARE(dumpTable(batched->database(), u"summaries"_s),
+             dumpTable(single->database(), u"summaries"_s));
+    QSqlQuery q(batched->database());
+    QVERIFY(q.exec(u"SELECT agent_id FROM summaries ORDER BY id"_s));
+    for (int i = 0; i < 37; ++i) {
+        QVERIFY(q.next());
+        QCOMPARE(q.value(0).toString(), u"agent-%1"_s.arg(36 - i));
+    }
+    QCOMPARE(batched->readState()->totalPushes, qint64(37));
+
+    // SQLite only (the rows inserted together are SQLite's direct path; the trigger is SQLite's).
+    if (!test::postgresBackend()) {
+        // A history INSERT that fails ends the whole transaction (SQLite rolls it back itself,
+        // as a failing INSERT OR ROLLBACK does): no row of the batch stays, the outcomes say so,
+        // and the connection writes on afterwards.
+        const QStringList beforeFailure = dumpStore(batched->database());
+        QSqlQuery trigger(batched->database());
+        QVERIFY(trigger.exec(u"CREATE TRIGGER boom_history BEFORE INSERT ON summaries WHEN "
+                             "NEW.agent_id = 'boom' BEGIN SELECT RAISE(ROLLBACK, 'boom history'); "
+                             "END"_s));
+        QList<PushRequest> failing;
+        for (const QString &agent : {u"agent-1"_s, u"agent-2"_s, u"boom"_s, u"agent-3"_s})
+            failing.append({makeSummary(agent, BaseTime + 50 * Second, {{u"t"_s, 5}}),
+                            Received + 50, u"127.0.0.1"_s});
+        for (const PushOutcome &o : batchWriter.commitPushes(failing)) {
+            QCOMPARE(o.status, PushOutcome::Status::StoreFailed);
+            QVERIFY2(o.error.contains(u"boom history"_s), qPrintable(o.error));
+        }
+        QCOMPARE(dumpStore(batched->database()), beforeFailure);
+        QVERIFY(trigger.exec(u"DROP TRIGGER boom_history"_s));
+    }
+
+    // A transaction rolled back with rows waiting leaves none for the next one.
+    QVERIFY(batched->beginWrite());
+    const Summary lost = makeSummary(u"agent-0"_s, BaseTime + 100 * Second, {{u"t"_s, 1}});
+    MergeEngine engine = batchWriter.engine();
+    const MergeEngine::Plan plan = engine.plan(lost);
+    QVERIFY(batched->recordPush(lost, Received + 100, u"127.0.0.1"_s, plan.next,
+                                engine.sequence() + 1));
+    batched->rollback();
+    QVERIFY(batchWriter.commitPushes({pushes.at(0)}).at(0).stored());
+    QCOMPARE(scalar(batched->database(), u"SELECT COUNT(*) FROM summaries"_s).toLongLong(),
+             qint64(38));
+    QCOMPARE(scalar(batched->database(),
+                    u"SELECT COUNT(*) FROM summaries WHERE timestamp_us = %1"_s.arg(BaseTime +
+                                                                                    100 * Second))
+                 .toLongLong(),
+             qint64(0));
 }
 
 void TstStore::walBufferedCommitsReachOtherConnections()
