@@ -51,19 +51,11 @@ bool isPlainPath(const QByteArray &target)
 // and the bodies admitted within the budget, plus this much.
 constexpr qint64 DirectReadChunk = 64 * 1024;
 
-// QHttpServer's method names (QHttpServerRequest::Method, as parsed by 6.4 and 6.8): any
-// other name, TRACE and lower-case names included, reaches the API as "UNKNOWN".
+// Any name QHttpServer does not know (knownHttpMethod()) reaches the API as "UNKNOWN".
 QByteArray qtMethodName(const QByteArray &method)
 {
-    // Literals: copies share static data, without a reference count.
-    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
-                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
-                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
-                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
-    for (const QByteArray &name : known) {
-        if (method == name)
-            return name;
-    }
+    if (const QByteArray *known = knownHttpMethod(method))
+        return *known;
     return QByteArrayLiteral("UNKNOWN");
 }
 

@@ -121,14 +121,8 @@ bool findHeadEnd(QByteArrayView text, qsizetype from, qsizetype *end, qsizetype 
 // The method's name: one of QHttpServer's (shared static data, no copy) or the bytes sent.
 QByteArray internedMethod(QByteArrayView method)
 {
-    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
-                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
-                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
-                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
-    for (const QByteArray &name : known) {
-        if (method == name)
-            return name;
-    }
+    if (const QByteArray *known = knownHttpMethod(method))
+        return *known;
     return method.toByteArray();
 }
 
@@ -350,6 +344,19 @@ RequestHeadScanner::Verdict RequestHeadScanner::parseHead(QByteArrayView text, H
                 QStringLiteral("Request body is larger than %1 bytes").arg(m_limits.maxBodyBytes)};
     }
     return {};
+}
+
+const QByteArray *knownHttpMethod(QByteArrayView method)
+{
+    static const QByteArray known[] = {QByteArrayLiteral("GET"),     QByteArrayLiteral("POST"),
+                                       QByteArrayLiteral("PUT"),     QByteArrayLiteral("DELETE"),
+                                       QByteArrayLiteral("OPTIONS"), QByteArrayLiteral("PATCH"),
+                                       QByteArrayLiteral("HEAD"),    QByteArrayLiteral("CONNECT")};
+    for (const QByteArray &name : known) {
+        if (method == name)
+            return &name;
+    }
+    return nullptr;
 }
 
 } // namespace agmem

@@ -123,6 +123,22 @@ std::unique_ptr<Store> openStore(const StoreUrl &url, const StoreOptions &option
     return store;
 }
 
+// The same pushes written two ways, to compare: "batched.db" through the SQLite library
+// directly (the default where it can be reached), "single.db" through QSqlQuery.
+struct DirectAndViaQt
+{
+    std::unique_ptr<Store> batched;
+    std::unique_ptr<Store> single;
+};
+
+DirectAndViaQt openDirectAndViaQt(const QTemporaryDir &dir)
+{
+    StoreOptions viaQt;
+    viaQt.directSqlite = false;
+    return {openStore(testUrl(dir, u"batched.db"_s)),
+            openStore(testUrl(dir, u"single.db"_s), viaQt)};
+}
+
 QVariant scalar(const QSqlDatabase &db, const QString &sql)
 {
     QSqlQuery q(db);
@@ -1500,12 +1516,9 @@ void TstStore::batchStoresTheRowsOfSinglePushes()
     // the order and form sent, agents with their sorted contributions and counters.
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    // SQLite: the batch through the library directly (the default where it can be reached),
-    // the single pushes through QSqlQuery, so the two ways of writing are compared as well.
-    const std::unique_ptr<Store> batched = openStore(testUrl(dir, u"batched.db"_s));
-    StoreOptions viaQt;
-    viaQt.directSqlite = false;
-    const std::unique_ptr<Store> single = openStore(testUrl(dir, u"single.db"_s), viaQt);
+    // SQLite: the batch through the library directly, the single pushes through QSqlQuery,
+    // so the two ways of writing are compared as well.
+    const auto [batched, single] = openDirectAndViaQt(dir);
     QVERIFY(batched);
     QVERIFY(single);
 
@@ -1597,10 +1610,7 @@ void TstStore::batchOfManyAgentsStoresEveryRowInOrder()
     // QSqlQuery one push at a time; and the next transaction starts with no row left over.
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
-    const std::unique_ptr<Store> batched = openStore(testUrl(dir, u"batched.db"_s));
-    StoreOptions viaQt;
-    viaQt.directSqlite = false;
-    const std::unique_ptr<Store> single = openStore(testUrl(dir, u"single.db"_s), viaQt);
+    const auto [batched, single] = openDirectAndViaQt(dir);
     QVERIFY(batched);
     QVERIFY(single);
     QList<PushRequest> pushes;
