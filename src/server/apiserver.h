@@ -53,6 +53,9 @@ public:
     quint16 port() const;
     // Stops accepting, answers what is pending, closes every connection.
     void shutdown();
+    // Connections with an entry (its request queue): one per open socket that sent a
+    // request, none once a socket is gone and its answers are out. This object's thread.
+    qsizetype connectionEntries() const { return m_connections.size(); }
 
 Q_SIGNALS:
     void requestFinished(const agmem::RequestEvent &event);

@@ -169,6 +169,8 @@ public:
     }
     ~ServerWorker() override { stop(); }
 
+    qsizetype connectionEntries() const { return m_server ? m_server->connectionEntries() : 0; }
+
 Q_SIGNALS:
     void started(const QUrl &url, bool exposedWithoutKey);
     void failed(const QString &error);
@@ -219,6 +221,15 @@ private:
     std::unique_ptr<CoordinatorApi> m_api;
     ApiServer *m_server = nullptr;
 };
+
+qsizetype ServerController::connectionEntries() const
+{
+    qsizetype entries = 0;
+    QMetaObject::invokeMethod(
+        m_worker, [this] { return m_worker->connectionEntries(); }, Qt::BlockingQueuedConnection,
+        &entries);
+    return entries;
+}
 
 ServerController::ServerController(QObject *parent)
     : QObject(parent)

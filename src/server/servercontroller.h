@@ -43,6 +43,9 @@ public:
     QUrl url() const { return m_url; }
     quint16 port() const { return quint16(m_url.port()); }
     QString lastError() const { return m_lastError; }
+    // The API server's connection entries (ApiServer::connectionEntries()), asked on the
+    // server's thread; 0 when stopped. Tests; not from the server's own thread.
+    qsizetype connectionEntries() const;
     // Listening beyond loopback while no API key is required: the window shows a banner.
     bool exposedWithoutKey() const { return m_exposedWithoutKey; }
 

@@ -119,6 +119,7 @@ private Q_SLOTS:
     void concurrentPushes();
     void durableAcrossRestart();
     void clientsThatDisconnectEarly();
+    void connectionEntriesEndWithTheirSockets();
 
 private:
     // A fresh coordinator for one test.
@@ -1296,6 +1297,53 @@ void tst_Http::clientsThatDisconnectEarly()
     VERIFY_STATUS(
         httpPostJson(port, "/push"_ba, body(u"after"_s, u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}})),
         200);
+}
+
+void tst_Http::connectionEntriesEndWithTheirSockets()
+{
+    // The server keeps a connection's request queue as long as its socket: one entry per
+    // open connection that sent a request, none once the connections are gone, however
+    // they ended (closed after the answer, aborted with a push in flight, half a request).
+    auto server = startServer();
+    QVERIFY(server);
+    const quint16 port = server->port();
+    ServerController *controller = server->controller();
+    QCOMPARE(controller->connectionEntries(), 0);
+
+    std::vector<std::unique_ptr<RawHttpClient>> open;
+    for (int i = 0; i < 3; ++i) {
+        open.push_back(std::make_unique<RawHttpClient>());
+        QVERIFY(open.back()->connectTo(port));
+        QVERIFY(open.back()->send(buildJsonPost(
+            "/push", body(u"kept-%1"_s.arg(i), u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}))));
+        VERIFY_STATUS(open.back()->readResponse(), 200);
+    }
+    QCOMPARE(controller->connectionEntries(), 3); // alive with their sockets, between requests
+
+    for (int i = 0; i < 60; ++i) {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(socket.waitForConnected(5000));
+        const QByteArray request = buildJsonPost(
+            "/push", body(u"gone-%1"_s.arg(i), u"2025-01-01T00:00:00Z"_s, {{u"t"_s, 1}}));
+        if (i % 3 == 0) { // answered, then closed by the client
+            socket.write(request);
+            QVERIFY(socket.waitForReadyRead(10000));
+            socket.disconnectFromHost();
+        } else if (i % 3 == 1) { // gone with its push in flight
+            socket.write(request);
+            socket.flush();
+            socket.abort();
+        } else { // gone with half a request
+            socket.write(request.left(request.size() / 2));
+            socket.flush();
+            socket.abort();
+        }
+    }
+    VERIFY_STATUS(httpGet(port, "/health"_ba), 200);
+    QTRY_COMPARE_WITH_TIMEOUT(controller->connectionEntries(), 3, 10000);
+    open.clear();
+    QTRY_COMPARE_WITH_TIMEOUT(controller->connectionEntries(), 0, 10000);
 }
 
 QTEST_GUILESS_MAIN(tst_Http)
