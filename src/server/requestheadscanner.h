@@ -71,14 +71,14 @@ inline constexpr int QtMaxHeaderFields = 100;
 // One header line, name and colon included, line end excluded.
 inline constexpr int QtMaxHeaderFieldBytes = 8 * 1024;
 
-// Scans a byte stream of HTTP/1.x requests as it arrives and decides, per request head,
-// whether the request may proceed. Pure logic, no sockets: the fuzz target and the unit
-// tests drive it directly.
 // QHttpServer's method names (QHttpServerRequest::Method, as 6.4 and 6.8 parse them): the
 // shared literal equal to `method` (copies share static data, without a reference count), or
 // nullptr for any other name (TRACE and lower-case names included).
 const QByteArray *knownHttpMethod(QByteArrayView method);
 
+// Scans a byte stream of HTTP/1.x requests as it arrives and decides, per request head,
+// whether the request may proceed. Pure logic, no sockets: the fuzz target and the unit
+// tests drive it directly.
 class RequestHeadScanner
 {
 public:
