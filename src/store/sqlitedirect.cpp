@@ -20,6 +20,7 @@ namespace {
 constexpr int SqliteOk = 0;
 constexpr int SqliteRow = 100;
 constexpr int SqliteDone = 101;
+constexpr int SqliteNull = 5; // SQLITE_NULL, a column's type
 // SQLITE_STATIC: SQLite uses the caller's bytes (valid until run() clears the bindings)
 // instead of copying each value into memory of its own.
 constexpr void (*Static)(void *) = nullptr;
@@ -304,6 +305,8 @@ struct SqliteDirect::Api
     int (*finalize)(void *) = nullptr;
     const char *(*errmsg)(void *) = nullptr;
     int (*changes)(void *) = nullptr;
+    int (*column_type)(void *, int) = nullptr;
+    qint64 (*column_int64)(void *, int) = nullptr;
 };
 
 SqliteDirect::SqliteDirect(void *db, std::unique_ptr<Api> api)
@@ -349,6 +352,8 @@ std::unique_ptr<SqliteDirect> SqliteDirect::attach(const QSqlDriver *driver)
     resolve(api->finalize, "sqlite3_finalize");
     resolve(api->errmsg, "sqlite3_errmsg");
     resolve(api->changes, "sqlite3_changes");
+    resolve(api->column_type, "sqlite3_column_type");
+    resolve(api->column_int64, "sqlite3_column_int64");
     // The plugin stays loaded while the driver lives: this reference changes nothing.
     dlclose(plugin);
     if (!ok)
@@ -482,6 +487,20 @@ int SqliteDirect::Statement::run()
     const int reset = m_api->m_api->reset(m_stmt);
     // No binding outlives the bytes it points to (bindText() does not copy them).
     m_api->m_api->clear_bindings(m_stmt);
+    return code == SqliteDone ? reset : code;
+}
+
+int SqliteDirect::Statement::runForInt64(std::optional<qint64> *value)
+{
+    value->reset();
+    const Api &api = *m_api->m_api;
+    int code = api.step(m_stmt);
+    if (code == SqliteRow && api.column_type(m_stmt, 0) != SqliteNull)
+        *value = api.column_int64(m_stmt, 0);
+    while (code == SqliteRow)
+        code = api.step(m_stmt);
+    const int reset = api.reset(m_stmt);
+    api.clear_bindings(m_stmt);
     return code == SqliteDone ? reset : code;
 }
 

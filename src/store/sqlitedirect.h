@@ -5,6 +5,7 @@
 #include <QString>
 
 #include <memory>
+#include <optional>
 
 class QSqlDriver;
 
@@ -56,6 +57,9 @@ public:
         // Runs the statement to its end, resets it and clears its bindings; SQLite's result
         // code (0: done).
         int run();
+        // run() for a statement that reads one value: the first column of its first row
+        // into `value` (nullopt when there is no row or the value is NULL).
+        int runForInt64(std::optional<qint64> *value);
 
     private:
         friend class SqliteDirect;

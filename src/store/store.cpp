@@ -141,24 +141,39 @@ void assignSqliteArrayUtf8(std::string &out, const QStringList &values)
     out += ']';
 }
 
-// The push statements, the same through QSqlQuery and SqliteDirect.
+// The push statements, the same through QSqlQuery and SqliteDirect, except for the history
+// row's id and its link to the agent's previous row (prev_id; see "History by agent"
+// below): through QSqlQuery the database assigns the id and the link is read from the
+// agent's row in the statement; SqliteDirect gives both (the writer is the file's only one).
 QString insertSummarySql()
 {
     return QStringLiteral(
         "INSERT INTO summaries (agent_id, timestamp, timestamp_us, "
         "topic_counts, fact_hashes, metadata, memory_types, source, created_at, "
-        "received_us) VALUES (?, ?ts, ?, ?json, ?array, ?json, ?json, ?, ?ts, ?)");
+        "received_us, prev_id) VALUES (?, ?ts, ?, ?json, ?array, ?json, ?json, ?, ?ts, ?, "
+        "(SELECT history_tail FROM agents WHERE agent_id = ?))");
 }
+
+QString insertSummaryDirectSql()
+{
+    return QStringLiteral(
+        "INSERT OR ROLLBACK INTO summaries (id, agent_id, timestamp, timestamp_us, "
+        "topic_counts, fact_hashes, metadata, memory_types, source, created_at, "
+        "received_us, prev_id) VALUES (?, ?, ?ts, ?, ?json, ?array, ?json, ?json, ?, ?ts, ?, ?)");
+}
+constexpr int InsertSummaryDirectColumns = 12;
 
 QString upsertAgentSql()
 {
-    return QStringLiteral("INSERT INTO agents (agent_id, first_seen_us, last_seen_us, push_count, "
-                          "current_timestamp_us, topic_counts, fact_hashes, sequence) VALUES (?, "
-                          "?, ?, 1, ?, ?json, ?array, ?) ON CONFLICT (agent_id) DO UPDATE SET "
-                          "last_seen_us = {GREATEST}(agents.last_seen_us, excluded.last_seen_us), "
-                          "push_count = agents.push_count + 1, current_timestamp_us = "
-                          "excluded.current_timestamp_us, topic_counts = excluded.topic_counts, "
-                          "fact_hashes = excluded.fact_hashes, sequence = excluded.sequence");
+    return QStringLiteral(
+        "INSERT INTO agents (agent_id, first_seen_us, last_seen_us, push_count, "
+        "current_timestamp_us, topic_counts, fact_hashes, sequence, history_tail) "
+        "VALUES (?, ?, ?, 1, ?, ?json, ?array, ?, ?) ON CONFLICT (agent_id) DO "
+        "UPDATE SET last_seen_us = {GREATEST}(agents.last_seen_us, "
+        "excluded.last_seen_us), push_count = agents.push_count + 1, "
+        "current_timestamp_us = excluded.current_timestamp_us, topic_counts = "
+        "excluded.topic_counts, fact_hashes = excluded.fact_hashes, sequence = "
+        "excluded.sequence, history_tail = excluded.history_tail");
 }
 
 // An agent that has pushed before (nearly every push): its row updated in place, as the
@@ -168,13 +183,14 @@ QString updateAgentSql()
 {
     return QStringLiteral("UPDATE agents SET last_seen_us = {GREATEST}(last_seen_us, ?), "
                           "push_count = push_count + 1, current_timestamp_us = ?, topic_counts = "
-                          "?json, fact_hashes = ?array, sequence = ? WHERE agent_id = ?");
+                          "?json, fact_hashes = ?array, sequence = ?, history_tail = ? WHERE "
+                          "agent_id = ?");
 }
 
 QString touchAgentSql()
 {
     return QStringLiteral("UPDATE agents SET last_seen_us = {GREATEST}(last_seen_us, ?), "
-                          "push_count = push_count + 1 WHERE agent_id = ?");
+                          "push_count = push_count + 1, history_tail = ? WHERE agent_id = ?");
 }
 
 QList<QPair<QString, qint64>> decodeTopics(const QString &stored)
@@ -286,6 +302,17 @@ const QList<QStringList> &migrations()
             // retention by id and received_us): the index only cost every push an insert.
             QStringLiteral("DROP INDEX IF EXISTS idx_timestamp"),
         },
+        {
+            // History by agent without an index by agent: each row names the agent's
+            // previous row, the agent's row its newest (see "History by agent").
+            QStringLiteral("ALTER TABLE summaries ADD COLUMN prev_id BIGINT"),
+            QStringLiteral("ALTER TABLE agents ADD COLUMN history_tail BIGINT"),
+            QStringLiteral("UPDATE summaries SET prev_id = (SELECT MAX(p.id) FROM summaries p "
+                           "WHERE p.agent_id = summaries.agent_id AND p.id < summaries.id)"),
+            QStringLiteral("UPDATE agents SET history_tail = (SELECT MAX(s.id) FROM summaries s "
+                           "WHERE s.agent_id = agents.agent_id)"),
+            QStringLiteral("DROP INDEX IF EXISTS idx_agent_id"),
+        },
     };
     // The agents' index by sequence stays on SQLite too, although each push rewrites its
     // agent's entry (a random page, ~8 % of the writer's instructions): the window's store
@@ -357,6 +384,11 @@ void Store::dropPreparedWrites()
     m_directUpsert.reset();
     m_directUpdate.reset();
     m_directTouch.reset();
+    m_directDataVersion.reset();
+    m_directLastHistoryId.reset();
+    m_directHistoryTail.reset();
+    forgetHistoryIds();
+    m_dataVersion.reset();
     m_direct.reset();
     m_directTried = false;
     m_insertSummary.reset();
@@ -933,42 +965,16 @@ std::optional<QList<AgentState>> Store::listAgents()
 
 std::optional<QList<Store::PushRecord>> Store::agentHistory(const QString &agentId, int limit)
 {
-    QSqlQuery q(database());
-    q.setForwardOnly(true);
-    if (!prepare(q, QStringLiteral("SELECT timestamp_us, topic_counts, fact_hashes, source, "
-                                   "received_us FROM summaries WHERE agent_id = ? "
-                                   "ORDER BY id DESC LIMIT ?")))
-        return std::nullopt;
-    q.addBindValue(agentId);
-    q.addBindValue(limit);
-    if (!q.exec()) {
-        fail(q, QStringLiteral("agent history"));
-        return std::nullopt;
-    }
-    QList<PushRecord> records;
-    while (q.next()) {
-        PushRecord r;
-        r.summary.agentId = agentId;
-        r.summary.timestamp = q.value(0).toLongLong();
-        r.summary.topicCounts = decodeTopics(q.value(1).toString());
-        r.summary.factHashes = m_dialect.decodeTextArray(q.value(2).toString());
-        r.source = q.value(3).toString();
-        r.receivedAt = q.value(4).toLongLong();
-        records.append(std::move(r));
-    }
-    if (q.lastError().isValid()) {
-        fail(q, QStringLiteral("agent history"));
-        return std::nullopt;
-    }
-    return records;
+    return agentHistoryPage(agentId, limit, 0);
 }
 
-bool Store::writeAgent(const AgentState &agent)
+bool Store::writeAgent(const AgentState &agent, qint64 historyTail)
 {
     QSqlQuery q(database());
     if (!prepare(q, QStringLiteral("INSERT INTO agents (agent_id, first_seen_us, last_seen_us, "
                                    "push_count, current_timestamp_us, topic_counts, fact_hashes, "
-                                   "sequence) VALUES (?, ?, ?, ?, ?, ?json, ?array, ?)")))
+                                   "sequence, history_tail) VALUES (?, ?, ?, ?, ?, ?json, ?array, "
+                                   "?, ?)")))
         return false;
     q.addBindValue(agent.agentId);
     q.addBindValue(agent.firstSeen);
@@ -984,6 +990,8 @@ bool Store::writeAgent(const AgentState &agent)
         q.addBindValue(QVariant(QMetaType::fromType<QString>()));
     }
     q.addBindValue(qint64(agent.sequence));
+    q.addBindValue(historyTail > 0 ? QVariant(historyTail)
+                                   : QVariant(QMetaType::fromType<qint64>()));
     return q.exec() || fail(q, QStringLiteral("write agent"));
 }
 
@@ -1007,11 +1015,13 @@ bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
         return false;
     }
     const quint64 sequence = locked->sequence + 1;
+    forgetHistoryIds();
+    QHash<QString, qint64> tails; // each agent's newest history row
     {
         QSqlQuery q(database());
         q.setForwardOnly(true);
         if (!q.exec(QStringLiteral("SELECT agent_id, timestamp_us, topic_counts, fact_hashes, "
-                                   "received_us FROM summaries ORDER BY id"))) {
+                                   "received_us, id FROM summaries ORDER BY id"))) {
             fail(q, QStringLiteral("replay history"));
             rollback();
             return false;
@@ -1026,6 +1036,7 @@ bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
             // A history that overflows in the new mode keeps the push counted but unmerged.
             engine.apply(s.agentId, plan.overflows() ? std::nullopt : plan.next,
                          q.value(4).toLongLong(), sequence);
+            tails.insert(s.agentId, q.value(5).toLongLong());
         }
     }
     // Keep first/last seen and push counts as stored; only contributions change.
@@ -1038,7 +1049,7 @@ bool Store::adoptMergeMode(MergeMode mode, MergeEngine &engine)
         AgentState agent = stored.agents().value(rebuilt.agentId, rebuilt);
         agent.current = rebuilt.current;
         agent.sequence = sequence;
-        if (!writeAgent(agent)) {
+        if (!writeAgent(agent, tails.value(agent.agentId, -1))) {
             rollback();
             return false;
         }
@@ -1087,6 +1098,22 @@ bool Store::beginWrite()
         }
         if (const int code = m_directBegin->run())
             return failDirect(code, QStringLiteral("begin"));
+        // Another connection committed since this one's last transaction (another process
+        // on the file): the history ids and agents' newest rows known here are forgotten.
+        SqliteDirect::Statement *version =
+            directStatement(m_directDataVersion, "PRAGMA data_version");
+        std::optional<qint64> current;
+        const int code = version ? version->runForInt64(&current) : 0;
+        if (!version || code) {
+            if (code)
+                failDirect(code, QStringLiteral("begin"));
+            rollback();
+            return false;
+        }
+        if (current != m_dataVersion) {
+            forgetHistoryIds();
+            m_dataVersion = current;
+        }
         return true;
     }
     if (!m_begin) {
@@ -1174,6 +1201,7 @@ bool Store::checkFileStillOurs()
 void Store::rollback()
 {
     m_pendingCount = 0; // not inserted: nothing of them to undo
+    forgetHistoryIds(); // may name rows that are not there now
     QSqlQuery q(database());
     q.exec(QStringLiteral("ROLLBACK"));
 }
@@ -1187,7 +1215,9 @@ bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString
         m_insertSummary = std::make_unique<QSqlQuery>(database());
         m_upsertAgent = std::make_unique<QSqlQuery>(database());
         m_touchAgent = std::make_unique<QSqlQuery>(database());
-        if (!prepareNamed(*m_insertSummary, insertSummarySql()) ||
+        if (!prepareNamed(*m_insertSummary,
+                          insertSummarySql() +
+                              (m_dialect.isPostgres() ? u" RETURNING id"_s : QString())) ||
             !prepareNamed(*m_upsertAgent, upsertAgentSql()) ||
             !prepareNamed(*m_touchAgent, touchAgentSql())) {
             m_insertSummary.reset();
@@ -1217,7 +1247,20 @@ bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString
     insert.bindValue(placeholder(7), source);
     insert.bindValue(placeholder(8), m_dialect.encodeTimestamp(receivedAt));
     insert.bindValue(placeholder(9), received);
+    insert.bindValue(placeholder(10), agentId);
     if (!insert.exec())
+        return fail(insert, QStringLiteral("insert summary"));
+    // The agent's row names this history row as its newest.
+    QVariant historyId;
+    if (m_dialect.isPostgres()) {
+        if (!insert.next())
+            return fail(insert, QStringLiteral("insert summary"));
+        historyId = insert.value(0);
+        insert.finish();
+    } else {
+        historyId = insert.lastInsertId();
+    }
+    if (!historyId.isValid())
         return fail(insert, QStringLiteral("insert summary"));
 
     if (next) {
@@ -1232,12 +1275,14 @@ bool Store::recordPush(const Summary &summary, Instant receivedAt, const QString
                                              ? facts
                                              : m_dialect.encodeTextArray(next->facts));
         upsert.bindValue(placeholder(6), qint64(sequence));
+        upsert.bindValue(placeholder(7), historyId);
         if (!upsert.exec())
             return fail(upsert, QStringLiteral("upsert agent"));
     } else {
         QSqlQuery &touch = *m_touchAgent;
         touch.bindValue(placeholder(0), received);
-        touch.bindValue(placeholder(1), agentId);
+        touch.bindValue(placeholder(1), historyId);
+        touch.bindValue(placeholder(2), agentId);
         if (!touch.exec())
             return fail(touch, QStringLiteral("count push"));
     }
@@ -1265,12 +1310,21 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
                             QStringLiteral("prepare push statements"));
         }
     }
+    // The history row's id and the agent's previous row, known here: this connection is
+    // the file's only writer (beginWrite() forgets both when another one committed).
+    if (m_nextHistoryId == 0 && !loadNextHistoryId())
+        return false;
+    qint64 &tail = m_historyTails[summary.agentId];
+    if (tail == 0 && !loadHistoryTail(summary.agentId, &tail))
+        return false;
     // As recordPush() binds them through QSqlQuery, in UTF-8 (SQLite's own encoding). Bound
     // without a copy: every value lives until its statement ran. The history row waits for
     // flushSummaries(); the agent's row is written now.
     if (m_pendingCount == qsizetype(m_pending.size()))
         m_pending.emplace_back();
     PendingSummary &row = m_pending[size_t(m_pendingCount)];
+    row.id = m_nextHistoryId;
+    row.previousId = tail; // < 0: none
     assignUtf8(row.agentId, summary.agentId);
     char timestampText[IsoTimestampMaxSize];
     row.timestamp.assign(timestampText,
@@ -1316,11 +1370,12 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         update.bindText(3, nextTopics);
         update.bindText(4, nextFacts);
         update.bindInt64(5, qint64(sequence));
-        update.bindText(6, agentId);
+        update.bindInt64(6, row.id);
+        update.bindText(7, agentId);
         if (const int code = update.run())
             return failDirect(code, QStringLiteral("update agent"));
         if (m_direct->changes() == 1)
-            return true;
+            return historyRowTaken(tail, row.id);
         // A new agent (the same upsert as through QSqlQuery).
         SqliteDirect::Statement &upsert = *m_directUpsert;
         upsert.bindText(1, agentId);
@@ -1330,16 +1385,77 @@ bool Store::recordPushDirect(const Summary &summary, Instant receivedAt, const Q
         upsert.bindText(5, nextTopics);
         upsert.bindText(6, nextFacts);
         upsert.bindInt64(7, qint64(sequence));
+        upsert.bindInt64(8, row.id);
         if (const int code = upsert.run())
             return failDirect(code, QStringLiteral("upsert agent"));
     } else {
         SqliteDirect::Statement &touch = *m_directTouch;
         touch.bindInt64(1, receivedAt);
-        touch.bindText(2, agentId);
+        touch.bindInt64(2, row.id);
+        touch.bindText(3, agentId);
         if (const int code = touch.run())
             return failDirect(code, QStringLiteral("count push"));
     }
+    return historyRowTaken(tail, row.id);
+}
+
+bool Store::historyRowTaken(qint64 &tail, qint64 id)
+{
+    tail = id;
+    ++m_nextHistoryId;
     return true;
+}
+
+SqliteDirect::Statement *Store::directStatement(std::unique_ptr<SqliteDirect::Statement> &slot,
+                                                const char *sql)
+{
+    if (!slot) {
+        int code = 0;
+        QString error;
+        slot = m_direct->prepare(QByteArray(sql), &code, &error);
+        if (!slot) {
+            failWith(error, (code & 0xff) == 11 || (code & 0xff) == 26,
+                     QStringLiteral("prepare ") + QLatin1String(sql).left(40));
+            return nullptr;
+        }
+    }
+    return slot.get();
+}
+
+bool Store::loadNextHistoryId()
+{
+    // Above every id the table ever held (AUTOINCREMENT's counter: ids are never reused).
+    SqliteDirect::Statement *read = directStatement(
+        m_directLastHistoryId, "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name "
+                               "= 'summaries'), 0), COALESCE((SELECT MAX(id) FROM summaries), 0))");
+    if (!read)
+        return false;
+    std::optional<qint64> last;
+    if (const int code = read->runForInt64(&last))
+        return failDirect(code, QStringLiteral("read the history's last id"));
+    m_nextHistoryId = last.value_or(0) + 1;
+    return true;
+}
+
+bool Store::loadHistoryTail(const QString &agentId, qint64 *tail)
+{
+    SqliteDirect::Statement *read =
+        directStatement(m_directHistoryTail, "SELECT history_tail FROM agents WHERE agent_id = ?");
+    if (!read)
+        return false;
+    const QByteArray id = agentId.toUtf8();
+    read->bindText(1, id);
+    std::optional<qint64> found;
+    if (const int code = read->runForInt64(&found))
+        return failDirect(code, QStringLiteral("read the agent's history"));
+    *tail = found.value_or(-1);
+    return true;
+}
+
+void Store::forgetHistoryIds()
+{
+    m_historyTails.clear();
+    m_nextHistoryId = 0;
 }
 
 bool Store::flushSummaries()
@@ -1354,9 +1470,8 @@ bool Store::flushSummaries()
             // back anyway) instead of only itself, so SQLite keeps no statement journal for
             // it (the original of every page it changes, which spilled to a temporary file
             // in about a third of the commits).
-            QString sql = m_dialect.sql(insertSummarySql());
+            QString sql = m_dialect.sql(insertSummaryDirectSql());
             const QString values = sql.mid(sql.lastIndexOf(u"VALUES ") + 7);
-            sql.replace(u"INSERT INTO"_s, u"INSERT OR ROLLBACK INTO"_s);
             for (int r = 1; r < rows; ++r)
                 sql += u", "_s + values;
             int code = 0;
@@ -1370,23 +1485,28 @@ bool Store::flushSummaries()
         }
         for (int r = 0; r < rows; ++r) {
             const PendingSummary &row = m_pending[size_t(done + r)];
-            const int base = r * 10;
-            insert->bindText(base + 1, row.agentId);
-            insert->bindText(base + 2, row.timestamp);
-            insert->bindInt64(base + 3, row.timestampUs);
-            insert->bindText(base + 4, row.topics);
-            insert->bindText(base + 5, row.facts);
+            const int base = r * InsertSummaryDirectColumns;
+            insert->bindInt64(base + 1, row.id);
+            insert->bindText(base + 2, row.agentId);
+            insert->bindText(base + 3, row.timestamp);
+            insert->bindInt64(base + 4, row.timestampUs);
+            insert->bindText(base + 5, row.topics);
+            insert->bindText(base + 6, row.facts);
             if (row.hasMetadata)
-                insert->bindText(base + 6, row.metadata);
-            else
-                insert->bindNull(base + 6);
-            if (row.hasMemoryTypes)
-                insert->bindText(base + 7, row.memoryTypes);
+                insert->bindText(base + 7, row.metadata);
             else
                 insert->bindNull(base + 7);
-            insert->bindText(base + 8, row.source);
-            insert->bindText(base + 9, row.received);
-            insert->bindInt64(base + 10, row.receivedUs);
+            if (row.hasMemoryTypes)
+                insert->bindText(base + 8, row.memoryTypes);
+            else
+                insert->bindNull(base + 8);
+            insert->bindText(base + 9, row.source);
+            insert->bindText(base + 10, row.received);
+            insert->bindInt64(base + 11, row.receivedUs);
+            if (row.previousId > 0)
+                insert->bindInt64(base + 12, row.previousId);
+            else
+                insert->bindNull(base + 12);
         }
         if (const int code = insert->run()) {
             m_pendingCount = 0;
@@ -1448,6 +1568,7 @@ bool Store::writeState(quint64 sequence, qint64 addedPushes)
 
 bool Store::deleteEverything(quint64 sequence)
 {
+    forgetHistoryIds();
     if (!exec(QStringLiteral("DELETE FROM summaries")) ||
         !exec(QStringLiteral("DELETE FROM agents")))
         return false;
@@ -1458,23 +1579,99 @@ bool Store::deleteEverything(quint64 sequence)
     return q.exec() || fail(q, QStringLiteral("reset state"));
 }
 
-std::optional<QList<Store::PushRecord>> Store::agentHistoryPage(const QString &agentId, int limit,
-                                                                qint64 before)
+// History by agent. There is no index by agent: an index keyed by agent dirtied a random
+// page per push (its agent's leaf), the most of what a commit wrote. Instead each history
+// row names its agent's previous row (prev_id, always a smaller id) and the agent's row its
+// newest (history_tail); an agent's history is read newest first by walking that chain, one
+// primary-key lookup per row. Rows only ever leave a chain from its old end (time retention
+// deletes a prefix of the ids; per-agent retention links the oldest row kept past the rows
+// it deletes), and ids are never reused, so a link to a deleted row simply ends the chain.
+namespace {
+
+// The chain of `?agent` from row `?start` (which must be the agent's), newest first; `taken`
+// counts the rows below `?before`, and the walk stops once it reached `?limit`.
+constexpr QStringView HistoryChainSql =
+    u"WITH RECURSIVE chain(id, prev, taken) AS ("
+    " SELECT s.id, s.prev_id, CAST(CASE WHEN s.id < ? THEN 1 ELSE 0 END AS BIGINT)"
+    " FROM summaries s"
+    " WHERE s.id = ? AND s.agent_id = ?"
+    " UNION ALL"
+    " SELECT s.id, s.prev_id, c.taken + CASE WHEN s.id < ? THEN 1 ELSE 0 END"
+    " FROM chain c JOIN summaries s ON s.id = c.prev"
+    " WHERE s.id < c.id AND s.agent_id = ? AND c.taken < ?) ";
+
+// The chain from an agent's newest row, each row numbered from 1 (the newest); the walk stops
+// at row `?last`.
+constexpr QStringView NumberedChainSql =
+    u"WITH RECURSIVE chain(id, prev, n) AS ("
+    " SELECT s.id, s.prev_id, CAST(1 AS BIGINT) FROM agents a"
+    " JOIN summaries s ON s.id = a.history_tail"
+    " AND s.agent_id = a.agent_id WHERE a.agent_id = ?"
+    " UNION ALL"
+    " SELECT s.id, s.prev_id, c.n + 1 FROM chain c JOIN summaries s ON s.id = c.prev"
+    " WHERE s.id < c.id AND s.agent_id = ? AND c.n < ?) ";
+
+} // namespace
+
+std::optional<qint64> Store::historyStart(const QString &agentId, qint64 before)
 {
     QSqlQuery q(database());
     q.setForwardOnly(true);
-    if (!prepare(q, QStringLiteral("SELECT id, timestamp_us, topic_counts, fact_hashes, source, "
-                                   "received_us FROM summaries WHERE agent_id = ? AND id < ? "
-                                   "ORDER BY id DESC LIMIT ?")))
+    if (before > 0) {
+        // The next page of a listing: the row before the last one shown, when that row is
+        // still there.
+        if (!prepare(q, QStringLiteral("SELECT prev_id FROM summaries WHERE id = ? AND "
+                                       "agent_id = ?")))
+            return std::nullopt;
+        q.addBindValue(before);
+        q.addBindValue(agentId);
+        if (!q.exec()) {
+            fail(q, QStringLiteral("agent history"));
+            return std::nullopt;
+        }
+        if (q.next())
+            return q.isNull(0) ? 0 : q.value(0).toLongLong();
+    }
+    // From the newest (the rows from `before` on are walked past).
+    if (!prepare(q, QStringLiteral("SELECT history_tail FROM agents WHERE agent_id = ?")))
         return std::nullopt;
     q.addBindValue(agentId);
-    q.addBindValue(before > 0 ? before : std::numeric_limits<qint64>::max());
+    if (!q.exec()) {
+        fail(q, QStringLiteral("agent history"));
+        return std::nullopt;
+    }
+    return q.next() && !q.isNull(0) ? q.value(0).toLongLong() : 0;
+}
+
+std::optional<QList<Store::PushRecord>> Store::agentHistoryPage(const QString &agentId, int limit,
+                                                                qint64 before)
+{
+    const std::optional<qint64> start = historyStart(agentId, before);
+    if (!start)
+        return std::nullopt;
+    QList<PushRecord> records;
+    if (*start == 0 || limit <= 0)
+        return records;
+    const qint64 below = before > 0 ? before : std::numeric_limits<qint64>::max();
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, HistoryChainSql.toString() +
+                        u"SELECT s.id, s.timestamp_us, s.topic_counts, s.fact_hashes, s.source, "
+                        "s.received_us FROM chain c JOIN summaries s ON s.id = c.id WHERE c.id < ? "
+                        "ORDER BY c.id DESC LIMIT ?"_s))
+        return std::nullopt;
+    q.addBindValue(below);
+    q.addBindValue(*start);
+    q.addBindValue(agentId);
+    q.addBindValue(below);
+    q.addBindValue(agentId);
+    q.addBindValue(limit);
+    q.addBindValue(below);
     q.addBindValue(limit);
     if (!q.exec()) {
         fail(q, QStringLiteral("agent history page"));
         return std::nullopt;
     }
-    QList<PushRecord> records;
     while (q.next()) {
         PushRecord r;
         r.id = q.value(0).toLongLong();
@@ -1668,10 +1865,22 @@ std::optional<QList<AgentState>> Store::agentsBatch(const QString &afterAgentId,
 
 bool Store::deleteAgent(const QString &agentId, quint64 sequence)
 {
-    for (const QString &statement : {QStringLiteral("DELETE FROM summaries WHERE agent_id = ?"),
-                                     QStringLiteral("DELETE FROM agents WHERE agent_id = ?")}) {
+    m_historyTails.remove(agentId);
+    {
+        // Its history: the chain from its newest row.
         QSqlQuery q(database());
-        if (!prepare(q, statement))
+        if (!prepare(q, NumberedChainSql.toString() +
+                            u"DELETE FROM summaries WHERE id IN (SELECT id FROM chain)"_s))
+            return false;
+        q.addBindValue(agentId);
+        q.addBindValue(agentId);
+        q.addBindValue(std::numeric_limits<qint64>::max());
+        if (!q.exec())
+            return fail(q, QStringLiteral("delete agent"));
+    }
+    {
+        QSqlQuery q(database());
+        if (!prepare(q, QStringLiteral("DELETE FROM agents WHERE agent_id = ?")))
             return false;
         q.addBindValue(agentId);
         if (!q.exec())
@@ -1684,46 +1893,123 @@ bool Store::deleteAgent(const QString &agentId, quint64 sequence)
     return q.exec() || fail(q, QStringLiteral("delete agent state"));
 }
 
-std::optional<qint64> Store::deleteInTransaction(QSqlQuery &query, const QString &what)
+std::optional<qint64> Store::pruneHistoryBefore(Instant cutoff, int batch)
 {
+    // The oldest rows by id, up to the first one received at or after the cutoff: always a
+    // prefix of the ids, so no agent's chain loses a row in its middle. (A row received
+    // before the cutoff but after a newer one, the clock having gone back, waits for it.)
     if (!beginWrite())
         return std::nullopt;
-    if (!query.exec()) {
-        fail(query, what);
+    QSqlQuery q(database());
+    q.setForwardOnly(true);
+    if (!prepare(q, QStringLiteral("SELECT id, received_us FROM summaries ORDER BY id LIMIT ?"))) {
         rollback();
         return std::nullopt;
     }
-    const qint64 deleted = query.numRowsAffected();
+    q.addBindValue(batch);
+    if (!q.exec()) {
+        fail(q, QStringLiteral("prune history"));
+        rollback();
+        return std::nullopt;
+    }
+    qint64 last = 0;
+    qint64 count = 0;
+    while (q.next() && q.value(1).toLongLong() < cutoff) {
+        last = q.value(0).toLongLong();
+        ++count;
+    }
+    if (q.lastError().isValid()) {
+        fail(q, QStringLiteral("prune history"));
+        rollback();
+        return std::nullopt;
+    }
+    q.finish();
+    if (count == 0) {
+        rollback();
+        return 0;
+    }
+    QSqlQuery del(database());
+    if (!prepare(del, QStringLiteral("DELETE FROM summaries WHERE id <= ?"))) {
+        rollback();
+        return std::nullopt;
+    }
+    del.addBindValue(last);
+    if (!del.exec()) {
+        fail(del, QStringLiteral("prune history"));
+        rollback();
+        return std::nullopt;
+    }
+    const qint64 deleted = del.numRowsAffected();
     if (!commit())
         return std::nullopt;
     return deleted;
 }
 
-std::optional<qint64> Store::pruneHistoryBefore(Instant cutoff, int batch)
-{
-    // The oldest rows come first by id, so the scan stops after the batch.
-    QSqlQuery q(database());
-    if (!prepare(q, QStringLiteral("DELETE FROM summaries WHERE id IN (SELECT id FROM summaries "
-                                   "WHERE received_us < ? ORDER BY id LIMIT ?)")))
-        return std::nullopt;
-    q.addBindValue(cutoff);
-    q.addBindValue(batch);
-    return deleteInTransaction(q, QStringLiteral("prune history"));
-}
-
 std::optional<qint64> Store::pruneAgentHistory(const QString &agentId, int keep, int batch)
 {
-    QSqlQuery q(database());
-    if (!prepare(q, QStringLiteral("DELETE FROM summaries WHERE id IN (SELECT id FROM summaries "
-                                   "WHERE agent_id = ? AND id < (SELECT id FROM summaries WHERE "
-                                   "agent_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?) "
-                                   "ORDER BY id LIMIT ?)")))
+    // Rows keep .. keep + batch + 1 of the agent's chain (newest first): the oldest kept,
+    // those deleted, and the row the oldest kept then links to.
+    if (keep < 1 || batch < 1)
+        return 0;
+    if (!beginWrite())
         return std::nullopt;
-    q.addBindValue(agentId);
-    q.addBindValue(agentId);
-    q.addBindValue(keep - 1);
-    q.addBindValue(batch);
-    return deleteInTransaction(q, QStringLiteral("prune agent history"));
+    const auto abort = [this](const QSqlQuery *q) -> std::optional<qint64> {
+        if (q)
+            fail(*q, QStringLiteral("prune agent history"));
+        rollback();
+        return std::nullopt;
+    };
+    QList<qint64> rows;
+    {
+        QSqlQuery q(database());
+        q.setForwardOnly(true);
+        if (!prepare(q, NumberedChainSql.toString() +
+                            u"SELECT id FROM chain WHERE n >= ? ORDER BY n"_s))
+            return abort(nullptr);
+        q.addBindValue(agentId);
+        q.addBindValue(agentId);
+        q.addBindValue(qint64(keep) + batch + 1);
+        q.addBindValue(keep);
+        if (!q.exec())
+            return abort(&q);
+        while (q.next())
+            rows.append(q.value(0).toLongLong());
+        if (q.lastError().isValid())
+            return abort(&q);
+    }
+    if (rows.size() < 2) {
+        rollback();
+        return 0;
+    }
+    const QList<qint64> doomed = rows.mid(1, batch);
+    qint64 deleted = 0;
+    QSqlQuery del(database());
+    for (qsizetype at = 0; at < doomed.size(); at += DeleteChunk) {
+        const QList<qint64> chunk = doomed.mid(at, DeleteChunk);
+        QString sql = u"DELETE FROM summaries WHERE id IN (?"_s;
+        for (qsizetype i = 1; i < chunk.size(); ++i)
+            sql += u", ?"_s;
+        sql += u')';
+        if (!prepare(del, sql))
+            return abort(nullptr);
+        for (const qint64 id : chunk)
+            del.addBindValue(id);
+        if (!del.exec())
+            return abort(&del);
+        deleted += del.numRowsAffected();
+    }
+    // The oldest row kept now links to the first row after those deleted (none: the end).
+    QSqlQuery link(database());
+    if (!prepare(link, QStringLiteral("UPDATE summaries SET prev_id = ? WHERE id = ?")))
+        return abort(nullptr);
+    link.addBindValue(rows.size() > batch + 1 ? QVariant(rows.at(batch + 1))
+                                              : QVariant(QMetaType::fromType<qint64>()));
+    link.addBindValue(rows.first());
+    if (!link.exec())
+        return abort(&link);
+    if (!commit())
+        return std::nullopt;
+    return deleted;
 }
 
 bool Store::bumpKeysVersion()

@@ -80,7 +80,7 @@ struct StoreState
 class Store
 {
 public:
-    static constexpr int SchemaVersion = 4;
+    static constexpr int SchemaVersion = 5;
 
     static std::unique_ptr<Store> open(const StoreUrl &url, const StoreOptions &options,
                                        QString *error);
@@ -139,7 +139,7 @@ public:
     };
     std::optional<QList<PushRecord>> agentHistory(const QString &agentId, int limit);
     // GET /agents/{id}: up to `limit` pushes with an id below `before` (0: from the newest),
-    // newest first, through the (agent_id, id) index.
+    // newest first, along the agent's history chain (store.cpp, "History by agent").
     std::optional<QList<PushRecord>> agentHistoryPage(const QString &agentId, int limit,
                                                       qint64 before);
     // The dashboard's pushes-per-minute chart: pushes received in the minute that holds
@@ -247,11 +247,16 @@ private:
     bool recordPushDirect(const Summary &summary, Instant receivedAt, const QString &source,
                           const std::optional<Contribution> &next, quint64 sequence);
     void dropPreparedWrites();
-    bool writeAgent(const AgentState &agent);
+    // historyTail: the agent's newest history row (-1: none).
+    bool writeAgent(const AgentState &agent, qint64 historyTail);
     AgentState readAgent(const QSqlQuery &query, int column) const;
     bool bumpKeysVersion();
-    // Runs a prepared DELETE in a transaction of its own; the number of rows deleted.
-    std::optional<qint64> deleteInTransaction(QSqlQuery &query, const QString &what);
+    // Where an agent's history page starts: the agent's row just below `before` (0: from
+    // its newest), or 0 when it has none there.
+    std::optional<qint64> historyStart(const QString &agentId, qint64 before);
+    // Ids per DELETE ... IN (...) of pruneAgentHistory() (below every SQLite's limit of
+    // bound values).
+    static constexpr qsizetype DeleteChunk = 256;
 
     StoreUrl m_url;
     SqlDialect m_dialect;
@@ -286,6 +291,27 @@ private:
     std::unique_ptr<SqliteDirect::Statement> m_directBegin;
     std::unique_ptr<SqliteDirect::Statement> m_directCommit;
     std::unique_ptr<SqliteDirect::Statement> m_directState;
+    std::unique_ptr<SqliteDirect::Statement> m_directDataVersion;
+    std::unique_ptr<SqliteDirect::Statement> m_directLastHistoryId;
+    std::unique_ptr<SqliteDirect::Statement> m_directHistoryTail;
+    // The statement in `slot`, compiled when first needed; nullptr (and lastError()) when
+    // it does not compile.
+    SqliteDirect::Statement *directStatement(std::unique_ptr<SqliteDirect::Statement> &slot,
+                                             const char *sql);
+    // History by agent through SqliteDirect: each history row names its agent's previous
+    // one (prev_id) and the agent's row its newest (history_tail), so that no index by
+    // agent is written per push. The writer's connection is the file's only writer, so the
+    // next id and each agent's newest row are kept here once read: 0 unknown, -1 none.
+    // Forgotten at a rollback, a reset, a merge mode change and when another connection
+    // committed (PRAGMA data_version, at beginWrite()).
+    qint64 m_nextHistoryId = 0;
+    QHash<QString, qint64> m_historyTails;
+    std::optional<qint64> m_dataVersion;
+    bool loadNextHistoryId();
+    bool loadHistoryTail(const QString &agentId, qint64 *tail);
+    // The pushed row `id` is now its agent's newest (`tail`, an entry of m_historyTails).
+    bool historyRowTaken(qint64 &tail, qint64 id);
+    void forgetHistoryIds();
     // recordPushDirect()'s UTF-8 text, in buffers reused push after push.
     struct PushText
     {
@@ -296,6 +322,8 @@ private:
     // A history row recorded by recordPushDirect() and not inserted yet, as UTF-8 text.
     struct PendingSummary
     {
+        qint64 id = 0;
+        qint64 previousId = -1; // the agent's previous history row; -1: none
         std::string agentId;
         std::string timestamp;
         qint64 timestampUs = 0;

@@ -118,14 +118,14 @@ bool copyStore(Store &from, Store &to, bool replace, StoreCounts *copied, QStrin
         QSqlQuery r(src);
         r.setForwardOnly(true);
         if (!r.exec(QStringLiteral("SELECT id, agent_id, timestamp_us, topic_counts, fact_hashes, "
-                                   "metadata, memory_types, source, received_us FROM summaries "
-                                   "ORDER BY id")))
+                                   "metadata, memory_types, source, received_us, prev_id FROM "
+                                   "summaries ORDER BY id")))
             return abort(failed(r, QStringLiteral("read summaries"), error));
         QSqlQuery w(dst);
         if (!w.prepare(out.sql(QStringLiteral(
                 "INSERT INTO summaries (id, agent_id, timestamp, timestamp_us, topic_counts, "
-                "fact_hashes, metadata, memory_types, source, created_at, received_us) VALUES "
-                "(?, ?, ?ts, ?, ?json, ?array, ?json, ?json, ?, ?ts, ?)"))))
+                "fact_hashes, metadata, memory_types, source, created_at, received_us, prev_id) "
+                "VALUES (?, ?, ?ts, ?, ?json, ?array, ?json, ?json, ?, ?ts, ?, ?)"))))
             return abort(failed(w, QStringLiteral("copy summaries"), error));
         while (r.next()) {
             w.bindValue(0, r.value(0).toLongLong());
@@ -139,6 +139,7 @@ bool copyStore(Store &from, Store &to, bool replace, StoreCounts *copied, QStrin
             w.bindValue(8, textOrNull(r, 7));
             w.bindValue(9, out.encodeTimestamp(r.value(8).toLongLong()));
             w.bindValue(10, r.value(8).toLongLong());
+            w.bindValue(11, intOrNull(r, 9));
             if (!w.exec())
                 return abort(failed(w, QStringLiteral("copy summaries"), error));
         }
@@ -148,14 +149,14 @@ bool copyStore(Store &from, Store &to, bool replace, StoreCounts *copied, QStrin
         QSqlQuery r(src);
         r.setForwardOnly(true);
         if (!r.exec(QStringLiteral("SELECT agent_id, first_seen_us, last_seen_us, push_count, "
-                                   "current_timestamp_us, topic_counts, fact_hashes, sequence "
-                                   "FROM agents")))
+                                   "current_timestamp_us, topic_counts, fact_hashes, sequence, "
+                                   "history_tail FROM agents")))
             return abort(failed(r, QStringLiteral("read agents"), error));
         QSqlQuery w(dst);
         if (!w.prepare(out.sql(QStringLiteral(
                 "INSERT INTO agents (agent_id, first_seen_us, last_seen_us, push_count, "
-                "current_timestamp_us, topic_counts, fact_hashes, sequence) VALUES "
-                "(?, ?, ?, ?, ?, ?json, ?array, ?)"))))
+                "current_timestamp_us, topic_counts, fact_hashes, sequence, history_tail) VALUES "
+                "(?, ?, ?, ?, ?, ?json, ?array, ?, ?)"))))
             return abort(failed(w, QStringLiteral("copy agents"), error));
         while (r.next()) {
             w.bindValue(0, r.value(0).toString());
@@ -168,6 +169,7 @@ bool copyStore(Store &from, Store &to, bool replace, StoreCounts *copied, QStrin
                                        : QVariant(out.encodeTextArray(
                                              in.decodeTextArray(r.value(6).toString()))));
             w.bindValue(7, r.value(7).toLongLong());
+            w.bindValue(8, intOrNull(r, 8));
             if (!w.exec())
                 return abort(failed(w, QStringLiteral("copy agents"), error));
         }

@@ -378,6 +378,8 @@ private slots:
     void readsDoNotWaitForCommits();
     void writerWithoutThread();
     void writerResetAndRemove();
+    void historyByAgentFollowsItsChain_data();
+    void historyByAgentFollowsItsChain();
     void upgradesVersion1Database();
     void refusesNewerSchema();
     void refusesNonDatabaseFile_data();
@@ -473,14 +475,14 @@ void TstStore::freshOpenCreatesSchema()
                                                "FROM sqlite_master WHERE type = 'index' AND "
                                                "name LIKE 'idx_%' ORDER BY name)"))
                          .toString(),
-                     QStringLiteral("idx_agent_id,idx_agents_sequence"));
+                     QStringLiteral("idx_agents_sequence"));
         } else {
             // The catch-up from other instances reads the agents by sequence.
             QCOMPARE(scalar(db, QStringLiteral("SELECT string_agg(indexname, ',' ORDER BY "
                                                "indexname) FROM pg_indexes WHERE schemaname = "
                                                "current_schema() AND indexname LIKE 'idx_%'"))
                          .toString(),
-                     QStringLiteral("idx_agent_id,idx_agents_sequence"));
+                     QStringLiteral("idx_agents_sequence"));
         }
         QVERIFY(store->ping());
 
@@ -967,8 +969,20 @@ void TstStore::upgradesVersion1Database()
             "('old-agent', '2025-01-01T00:00:00+00:00', 1735689600000000, '{\"x\":4}', "
             "'[\"f\"]', NULL, NULL, '127.0.0.1', '2026-01-01T00:00:00+00:00', "
             "1767225600000000)"_s,
-            u"INSERT INTO agents VALUES ('old-agent', 1767225600000000, 1767225600000000, 1, "
+            u"INSERT INTO summaries (agent_id, timestamp, timestamp_us, topic_counts, "
+            "fact_hashes, metadata, memory_types, source, created_at, received_us) VALUES "
+            "('other', '2025-01-01T00:00:00+00:00', 1735689600000000, '{\"y\":1}', "
+            "'[]', NULL, NULL, '127.0.0.1', '2026-01-01T00:00:00+00:00', "
+            "1767225600000000)"_s,
+            u"INSERT INTO summaries (agent_id, timestamp, timestamp_us, topic_counts, "
+            "fact_hashes, metadata, memory_types, source, created_at, received_us) VALUES "
+            "('old-agent', '2025-01-01T00:00:00+00:00', 1735689600000000, '{\"x\":4}', "
+            "'[\"f\"]', NULL, NULL, '127.0.0.1', '2026-01-01T00:00:00+00:00', "
+            "1767225600000000)"_s,
+            u"INSERT INTO agents VALUES ('old-agent', 1767225600000000, 1767225600000000, 2, "
             "1735689600000000, '{\"x\":4}', '[\"f\"]', 1)"_s,
+            u"INSERT INTO agents VALUES ('other', 1767225600000000, 1767225600000000, 1, "
+            "1735689600000000, '{\"y\":1}', '[]', 1)"_s,
         };
         for (const QString &statement : v1)
             QVERIFY(raw.exec(statement));
@@ -985,28 +999,54 @@ void TstStore::upgradesVersion1Database()
     QCOMPARE(state->sequence, quint64(1));
     QCOMPARE(state->totalPushes, qint64(1));
     QCOMPARE(state->mergeMode, QStringLiteral("latest"));
-    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 1);
-    // Version 4 dropped the index no query used (every push paid an insert into it); the
-    // index by agent and the agents' index by sequence stay.
+    QCOMPARE(scalar(db, QStringLiteral("SELECT COUNT(*) FROM summaries")).toInt(), 3);
+    // Version 5 linked each agent's history: every row to the agent's previous one, each
+    // agent to its newest.
+    QCOMPARE(scalar(db, QStringLiteral("SELECT group_concat(link) FROM (SELECT id || ':' || "
+                                       "COALESCE(prev_id, '-') AS link FROM summaries ORDER BY "
+                                       "id)"))
+                 .toString(),
+             QStringLiteral("1:-,2:-,3:1"));
+    QCOMPARE(scalar(db, QStringLiteral("SELECT group_concat(tail) FROM (SELECT agent_id || ':' "
+                                       "|| history_tail AS tail FROM agents ORDER BY agent_id)"))
+                 .toString(),
+             QStringLiteral("old-agent:3,other:2"));
+    const auto historyIds = [&store](const QString &agent) {
+        QList<qint64> ids;
+        for (const Store::PushRecord &r :
+             store->agentHistoryPage(agent, 100, 0).value_or(QList<Store::PushRecord>{}))
+            ids.append(r.id);
+        return ids;
+    };
+    QCOMPARE(historyIds(u"old-agent"_s), (QList<qint64>{3, 1}));
+    QCOMPARE(historyIds(u"other"_s), (QList<qint64>{2}));
+    // Version 4 dropped the index no query used (every push paid an insert into it), version
+    // 5 the index by agent (history goes by each agent's chain); the agents' index by
+    // sequence stays.
     QCOMPARE(scalar(db, QStringLiteral("SELECT group_concat(name) FROM (SELECT name FROM "
                                        "sqlite_master WHERE type = 'index' AND name LIKE 'idx_%' "
                                        "ORDER BY name)"))
                  .toString(),
-             QStringLiteral("idx_agent_id,idx_agents_sequence"));
+             QStringLiteral("idx_agents_sequence"));
 
     MergeEngine engine;
     QVERIFY(store->adoptMergeMode(MergeMode::Latest, engine));
     engine.setSequence(state->sequence);
-    QCOMPARE(engine.agentCount(), 1);
+    QCOMPARE(engine.agentCount(), 2);
     QCOMPARE(engine.topicTotals().at(u"x"_s).total, qint64(4));
     QCOMPARE(engine.factHolders().count(u"f"_s), size_t(1));
 
-    // And it takes new pushes.
+    // And it takes new pushes, each linked to its agent's history.
     QVERIFY(commitPushes(
         *store, engine,
         {{makeSummary(u"old-agent"_s, BaseTime + Second, {{u"x"_s, 6}}), Received + 1}}));
     QCOMPARE(store->readState()->sequence, quint64(2));
-    QCOMPARE(scalar(db, QStringLiteral("SELECT push_count FROM agents")).toInt(), 2);
+    QCOMPARE(
+        scalar(db, QStringLiteral("SELECT push_count FROM agents WHERE agent_id = 'old-agent'"))
+            .toInt(),
+        3);
+    QCOMPARE(historyIds(u"old-agent"_s), (QList<qint64>{4, 3, 1}));
+    QCOMPARE(historyIds(u"other"_s), (QList<qint64>{2}));
 }
 
 void TstStore::refusesNewerSchema()
@@ -1851,6 +1891,222 @@ void TstStore::writerResetAndRemove()
     QCOMPARE(writer.engine().agentCount(), 0);
     QCOMPARE(writer.engine().sequence(), quint64(4));
     QCOMPARE(dumpStore(store->database()), before);
+}
+
+void TstStore::historyByAgentFollowsItsChain_data()
+{
+    QTest::addColumn<bool>("direct");
+    QTest::newRow("through SQLite directly") << true;
+    QTest::newRow("through QSqlQuery") << false;
+}
+
+// History by agent has no index by agent: each row names the agent's previous row and the
+// agent its newest (store.cpp, "History by agent"). Whatever was written, removed, pruned or
+// rolled back, every agent's history read along its chain (whole and in pages) must be
+// exactly what a scan of the table by agent finds.
+void TstStore::historyByAgentFollowsItsChain()
+{
+    QFETCH(bool, direct);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const StoreUrl url = testUrl(dir);
+    StoreOptions options;
+    options.directSqlite = direct;
+    const std::unique_ptr<Store> store = openStore(url, options);
+    QVERIFY(store);
+    QVERIFY(installBoomTriggers(store->database()));
+    CoordinatorWriter writer(*store, MergeEngine());
+    const QStringList agents = {u"a"_s, u"b"_s, u"c"_s, u"d"_s};
+
+    const auto scanned = [&store](const QString &agent, qint64 below) {
+        QList<qint64> ids;
+        QSqlQuery q(store->database());
+        q.prepare(u"SELECT id FROM summaries WHERE agent_id = ? AND id < ? ORDER BY id DESC"_s);
+        q.addBindValue(agent);
+        q.addBindValue(below);
+        if (!q.exec())
+            qWarning() << q.lastError().text();
+        while (q.next())
+            ids.append(q.value(0).toLongLong());
+        return ids;
+    };
+    const auto page = [&store](const QString &agent, int limit, qint64 before) {
+        QList<qint64> ids;
+        const auto records = store->agentHistoryPage(agent, limit, before);
+        if (!records)
+            return QList<qint64>{-1}; // failed: never a history
+        for (const Store::PushRecord &r : *records) {
+            if (r.summary.agentId != agent)
+                return QList<qint64>{-2};
+            ids.append(r.id);
+        }
+        return ids;
+    };
+    const auto text = [](const QList<qint64> &ids) {
+        QStringList out;
+        for (const qint64 id : ids)
+            out.append(QString::number(id));
+        return QStringLiteral("[%1]").arg(out.join(u','));
+    };
+    // Empty when every agent's chain is what the scan finds.
+    const auto chainDiff = [&]() -> QString {
+        constexpr qint64 All = std::numeric_limits<qint64>::max();
+        for (const QString &agent : agents) {
+            const QList<qint64> expected = scanned(agent, All);
+            const QList<qint64> whole = page(agent, 1000, 0);
+            if (whole != expected)
+                return QStringLiteral("%1: chain %2, scan %3")
+                    .arg(agent, text(whole), text(expected));
+            // In pages of two, each starting below the last row shown.
+            QList<qint64> paged;
+            qint64 before = 0;
+            for (int pages = 0; pages < 100; ++pages) {
+                const QList<qint64> next = page(agent, 2, before);
+                paged += next;
+                if (next.size() < 2)
+                    break;
+                before = next.last();
+            }
+            if (paged != expected)
+                return QStringLiteral("%1: pages %2, scan %3")
+                    .arg(agent, text(paged), text(expected));
+            // Below any row, another agent's or a deleted one: the rows below it.
+            for (const qint64 below : {qint64(3), qint64(7), qint64(12), qint64(20)}) {
+                if (page(agent, 1000, below) != scanned(agent, below))
+                    return QStringLiteral("%1 below %2: %3, scan %4")
+                        .arg(agent)
+                        .arg(below)
+                        .arg(text(page(agent, 1000, below)), text(scanned(agent, below)));
+            }
+        }
+        return {};
+    };
+
+    Instant received = Received;
+    int step = 0;
+    const auto push = [&](const QStringList &who) {
+        QList<PushRequest> requests;
+        for (const QString &agent : who) {
+            ++step;
+            // Every third push of an agent repeats its previous one (unchanged: counted).
+            const Instant timestamp = BaseTime + (step - step % 3) * Second;
+            requests.append(
+                {makeSummary(agent, timestamp, {{u"x"_s, step % 5}}), received++, u"127.0.0.1"_s});
+        }
+        return writer.commitPushes(requests);
+    };
+    const auto allStored = [](const QList<PushOutcome> &outcomes) {
+        return std::all_of(outcomes.cbegin(), outcomes.cend(),
+                           [](const PushOutcome &o) { return o.stored(); });
+    };
+
+    for (int round = 0; round < 4; ++round)
+        QVERIFY(allStored(push({u"a"_s, u"b"_s, u"c"_s})));
+    QVERIFY(allStored(push({u"a"_s})));
+    QVERIFY(allStored(push({u"a"_s})));
+    QString diff = chainDiff();
+    QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    QCOMPARE(scanned(u"a"_s, std::numeric_limits<qint64>::max()).size(), 6);
+
+    // A batch rolled back (its last push fails): none of it stays, the chains go on.
+    const qint64 rowsBefore =
+        scalar(store->database(), u"SELECT COUNT(*) FROM summaries"_s).toLongLong();
+    const QList<PushOutcome> failed = push({u"a"_s, u"d"_s, u"boom"_s});
+    QCOMPARE(failed.at(0).status, PushOutcome::Status::StoreFailed);
+    QCOMPARE(scalar(store->database(), u"SELECT COUNT(*) FROM summaries"_s).toLongLong(),
+             rowsBefore);
+    QVERIFY(allStored(push({u"a"_s, u"d"_s})));
+    QVERIFY(allStored(push({u"d"_s, u"c"_s})));
+    diff = chainDiff();
+    QVERIFY2(diff.isEmpty(), qPrintable(diff));
+
+    // A removed agent's history goes, all of it and no other; pushed again, it starts anew.
+    const qint64 bRows = scanned(u"b"_s, std::numeric_limits<qint64>::max()).size();
+    QCOMPARE(bRows, qint64(4));
+    QCOMPARE(writer.removeAgent(u"b"_s).status, RemoveOutcome::Status::Removed);
+    QVERIFY(scanned(u"b"_s, std::numeric_limits<qint64>::max()).isEmpty());
+    QCOMPARE(scalar(store->database(), u"SELECT COUNT(*) FROM summaries"_s).toLongLong(),
+             rowsBefore + 4 - bRows);
+    QVERIFY(allStored(push({u"b"_s, u"a"_s})));
+    QVERIFY(allStored(push({u"b"_s})));
+    diff = chainDiff();
+    QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    QCOMPARE(page(u"b"_s, 1000, 0).size(), 2);
+
+    // Per-agent retention, one row per pass: the newest two stay, the chain skips the rest.
+    const QList<qint64> aBefore = scanned(u"a"_s, std::numeric_limits<qint64>::max());
+    QVERIFY(aBefore.size() > 4);
+    qint64 pruned = 0;
+    for (int pass = 0; pass < 20; ++pass) {
+        const std::optional<qint64> deleted = store->pruneAgentHistory(u"a"_s, 2, 1);
+        QVERIFY(deleted);
+        QVERIFY(*deleted <= 1);
+        if (*deleted == 0)
+            break;
+        pruned += *deleted;
+        diff = chainDiff();
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+    }
+    QCOMPARE(pruned, qint64(aBefore.size() - 2));
+    QCOMPARE(page(u"a"_s, 1000, 0), aBefore.mid(0, 2));
+    // Several rows per pass, and pushes after.
+    QVERIFY(allStored(push({u"c"_s})));
+    QVERIFY(allStored(push({u"c"_s})));
+    const QList<qint64> cBefore = scanned(u"c"_s, std::numeric_limits<qint64>::max());
+    QCOMPARE(store->pruneAgentHistory(u"c"_s, 3, 2), std::optional<qint64>(2));
+    QCOMPARE(page(u"c"_s, 1000, 0), cBefore.mid(0, 3) + cBefore.mid(5));
+    QVERIFY(allStored(push({u"a"_s, u"c"_s})));
+    diff = chainDiff();
+    QVERIFY2(diff.isEmpty(), qPrintable(diff));
+
+    // Retention by age deletes the oldest rows, a prefix of the history, in batches.
+    const Instant cutoff = Received + 21;
+    const qint64 older =
+        scalar(store->database(),
+               u"SELECT COUNT(*) FROM summaries WHERE received_us < %1"_s.arg(cutoff))
+            .toLongLong();
+    QVERIFY(older > 2);
+    qint64 aged = 0;
+    for (int pass = 0; pass < 20; ++pass) {
+        const std::optional<qint64> deleted = store->pruneHistoryBefore(cutoff, 2);
+        QVERIFY(deleted);
+        QVERIFY(*deleted <= 2);
+        if (*deleted == 0)
+            break;
+        aged += *deleted;
+    }
+    QCOMPARE(aged, older);
+    QCOMPARE(scalar(store->database(),
+                    u"SELECT COUNT(*) FROM summaries WHERE received_us < %1"_s.arg(cutoff))
+                 .toLongLong(),
+             qint64(0));
+    QVERIFY(allStored(push({u"a"_s, u"b"_s, u"c"_s, u"d"_s})));
+    diff = chainDiff();
+    QVERIFY2(diff.isEmpty(), qPrintable(diff));
+
+    if (!test::postgresBackend()) {
+        // Another connection's commit (another process writing the file): the writer's
+        // connection must not go on from what it knew before (the next id, the agent's
+        // newest row).
+        RawDb raw(url);
+        const qint64 last = scalar(raw.db(), u"SELECT MAX(id) FROM summaries"_s).toLongLong();
+        const qint64 tail =
+            scalar(raw.db(), u"SELECT history_tail FROM agents WHERE agent_id = 'd'"_s)
+                .toLongLong();
+        QVERIFY(raw.exec(
+            QStringLiteral("INSERT INTO summaries (id, agent_id, timestamp, timestamp_us, "
+                           "topic_counts, fact_hashes, source, created_at, received_us, "
+                           "prev_id) VALUES (%1, 'd', 't', 0, '{}', '[]', 'x', 't', %2, %3)")
+                .arg(last + 5)
+                .arg(received++)
+                .arg(tail)));
+        QVERIFY(raw.exec(QStringLiteral("UPDATE agents SET history_tail = %1 WHERE agent_id = 'd'")
+                             .arg(last + 5)));
+        QVERIFY(allStored(push({u"d"_s, u"a"_s})));
+        diff = chainDiff();
+        QVERIFY2(diff.isEmpty(), qPrintable(diff));
+        QCOMPARE(page(u"d"_s, 2, 0).at(1), last + 5);
+    }
 }
 
 void TstStore::deleteEverythingEmptiesTheStore()
