@@ -1893,52 +1893,45 @@ bool Store::deleteAgent(const QString &agentId, quint64 sequence)
     return q.exec() || fail(q, QStringLiteral("delete agent state"));
 }
 
+std::optional<qint64> Store::abandonWrite(const QSqlQuery *query, const QString &what)
+{
+    if (query)
+        fail(*query, what);
+    rollback();
+    return std::nullopt;
+}
+
 std::optional<qint64> Store::pruneHistoryBefore(Instant cutoff, int batch)
 {
     // The oldest rows by id, up to the first one received at or after the cutoff: always a
     // prefix of the ids, so no agent's chain loses a row in its middle. (A row received
     // before the cutoff but after a newer one, the clock having gone back, waits for it.)
+    const QString what = QStringLiteral("prune history");
     if (!beginWrite())
         return std::nullopt;
     QSqlQuery q(database());
     q.setForwardOnly(true);
-    if (!prepare(q, QStringLiteral("SELECT id, received_us FROM summaries ORDER BY id LIMIT ?"))) {
-        rollback();
-        return std::nullopt;
-    }
+    if (!prepare(q, QStringLiteral("SELECT id, received_us FROM summaries ORDER BY id LIMIT ?")))
+        return abandonWrite(nullptr, what);
     q.addBindValue(batch);
-    if (!q.exec()) {
-        fail(q, QStringLiteral("prune history"));
-        rollback();
-        return std::nullopt;
-    }
+    if (!q.exec())
+        return abandonWrite(&q, what);
     qint64 last = 0;
-    qint64 count = 0;
-    while (q.next() && q.value(1).toLongLong() < cutoff) {
+    while (q.next() && q.value(1).toLongLong() < cutoff)
         last = q.value(0).toLongLong();
-        ++count;
-    }
-    if (q.lastError().isValid()) {
-        fail(q, QStringLiteral("prune history"));
-        rollback();
-        return std::nullopt;
-    }
+    if (q.lastError().isValid())
+        return abandonWrite(&q, what);
     q.finish();
-    if (count == 0) {
+    if (last == 0) {
         rollback();
         return 0;
     }
     QSqlQuery del(database());
-    if (!prepare(del, QStringLiteral("DELETE FROM summaries WHERE id <= ?"))) {
-        rollback();
-        return std::nullopt;
-    }
+    if (!prepare(del, QStringLiteral("DELETE FROM summaries WHERE id <= ?")))
+        return abandonWrite(nullptr, what);
     del.addBindValue(last);
-    if (!del.exec()) {
-        fail(del, QStringLiteral("prune history"));
-        rollback();
-        return std::nullopt;
-    }
+    if (!del.exec())
+        return abandonWrite(&del, what);
     const qint64 deleted = del.numRowsAffected();
     if (!commit())
         return std::nullopt;
@@ -1953,11 +1946,8 @@ std::optional<qint64> Store::pruneAgentHistory(const QString &agentId, int keep,
         return 0;
     if (!beginWrite())
         return std::nullopt;
-    const auto abort = [this](const QSqlQuery *q) -> std::optional<qint64> {
-        if (q)
-            fail(*q, QStringLiteral("prune agent history"));
-        rollback();
-        return std::nullopt;
+    const auto abort = [this](const QSqlQuery *q) {
+        return abandonWrite(q, QStringLiteral("prune agent history"));
     };
     QList<qint64> rows;
     {

@@ -251,6 +251,9 @@ private:
     bool writeAgent(const AgentState &agent, qint64 historyTail);
     AgentState readAgent(const QSqlQuery &query, int column) const;
     bool bumpKeysVersion();
+    // Ends a write transaction that failed (`query`'s error, when given, is the store's
+    // last error); nullopt.
+    std::optional<qint64> abandonWrite(const QSqlQuery *query, const QString &what);
     // Where an agent's history page starts: the agent's row just below `before` (0: from
     // its newest), or 0 when it has none there.
     std::optional<qint64> historyStart(const QString &agentId, qint64 before);
