@@ -431,10 +431,10 @@ void CoordinatorApi::afterCatchUp(std::function<void(bool, const QString &)> nex
                      });
 }
 
-void CoordinatorApi::root(const Call &call)
+void CoordinatorApi::root(Call call)
 {
     // On failure, the totals this instance knows.
-    afterCatchUp([this, call](bool, const QString &) {
+    afterCatchUp([this, call = std::move(call)](bool, const QString &) {
         QJsonArray endpoints;
         for (const Route &r : routes()) {
             for (const QByteArray &m : r.methods) {
@@ -463,7 +463,7 @@ void CoordinatorApi::root(const Call &call)
     });
 }
 
-void CoordinatorApi::health(const Call &call)
+void CoordinatorApi::health(Call call)
 {
     const QString now = formatIsoTimestamp(nowInstant());
     if (!m_store->ping() && !(m_shared && m_store->reopen() && m_store->ping())) {
@@ -478,9 +478,9 @@ void CoordinatorApi::health(const Call &call)
                                          {QStringLiteral("timestamp"), now}}));
 }
 
-void CoordinatorApi::pull(const Call &call)
+void CoordinatorApi::pull(Call call)
 {
-    afterCatchUp([this, call](bool ok, const QString &error) {
+    afterCatchUp([this, call = std::move(call)](bool ok, const QString &error) {
         if (!ok) {
             call.respond(storeUnreachable(error).withHeader("Vary", "Accept-Encoding"));
             return;
@@ -545,14 +545,14 @@ void CoordinatorApi::pull(const Call &call)
     });
 }
 
-void CoordinatorApi::reset(const Call &call)
+void CoordinatorApi::reset(Call call)
 {
     // The client behind trusted proxies, not the proxy.
     const QString peer = logSafe(call.client);
     handOver(); // pushes queued before go first
     m_writer->submit(
         [](CoordinatorWriter &w) { return w.reset(); },
-        [call, peer](const ResetOutcome &outcome) {
+        [call = std::move(call), peer](const ResetOutcome &outcome) {
             if (!outcome.ok) {
                 call.respond(HttpReply::error(
                     503, QStringLiteral("The store could not reset: %1").arg(outcome.error)));
@@ -566,27 +566,27 @@ void CoordinatorApi::reset(const Call &call)
         });
 }
 
-void CoordinatorApi::listAgents(const Call &call)
+void CoordinatorApi::listAgents(Call call)
 {
-    afterCatchUp([this, call](bool, const QString &) {
+    afterCatchUp([this, call = std::move(call)](bool, const QString &) {
         call.respond(m_operations->listAgents(call.request));
     });
 }
 
-void CoordinatorApi::agentDetail(const Call &call)
+void CoordinatorApi::agentDetail(Call call)
 {
-    afterCatchUp([this, call](bool, const QString &) {
+    afterCatchUp([this, call = std::move(call)](bool, const QString &) {
         call.respond(m_operations->agentDetail(call.request, call.parameter));
     });
 }
 
-void CoordinatorApi::deleteAgent(const Call &call)
+void CoordinatorApi::deleteAgent(Call call)
 {
     const QString agentId = call.parameter;
     handOver(); // pushes queued before go first
     m_writer->submit(
         [agentId](CoordinatorWriter &w) { return w.removeAgent(agentId); },
-        [call](const RemoveOutcome &outcome) {
+        [call = std::move(call)](const RemoveOutcome &outcome) {
             switch (outcome.status) {
             case RemoveOutcome::Status::NotFound:
                 call.respond(HttpReply::error(404, QStringLiteral("Agent not found")));
@@ -611,17 +611,17 @@ void CoordinatorApi::deleteAgent(const Call &call)
         });
 }
 
-void CoordinatorApi::metrics(const Call &call)
+void CoordinatorApi::metrics(Call call)
 {
     call.respond(m_operations->metricsReply());
 }
 
-void CoordinatorApi::openApi(const Call &call)
+void CoordinatorApi::openApi(Call call)
 {
     call.respond(HttpReply::json(200, OperationsApi::openApiDocument()));
 }
 
-void CoordinatorApi::webUi(const Call &call)
+void CoordinatorApi::webUi(Call call)
 {
     const Route *route = nullptr;
     QString parameter;
@@ -635,9 +635,9 @@ void CoordinatorApi::webUi(const Call &call)
     call.respond(WebUi::handle(call.request, route ? route->path : QString(), call.parameter));
 }
 
-void CoordinatorApi::eventStream(const Call &call)
+void CoordinatorApi::eventStream(Call call)
 {
-    afterCatchUp([call](bool, const QString &) {
+    afterCatchUp([call = std::move(call)](bool, const QString &) {
         // The transport writes the stream head and keeps the connection (apiserver.cpp).
         HttpReply stream;
         stream.eventStream = true;
@@ -646,23 +646,23 @@ void CoordinatorApi::eventStream(const Call &call)
     });
 }
 
-void CoordinatorApi::listTopics(const Call &call)
+void CoordinatorApi::listTopics(Call call)
 {
-    afterCatchUp([this, call](bool, const QString &) {
+    afterCatchUp([this, call = std::move(call)](bool, const QString &) {
         call.respond(m_operations->listTopics(call.request));
     });
 }
 
-void CoordinatorApi::topicAgents(const Call &call)
+void CoordinatorApi::topicAgents(Call call)
 {
-    afterCatchUp([this, call](bool, const QString &) {
+    afterCatchUp([this, call = std::move(call)](bool, const QString &) {
         call.respond(m_operations->topicAgents(call.request, call.parameter));
     });
 }
 
-void CoordinatorApi::listFacts(const Call &call)
+void CoordinatorApi::listFacts(Call call)
 {
-    afterCatchUp([this, call](bool, const QString &) {
+    afterCatchUp([this, call = std::move(call)](bool, const QString &) {
         if (!call.request.query.hasQueryItem(QStringLiteral("q"))) {
             // A page without a search skips whole chunks: cheap at any size.
             call.respond(m_operations->listFacts(call.request));
@@ -682,12 +682,12 @@ void CoordinatorApi::listFacts(const Call &call)
     });
 }
 
-void CoordinatorApi::pushesPerMinute(const Call &call)
+void CoordinatorApi::pushesPerMinute(Call call)
 {
     call.respond(m_operations->pushesPerMinute());
 }
 
-void CoordinatorApi::push(const Call &call)
+void CoordinatorApi::push(Call call)
 {
     const HttpRequest &request = call.request;
     // The Content-Type was checked by AccessControl::screen() with every request's.

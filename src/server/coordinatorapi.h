@@ -40,11 +40,11 @@ public:
         HttpRequest request;
         QString client;    // the client's address (after a trusted proxy)
         QString parameter; // what {agent_id} matched
-        // May be called later (after a commit), exactly once; a handler that answers later
-        // may move it out of its (const) Call.
-        mutable Respond respond;
+        // Called exactly once, at once or later (after a commit): a handler owns its call
+        // and may move `respond` out of it.
+        Respond respond;
     };
-    using Handler = void (CoordinatorApi::*)(const Call &call);
+    using Handler = void (CoordinatorApi::*)(Call call);
 
     struct Route
     {
@@ -107,22 +107,22 @@ private:
     CoordinatorApi(const ServerConfig &config, std::unique_ptr<Store> reader);
 
     // Handlers of the route table.
-    void root(const Call &call);
-    void health(const Call &call);
-    void push(const Call &call);
-    void pull(const Call &call);
-    void reset(const Call &call);
-    void listAgents(const Call &call);
-    void agentDetail(const Call &call);
-    void deleteAgent(const Call &call);
-    void metrics(const Call &call);
-    void openApi(const Call &call);
-    void webUi(const Call &call);
-    void eventStream(const Call &call);
-    void listTopics(const Call &call);
-    void topicAgents(const Call &call);
-    void listFacts(const Call &call);
-    void pushesPerMinute(const Call &call);
+    void root(Call call);
+    void health(Call call);
+    void push(Call call);
+    void pull(Call call);
+    void reset(Call call);
+    void listAgents(Call call);
+    void agentDetail(Call call);
+    void deleteAgent(Call call);
+    void metrics(Call call);
+    void openApi(Call call);
+    void webUi(Call call);
+    void eventStream(Call call);
+    void listTopics(Call call);
+    void topicAgents(Call call);
+    void listFacts(Call call);
+    void pushesPerMinute(Call call);
 
     // Feeds m_events from the writer's signals (connected in create()).
     void connectEvents();
