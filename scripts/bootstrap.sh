@@ -29,8 +29,9 @@ if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -q
-    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Waits for dpkg's lock rather than failing when another apt-get holds it.
+    $sudo apt-get -q -o DPkg::Lock::Timeout=600 update
+    $sudo apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
 fi
 
 build_dir=${BUILD_DIR:-build}

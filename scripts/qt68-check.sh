@@ -103,7 +103,7 @@ prepare() {
         safe_delete "$root.tmp"
         command -v debootstrap >/dev/null || {
             log "installing debootstrap"
-            apt-get install -y -q debootstrap >/dev/null
+            apt-get install -y -q -o DPkg::Lock::Timeout=600 debootstrap >/dev/null
         }
         log "debootstrap trixie into $root (about a minute)"
         debootstrap --variant=minbase trixie "$root.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 || {
