@@ -19,6 +19,13 @@ struct PullAnswer::Chunk
     std::vector<qint64> values; // topics only
     QByteArray json;
     bool jsonValid = false;
+    // Where each key's entry ends in `json` (valid with it): a change of a few keys patches
+    // the bytes around their entries instead of writing every key again.
+    std::vector<quint32> ends;
+    // The update that last patched this chunk, and how often it did: past MaxPatches in one
+    // update, the chunk is written whole at the next build instead.
+    quint64 patchedIn = 0;
+    int patches = 0;
     QByteArray gz;
     quint32 crc = 0;
     bool gzValid = false;
@@ -159,8 +166,117 @@ void rebuild(Chunks &chunks, std::vector<ViewEntry> &entries, bool withValues)
     }
 }
 
-void applyOne(Chunks &chunks, ViewEntry &e, bool withValues)
+// An update being applied: what patching a chunk's JSON needs.
+struct Edit
 {
+    bool withValues = false;
+    quint64 update = 0; // names the update (Chunk::patchedIn)
+    quint64 *nextSerial = nullptr;
+    qint64 *patched = nullptr; // Counters::chunksPatched
+};
+
+constexpr int MaxPatches = 4;
+
+QByteArray entryJson(const QString &key, qint64 value, bool withValues)
+{
+    QByteArray out;
+    out.reserve(key.size() + 24);
+    JsonWriter::appendString(&out, key);
+    if (withValues)
+        out.append(':').append(QByteArray::number(value));
+    return out;
+}
+
+// Whether `c`'s JSON is to be patched for one more change; if not, it is written whole at
+// the next build.
+bool mayPatch(Chunk &c, const Edit &edit)
+{
+    if (!c.jsonValid)
+        return false;
+    if (c.patchedIn != edit.update) {
+        c.patchedIn = edit.update;
+        c.patches = 0;
+    }
+    if (++c.patches > MaxPatches) {
+        c.touch();
+        return false;
+    }
+    return true;
+}
+
+// `c` holds patched JSON: a new serial (its blocks are joined again), a new deflate.
+void patched(Chunk &c, QByteArray json, const Edit &edit)
+{
+    c.json = std::move(json); // a new buffer: answers already handed out keep the old one
+    c.serial = ++*edit.nextSerial;
+    c.gzValid = false;
+    ++*edit.patched;
+}
+
+void shiftEnds(Chunk &c, size_t from, qint64 delta)
+{
+    for (size_t k = from; k < c.ends.size(); ++k)
+        c.ends[k] = quint32(qint64(c.ends[k]) + delta);
+}
+
+// Entry `i`'s bytes become `entry` (a topic's new count).
+void patchReplace(Chunk &c, size_t i, const QByteArray &entry, const Edit &edit)
+{
+    const qsizetype start = i == 0 ? 0 : qsizetype(c.ends[i - 1]) + 1;
+    const qsizetype end = qsizetype(c.ends[i]);
+    QByteArray json;
+    json.reserve(c.json.size() - (end - start) + entry.size());
+    json.append(QByteArrayView(c.json).first(start)).append(entry);
+    json.append(QByteArrayView(c.json).sliced(end));
+    shiftEnds(c, i, entry.size() - (end - start));
+    patched(c, std::move(json), edit);
+}
+
+// `entry` goes in as entry `i` (the chunk's keys not inserted yet: `c.ends` has the old).
+void patchInsert(Chunk &c, size_t i, const QByteArray &entry, const Edit &edit)
+{
+    QByteArray json;
+    json.reserve(c.json.size() + entry.size() + 1);
+    if (c.ends.empty()) {
+        json = entry;
+        c.ends.push_back(quint32(entry.size()));
+    } else if (i == 0) {
+        json.append(entry).append(',').append(c.json);
+        shiftEnds(c, 0, entry.size() + 1);
+        c.ends.insert(c.ends.begin(), quint32(entry.size()));
+    } else {
+        const qsizetype at = qsizetype(c.ends[i - 1]);
+        json.append(QByteArrayView(c.json).first(at)).append(',').append(entry);
+        json.append(QByteArrayView(c.json).sliced(at));
+        shiftEnds(c, i, entry.size() + 1);
+        c.ends.insert(c.ends.begin() + qsizetype(i), quint32(at + 1 + entry.size()));
+    }
+    patched(c, std::move(json), edit);
+}
+
+// Entry `i` of two or more goes (with the separator before it, or after it when it is the
+// first).
+void patchErase(Chunk &c, size_t i, const Edit &edit)
+{
+    qsizetype from = 0;
+    qsizetype to = 0;
+    if (i == 0) {
+        to = qsizetype(c.ends[0]) + 1;
+    } else {
+        from = qsizetype(c.ends[i - 1]);
+        to = qsizetype(c.ends[i]);
+    }
+    QByteArray json;
+    json.reserve(c.json.size() - (to - from));
+    json.append(QByteArrayView(c.json).first(from)).append(QByteArrayView(c.json).sliced(to));
+    c.ends.erase(c.ends.begin() + qsizetype(i));
+    shiftEnds(c, i, -(to - from));
+    patched(c, std::move(json), edit);
+}
+
+void applyOne(Chunks &chunks, ViewEntry &e, const Edit &edit)
+{
+    const bool withValues = edit.withValues;
     if (chunks.empty()) {
         if (!e.present)
             return;
@@ -185,16 +301,18 @@ void applyOne(Chunks &chunks, ViewEntry &e, bool withValues)
         if (found) {
             if (withValues && c.values[index] != e.value) {
                 c.values[index] = e.value;
-                c.touch();
+                if (mayPatch(c, edit))
+                    patchReplace(c, index, entryJson(e.key, e.value, true), edit);
             }
             return;
         }
+        if (mayPatch(c, edit))
+            patchInsert(c, index, entryJson(e.key, e.value, withValues), edit);
         c.keys.insert(pos, std::move(e.key));
         if (withValues)
             c.values.insert(c.values.begin() + qsizetype(index), e.value);
-        c.touch();
         if (qsizetype(c.keys.size()) >= 2 * PullAnswer::ChunkTarget) {
-            // Split in two halves.
+            // Split in two halves (and their JSON, when it is valid).
             Chunk tail;
             const auto half = qsizetype(c.keys.size()) / 2;
             tail.keys.assign(std::make_move_iterator(c.keys.begin() + half),
@@ -204,16 +322,26 @@ void applyOne(Chunks &chunks, ViewEntry &e, bool withValues)
                 tail.values.assign(c.values.begin() + half, c.values.end());
                 c.values.resize(size_t(half));
             }
+            if (c.jsonValid) {
+                const qsizetype cut = qsizetype(c.ends[size_t(half) - 1]);
+                tail.ends.assign(c.ends.begin() + half, c.ends.end());
+                c.ends.resize(size_t(half));
+                tail.jsonValid = true;
+                patched(tail, c.json.sliced(cut + 1), edit);
+                shiftEnds(tail, 0, -(cut + 1));
+                patched(c, c.json.first(cut), edit);
+            }
             chunks.insert(it + 1, std::move(tail));
         }
         return;
     }
     if (!found)
         return;
+    if (c.keys.size() > 1 && mayPatch(c, edit)) // a chunk left empty goes
+        patchErase(c, index, edit);
     c.keys.erase(pos);
     if (withValues)
         c.values.erase(c.values.begin() + qsizetype(index));
-    c.touch();
     if (c.keys.empty()) {
         // The block it started goes on from the next chunk.
         if (c.blockStart && it + 1 != chunks.end())
@@ -229,15 +357,27 @@ void applyOne(Chunks &chunks, ViewEntry &e, bool withValues)
                       std::make_move_iterator(next->keys.end()));
         if (withValues)
             c.values.insert(c.values.end(), next->values.begin(), next->values.end());
+        if (c.jsonValid && next->jsonValid) {
+            const qsizetype offset = c.json.size() + 1;
+            QByteArray json;
+            json.reserve(offset + next->json.size());
+            json.append(c.json).append(',').append(next->json);
+            const size_t from = c.ends.size();
+            c.ends.insert(c.ends.end(), next->ends.begin(), next->ends.end());
+            shiftEnds(c, from, offset);
+            patched(c, std::move(json), edit);
+        } else {
+            c.touch();
+        }
         chunks.erase(next);
     }
 }
 
-void applyEntries(Chunks &chunks, std::vector<ViewEntry> &entries, bool withValues)
+void applyEntries(Chunks &chunks, std::vector<ViewEntry> &entries, const Edit &edit)
 {
     lastPerKey(entries);
     for (ViewEntry &e : entries)
-        applyOne(chunks, e, withValues);
+        applyOne(chunks, e, edit);
 }
 
 // Asks the CPU to start loading what `p` points to.
@@ -265,6 +405,7 @@ void serialize(Chunk &c, bool withValues, quint64 serial)
     const size_t count = c.keys.size();
     for (size_t i = 0; i < std::min(Ahead, count); ++i)
         prefetch(c.keys[i].constData());
+    c.ends.resize(count);
     for (size_t i = 0; i < count; ++i) {
         if (i + Ahead < count)
             prefetch(c.keys[i + Ahead].constData());
@@ -273,6 +414,7 @@ void serialize(Chunk &c, bool withValues, quint64 serial)
         JsonWriter::appendString(&out, c.keys[i]);
         if (withValues)
             out.append(':').append(QByteArray::number(c.values[i]));
+        c.ends[i] = quint32(out.size());
     }
     c.json = std::move(out);
     c.jsonValid = true;
@@ -381,6 +523,7 @@ struct PullAnswer::Impl
     Chunks facts;
     ViewUpdate header; // the non-entry fields of the last update applied
     quint64 nextSerial = 0;
+    quint64 updatesApplied = 0;
     Deflater deflater;
     Deflated head, middle, separator;
     bool constantsDeflated = false;
@@ -408,8 +551,11 @@ struct PullAnswer::Impl
             rebuild(facts, u.facts, false);
             ++counters.fullBuilds;
         } else {
-            applyEntries(topics, u.topics, true);
-            applyEntries(facts, u.facts, false);
+            ++updatesApplied;
+            applyEntries(topics, u.topics,
+                         {true, updatesApplied, &nextSerial, &counters.chunksPatched});
+            applyEntries(facts, u.facts,
+                         {false, updatesApplied, &nextSerial, &counters.chunksPatched});
         }
         u.topics.clear();
         u.facts.clear();

@@ -125,6 +125,8 @@ public:
     struct Counters
     {
         qint64 chunksSerialized = 0;
+        // Changes written into a chunk's JSON in place of serializing the chunk again.
+        qint64 chunksPatched = 0;
         qint64 chunksDeflated = 0;
         qint64 fullBuilds = 0;
         // Blocks joined (plain and gzip) and answers assembled.

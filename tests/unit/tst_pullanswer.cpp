@@ -101,6 +101,7 @@ private slots:
     void randomizedMatchesFullBuild_data();
     void randomizedMatchesFullBuild();
     void oneChangeTouchesFewChunks();
+    void smallChangesPatchTheJson();
     void longUnpublishedRunSendsWholeView();
     void copiesHaveTheirOwnAnswer();
     void concurrentPullsShareOneBuild();
@@ -268,7 +269,8 @@ void TstPullAnswer::oneChangeTouchesFewChunks()
 
     const PullAnswer::Counters after = answer->counters();
     QCOMPARE(after.fullBuilds, before.fullBuilds);
-    // The old and new facts of agent 7 sort next to each other: a few chunks, one topic chunk.
+    // The old and new facts of agent 7 sort next to each other: a few chunks, one topic chunk
+    // (serialized again whole or patched).
     QVERIFY2(after.chunksSerialized - before.chunksSerialized <= 4,
              qPrintable(QString::number(after.chunksSerialized - before.chunksSerialized)));
     QVERIFY2(after.chunksDeflated - before.chunksDeflated <= 4,
@@ -287,6 +289,80 @@ void TstPullAnswer::oneChangeTouchesFewChunks()
     QCOMPARE(answer->counters().chunksSerialized, after.chunksSerialized);
     QCOMPARE(again->joined(), plain);
     QVERIFY(again.get() == answer->plain().get());
+}
+
+// Changes of a few keys at a time patch the chunks' JSON (no chunk is serialized again),
+// through every way a chunk changes: a count replaced, keys inserted and removed at either
+// end and inside, a chunk split in two and two small chunks joined.
+void TstPullAnswer::smallChangesPatchTheJson()
+{
+    MergeEngine engine;
+    // One agent's 300 facts: chunks f000..f063, f064..f127, f128..f191, ... after the first
+    // (full) build.
+    QStringList facts;
+    for (int f = 0; f < 300; ++f)
+        facts << u"f%1"_s.arg(f, 3, 10, QChar(u'0'));
+    Instant at = T0;
+    const auto pushFacts = [&](const QStringList &hashes, qint64 count) {
+        Summary s;
+        s.agentId = u"agent-a"_s;
+        s.timestamp = at += 1'000'000;
+        s.topicCounts = {{u"topic"_s, count}, {u"other \"quoted\""_s, 1}};
+        s.factHashes = hashes;
+        push(engine, s);
+    };
+    pushFacts(facts, 1);
+    const std::shared_ptr<PullAnswer> answer = engine.answer();
+    answer->plain();
+    answer->gzip();
+    const PullAnswer::Counters before = answer->counters();
+    const auto check = [&](const char *what) {
+        const QByteArray expected = engine.buildPullJson();
+        QVERIFY2(answer->plain()->joined() == expected, what);
+        bool ok = false;
+        QVERIFY2(gunzip(answer->gzip()->joined(), &ok) == expected, what);
+        QVERIFY(ok);
+    };
+    qint64 count = 1;
+    // Shrink the third chunk to 40 keys, then the second below a quarter of a chunk: it is
+    // joined with the third. Three keys per update (a chunk is patched up to four times
+    // in one update).
+    for (const auto &[from, to] : {std::pair{128, 152}, std::pair{64, 113}}) {
+        for (int f = from; f < to; f += 3) {
+            for (int k = f; k < std::min(f + 3, to); ++k)
+                facts.removeOne(u"f%1"_s.arg(k, 3, 10, QChar(u'0')));
+            pushFacts(facts, ++count);
+            check("shrinking");
+            if (QTest::currentTestFailed())
+                return;
+        }
+    }
+    // Keys before the first, after the last and between two (one in the joined chunk's part
+    // that came from the third); then one chunk grown past two chunks' worth, so it splits.
+    for (const QString &extra : {u"a-first"_s, u"z-last"_s, u"f0645"_s, u"f1605"_s}) {
+        facts << extra;
+        pushFacts(facts, ++count);
+        check("inserting");
+    }
+    for (int k = 0; k < 70; k += 2) {
+        facts << u"f200-%1"_s.arg(k, 2, 10, QChar(u'0'))
+              << u"f200-%1"_s.arg(k + 1, 2, 10, QChar(u'0'));
+        pushFacts(facts, ++count);
+        check("splitting");
+        if (QTest::currentTestFailed())
+            return;
+    }
+    // The first key and the last go.
+    facts.removeOne(u"a-first"_s);
+    facts.removeOne(u"z-last"_s);
+    pushFacts(facts, ++count);
+    check("removing the ends");
+
+    const PullAnswer::Counters after = answer->counters();
+    QCOMPARE(after.fullBuilds, before.fullBuilds);
+    QCOMPARE(after.chunksSerialized, before.chunksSerialized);
+    QVERIFY2(after.chunksPatched - before.chunksPatched > 100,
+             qPrintable(QString::number(after.chunksPatched - before.chunksPatched)));
 }
 
 // Many changes and nobody publishing: the journal gives way to one full update.
