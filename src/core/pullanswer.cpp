@@ -177,13 +177,19 @@ struct Edit
 
 constexpr int MaxPatches = 4;
 
+// One entry of a section: a fact's string, or a topic's string, ':' and its count.
+void appendEntry(QByteArray *out, const QString &key, qint64 value, bool withValues)
+{
+    JsonWriter::appendString(out, key);
+    if (withValues)
+        out->append(':').append(QByteArray::number(value));
+}
+
 QByteArray entryJson(const QString &key, qint64 value, bool withValues)
 {
     QByteArray out;
     out.reserve(key.size() + 24);
-    JsonWriter::appendString(&out, key);
-    if (withValues)
-        out.append(':').append(QByteArray::number(value));
+    appendEntry(&out, key, value, withValues);
     return out;
 }
 
@@ -219,59 +225,54 @@ void shiftEnds(Chunk &c, size_t from, qint64 delta)
         c.ends[k] = quint32(qint64(c.ends[k]) + delta);
 }
 
+// `c`'s bytes [from, to) become `with`, in a new buffer; the entries from `shiftFrom` on
+// move by the difference.
+void splice(Chunk &c, qsizetype from, qsizetype to, std::initializer_list<QByteArrayView> with,
+            size_t shiftFrom, const Edit &edit)
+{
+    qsizetype added = 0;
+    for (QByteArrayView piece : with)
+        added += piece.size();
+    QByteArray json;
+    json.reserve(c.json.size() - (to - from) + added);
+    json.append(QByteArrayView(c.json).first(from));
+    for (QByteArrayView piece : with)
+        json.append(piece);
+    json.append(QByteArrayView(c.json).sliced(to));
+    shiftEnds(c, shiftFrom, added - (to - from));
+    patched(c, std::move(json), edit);
+}
+
 // Entry `i`'s bytes become `entry` (a topic's new count).
 void patchReplace(Chunk &c, size_t i, const QByteArray &entry, const Edit &edit)
 {
     const qsizetype start = i == 0 ? 0 : qsizetype(c.ends[i - 1]) + 1;
-    const qsizetype end = qsizetype(c.ends[i]);
-    QByteArray json;
-    json.reserve(c.json.size() - (end - start) + entry.size());
-    json.append(QByteArrayView(c.json).first(start)).append(entry);
-    json.append(QByteArrayView(c.json).sliced(end));
-    shiftEnds(c, i, entry.size() - (end - start));
-    patched(c, std::move(json), edit);
+    splice(c, start, qsizetype(c.ends[i]), {entry}, i, edit);
 }
 
-// `entry` goes in as entry `i` (the chunk's keys not inserted yet: `c.ends` has the old).
+// `entry` goes in as entry `i` (the chunk's keys not inserted yet: `c.ends` has the old;
+// a chunk with valid JSON is never empty).
 void patchInsert(Chunk &c, size_t i, const QByteArray &entry, const Edit &edit)
 {
-    QByteArray json;
-    json.reserve(c.json.size() + entry.size() + 1);
-    if (c.ends.empty()) {
-        json = entry;
-        c.ends.push_back(quint32(entry.size()));
-    } else if (i == 0) {
-        json.append(entry).append(',').append(c.json);
-        shiftEnds(c, 0, entry.size() + 1);
+    Q_ASSERT(!c.ends.empty());
+    if (i == 0) {
+        splice(c, 0, 0, {entry, ","}, 0, edit);
         c.ends.insert(c.ends.begin(), quint32(entry.size()));
     } else {
         const qsizetype at = qsizetype(c.ends[i - 1]);
-        json.append(QByteArrayView(c.json).first(at)).append(',').append(entry);
-        json.append(QByteArrayView(c.json).sliced(at));
-        shiftEnds(c, i, entry.size() + 1);
+        splice(c, at, at, {",", entry}, i, edit);
         c.ends.insert(c.ends.begin() + qsizetype(i), quint32(at + 1 + entry.size()));
     }
-    patched(c, std::move(json), edit);
 }
 
 // Entry `i` of two or more goes (with the separator before it, or after it when it is the
 // first).
 void patchErase(Chunk &c, size_t i, const Edit &edit)
 {
-    qsizetype from = 0;
-    qsizetype to = 0;
-    if (i == 0) {
-        to = qsizetype(c.ends[0]) + 1;
-    } else {
-        from = qsizetype(c.ends[i - 1]);
-        to = qsizetype(c.ends[i]);
-    }
-    QByteArray json;
-    json.reserve(c.json.size() - (to - from));
-    json.append(QByteArrayView(c.json).first(from)).append(QByteArrayView(c.json).sliced(to));
+    const qsizetype from = i == 0 ? 0 : qsizetype(c.ends[i - 1]);
+    const qsizetype to = i == 0 ? qsizetype(c.ends[0]) + 1 : qsizetype(c.ends[i]);
     c.ends.erase(c.ends.begin() + qsizetype(i));
-    shiftEnds(c, i, -(to - from));
-    patched(c, std::move(json), edit);
+    splice(c, from, to, {}, i, edit);
 }
 
 void applyOne(Chunks &chunks, ViewEntry &e, const Edit &edit)
@@ -359,13 +360,10 @@ void applyOne(Chunks &chunks, ViewEntry &e, const Edit &edit)
             c.values.insert(c.values.end(), next->values.begin(), next->values.end());
         if (c.jsonValid && next->jsonValid) {
             const qsizetype offset = c.json.size() + 1;
-            QByteArray json;
-            json.reserve(offset + next->json.size());
-            json.append(c.json).append(',').append(next->json);
             const size_t from = c.ends.size();
+            splice(c, c.json.size(), c.json.size(), {",", next->json}, from, edit);
             c.ends.insert(c.ends.end(), next->ends.begin(), next->ends.end());
             shiftEnds(c, from, offset);
-            patched(c, std::move(json), edit);
         } else {
             c.touch();
         }
@@ -411,9 +409,7 @@ void serialize(Chunk &c, bool withValues, quint64 serial)
             prefetch(c.keys[i + Ahead].constData());
         if (i)
             out.append(',');
-        JsonWriter::appendString(&out, c.keys[i]);
-        if (withValues)
-            out.append(':').append(QByteArray::number(c.values[i]));
+        appendEntry(&out, c.keys[i], withValues ? c.values[i] : 0, withValues);
         c.ends[i] = quint32(out.size());
     }
     c.json = std::move(out);
